@@ -1,0 +1,64 @@
+"""did:key identifiers for Ed25519 identity keys.
+
+A did:key DID is self-certifying: it is the public key itself, written as
+`did:key:z` + base58btc(multicodec ed25519-pub (0xed 0x01) || 32-byte key).
+Decoding validates every part and raises InvalidDID with the reason.
+"""
+
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+_PREFIX = "did:key:z"
+_ED25519_PUB = b"\xed\x01"
+# A 34-byte payload is at most 47 base58 digits; anything longer is junk.
+_MAX_DID_LEN = len(_PREFIX) + 48
+
+
+class InvalidDID(ValueError):
+    """The string is not a did:key DID for an Ed25519 public key."""
+
+
+def b58encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 58)
+        out.append(_ALPHABET[r])
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * zeros + "".join(reversed(out))
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    for c in text:
+        if c not in _INDEX:
+            raise InvalidDID(f"invalid base58 character {c!r}")
+        n = n * 58 + _INDEX[c]
+    zeros = len(text) - len(text.lstrip("1"))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * zeros + body
+
+
+def did_from_public_key(pk: bytes) -> str:
+    if not isinstance(pk, bytes):
+        raise TypeError(f"pk must be bytes, not {type(pk).__name__}")
+    if len(pk) != 32:
+        raise ValueError(f"pk must be 32 bytes, got {len(pk)}")
+    return _PREFIX + b58encode(_ED25519_PUB + pk)
+
+
+def public_key_from_did(did: str) -> bytes:
+    if not isinstance(did, str):
+        raise TypeError(f"did must be str, not {type(did).__name__}")
+    if len(did) > _MAX_DID_LEN:
+        raise InvalidDID(f"DID too long ({len(did)} characters)")
+    if not did.startswith(_PREFIX):
+        raise InvalidDID("not a did:key DID with a base58btc ('z') multibase key")
+    raw = b58decode(did[len(_PREFIX):])
+    if raw[:2] != _ED25519_PUB:
+        raise InvalidDID("the key is not an Ed25519 public key (multicodec 0xed01)")
+    if len(raw) != 34:
+        raise InvalidDID(f"an Ed25519 key is 32 bytes, this one is {len(raw) - 2}")
+    # Reject non-canonical spellings (e.g. extra leading '1's) so one key has one DID.
+    if did_from_public_key(raw[2:]) != did:
+        raise InvalidDID("non-canonical base58 encoding")
+    return raw[2:]

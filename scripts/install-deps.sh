@@ -1,0 +1,33 @@
+#!/bin/bash
+# Installs the Debian packages the build and tests need. Idempotent and quick
+# when everything is present: apt runs only for what is missing.
+# Usage: install-deps.sh [base|cross]...
+set -eu
+
+base="build-essential cmake ninja-build pkg-config python3 python3-venv python3-dev
+      libsodium-dev librust-blake3-dev valgrind clang llvm libclang-rt-14-dev"
+cross="gcc-aarch64-linux-gnu qemu-user libsodium-dev:arm64"
+
+want=""
+for group in "${@:-base}"; do
+	case "$group" in
+	base) want="$want $base" ;;
+	cross) want="$want $cross" ;;
+	*) echo "install-deps.sh: unknown group $group" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for pkg in $want; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+case "$missing" in
+*:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64 ;;
+esac
+echo "install-deps.sh: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,43 @@
+"""Builds the Cython extension l2sess._core on top of the C core.
+
+The C core (csrc/) is built by CMake into a static libl2s.a, the same build
+that the C unit tests, sanitizer and cross builds use, so there is one
+definition of how the core is compiled (BLAKE3 SIMD objects, flags, provider).
+"""
+import os
+import subprocess
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class CMakeCoreBuild(build_ext):
+    def build_extensions(self):
+        build_dir = os.path.join(HERE, "build", "cmake-py")
+        provider = os.environ.get("L2S_MLKEM_PROVIDER", "auto")
+        subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+                               "-DL2S_BUILD_TESTS=OFF", f"-DL2S_MLKEM_PROVIDER={provider}"])
+        subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s", "-j", str(os.cpu_count() or 1)])
+        with open(os.path.join(build_dir, "l2s-link.txt")) as f:
+            lib, *ldflags = [x for x in f.read().strip().split(";") if x]
+        for ext in self.extensions:
+            ext.extra_objects.append(lib)
+            ext.extra_link_args.extend(ldflags)
+            ext.depends.append(lib)
+        super().build_extensions()
+
+
+core = Extension(
+    "l2sess._core",
+    sources=["l2sess/_core.pyx"],
+    include_dirs=["csrc/include"],
+    extra_compile_args=["-O2"],
+)
+
+setup(
+    ext_modules=cythonize([core], language_level=3, compiler_directives={"embedsignature": True}),
+    cmdclass={"build_ext": CMakeCoreBuild},
+)

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_mlkem.c - the project's FIPS 202 and FIPS 203 (ML-KEM-768) code:
+ * NIST ACVP vectors through both the public l2s.h API and the internal
+ * l2s_fips203_* functions, SHA-3/SHAKE known answers, the incremental SHAKE
+ * API, the §7.2/§7.3 input checks, and random round trips.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "l2s.h"
+#include "fips202.h"
+#include "mlkem.h"
+#include "testutil.h"
+
+#define EK_BYTES L2S_MLKEM768_EK_BYTES
+#define DK_BYTES L2S_MLKEM768_DK_BYTES
+#define CT_BYTES L2S_MLKEM768_CT_BYTES
+#define SS_BYTES L2S_MLKEM_SS_BYTES
+
+static void unhex(uint8_t *out, const char *hex)
+{
+	for (size_t i = 0; hex[2 * i]; i++)
+		out[i] = (uint8_t)(tu_hexval(hex[2 * i]) << 4 | tu_hexval(hex[2 * i + 1]));
+}
+
+/* A failed CHECK inside a vector loop marks the case failed. */
+#define CASE_CHECK(cond)            \
+	do {                        \
+		int _ok = (cond);   \
+		CHECK(_ok);         \
+		pass &= _ok;        \
+	} while (0)
+
+static const uint8_t *field(const struct kv_record *r, const char *name, size_t len)
+{
+	const struct kv_field *f = kv_get(r, name);
+
+	if (f->len != len) {
+		fprintf(stderr, "field %s has %zu bytes, want %zu\n", name, f->len, len);
+		exit(2);
+	}
+	return f->bytes;
+}
+
+static void report(const char *file, int passed, int total)
+{
+	printf("%s: %d/%d passed\n", file, passed, total);
+	CHECK(total > 0);
+}
+
+static void test_keygen_vectors(const char *dir)
+{
+	FILE *f = kv_open(dir, "mlkem_keygen.kv");
+	struct kv_record r = { 0 };
+	int total = 0, passed = 0;
+
+	while (kv_next(f, &r)) {
+		const uint8_t *d = field(&r, "d", 32), *z = field(&r, "z", 32);
+		const uint8_t *ek = field(&r, "ek", EK_BYTES), *dk = field(&r, "dk", DK_BYTES);
+		uint8_t ek1[EK_BYTES], dk1[DK_BYTES], ek2[EK_BYTES], dk2[DK_BYTES];
+		int pass = 1;
+
+		CASE_CHECK(l2s_fips203_keygen(ek1, dk1, d, z) == L2S_OK);
+		CASE_CHECK(memcmp(ek1, ek, EK_BYTES) == 0);
+		CASE_CHECK(memcmp(dk1, dk, DK_BYTES) == 0);
+		CASE_CHECK(l2s_mlkem768_keygen_derand(ek2, dk2, d, z) == L2S_OK);
+		CASE_CHECK(memcmp(ek2, ek, EK_BYTES) == 0);
+		CASE_CHECK(memcmp(dk2, dk, DK_BYTES) == 0);
+		CASE_CHECK(l2s_fips203_check_ek(ek) == L2S_OK);
+		CASE_CHECK(l2s_fips203_check_dk(dk) == L2S_OK);
+		total++;
+		passed += pass;
+	}
+	kv_clear(&r);
+	fclose(f);
+	report("mlkem_keygen.kv", passed, total);
+}
+
+static void test_encaps_vectors(const char *dir)
+{
+	FILE *f = kv_open(dir, "mlkem_encaps.kv");
+	struct kv_record r = { 0 };
+	int total = 0, passed = 0;
+
+	while (kv_next(f, &r)) {
+		const uint8_t *ek = field(&r, "ek", EK_BYTES), *dk = field(&r, "dk", DK_BYTES);
+		const uint8_t *m = field(&r, "m", 32), *c = field(&r, "c", CT_BYTES);
+		const uint8_t *k = field(&r, "k", SS_BYTES);
+		uint8_t ct[CT_BYTES], ss[SS_BYTES], ss2[SS_BYTES];
+		int pass = 1;
+
+		CASE_CHECK(l2s_fips203_encaps(ct, ss, ek, m) == L2S_OK);
+		CASE_CHECK(memcmp(ct, c, CT_BYTES) == 0);
+		CASE_CHECK(memcmp(ss, k, SS_BYTES) == 0);
+		CASE_CHECK(l2s_fips203_decaps(ss2, c, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss2, k, SS_BYTES) == 0);
+
+		memset(ct, 0, sizeof(ct));
+		memset(ss, 0, sizeof(ss));
+		memset(ss2, 0, sizeof(ss2));
+		CASE_CHECK(l2s_mlkem768_encaps_derand(ct, ss, ek, m) == L2S_OK);
+		CASE_CHECK(memcmp(ct, c, CT_BYTES) == 0);
+		CASE_CHECK(memcmp(ss, k, SS_BYTES) == 0);
+		CASE_CHECK(l2s_mlkem768_decaps(ss2, c, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss2, k, SS_BYTES) == 0);
+		total++;
+		passed += pass;
+	}
+	kv_clear(&r);
+	fclose(f);
+	report("mlkem_encaps.kv", passed, total);
+}
+
+static void test_decaps_vectors(const char *dir)
+{
+	FILE *f = kv_open(dir, "mlkem_decaps.kv");
+	struct kv_record r = { 0 };
+	int total = 0, passed = 0, modified = 0;
+
+	while (kv_next(f, &r)) {
+		const uint8_t *dk = field(&r, "dk", DK_BYTES), *c = field(&r, "c", CT_BYTES);
+		const uint8_t *k = field(&r, "k", SS_BYTES);
+		uint8_t ss[SS_BYTES], ss2[SS_BYTES];
+		int pass = 1;
+
+		modified += field(&r, "modified", 1)[0];
+		CASE_CHECK(l2s_fips203_check_dk(dk) == L2S_OK);
+		CASE_CHECK(l2s_fips203_decaps(ss, c, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss, k, SS_BYTES) == 0);
+		CASE_CHECK(l2s_mlkem768_decaps(ss2, c, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss2, k, SS_BYTES) == 0);
+		total++;
+		passed += pass;
+	}
+	kv_clear(&r);
+	fclose(f);
+	report("mlkem_decaps.kv", passed, total);
+	/* The file must exercise implicit rejection. */
+	CHECK(modified > 0 && modified < total);
+}
+
+/* ---- FIPS 202 ----------------------------------------------------------- */
+
+struct sha3_kat {
+	const char *name;
+	const char *sha3_256, *sha3_512, *shake128, *shake256; /* SHAKE: first 32 bytes */
+};
+
+/* The 200-byte input is 200 bytes of 0xa3, as in NIST's SHA-3 examples. */
+static const struct sha3_kat kats[] = {
+	{ "empty",
+	  "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a",
+	  "a69f73cca23a9ac5c8b567dc185a756e97c982164fe25859e0d1dcc1475c80a6"
+	  "15b2123af1f5f94c11e3e9402c3ac558f500199d95b6d3e301758586281dcd26",
+	  "7f9c2ba4e88f827d616045507605853ed73b8093f6efbc88eb1a6eacfa66ef26",
+	  "46b9dd2b0ba88d13233b3feb743eeb243fcd52ea62b81b82b50c27646ed5762f" },
+	{ "abc",
+	  "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+	  "b751850b1a57168a5693cd924b6b096e08f621827444f70d884f5d0240d2712e"
+	  "10e116e9192af3c91a7ec57647e3934057340b4cf408d5a56592f8274eec53f0",
+	  "5881092dd818bf5cf8a3ddb793fbcba74097d5c526a6d35f97b83351940f2cc8",
+	  "483366601360a8771c6863080cc4114d8db44530f8f1e1ee4f94ea37e78b5739" },
+	{ "200 x 0xa3",
+	  "79f38adec5c20307a98ef76e8324afbfd46cfd81b22e3973c65fa1bd9de31787",
+	  "e76dfad22084a8b1467fcf2ffa58361bec7628edf5f3fdc0e4805dc48caeeca8"
+	  "1b7c13c30adf52a3659584739a2df46be589c51ca1a4a8416df6545a1ce8ba00",
+	  "131ab8d2b594946b9c81333f9bb6e0ce75c3b93104fa3469d3917457385da037",
+	  "cd8a920ed141aa0407a22d59288652e9d9f1a7ee0c1e7c1ca699424da84a904d" },
+};
+
+static void test_sha3_kats(void)
+{
+	uint8_t a3[200], out[64], want[64];
+	int passed = 0;
+
+	memset(a3, 0xa3, sizeof(a3));
+	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
+		const uint8_t *in = i == 0 ? (const uint8_t *)"" : i == 1 ? (const uint8_t *)"abc" : a3;
+		size_t len = i == 0 ? 0 : i == 1 ? 3 : sizeof(a3);
+		int pass = 1;
+
+		l2s_sha3_256(out, in, len);
+		unhex(want, kats[i].sha3_256);
+		CASE_CHECK(memcmp(out, want, 32) == 0);
+		l2s_sha3_512(out, in, len);
+		unhex(want, kats[i].sha3_512);
+		CASE_CHECK(memcmp(out, want, 64) == 0);
+		l2s_shake128(out, 32, in, len);
+		unhex(want, kats[i].shake128);
+		CASE_CHECK(memcmp(out, want, 32) == 0);
+		l2s_shake256(out, 32, in, len);
+		unhex(want, kats[i].shake256);
+		CASE_CHECK(memcmp(out, want, 32) == 0);
+		if (!pass)
+			fprintf(stderr, "SHA-3 known answer failed: %s\n", kats[i].name);
+		passed += pass;
+	}
+	printf("sha3/shake known answers: %d/%zu passed\n", passed, sizeof(kats) / sizeof(kats[0]));
+}
+
+/* Absorbing and squeezing in odd chunks must match the one-shot functions,
+ * across block boundaries of both rates. */
+static void test_shake_incremental(void)
+{
+	static const size_t chunks[] = { 1, 2, 3, 5, 7, 13, 31, 64, 135, 136, 137, 167, 168, 169, 300 };
+	uint8_t in[1000], want[1000], got[1000];
+	int passed = 0, total = 0;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 131 + 7);
+	for (int which = 128; which <= 256; which += 128) {
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			struct l2s_keccak_state st;
+			size_t step = chunks[c], in_len = 1000 - 3 * step, pos;
+			int pass = 1;
+
+			if (which == 128) {
+				l2s_shake128(want, sizeof(want), in, in_len);
+				l2s_shake128_init(&st);
+				for (pos = 0; pos < in_len; pos += step)
+					l2s_shake128_absorb(&st, in + pos, pos + step > in_len ? in_len - pos : step);
+				l2s_shake128_finalize(&st);
+				for (pos = 0; pos < sizeof(got); pos += step + 1)
+					l2s_shake128_squeeze(&st, got + pos,
+							     pos + step + 1 > sizeof(got) ? sizeof(got) - pos : step + 1);
+			} else {
+				l2s_shake256(want, sizeof(want), in, in_len);
+				l2s_shake256_init(&st);
+				for (pos = 0; pos < in_len; pos += step)
+					l2s_shake256_absorb(&st, in + pos, pos + step > in_len ? in_len - pos : step);
+				l2s_shake256_finalize(&st);
+				for (pos = 0; pos < sizeof(got); pos += step + 1)
+					l2s_shake256_squeeze(&st, got + pos,
+							     pos + step + 1 > sizeof(got) ? sizeof(got) - pos : step + 1);
+			}
+			CASE_CHECK(memcmp(got, want, sizeof(got)) == 0);
+			total++;
+			passed += pass;
+		}
+	}
+	printf("shake incremental vs one-shot: %d/%d passed\n", passed, total);
+}
+
+/* ---- input checks ------------------------------------------------------- */
+
+/* Sets 12-bit coefficient i of an encoded polynomial vector to v. */
+static void set_coeff(uint8_t *enc, unsigned int i, unsigned int v)
+{
+	uint8_t *p = enc + 3 * (i / 2);
+
+	if (i % 2 == 0) {
+		p[0] = (uint8_t)v;
+		p[1] = (uint8_t)((p[1] & 0xf0) | (v >> 8));
+	} else {
+		p[1] = (uint8_t)((p[1] & 0x0f) | (v << 4));
+		p[2] = (uint8_t)(v >> 4);
+	}
+}
+
+static void test_key_checks(void)
+{
+	/* Coefficient indices 0..767 over the three polynomials: first, middle, last. */
+	static const unsigned int positions[] = { 0, 1, 255, 256, 383, 384, 511, 512, 766, 767 };
+	static const unsigned int bad_values[] = { 3329, 4095 };
+	uint8_t d[32], z[32], ek[EK_BYTES], dk[DK_BYTES], bad[EK_BYTES], ct[CT_BYTES], ss[SS_BYTES];
+	int passed = 0, total = 0;
+
+	memset(d, 1, sizeof(d));
+	memset(z, 2, sizeof(z));
+	memset(ct, 0, sizeof(ct));
+	CHECK(l2s_fips203_keygen(ek, dk, d, z) == L2S_OK);
+
+	for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++) {
+		for (size_t v = 0; v < 2; v++) {
+			int pass = 1;
+
+			memcpy(bad, ek, sizeof(bad));
+			set_coeff(bad, positions[p], bad_values[v]);
+			CASE_CHECK(l2s_fips203_check_ek(bad) == L2S_ERR_INVALID_KEY);
+			CASE_CHECK(l2s_mlkem768_check_ek(bad) == L2S_ERR_INVALID_KEY);
+			CASE_CHECK(l2s_mlkem768_encaps(ct, ss, bad) == L2S_ERR_INVALID_KEY);
+			/* q - 1 is the largest valid coefficient. */
+			set_coeff(bad, positions[p], 3328);
+			CASE_CHECK(l2s_fips203_check_ek(bad) == L2S_OK);
+			CASE_CHECK(l2s_mlkem768_check_ek(bad) == L2S_OK);
+			total++;
+			passed += pass;
+		}
+	}
+	/* rho is not checked: any value is valid. */
+	memcpy(bad, ek, sizeof(bad));
+	memset(bad + EK_BYTES - 32, 0xff, 32);
+	CHECK(l2s_fips203_check_ek(bad) == L2S_OK);
+
+	/* dk: flipping a bit of ek inside dk, or of H(ek), breaks the hash
+	 * check; flipping a bit of s or z does not (they are not covered). */
+	{
+		static const size_t flip_bad[] = { 1152, 1152 + 600, 2335, 2336, 2367 };
+		static const size_t flip_ok[] = { 0, 1151, 2368, 2399 };
+		uint8_t dk2[DK_BYTES];
+
+		for (size_t i = 0; i < sizeof(flip_bad) / sizeof(flip_bad[0]); i++) {
+			int pass = 1;
+
+			memcpy(dk2, dk, sizeof(dk2));
+			dk2[flip_bad[i]] ^= 0x01;
+			CASE_CHECK(l2s_fips203_check_dk(dk2) == L2S_ERR_INVALID_KEY);
+			CASE_CHECK(l2s_mlkem768_check_dk(dk2) == L2S_ERR_INVALID_KEY);
+			CASE_CHECK(l2s_mlkem768_decaps(ss, ct, dk2) == L2S_ERR_INVALID_KEY);
+			total++;
+			passed += pass;
+		}
+		for (size_t i = 0; i < sizeof(flip_ok) / sizeof(flip_ok[0]); i++) {
+			int pass = 1;
+
+			memcpy(dk2, dk, sizeof(dk2));
+			dk2[flip_ok[i]] ^= 0x01;
+			CASE_CHECK(l2s_fips203_check_dk(dk2) == L2S_OK);
+			CASE_CHECK(l2s_mlkem768_check_dk(dk2) == L2S_OK);
+			total++;
+			passed += pass;
+		}
+	}
+	printf("ek/dk input checks: %d/%d passed\n", passed, total);
+}
+
+/* ---- round trips -------------------------------------------------------- */
+
+static void test_round_trips(void)
+{
+	int passed = 0, total = 64;
+
+	for (int i = 0; i < total; i++) {
+		uint8_t ek[EK_BYTES], dk[DK_BYTES], ct[CT_BYTES], ss[SS_BYTES], ss2[SS_BYTES];
+		uint8_t d[32], z[32], m[32], ss3[SS_BYTES];
+		int pass = 1;
+
+		if (i % 2 == 0) {
+			CASE_CHECK(l2s_mlkem768_keygen(ek, dk) == L2S_OK);
+			CASE_CHECK(l2s_mlkem768_encaps(ct, ss, ek) == L2S_OK);
+		} else {
+			l2s_random(d, sizeof(d));
+			l2s_random(z, sizeof(z));
+			l2s_random(m, sizeof(m));
+			CASE_CHECK(l2s_fips203_keygen(ek, dk, d, z) == L2S_OK);
+			CASE_CHECK(l2s_fips203_check_ek(ek) == L2S_OK);
+			CASE_CHECK(l2s_fips203_encaps(ct, ss, ek, m) == L2S_OK);
+		}
+		CASE_CHECK(l2s_fips203_check_dk(dk) == L2S_OK);
+		CASE_CHECK(l2s_fips203_decaps(ss2, ct, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss, ss2, SS_BYTES) == 0);
+		CASE_CHECK(l2s_mlkem768_decaps(ss2, ct, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss, ss2, SS_BYTES) == 0);
+
+		/* A modified ciphertext gives J(z || c'), not an error. */
+		ct[i * 17 % CT_BYTES] ^= (uint8_t)(1u << (i % 8));
+		CASE_CHECK(l2s_fips203_decaps(ss2, ct, dk) == L2S_OK);
+		CASE_CHECK(memcmp(ss, ss2, SS_BYTES) != 0);
+		{
+			uint8_t zc[32 + CT_BYTES];
+
+			memcpy(zc, dk + DK_BYTES - 32, 32);
+			memcpy(zc + 32, ct, CT_BYTES);
+			l2s_shake256(ss3, sizeof(ss3), zc, sizeof(zc));
+			CASE_CHECK(memcmp(ss2, ss3, SS_BYTES) == 0);
+		}
+		passed += pass;
+	}
+	printf("round trips: %d/%d passed\n", passed, total);
+	CHECK(strcmp(l2s_mlkem_provider(), "") != 0);
+	printf("provider behind l2s.h: %s\n", l2s_mlkem_provider());
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s VECTOR_DIR\n", argv[0]);
+		return 2;
+	}
+	CHECK(l2s_init() == L2S_OK);
+	test_sha3_kats();
+	test_shake_incremental();
+	test_keygen_vectors(argv[1]);
+	test_encaps_vectors(argv[1]);
+	test_decaps_vectors(argv[1]);
+	test_key_checks();
+	test_round_trips();
+	return tu_finish("test_mlkem");
+}
