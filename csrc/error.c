@@ -17,6 +17,24 @@ const char *l2s_strerror(int err)
 		return "crypto library failed to initialise";
 	case L2S_ERR_INTERNAL:
 		return "internal error";
+	case L2S_ERR_DECODE:
+		return "malformed message";
+	case L2S_ERR_STATE:
+		return "invalid state";
+	case L2S_ERR_QUEUE_FULL:
+		return "send queue full";
+	case L2S_ERR_NOT_FOUND:
+		return "not found";
+	case L2S_ERR_QUARANTINED:
+		return "quarantined";
+	case L2S_ERR_REPLAY:
+		return "replay";
+	case L2S_ERR_EXPIRED:
+		return "expired";
+	case L2S_ERR_NOMEM:
+		return "out of memory or table full";
+	case L2S_ERR_BUSY:
+		return "under load";
 	}
 	return "unknown error";
 }

@@ -25,6 +25,15 @@ enum l2s_err {
 	L2S_ERR_AUTH = -3,        /* AEAD tag or signature did not verify */
 	L2S_ERR_INIT = -4,        /* the crypto library could not start */
 	L2S_ERR_INTERNAL = -5,    /* should not happen; a bug */
+	L2S_ERR_DECODE = -6,      /* malformed message: wrong version, type, length or field */
+	L2S_ERR_STATE = -7,       /* not allowed in the session's state (InvalidState) */
+	L2S_ERR_QUEUE_FULL = -8,  /* the bounded send queue is full; nothing was dropped */
+	L2S_ERR_NOT_FOUND = -9,   /* no such session, index, prekey or stored state */
+	L2S_ERR_QUARANTINED = -10, /* the peer or address is quarantined */
+	L2S_ERR_REPLAY = -11,     /* a replayed message, counter or nonce */
+	L2S_ERR_EXPIRED = -12,    /* an expired prekey bundle, ticket or stored session */
+	L2S_ERR_NOMEM = -13,      /* allocation failed or a table is full */
+	L2S_ERR_BUSY = -14,       /* under load: answered with a cookie, no state kept */
 };
 
 /* A stable, human-readable name for an enum l2s_err value. */
@@ -125,6 +134,198 @@ int l2s_xwing_encaps_derand(uint8_t ct[L2S_XWING_CT_BYTES], uint8_t ss[L2S_XWING
 			    const uint8_t pk[L2S_XWING_PK_BYTES], const uint8_t eseed[L2S_XWING_ESEED_BYTES]);
 int l2s_xwing_decaps(uint8_t ss[L2S_XWING_SS_BYTES], const uint8_t ct[L2S_XWING_CT_BYTES],
 		     const uint8_t sk[L2S_XWING_SK_BYTES]);
+
+/* ==== the session engine (sans-IO) =========================================
+ *
+ * A node holds one local identity, its prekeys and all its sessions. It never
+ * reads a clock, sleeps or touches a socket: the caller passes the time
+ * (now_ms, any monotonic millisecond clock) and received messages in, and
+ * takes messages to send, events and the next deadline out. Sessions are
+ * named by a non-zero 32-bit handle. docs/PROTOCOL.md fixes the bytes and
+ * docs/STATE_MACHINE.md the states.
+ */
+
+enum l2s_state {
+	L2S_IDLE,
+	L2S_HANDSHAKE_INITIATED,
+	L2S_HANDSHAKE_RECEIVED,
+	L2S_ESTABLISHED,
+	L2S_DEGRADED,
+	L2S_ROTATING,
+	L2S_SUSPENDED,
+	L2S_FAILED,
+	L2S_STATE_COUNT,
+	L2S_STATE_END = L2S_STATE_COUNT, /* the diagram's [*]: the session is gone */
+};
+
+enum l2s_reason {
+	L2S_REASON_NONE,
+	L2S_REASON_INITIATE_HANDSHAKE,
+	L2S_REASON_RECEIVE_HANDSHAKE,
+	L2S_REASON_RECEIVE_VALID_RESPONSE,
+	L2S_REASON_SEND_RESPONSE_ACK,
+	L2S_REASON_TIMEOUT,
+	L2S_REASON_AUTHENTICATION_FAILED,
+	L2S_REASON_MISSED_HEARTBEATS,
+	L2S_REASON_CONNECTIVITY_LOST,
+	L2S_REASON_TIME_TO_ROTATE,
+	L2S_REASON_CONNECTIVITY_RESTORED,
+	L2S_REASON_ROTATION_COMPLETE,
+	L2S_REASON_ROTATION_TIMEOUT,
+	L2S_REASON_RETRY,
+	L2S_REASON_RETRY_WITH_BACKOFF,
+	L2S_REASON_TRANSPORT_FAILED,
+	L2S_REASON_CLEANUP,
+	L2S_REASON_CLOSED,
+	L2S_REASON_COUNT,
+};
+
+const char *l2s_state_name(int state);
+const char *l2s_reason_name(int reason);
+
+struct l2s_transition {
+	uint8_t from, to; /* enum l2s_state; to == L2S_STATE_END for cleanup */
+};
+/* The transition table the engine enforces (SPEC-018 §3). */
+size_t l2s_transition_table(const struct l2s_transition **table);
+/* L2S_OK when from -> to is in the table, else L2S_ERR_STATE. */
+int l2s_transition_allowed(int from, int to);
+
+/* SessionConfig: the spec's fields first, with its defaults. */
+struct l2s_config {
+	uint64_t ttl_ms;                     /* 24 h */
+	uint64_t heartbeat_interval_ms;      /* 30 s */
+	uint32_t heartbeat_tolerance;        /* 3 */
+	uint64_t handshake_timeout_ms;       /* 5 s */
+	uint64_t rotation_window_ms;         /* 1 h */
+	uint64_t heartbeat_reply_timeout_ms; /* 2 s */
+	uint64_t connectivity_timeout_ms;    /* 30 s */
+	uint64_t degraded_timeout_ms;        /* 60 s */
+	uint64_t suspended_retry_ms;         /* 60 s */
+	uint64_t quarantine_ms;              /* 60 s */
+	uint64_t backoff_base_ms;            /* 1 s */
+	uint64_t backoff_max_ms;             /* 60 s */
+	uint32_t max_retries;                /* 0: retry for ever */
+	uint64_t key_grace_ms;               /* 10 s */
+	uint64_t rotate_after_messages;      /* 2^32 frames under one key pair */
+	uint64_t rotate_after_bytes;         /* 2^40 bytes under one key pair */
+	uint64_t retransmit_timeout_ms;      /* 200 ms, doubled per retry, capped at 5 s */
+	uint32_t send_queue_limit;           /* 4096 unacknowledged messages */
+	uint64_t send_queue_bytes_limit;     /* 16 MiB */
+	uint32_t reorder_window;             /* 1024 messages held out of order */
+	uint64_t ticket_lifetime_ms;         /* 24 h */
+};
+void l2s_config_default(struct l2s_config *cfg);
+/* L2S_OK or L2S_ERR_LENGTH naming nothing: zero intervals, window >= ttl... */
+int l2s_config_check(const struct l2s_config *cfg);
+
+#define L2S_PREKEY_BUNDLE_BYTES 1321
+#define L2S_MAX_MESSAGE 65600
+#define L2S_MAX_PAYLOAD 65536
+#define L2S_SESSION_ID_BYTES 16
+#define L2S_MAX_ADDR_BYTES 32
+
+struct l2s_node;
+
+struct l2s_node_params {
+	uint8_t identity_sk[L2S_ED25519_SK_BYTES];
+	uint8_t prekey_seed[L2S_XWING_SK_BYTES];   /* the current X-Wing prekey */
+	uint64_t prekey_not_after_s;               /* bundle expiry, Unix seconds */
+	uint8_t storage_key[32];                   /* seals StoredSession blobs */
+	int deterministic;                         /* tests only: all randomness from rng_seed */
+	uint8_t rng_seed[32];
+	uint32_t max_sessions;                     /* 0: 1 << 20 */
+	uint32_t handshake_load_limit;             /* half-open handshakes before cookies; 0: 1024 */
+	uint32_t handshake_rate_per_s;             /* token bucket per source address; 0: 20 */
+};
+
+int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, uint64_t now_ms);
+void l2s_node_free(struct l2s_node *node);
+/* This node's signed prekey bundle (PROTOCOL.md §3). */
+int l2s_node_prekey_bundle(const struct l2s_node *node, uint8_t out[L2S_PREKEY_BUNDLE_BYTES]);
+/* Checks a bundle's signature, identity and expiry (now_s: Unix seconds). */
+int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t identity_pk[L2S_ED25519_PK_BYTES],
+			     uint64_t now_s);
+
+/* Starts a full handshake to the peer whose verified bundle is given.
+ * path: the caller's name for the transport path to send on. */
+int l2s_node_establish(struct l2s_node *node, const uint8_t *bundle, size_t bundle_len, uint64_t now_s,
+		       const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
+/* Resumes from an exported StoredSession (ticket or key derivation). */
+int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len,
+		    const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
+/* The config inbound sessions get (accept()). */
+int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *cfg);
+
+/* One received message from path; addr identifies the source address (for
+ * cookies, rate limits and address quarantine). Returns L2S_OK when the
+ * message was used, or why it was dropped (it is counted either way). */
+int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+		     const uint8_t *msg, size_t len, uint64_t now_ms);
+/* The transport's view of a path: up = 0 when it has lost connectivity. */
+int l2s_node_path_status(struct l2s_node *node, uint32_t path, int up, uint64_t now_ms);
+/* Runs every timer due at now_ms. Cost grows with the timers due only. */
+int l2s_node_tick(struct l2s_node *node, uint64_t now_ms);
+/* The earliest pending deadline, UINT64_MAX when none. */
+uint64_t l2s_node_next_deadline(const struct l2s_node *node);
+
+struct l2s_output {
+	uint32_t session;
+	uint32_t path;
+	const uint8_t *data; /* valid until the next call into the node */
+	size_t len;
+};
+/* 1 and the next message to send, or 0 when there is none. */
+int l2s_node_next_output(struct l2s_node *node, struct l2s_output *out);
+
+enum l2s_event_type {
+	L2S_EV_STATE = 1, /* a transition (the audit event) */
+	L2S_EV_ACCEPTED,  /* a new inbound session exists (handle) */
+	L2S_EV_MESSAGE,   /* an application message, in order, exactly once */
+	L2S_EV_DELIVERED, /* the peer acknowledged message seq */
+	L2S_EV_WARNING,   /* e.g. a single missed heartbeat */
+	L2S_EV_TRANSPORT, /* the session moved to another path */
+	L2S_EV_CLOSED,    /* the peer closed the session */
+};
+
+struct l2s_event {
+	int type;
+	uint32_t session;
+	uint64_t time_ms;
+	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	int from, to, reason; /* L2S_EV_STATE; reason also for WARNING and CLOSED */
+	uint64_t seq;         /* MESSAGE, DELIVERED */
+	uint32_t path;        /* TRANSPORT */
+	const uint8_t *data;  /* MESSAGE payload; valid until the next call into the node */
+	size_t len;
+};
+/* 1 and the next event, or 0 when there is none. */
+int l2s_node_next_event(struct l2s_node *node, struct l2s_event *ev);
+
+/* Queues an application message (copied). L2S_ERR_QUEUE_FULL when the queue
+ * is at its limit: nothing already accepted is dropped. *seq gets its number. */
+int l2s_session_send(struct l2s_node *node, uint32_t handle, const uint8_t *msg, size_t len, uint64_t now_ms,
+		     uint64_t *seq);
+
+struct l2s_session_info {
+	int state, failure_reason, initiator;
+	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	uint8_t session_id[L2S_SESSION_ID_BYTES];
+	uint32_t path;
+	uint64_t expires_ms, key_established_ms, quarantined_until_ms, next_retry_ms;
+	uint32_t missed_heartbeats, retries, rotations;
+	uint64_t queued, unacked, next_send_seq, next_recv_seq;
+};
+int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_session_info *info);
+/* Starts a key rotation now (otherwise the timers and counters do). */
+int l2s_session_rotate(struct l2s_node *node, uint32_t handle, uint64_t now_ms);
+/* Moves the session to another path (transport fallback) and resumes on it. */
+int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms);
+/* StoredSession: the resumption state and delivery state, sealed with the
+ * node's storage key. *len gets the size; L2S_ERR_LENGTH when cap is short. */
+int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len);
+/* Sends CLOSE and ends the session (its handle becomes invalid). */
+int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms);
 
 #ifdef __cplusplus
 }
