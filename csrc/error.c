@@ -35,6 +35,8 @@ const char *l2s_strerror(int err)
 		return "out of memory or table full";
 	case L2S_ERR_BUSY:
 		return "under load";
+	case L2S_ERR_CONFIG:
+		return "invalid configuration";
 	}
 	return "unknown error";
 }

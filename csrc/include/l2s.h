@@ -34,6 +34,7 @@ enum l2s_err {
 	L2S_ERR_EXPIRED = -12,    /* an expired prekey bundle, ticket or stored session */
 	L2S_ERR_NOMEM = -13,      /* allocation failed or a table is full */
 	L2S_ERR_BUSY = -14,       /* under load: answered with a cookie, no state kept */
+	L2S_ERR_CONFIG = -15,     /* an invalid SessionConfig */
 };
 
 /* A stable, human-readable name for an enum l2s_err value. */
@@ -216,7 +217,8 @@ struct l2s_config {
 	uint64_t ticket_lifetime_ms;         /* 24 h */
 };
 void l2s_config_default(struct l2s_config *cfg);
-/* L2S_OK or L2S_ERR_LENGTH naming nothing: zero intervals, window >= ttl... */
+/* L2S_OK or L2S_ERR_CONFIG: a zero interval or limit, rotation_window >= ttl,
+ * backoff_max < backoff_base, or a heartbeat reply timeout >= its interval. */
 int l2s_config_check(const struct l2s_config *cfg);
 
 #define L2S_PREKEY_BUNDLE_BYTES 1321
