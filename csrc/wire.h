@@ -109,6 +109,7 @@ enum l2s_frame_type {
 	L2S_FRAME_TICKET = 0x08,
 	L2S_FRAME_CLOSE = 0x09,
 	L2S_FRAME_ERROR = 0x0A,
+	L2S_FRAME_SYNC = 0x0B,
 };
 #define L2S_FRAME_MAX_BYTES (1 + 8 + L2S_MAX_PAYLOAD)
 
@@ -138,6 +139,9 @@ struct l2s_frame {
 		struct {
 			uint8_t reason;
 		} close;
+		struct {
+			uint64_t send_base;
+		} sync;
 		struct {
 			uint8_t code;
 			const uint8_t *text;
