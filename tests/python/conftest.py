@@ -3,7 +3,7 @@
 Loads the public test vectors from tests/vectors/ (relative to this file) and
 parametrizes any test that asks for one of the *_case arguments below, one
 test case per vector with a readable id. Also registers the `slow` marker,
-the `--runslow` option and the hypothesis profiles.
+the `--runslow` option (or L2S_RUNSLOW=1) and the hypothesis profiles.
 """
 import json
 import os
@@ -51,7 +51,7 @@ def _acvp_decaps():
     cases = []
     for g in _acvp_groups("decapsulation"):
         for t in g["tests"]:
-            tag = "modified" if "modif" in t.get("reason", "") else "valid"
+            tag = "modified" if t["reason"] == "modify ciphertext" else "valid"
             # the keys live at group level; give each case its own copy of them
             cases.append((f"acvp-decap-tc{t['tcId']}-{tag}", dict(t, ek=g["ek"], dk=g["dk"])))
     return cases
@@ -133,6 +133,15 @@ def vector_cases_fixture():
     return vector_cases
 
 
+@pytest.fixture(scope="session")
+def runslow(request):
+    """True when slow tests must run whatever they cost: --runslow or L2S_RUNSLOW=1.
+
+    (--runslow is known only when pytest starts in tests/python; the variable
+    works from anywhere, e.g. `make pytest`.)"""
+    return bool(request.config.getoption("--runslow", default=False)) or os.environ.get("L2S_RUNSLOW") == "1"
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="run `slow` tests even when their measured cost is above the budget")
@@ -142,5 +151,5 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "slow: long-running test; it runs by default when its measured cost fits the budget "
-        "(see test_vectors.py), deselect with -m 'not slow', force with --runslow",
+        "(see test_vectors.py), deselect with -m 'not slow', force with --runslow or L2S_RUNSLOW=1",
     )
