@@ -34,7 +34,7 @@ build: venv
 ctest: deps
 	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
 	cmake --build $(BUILD)/native -j $(JOBS)
-	cd $(BUILD)/native && ctest --output-on-failure
+	cd $(BUILD)/native && L2S_FULL_VECTORS=1 ctest --output-on-failure
 
 # C unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps

@@ -50,6 +50,7 @@ struct mlkem_mulcache {
 /* ---- arithmetic mod q (R = 2^16) ---------------------------------------- */
 
 #define MLKEM_QINV 62209u /* q^-1 mod 2^16 */
+#define MLKEM_QINV_S (-3327) /* the same as an int16 */
 
 /* a * R^-1 mod q, in (-q, q) for |a| < q * 2^15. Relies on two's complement
  * conversions and arithmetic right shifts, as every supported compiler does. */
@@ -60,9 +61,18 @@ static inline int16_t mlkem_montgomery_reduce(int32_t a)
 	return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
 }
 
+/* a * b * R^-1 mod q, in (-q, q) for |a * b| < q * 2^15. The same value as
+ * mlkem_montgomery_reduce(a * b), computed in 16-bit halves: the low halves
+ * of a*b and t*q are equal, so the high halves subtract exactly. Written as
+ * separate low and high products so that compilers map them onto 16-bit
+ * vector multiplies (pmullw/pmulhw, mul/sqdmulh) with no widening. */
 static inline int16_t mlkem_fqmul(int16_t a, int16_t b)
 {
-	return mlkem_montgomery_reduce((int32_t)a * b);
+	int16_t lo = (int16_t)(a * b);
+	int16_t hi = (int16_t)(((int32_t)a * b) >> 16);
+	int16_t t = (int16_t)(lo * MLKEM_QINV_S);
+
+	return (int16_t)(hi - (int16_t)(((int32_t)t * MLKEM_Q) >> 16));
 }
 
 /* The representative in [-(q-1)/2, (q-1)/2], for |a| < 2^16. */
@@ -70,6 +80,16 @@ static inline int16_t mlkem_barrett_reduce(int32_t a)
 {
 	int32_t t = (20159 * a + (1 << 25)) >> 26; /* 20159 = round(2^26 / q) */
 
+	return (int16_t)(a - t * MLKEM_Q);
+}
+
+/* The same for int16 a, in 16-bit steps that vectorize: the multiply-high
+ * then the shift by 10 compose to the shift by 26 above. */
+static inline int16_t mlkem_barrett_reduce16(int16_t a)
+{
+	int16_t t = (int16_t)(((int32_t)a * 20159) >> 16);
+
+	t = (int16_t)((t + (1 << 9)) >> 10);
 	return (int16_t)(a - t * MLKEM_Q);
 }
 

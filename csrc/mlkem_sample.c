@@ -12,29 +12,33 @@
 /*
  * Three SHAKE128 blocks hold 336 candidates; 256 are needed and each is kept
  * with probability q / 4096, so they almost always suffice. More blocks are
- * squeezed one at a time. 168 is a multiple of 3: no candidate straddles.
+ * squeezed one at a time. 168 is a multiple of 6: no candidate straddles.
  */
 #define MATRIX_FIRST_BLOCKS 3
 
 /* Appends the candidates < q found in buf to r[*ctr..MLKEM_N). rho is
  * public, so the data-dependent stores are fine; they are branch-free for
- * speed, writing each candidate and advancing only if it is kept. */
+ * speed, writing each candidate and advancing only if it is kept. Six bytes
+ * hold four 12-bit candidates (FIPS 203 Algorithm 7 takes them in order). */
 static void rej_uniform(int16_t *r, unsigned int *ctr, const uint8_t *buf, size_t len)
 {
 	unsigned int n = *ctr;
 	size_t pos = 0;
 
-	while (n + 2 <= MLKEM_N && pos + 3 <= len) {
-		int16_t d1 = (int16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
-		int16_t d2 = (int16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
+	while (n + 4 <= MLKEM_N && pos + 6 <= len) {
+		const uint8_t *p = buf + pos;
+		uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+			     (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40;
 
-		pos += 3;
-		r[n] = d1;
-		n += d1 < MLKEM_Q;
-		r[n] = d2;
-		n += d2 < MLKEM_Q;
+		pos += 6;
+		for (unsigned int i = 0; i < 4; i++) {
+			int16_t d = (int16_t)(v >> (12 * i) & 0xfff);
+
+			r[n] = d;
+			n += d < MLKEM_Q;
+		}
 	}
-	/* At most one slot left: no room to write speculatively. */
+	/* Fewer than four slots left: no room to write speculatively. */
 	while (n < MLKEM_N && pos + 3 <= len) {
 		int16_t d1 = (int16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
 		int16_t d2 = (int16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
@@ -92,7 +96,8 @@ static void cbd2(struct mlkem_poly *r, const uint8_t buf[128])
 {
 	for (unsigned int i = 0; i < MLKEM_N / 8; i++) {
 		const uint8_t *p = buf + 4 * i;
-		uint32_t t = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		uint32_t t = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			     (uint32_t)p[3] << 24;
 		uint32_t pairs = (t & 0x55555555) + ((t >> 1) & 0x55555555);
 
 		for (unsigned int j = 0; j < 8; j++) {

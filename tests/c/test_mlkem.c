@@ -200,6 +200,24 @@ static void test_sha3_kats(void)
 	printf("sha3/shake known answers: %d/%zu passed\n", passed, sizeof(kats) / sizeof(kats[0]));
 }
 
+struct shake_api {
+	void (*oneshot)(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len);
+	void (*init)(struct l2s_keccak_state *st);
+	void (*absorb)(struct l2s_keccak_state *st, const uint8_t *in, size_t len);
+	void (*finalize)(struct l2s_keccak_state *st);
+	void (*squeeze)(struct l2s_keccak_state *st, uint8_t *out, size_t len);
+};
+
+static const struct shake_api shakes[] = {
+	{ l2s_shake128, l2s_shake128_init, l2s_shake128_absorb, l2s_shake128_finalize, l2s_shake128_squeeze },
+	{ l2s_shake256, l2s_shake256_init, l2s_shake256_absorb, l2s_shake256_finalize, l2s_shake256_squeeze },
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* Absorbing and squeezing in odd chunks must match the one-shot functions,
  * across block boundaries of both rates. */
 static void test_shake_incremental(void)
@@ -210,31 +228,22 @@ static void test_shake_incremental(void)
 
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(i * 131 + 7);
-	for (int which = 128; which <= 256; which += 128) {
+	for (size_t w = 0; w < sizeof(shakes) / sizeof(shakes[0]); w++) {
+		const struct shake_api *api = &shakes[w];
+
 		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+			size_t step = chunks[c], in_len = sizeof(in) - 3 * step;
 			struct l2s_keccak_state st;
-			size_t step = chunks[c], in_len = 1000 - 3 * step, pos;
 			int pass = 1;
 
-			if (which == 128) {
-				l2s_shake128(want, sizeof(want), in, in_len);
-				l2s_shake128_init(&st);
-				for (pos = 0; pos < in_len; pos += step)
-					l2s_shake128_absorb(&st, in + pos, pos + step > in_len ? in_len - pos : step);
-				l2s_shake128_finalize(&st);
-				for (pos = 0; pos < sizeof(got); pos += step + 1)
-					l2s_shake128_squeeze(&st, got + pos,
-							     pos + step + 1 > sizeof(got) ? sizeof(got) - pos : step + 1);
-			} else {
-				l2s_shake256(want, sizeof(want), in, in_len);
-				l2s_shake256_init(&st);
-				for (pos = 0; pos < in_len; pos += step)
-					l2s_shake256_absorb(&st, in + pos, pos + step > in_len ? in_len - pos : step);
-				l2s_shake256_finalize(&st);
-				for (pos = 0; pos < sizeof(got); pos += step + 1)
-					l2s_shake256_squeeze(&st, got + pos,
-							     pos + step + 1 > sizeof(got) ? sizeof(got) - pos : step + 1);
-			}
+			api->oneshot(want, sizeof(want), in, in_len);
+			api->init(&st);
+			for (size_t pos = 0; pos < in_len; pos += step)
+				api->absorb(&st, in + pos, min_size(step, in_len - pos));
+			api->finalize(&st);
+			/* Squeeze in different chunks than absorbed. */
+			for (size_t pos = 0; pos < sizeof(got); pos += step + 1)
+				api->squeeze(&st, got + pos, min_size(step + 1, sizeof(got) - pos));
 			CASE_CHECK(memcmp(got, want, sizeof(got)) == 0);
 			total++;
 			passed += pass;
@@ -326,6 +335,90 @@ static void test_key_checks(void)
 	printf("ek/dk input checks: %d/%d passed\n", passed, total);
 }
 
+/* ---- arithmetic and compression, exhaustively --------------------------- */
+
+static int mod_q(int x)
+{
+	return ((x % 3329) + 3329) % 3329;
+}
+
+/* Reference Compress_d with a plain division (test code: timing is moot). */
+static unsigned int ref_compress(int x, unsigned int d)
+{
+	return (unsigned int)(((mod_q(x) << d) + 1664) / 3329) & ((1u << d) - 1);
+}
+
+static unsigned int get_bits(const uint8_t *p, unsigned int i, unsigned int d)
+{
+	unsigned int v = 0;
+
+	for (unsigned int b = 0; b < d; b++)
+		v |= (unsigned int)((p[(i * d + b) / 8] >> ((i * d + b) % 8)) & 1) << b;
+	return v;
+}
+
+static void test_arithmetic(void)
+{
+	struct mlkem_poly a;
+	uint8_t du[320], dv[128], msg[32];
+	int bad = 0;
+
+	for (int x = -32768; x <= 32767; x++) {
+		int16_t r = mlkem_barrett_reduce16((int16_t)x);
+
+		bad |= r != mlkem_barrett_reduce(x) || mod_q(r) != mod_q(x) || r < -1664 || r > 1664;
+		bad |= mlkem_canonical((int16_t)x) != mod_q(x);
+	}
+	CHECK(!bad);
+	/* fqmul(a, b) = a b R^-1 mod q (R^-1 = 169 mod q), in (-q, q). */
+	for (int x = -32768; x <= 32767; x += 7) {
+		for (int y = -1664; y <= 1664; y += 97) {
+			int16_t r = mlkem_fqmul((int16_t)x, (int16_t)y);
+
+			bad |= mod_q(r) != mod_q((int)(((int64_t)x * y % 3329) * 169 % 3329));
+			bad |= r <= -3329 || r >= 3329;
+			bad |= r != mlkem_montgomery_reduce((int32_t)x * y);
+		}
+	}
+	CHECK(!bad);
+	/* Compress_10, Compress_4 and Compress_1 for every residue, each given
+	 * in three representatives (x, x - q, x + q) as lazy reduction may. */
+	for (int base = 0; base < 3329; base += 256) {
+		for (int shift = -3329; shift <= 3329; shift += 3329) {
+			for (unsigned int i = 0; i < 256; i++)
+				a.c[i] = (int16_t)((base + (int)i) % 3329 + shift);
+			mlkem_poly_compress_du(du, &a);
+			mlkem_poly_compress_dv(dv, &a);
+			mlkem_poly_to_msg(msg, &a);
+			for (unsigned int i = 0; i < 256; i++) {
+				bad |= get_bits(du, i, 10) != ref_compress(a.c[i], 10);
+				bad |= get_bits(dv, i, 4) != ref_compress(a.c[i], 4);
+				bad |= get_bits(msg, i, 1) != ref_compress(a.c[i], 1);
+			}
+		}
+	}
+	CHECK(!bad);
+	/* Decompress_d(y) = round(q y / 2^d) for every y. */
+	for (unsigned int round = 0; round < 4; round++) {
+		memset(du, 0, sizeof(du));
+		for (unsigned int i = 0; i < 256; i++)
+			for (unsigned int b = 0; b < 10; b++)
+				du[(i * 10 + b) / 8] |=
+					(uint8_t)((((256 * round + i) >> b) & 1) << ((i * 10 + b) % 8));
+		mlkem_poly_decompress_du(&a, du);
+		for (unsigned int i = 0; i < 256; i++)
+			bad |= a.c[i] != (int)((3329 * (256 * round + i) + 512) / 1024);
+	}
+	for (unsigned int y = 0; y < 256; y++) {
+		memset(dv, (int)y, sizeof(dv));
+		mlkem_poly_decompress_dv(&a, dv);
+		bad |= a.c[0] != (int)((3329 * (y & 15) + 8) / 16);
+		bad |= a.c[1] != (int)((3329 * (y >> 4) + 8) / 16);
+	}
+	CHECK(!bad);
+	printf("arithmetic and compression, exhaustive: %s\n", bad ? "FAILED" : "passed");
+}
+
 /* ---- round trips -------------------------------------------------------- */
 
 static void test_round_trips(void)
@@ -386,6 +479,7 @@ int main(int argc, char **argv)
 	test_encaps_vectors(argv[1]);
 	test_decaps_vectors(argv[1]);
 	test_key_checks();
+	test_arithmetic();
 	test_round_trips();
 	return tu_finish("test_mlkem");
 }
