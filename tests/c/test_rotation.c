@@ -141,7 +141,8 @@ static void test_deterministic(void)
 	fix_fill(seed, 32, 0);
 	l2s_rng_init_seeded(&r1, seed);
 	l2s_rng_init_seeded(&r2, seed);
-	CHECK(l2s_rotation_new(&a) == L2S_OK && l2s_rotation_new(&b) == L2S_OK);
+	CHECK(l2s_rotation_new(&a) == L2S_OK);
+	CHECK(l2s_rotation_new(&b) == L2S_OK);
 	CHECK(l2s_rotation_start(a, 1, 2, &r1) == L2S_OK);
 	CHECK(l2s_rotation_start(b, 1, 2, &r2) == L2S_OK);
 	CHECK_MEM(a->frame, b->frame, sizeof(a->frame));
