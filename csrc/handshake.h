@@ -80,8 +80,10 @@ int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie
 
 /* Consumes HANDSHAKE_RESP. The caller matched its receiver_index to this
  * attempt; it is checked again (L2S_ERR_NOT_FOUND). Errors: L2S_ERR_DECODE,
- * L2S_ERR_AUTH (mac1, sealed_sig or sig_R; for mac1 the caller should just
- * drop the message, the others end the attempt). On L2S_OK: keys for the
+ * L2S_ERR_AUTH (mac1, sealed_sig or sig_R). Run l2s_mac1_verify() first, as
+ * for every handshake-family message, and drop on failure there; an
+ * L2S_ERR_AUTH from here after that means the response did not authenticate
+ * and the attempt ends (§4.3: failed, authentication_failed). On L2S_OK: keys for the
  * initiator role, *responder_index = R's sender_index, and the ephemeral
  * secret and ss1 are wiped (st->done = 1). On an error st is unchanged. */
 int l2s_hs_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index, struct l2s_hs_initiator *st,

@@ -190,22 +190,6 @@ int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_i
 
 /* ---- responder ---- */
 
-/* Field rules the codec may not know: mode vs ticket, flags, absent share. */
-static int check_init_fields(const struct l2s_resume_init *m)
-{
-	if (m->mode == L2S_RESUME_MODE_TICKET && m->ticket_len == 0)
-		return L2S_ERR_DECODE;
-	if (m->mode == L2S_RESUME_MODE_KDF && m->ticket_len != 0)
-		return L2S_ERR_DECODE;
-	if (m->mode != L2S_RESUME_MODE_TICKET && m->mode != L2S_RESUME_MODE_KDF)
-		return L2S_ERR_DECODE;
-	if (m->flags & ~L2S_RESUME_FLAG_X25519)
-		return L2S_ERR_DECODE;
-	if (!(m->flags & L2S_RESUME_FLAG_X25519) && !sodium_is_zero(m->x25519_pk, L2S_X25519_BYTES))
-		return L2S_ERR_DECODE;
-	return L2S_OK;
-}
-
 /* Ticket mode: R's own ticket names the session, its peer and rs. */
 static int secret_from_ticket(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
 			      const struct l2s_resume_init *m, uint64_t now_ms)
@@ -249,7 +233,8 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 	int ret;
 
 	l2s_resume_responder_wipe(st);
-	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK || check_init_fields(&m) != L2S_OK)
+	/* The codec enforces mode vs ticket_len and flags vs x25519_pk. */
+	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, len - L2S_MAC_BYTES, ctx->self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;

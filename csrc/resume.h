@@ -55,7 +55,8 @@ int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L
 			   const uint8_t *ticket, size_t ticket_len, int with_x25519, uint32_t sender_index,
 			   struct l2s_rng *rng);
 /* Consumes RESUME_RESP: L2S_ERR_DECODE, L2S_ERR_AUTH (mac1: drop; confirm,
- * or no X25519 share when one was offered: the attempt failed),
+ * or no X25519 share when one was offered: the attempt failed; call
+ * l2s_mac1_verify() first to tell the two apart),
  * L2S_ERR_NOT_FOUND (receiver_index), L2S_ERR_INVALID_KEY (R's X25519
  * share has small order). On L2S_OK the keys (initiator role) and R's index;
  * st's secrets are wiped. On an error st is unchanged. */
