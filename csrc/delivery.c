@@ -562,3 +562,27 @@ int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len)
 	d->ack_pending = 1;
 	return L2S_OK;
 }
+
+uint64_t l2s_delivery_send_base(const struct l2s_delivery *d)
+{
+	return d->queue.head ? d->queue.head->seq : d->next_seq;
+}
+
+int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx)
+{
+	struct l2s_dmsg *m;
+
+	/* Everything below the peer's send base was acknowledged by us (or by
+	 * the state we lost): nothing below it will ever be re-sent. */
+	if (send_base <= d->next_expected || send_base > L2S_DELIVERY_MAX_SEQ)
+		return 0;
+	while ((m = d->reorder.head) && m->seq < send_base) {
+		list_unlink(&d->reorder, m);
+		d->buffered--;
+		d->buffered_bytes -= m->len;
+		msg_free(m);
+	}
+	d->next_expected = send_base;
+	d->ack_pending = 1;
+	return drain_reorder(d, deliver, ctx);
+}

@@ -141,6 +141,11 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 /* 1 when an ACK should be sent (set by every DATA frame and by import). */
 int l2s_delivery_ack_pending(const struct l2s_delivery *d);
 /* The ACK frame's fields; clears the pending flag. */
+/* The lowest unacknowledged seq (next_seq when none): the SYNC frame's value. */
+uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
+/* A SYNC from the peer: moves next_expected up to send_base, drops what was
+ * held below it, and delivers what is now in order. Returns the count. */
+int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx);
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
 
 /* ---- StoredSession: export and import ----

@@ -193,7 +193,6 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 		s->pending = PENDING_HANDSHAKE;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
-	memcpy(s->peer_prekey_id, node->scratch, 0);
 	ret = l2s_hs_create_init(st, &node->id, s->peer_pk, b.prekey_pk, NULL, ++node->hs_counter,
 				 s->pending_index, s->have_cookie ? s->cookie : NULL, &node->rng);
 	if (ret == L2S_OK)
@@ -293,8 +292,7 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 
 static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
 {
-	return node->half_open >= node->load_limit ||
-	       l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now) != L2S_OK;
+	return node->half_open >= node->load_limit || !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now);
 }
 
 /* Under load a request must prove its address with a cookie (mac2); without
@@ -305,7 +303,6 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 {
 	const uint8_t *mac2 = msg + L2S_HS_INIT_MAC2_OFF;
 	uint8_t reply[L2S_COOKIE_REPLY_BYTES];
-	struct l2s_output_route route = { path };
 
 	*proven = !all_zero(mac2, L2S_MAC_BYTES) &&
 		  l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
@@ -315,7 +312,7 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 		return L2S_OK;
 	if (l2s_cookie_reply_create(reply, &node->id, &node->x->cookies, msg, len, addr, addr_len, &node->rng) ==
 	    L2S_OK)
-		l2s_node_output_to(node, &route, reply, sizeof(reply));
+		l2s_node_output_path(node, path, reply, sizeof(reply));
 	return L2S_ERR_BUSY;
 }
 
@@ -357,7 +354,7 @@ static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst,
 	struct l2s_session_keys keys;
 	uint8_t resp[L2S_HS_RESP_BYTES];
 	struct l2s_session *s;
-	uint32_t index;
+	uint32_t index, peer_index = rst->peer_index; /* create_resp wipes rst */
 	int ret;
 
 	drop_half_open(node, rst->peer_pk);
@@ -375,7 +372,7 @@ static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst,
 		return ret;
 	}
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
-	l2s_session_install_keys(node, s, &keys, index, rst->peer_index, 0, now);
+	l2s_session_install_keys(node, s, &keys, index, peer_index, 0, now);
 	l2s_session_keys_wipe(&keys);
 	l2s_session_transition(node, s, L2S_HANDSHAKE_RECEIVED, L2S_REASON_RECEIVE_HANDSHAKE, now);
 	arm_pending(s, PENDING_ACCEPT, now);
@@ -542,12 +539,12 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	struct l2s_session_keys keys;
 	uint8_t resp[L2S_RESUME_RESP_BYTES];
 	struct l2s_session *s;
-	uint32_t index;
+	uint32_t index = 0, peer_index = 0;
 	int ret;
 
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
-	if (l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now) != L2S_OK)
+	if (!l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now))
 		return L2S_ERR_BUSY;
 	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
 	if (ret == L2S_OK && peer_quarantined(node, rst.peer_pk, now))
@@ -557,12 +554,13 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		ret = L2S_ERR_BUSY;
 	if (ret == L2S_OK) {
 		s->path = path;
+		peer_index = rst.peer_index; /* create_resp wipes rst */
 		index = l2s_node_new_index(node, s->slot, KP_NEXT);
 		ret = l2s_resume_create_resp(resp, &keys, &rst, index, &node->rng);
 	}
 	if (ret == L2S_OK) {
 		s->initiator = 0;
-		l2s_session_install_keys(node, s, &keys, index, rst.peer_index, 0, now);
+		l2s_session_install_keys(node, s, &keys, index, peer_index, 0, now);
 		l2s_session_keys_wipe(&keys);
 		arm_pending(s, PENDING_RESUMED, now);
 		s->pending_resend = 0;

@@ -60,6 +60,8 @@ static void unlink_maps(struct l2s_node *node, struct l2s_session *s)
 		l2s_map_del(&node->by_peer, s->peer_pk, sizeof(s->peer_pk));
 	if (l2s_map_get(&node->by_sid, s->session_id, sizeof(s->session_id), &v) == L2S_OK && v == s->slot)
 		l2s_map_del(&node->by_sid, s->session_id, sizeof(s->session_id));
+	if (l2s_map_get(&node->by_half, s->peer_pk, sizeof(s->peer_pk), &v) == L2S_OK && v == s->slot)
+		l2s_map_del(&node->by_half, s->peer_pk, sizeof(s->peer_pk));
 }
 
 void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s)
@@ -72,6 +74,7 @@ void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s)
 	l2s_delivery_free(&s->dl);
 	free(s->peer_bundle);
 	free(s->ticket);
+	free(s->rot_resp);
 	node->slots[s->slot] = NULL;
 	node->free_slots[node->nfree++] = s->slot;
 	node->live--;
@@ -107,15 +110,15 @@ void l2s_node_drop_index(struct l2s_node *node, uint32_t index)
 
 /* ---- outputs and events ----------------------------------------------------- */
 
-int l2s_node_output(struct l2s_node *node, struct l2s_session *s, const uint8_t *msg, size_t len)
+static int queue_output(struct l2s_node *node, uint32_t session, uint32_t path, const uint8_t *msg, size_t len)
 {
 	struct out_item *o;
 
 	if (node->out_count >= MAX_QUEUED_OUTPUTS || !(o = malloc(sizeof(*o) + len)))
 		return L2S_ERR_NOMEM;
 	o->next = NULL;
-	o->session = s ? s->handle : 0;
-	o->path = s ? s->path : 0;
+	o->session = session;
+	o->path = path;
 	o->len = len;
 	memcpy(o->data, msg, len);
 	if (node->out_tail)
@@ -125,6 +128,16 @@ int l2s_node_output(struct l2s_node *node, struct l2s_session *s, const uint8_t 
 	node->out_tail = o;
 	node->out_count++;
 	return L2S_OK;
+}
+
+int l2s_node_output(struct l2s_node *node, struct l2s_session *s, const uint8_t *msg, size_t len)
+{
+	return queue_output(node, s->handle, s->path, msg, len);
+}
+
+int l2s_node_output_path(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len)
+{
+	return queue_output(node, 0, path, msg, len);
 }
 
 void l2s_node_event(struct l2s_node *node, const struct l2s_event *ev, const uint8_t *data, size_t len)
@@ -137,7 +150,8 @@ void l2s_node_event(struct l2s_node *node, const struct l2s_event *ev, const uin
 	}
 	e->next = NULL;
 	e->ev = *ev;
-	memcpy(e->data, data, len);
+	if (len)
+		memcpy(e->data, data, len);
 	e->ev.data = len ? e->data : NULL;
 	e->ev.len = len;
 	if (node->ev_tail)
@@ -372,7 +386,7 @@ int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, 
 
 static int alloc_tables(struct l2s_node *node)
 {
-	uint8_t k[3][32];
+	uint8_t k[4][32];
 	int ret;
 
 	node->slots = calloc(node->max_sessions, sizeof(*node->slots));
@@ -390,6 +404,8 @@ static int alloc_tables(struct l2s_node *node)
 		ret = l2s_map_init(&node->by_peer, node->max_sessions, k[1]);
 	if (ret == L2S_OK)
 		ret = l2s_map_init(&node->by_sid, node->max_sessions, k[2]);
+	if (ret == L2S_OK)
+		ret = l2s_map_init(&node->by_half, node->max_sessions, k[3]);
 	if (ret == L2S_OK)
 		ret = l2s_timers_init(&node->timers, node->max_sessions);
 	l2s_wipe(k, sizeof(k));
@@ -438,6 +454,7 @@ void l2s_node_free(struct l2s_node *node)
 	l2s_map_free(&node->by_index);
 	l2s_map_free(&node->by_peer);
 	l2s_map_free(&node->by_sid);
+	l2s_map_free(&node->by_half);
 	l2s_timers_free(&node->timers);
 	free(node->slots);
 	free(node->generation);

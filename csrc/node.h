@@ -5,13 +5,24 @@
 #ifndef L2S_NODE_H
 #define L2S_NODE_H
 
+#include "backoff.h"
+#include "cookie.h"
+#include "counter_table.h"
 #include "delivery.h"
 #include "handshake.h"
+#include "identity.h"
+#include "kdf.h"
 #include "keypair.h"
 #include "l2s.h"
 #include "map.h"
+#include "nonce_cache.h"
+#include "prekey.h"
+#include "quarantine.h"
+#include "ratelimit.h"
 #include "rng.h"
+#include "ticket.h"
 #include "timers.h"
+#include "wire.h"
 
 /* The three key pairs of a session (WireGuard's scheme): new keys are used for
  * sending only once the peer has confirmed them, old receive keys linger for
@@ -35,6 +46,7 @@ struct l2s_session {
 	uint8_t pending;    /* enum pending_kind */
 	uint8_t need_sync;  /* send SYNC once keys are confirmed */
 	uint8_t have_rs;
+	uint8_t have_cookie;
 	uint8_t kp_valid[KP_COUNT];
 	struct l2s_config cfg;
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
@@ -45,6 +57,9 @@ struct l2s_session {
 	uint32_t pending_index; /* our index for the exchange in flight */
 	void *pending_state;    /* handshake / resumption / rotation secrets */
 	uint8_t *peer_bundle;   /* kept until established, for retries */
+	uint8_t cookie[L2S_COOKIE_BYTES]; /* the responder's cookie, when it sent one */
+	uint8_t *rot_resp;      /* our last ROTATE_RESP frame, re-sent for a repeated request */
+	uint32_t rot_answered;  /* the rotation_id it answered */
 	uint8_t *ticket;        /* the peer's ticket for resuming with it */
 	uint16_t ticket_len;
 	uint64_t ticket_not_after;
@@ -83,6 +98,23 @@ struct ev_item {
 	uint8_t data[];
 };
 
+/* Node-wide tables of the key exchanges. */
+struct l2s_node_extra {
+	struct l2s_cookie_secrets cookies;
+	struct l2s_ticket_keys tickets;
+	struct l2s_ratelimit ratelimit;
+	struct l2s_counter_table counters; /* largest handshake counter per initiator */
+	struct l2s_nonce_cache nonces;     /* RESUME_INIT nonces seen */
+	struct l2s_quarantine quarantine;
+};
+
+enum {
+	L2S_STAT_RX_OK,
+	L2S_STAT_RX_DROPPED,
+	L2S_STAT_EVENTS_LOST,
+	L2S_STAT_COUNT,
+};
+
 struct l2s_node {
 	struct l2s_identity id;
 	struct l2s_prekey prekey;
@@ -100,14 +132,21 @@ struct l2s_node {
 	struct l2s_map by_index; /* our receiver index -> slot << 2 | key pair */
 	struct l2s_map by_peer;  /* peer identity -> slot of its current session */
 	struct l2s_map by_sid;   /* session id -> slot */
+	struct l2s_map by_half;  /* peer identity -> slot of its unconfirmed inbound handshake */
 	struct l2s_timers timers;
 
 	struct out_item *out_head, *out_tail, *out_current;
 	struct ev_item *ev_head, *ev_tail, *ev_current;
 	uint32_t out_count, ev_count;
 
-	struct l2s_node_extra *x; /* handshake-side tables: cookies, rate limits, tickets, quarantine */
-	uint64_t stats[16];
+	struct l2s_node_extra *x;
+	uint64_t hs_counter; /* the last handshake counter we used */
+	uint64_t stats[L2S_STAT_COUNT];
+
+	/* Work buffers, so that no 64 KiB message sits on the stack. */
+	uint8_t scratch[L2S_MAX_MESSAGE];
+	uint8_t frame_scratch[L2S_FRAME_MAX_BYTES];
+	uint8_t rx_scratch[L2S_FRAME_MAX_BYTES];
 };
 
 /* Index map values: which key pair (or pending exchange) an index names. */
@@ -122,6 +161,8 @@ struct l2s_session *l2s_node_session(const struct l2s_node *node, uint32_t handl
 uint32_t l2s_node_new_index(struct l2s_node *node, uint32_t slot, int kp);
 void l2s_node_drop_index(struct l2s_node *node, uint32_t index);
 int l2s_node_output(struct l2s_node *node, struct l2s_session *s, const uint8_t *msg, size_t len);
+/* For messages that belong to no session (cookie replies). */
+int l2s_node_output_path(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len);
 void l2s_node_event(struct l2s_node *node, const struct l2s_event *ev, const uint8_t *data, size_t len);
 struct l2s_session *l2s_session_alloc(struct l2s_node *node, const struct l2s_config *cfg, uint64_t now);
 void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s);
@@ -150,6 +191,27 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+
+/* exchange.c */
+int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *p, uint64_t now);
+void l2s_node_extra_free(struct l2s_node *node);
+void l2s_node_extra_tick(struct l2s_node *node, uint64_t now);
+void l2s_pending_free(struct l2s_session *s);
+void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
+void l2s_send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+			  const uint8_t *msg, size_t len, uint64_t now);
+int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
+int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, uint64_t now);
+int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+		       const uint8_t *msg, size_t len, uint64_t now);
+int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
+int l2s_on_ticket(struct l2s_node *node, struct l2s_session *s, const struct l2s_frame *f, uint64_t now);
+int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
+		       const struct l2s_frame *f, uint64_t now);
+int l2s_on_rotate_resp(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
+		       const struct l2s_frame *f, uint64_t now);
 
 /* receive.c */
 int l2s_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,

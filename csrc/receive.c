@@ -64,7 +64,8 @@ static int on_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t c
 	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter, now);
 }
 
-static int on_frame(struct l2s_node *node, struct l2s_session *s, const struct l2s_frame *f, uint64_t now)
+static int on_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *raw, size_t raw_len,
+		    const struct l2s_frame *f, uint64_t now)
 {
 	struct rx_ctx c = { node, s, now };
 
@@ -79,14 +80,14 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, const struct l
 	case L2S_FRAME_HEARTBEAT_REPLY:
 		return on_heartbeat_reply(node, s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_SYNC:
-		l2s_delivery_sync(&s->dl, f->u.sync.send_base);
+		l2s_delivery_sync(&s->dl, f->u.sync.send_base, deliver_message, &c);
 		return L2S_OK;
 	case L2S_FRAME_CONFIRM:
 		return L2S_OK; /* its work (key confirmation) is done by arriving */
 	case L2S_FRAME_ROTATE_INIT:
-		return l2s_on_rotate_init(node, s, f, now);
+		return l2s_on_rotate_init(node, s, raw, raw_len, f, now);
 	case L2S_FRAME_ROTATE_RESP:
-		return l2s_on_rotate_resp(node, s, f, now);
+		return l2s_on_rotate_resp(node, s, raw, raw_len, f, now);
 	case L2S_FRAME_TICKET:
 		return l2s_on_ticket(node, s, f, now);
 	case L2S_FRAME_CLOSE:
@@ -145,7 +146,9 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	l2s_session_activity(node, s, now);
 	if (kp == KP_NEXT)
 		keys_confirmed(node, s, now);
-	ret = on_frame(node, s, &f, now);
+	ret = on_frame(node, s, node->rx_scratch, flen, &f, now);
+	if (ret > 0)
+		ret = L2S_OK; /* a count of messages delivered or acknowledged */
 	if (l2s_node_session(node, s->handle) == s) {
 		l2s_send_flush(node, s, now);
 		l2s_schedule(node, s);

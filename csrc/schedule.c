@@ -27,16 +27,21 @@ static uint64_t liveness_deadline(const struct l2s_session *s)
 
 	d = earliest(d, s->hb_next);
 	d = earliest(d, s->hb_reply_deadline);
-	if (s->path_down_since)
+	if (s->path_down_since && s->state == L2S_ESTABLISHED)
 		d = earliest(d, s->path_down_since + s->cfg.connectivity_timeout_ms + 1);
 	return d;
+}
+
+static int can_send(const struct l2s_session *s)
+{
+	return s->kp_valid[KP_CUR] && s->kp[KP_CUR].can_send;
 }
 
 static uint64_t session_deadline(const struct l2s_session *s)
 {
 	uint64_t d = NEVER, rto;
 
-	if (s->dl.ack_pending)
+	if (s->dl.ack_pending && can_send(s))
 		return 0;
 	d = earliest(d, s->pending_deadline);
 	d = earliest(d, s->pending_resend);
@@ -45,17 +50,17 @@ static uint64_t session_deadline(const struct l2s_session *s)
 	case L2S_ESTABLISHED:
 	case L2S_ROTATING:
 		d = earliest(d, liveness_deadline(s));
-		d = earliest(d, s->expires);
 		if (s->state == L2S_ESTABLISHED && !s->pending)
 			d = earliest(d, rotation_due(s));
 		rto = l2s_delivery_next_deadline(&s->dl);
-		if (rto != L2S_TIMER_NONE)
+		if (rto != L2S_TIMER_NONE && can_send(s))
 			d = earliest(d, rto);
 		break;
 	case L2S_DEGRADED:
 		d = earliest(d, liveness_deadline(s));
 		d = earliest(d, s->state_since + s->cfg.degraded_timeout_ms);
-		d = earliest(d, s->retry_at);
+		if (!s->pending)
+			d = earliest(d, s->retry_at);
 		break;
 	case L2S_SUSPENDED:
 	case L2S_FAILED:
@@ -71,6 +76,15 @@ static uint64_t session_deadline(const struct l2s_session *s)
 void l2s_schedule(struct l2s_node *node, struct l2s_session *s)
 {
 	l2s_timers_set(&node->timers, s->slot, session_deadline(s));
+}
+
+/* After running a session's timers nothing may be due again at the same
+ * instant, or one tick would never end. */
+static void reschedule_after(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	uint64_t d = session_deadline(s);
+
+	l2s_timers_set(&node->timers, s->slot, d <= now ? now + 1 : d);
 }
 
 /* An authenticated frame arrived: the peer is alive. */
@@ -203,8 +217,9 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 	case L2S_ESTABLISHED:
 	case L2S_ROTATING:
 		liveness_timers(node, s, now);
-		if (s->state == L2S_ESTABLISHED && !s->pending && now >= rotation_due(s))
-			l2s_start_rotation(node, s, now);
+		if (s->state == L2S_ESTABLISHED && !s->pending && now >= rotation_due(s) &&
+		    l2s_start_rotation(node, s, now) != L2S_OK)
+			s->key_established = now; /* try again one rotation period later */
 		break;
 	case L2S_DEGRADED:
 		liveness_timers(node, s, now);
@@ -236,5 +251,5 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 	if (l2s_node_session(node, handle) != s)
 		return;
 	l2s_send_flush(node, s, now);
-	l2s_schedule(node, s);
+	reschedule_after(node, s, now);
 }

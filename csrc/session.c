@@ -112,7 +112,7 @@ void l2s_session_clear_pending(struct l2s_node *node, struct l2s_session *s)
 	if (s->pending_index)
 		l2s_node_drop_index(node, s->pending_index);
 	if (s->pending_state) {
-		l2s_pending_free(s->pending_state);
+		l2s_pending_free(s);
 		s->pending_state = NULL;
 	}
 	if (s->pending == PENDING_ACCEPT || s->pending == PENDING_RESUMED)
