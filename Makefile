@@ -8,7 +8,7 @@ BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross pytest bench demo clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest bench demo clean
 
 all: build
 
@@ -48,6 +48,41 @@ cross: deps cross-deps
 	cmake --build $(BUILD)/aarch64 -j $(JOBS)
 	readelf -h $(BUILD)/aarch64/test_classic | grep -q AArch64
 	cd $(BUILD)/aarch64 && ctest --output-on-failure
+
+# libFuzzer on every wire decoder (tests/fuzz/fuzz_*.c), FUZZ_SECONDS each,
+# starting from a seed corpus of valid encodings. Fails when any harness
+# finds a crash, a sanitizer report or a broken round trip; reproducers go
+# to $(FUZZ)/artifacts/<harness>/.
+FUZZ_SECONDS ?= 60
+FUZZ := $(BUILD)/fuzz
+FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fno-sanitize-recover=all -Wall -Wextra -Werror -Icsrc -Icsrc/include -Itests/fuzz
+FUZZ_DEPS := csrc/wire.c csrc/wire.h csrc/include/l2s.h tests/fuzz/roundtrip.h
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
+	@mkdir -p $(FUZZ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire.c -o $@
+
+$(FUZZ)/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_DEPS)
+	@mkdir -p $(FUZZ)
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire.c -o $@
+
+fuzz: deps
+	$(MAKE) $(FUZZ)/make_corpus $(addprefix $(FUZZ)/fuzz_,$(FUZZ_HARNESSES))
+	$(FUZZ)/make_corpus $(FUZZ)/corpus
+	@failed=""; \
+	for h in $(FUZZ_HARNESSES); do \
+		mkdir -p $(FUZZ)/artifacts/$$h; \
+		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
+		if $(FUZZ)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ)/artifacts/$$h/ $(FUZZ)/corpus/$$h >$(FUZZ)/$$h.log 2>&1; then \
+			grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done)' $(FUZZ)/$$h.log | tr '\n' ' '; echo; \
+		else \
+			failed="$$failed $$h"; tail -n 40 $(FUZZ)/$$h.log; \
+		fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (see $(FUZZ)/<harness>.log)"; exit 1; fi; \
+	echo "fuzz: $(words $(FUZZ_HARNESSES)) harnesses, no crash"
 
 pytest: build
 	$(PY) -m pytest -q tests

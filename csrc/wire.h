@@ -9,6 +9,9 @@
  * with L2S_ERR_LENGTH when cap is too small or a field is out of range.
  * MAC fields are written as given (callers compute MACs over the encoded
  * prefix and store them at the L2S_*_MAC*_OFF offsets).
+ * On encode, a NULL MAC field (mac1, mac2, binder, confirm), a NULL optional
+ * X25519 key and a NULL bundle signature write zeros; any other NULL pointer
+ * field is out of range (L2S_ERR_LENGTH). A failed encode writes nothing.
  */
 #ifndef L2S_WIRE_H
 #define L2S_WIRE_H
@@ -37,7 +40,8 @@ enum l2s_msg_type {
 	L2S_MSG_RESUME_RESP = 0x06,
 };
 
-/* Checks version and reserved bytes and returns the type through *type. */
+/* Checks version and reserved bytes and returns the type through *type.
+ * Also refuses an unknown type and a length outside the type's §2 size. */
 int l2s_wire_peek(const uint8_t *msg, size_t len, int *type);
 
 /* ---- HANDSHAKE_INIT (PROTOCOL.md §4.1) ---- */
@@ -67,7 +71,7 @@ struct l2s_hs_resp {
 	uint32_t sender_index, receiver_index;
 	const uint8_t *ct2;        /* L2S_XWING_CT_BYTES */
 	const uint8_t *sealed_sig; /* 80 */
-	const uint8_t *mac1, *mac2;
+	const uint8_t *mac1, *mac2; /* mac2 is reserved: anything but zeros is refused */
 };
 int l2s_decode_hs_resp(const uint8_t *msg, size_t len, struct l2s_hs_resp *out);
 int l2s_encode_hs_resp(uint8_t *out, size_t cap, const struct l2s_hs_resp *in, size_t *len);
@@ -117,12 +121,12 @@ struct l2s_frame {
 	int type;
 	union {
 		struct {
-			uint64_t seq;
+			uint64_t seq; /* >= 1: seq counts from 1 (§5) */
 			const uint8_t *payload;
 			size_t len; /* <= L2S_MAX_PAYLOAD */
 		} data;
 		struct {
-			uint64_t next_expected, sack;
+			uint64_t next_expected, sack; /* next_expected >= 1 */
 		} ack;
 		struct {
 			uint64_t counter;
@@ -145,7 +149,7 @@ struct l2s_frame {
 		struct {
 			uint8_t code;
 			const uint8_t *text;
-			size_t len; /* <= L2S_MAX_ERROR_TEXT */
+			size_t len; /* <= L2S_MAX_ERROR_TEXT; text is strict UTF-8 */
 		} error;
 	} u;
 };
@@ -178,7 +182,7 @@ struct l2s_resume_resp {
 	uint32_t sender_index, receiver_index;
 	const uint8_t *nonce;     /* 32 */
 	const uint8_t *x25519_pk; /* 32; zeros when absent */
-	const uint8_t *confirm, *mac1;
+	const uint8_t *confirm, *mac1; /* the 16 reserved bytes after mac1 must be zeros */
 };
 int l2s_decode_resume_resp(const uint8_t *msg, size_t len, struct l2s_resume_resp *out);
 int l2s_encode_resume_resp(uint8_t *out, size_t cap, const struct l2s_resume_resp *in, size_t *len);

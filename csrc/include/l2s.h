@@ -239,6 +239,7 @@ struct l2s_node_params {
 	uint32_t max_sessions;                     /* 0: 1 << 20 */
 	uint32_t handshake_load_limit;             /* half-open handshakes before cookies; 0: 1024 */
 	uint32_t handshake_rate_per_s;             /* token bucket per source address; 0: 20 */
+	uint64_t handshake_counter;                /* the last one used (persisted); 0 for a new identity */
 };
 
 int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, uint64_t now_ms);
@@ -249,10 +250,14 @@ int l2s_node_prekey_bundle(const struct l2s_node *node, uint8_t out[L2S_PREKEY_B
 int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t identity_pk[L2S_ED25519_PK_BYTES],
 			     uint64_t now_s);
 
-/* Starts a full handshake to the peer whose verified bundle is given.
+/* Starts a full handshake to peer_pk, whose prekey bundle is given (it is
+ * verified here: signature by peer_pk, expiry against now_s, Unix seconds).
  * path: the caller's name for the transport path to send on. */
-int l2s_node_establish(struct l2s_node *node, const uint8_t *bundle, size_t bundle_len, uint64_t now_s,
-		       const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
+int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
+		       size_t bundle_len, uint64_t now_s, const struct l2s_config *cfg, uint32_t path,
+		       uint64_t now_ms, uint32_t *handle);
+/* The last handshake counter used: persist it, pass it back in params. */
+uint64_t l2s_node_handshake_counter(const struct l2s_node *node);
 /* Resumes from an exported StoredSession (ticket or key derivation). */
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len,
 		    const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);

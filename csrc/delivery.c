@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Reliable in-order delivery: a seq-ordered send queue with an in-flight
+ * list ordered by retransmission deadline, and a seq-ordered reorder buffer.
+ * Every list operation is O(1) except inserts that search from the tail
+ * (new deadlines and new seqs are nearly always the largest) and ACK
+ * processing, which is O(messages freed + 64). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "delivery.h"
+#include "wire.h"
+
+#define RTO_CLAMP_MS ((uint32_t)1 << 31)
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* ---- message allocation and the two kinds of list ---------------------- */
+
+static struct l2s_dmsg *msg_new(uint64_t seq, const uint8_t *data, size_t len, uint32_t rto_ms)
+{
+	struct l2s_dmsg *m = malloc(sizeof(*m) + len);
+
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->seq = seq;
+	m->rto_ms = rto_ms;
+	m->len = (uint32_t)len;
+	if (len)
+		memcpy(m->data, data, len);
+	return m;
+}
+
+static void msg_free(struct l2s_dmsg *m)
+{
+	l2s_wipe(m, sizeof(*m) + m->len);
+	free(m);
+}
+
+/* Seq-ordered lists (send queue, reorder buffer) link through prev/next. */
+static void list_insert_after(struct l2s_dlist *l, struct l2s_dmsg *pos, struct l2s_dmsg *m)
+{
+	m->prev = pos;
+	m->next = pos ? pos->next : l->head;
+	if (m->next)
+		m->next->prev = m;
+	else
+		l->tail = m;
+	if (pos)
+		pos->next = m;
+	else
+		l->head = m;
+}
+
+static void list_unlink(struct l2s_dlist *l, struct l2s_dmsg *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		l->head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		l->tail = m->prev;
+	m->prev = m->next = NULL;
+}
+
+/* The in-flight list links through fprev/fnext, ordered by due_ms (ties in
+ * send order). Deadlines only grow with the clock, so the search from the
+ * tail ends at once unless a long timeout was armed just before. */
+static void flight_insert(struct l2s_dlist *l, struct l2s_dmsg *m)
+{
+	struct l2s_dmsg *pos = l->tail;
+
+	while (pos && pos->due_ms > m->due_ms)
+		pos = pos->fprev;
+	m->fprev = pos;
+	m->fnext = pos ? pos->fnext : l->head;
+	if (m->fnext)
+		m->fnext->fprev = m;
+	else
+		l->tail = m;
+	if (pos)
+		pos->fnext = m;
+	else
+		l->head = m;
+}
+
+static void flight_unlink(struct l2s_dlist *l, struct l2s_dmsg *m)
+{
+	if (m->fprev)
+		m->fprev->fnext = m->fnext;
+	else
+		l->head = m->fnext;
+	if (m->fnext)
+		m->fnext->fprev = m->fprev;
+	else
+		l->tail = m->fprev;
+	m->fprev = m->fnext = NULL;
+}
+
+static void free_list(struct l2s_dlist *l)
+{
+	struct l2s_dmsg *m = l->head, *next;
+
+	for (; m; m = next) {
+		next = m->next;
+		msg_free(m);
+	}
+	l->head = l->tail = NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void reset_state(struct l2s_delivery *d)
+{
+	d->next_seq = 1;
+	d->queue.head = d->queue.tail = NULL;
+	d->first_unsent = NULL;
+	d->flight.head = d->flight.tail = NULL;
+	d->queued = d->in_flight = 0;
+	d->queued_bytes = 0;
+	d->next_expected = 1;
+	d->reorder.head = d->reorder.tail = NULL;
+	d->buffered = 0;
+	d->buffered_bytes = 0;
+	d->ack_pending = 0;
+}
+
+void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
+{
+	uint64_t rto = cfg->retransmit_timeout_ms;
+
+	memset(d, 0, sizeof(*d));
+	/* Clamped so that timers always move forward and doubling never wraps. */
+	d->rto_base_ms = rto == 0 ? 1 : rto > RTO_CLAMP_MS ? RTO_CLAMP_MS : (uint32_t)rto;
+	d->rto_max_ms = d->rto_base_ms > L2S_DELIVERY_RTO_MAX_MS ? d->rto_base_ms : L2S_DELIVERY_RTO_MAX_MS;
+	d->bytes_limit = cfg->send_queue_bytes_limit;
+	d->queue_limit = cfg->send_queue_limit;
+	d->reorder_window = cfg->reorder_window;
+	d->send_window = cfg->reorder_window < L2S_DELIVERY_WINDOW ? cfg->reorder_window + 1 : L2S_DELIVERY_WINDOW;
+	reset_state(d);
+}
+
+void l2s_delivery_free(struct l2s_delivery *d)
+{
+	free_list(&d->queue);
+	free_list(&d->reorder);
+	reset_state(d);
+}
+
+/* ---- send side ----------------------------------------------------------- */
+
+int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len, uint64_t *seq)
+{
+	struct l2s_dmsg *m;
+
+	if (len > L2S_MAX_PAYLOAD)
+		return L2S_ERR_LENGTH;
+	/* queued_bytes may exceed the limit after an import: test it first. */
+	if (d->queued >= d->queue_limit || d->queued_bytes > d->bytes_limit ||
+	    len > d->bytes_limit - d->queued_bytes)
+		return L2S_ERR_QUEUE_FULL;
+	if (d->next_seq >= L2S_DELIVERY_MAX_SEQ)
+		return L2S_ERR_STATE;
+	m = msg_new(d->next_seq, msg, len, d->rto_base_ms);
+	if (!m)
+		return L2S_ERR_NOMEM;
+	list_insert_after(&d->queue, d->queue.tail, m);
+	if (!d->first_unsent)
+		d->first_unsent = m;
+	d->queued++;
+	d->queued_bytes += len;
+	*seq = d->next_seq++;
+	return L2S_OK;
+}
+
+static int in_window(const struct l2s_delivery *d, const struct l2s_dmsg *m)
+{
+	return m->seq - d->queue.head->seq < d->send_window;
+}
+
+/* Whether the next ACK can report m on its own. All seqs below the oldest
+ * unacked one were received, so the peer's next_expected is at least that
+ * seq and its SACK reaches at least 64 past it. */
+static int in_sack_reach(const struct l2s_delivery *d, const struct l2s_dmsg *m)
+{
+	return m->seq - d->queue.head->seq <= L2S_DELIVERY_SACK_BITS;
+}
+
+static void rearm(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t due_ms)
+{
+	flight_unlink(&d->flight, m);
+	m->due_ms = due_ms;
+	flight_insert(&d->flight, m);
+}
+
+struct l2s_dmsg *l2s_delivery_next_due(struct l2s_delivery *d, uint64_t now_ms)
+{
+	struct l2s_dmsg *m;
+
+	/* A timed-out message beyond SACK reach was most likely received and
+	 * is waiting behind a gap: the ACK that covers the gap will cover it.
+	 * Re-sending it blindly would repeat most of the window after every
+	 * single loss, so its timer is re-armed instead; it is re-sent once
+	 * the gap closes and it is still unacknowledged. Each pass moves one
+	 * message past now_ms (rto_ms >= 1), so this loop is bounded. */
+	while ((m = d->flight.head) && m->due_ms <= now_ms) {
+		if (in_sack_reach(d, m))
+			return m;
+		m->parked = 1;
+		rearm(d, m, add_sat(now_ms, m->rto_ms));
+	}
+	if (d->first_unsent && in_window(d, d->first_unsent))
+		return d->first_unsent;
+	return NULL;
+}
+
+void l2s_delivery_mark_sent(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t now_ms)
+{
+	if (m->sends == 0) {
+		/* Unsent messages are the queue's suffix, which m heads. */
+		if (d->first_unsent == m)
+			d->first_unsent = m->next;
+		d->in_flight++;
+	} else {
+		flight_unlink(&d->flight, m);
+		d->retransmits++;
+	}
+	m->sends++;
+	m->parked = 0;
+	m->due_ms = add_sat(now_ms, m->rto_ms);
+	m->rto_ms = m->rto_ms >= d->rto_max_ms / 2 ? d->rto_max_ms : 2 * m->rto_ms;
+	flight_insert(&d->flight, m);
+}
+
+/* Frees one acknowledged message from the send queue. */
+static void release(struct l2s_delivery *d, struct l2s_dmsg *m, l2s_acked_fn *acked, void *ctx)
+{
+	uint64_t seq = m->seq;
+
+	if (d->first_unsent == m)
+		d->first_unsent = m->next;
+	if (m->sends) {
+		flight_unlink(&d->flight, m);
+		d->in_flight--;
+	}
+	list_unlink(&d->queue, m);
+	d->queued--;
+	d->queued_bytes -= m->len;
+	msg_free(m);
+	if (acked)
+		acked(ctx, seq);
+}
+
+/* Parked messages that an ACK brought within reach but did not acknowledge
+ * were lost: their timeout expired long ago, so they are due at once
+ * (deadline 0 needs no clock). At most 65 messages are looked at. */
+static void unpark_in_reach(struct l2s_delivery *d)
+{
+	for (struct l2s_dmsg *m = d->queue.head; m && in_sack_reach(d, m); m = m->next) {
+		if (m->parked) {
+			m->parked = 0;
+			rearm(d, m, 0);
+		}
+	}
+}
+
+int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t sack, l2s_acked_fn *acked,
+			void *ctx)
+{
+	struct l2s_dmsg *m;
+	int freed = 0;
+
+	if (next_expected == 0 || next_expected > d->next_seq)
+		return L2S_ERR_DECODE;
+	while (d->queue.head && d->queue.head->seq < next_expected) {
+		release(d, d->queue.head, acked, ctx);
+		freed++;
+	}
+	/* The queue now starts at or after next_expected; one forward walk
+	 * matches the SACK bits against it. */
+	m = d->queue.head;
+	for (unsigned int i = 0; i < L2S_DELIVERY_SACK_BITS && m; i++) {
+		uint64_t seq = next_expected + 1 + i;
+
+		if (!(sack >> i & 1))
+			continue;
+		while (m && m->seq < seq)
+			m = m->next;
+		if (m && m->seq == seq) {
+			struct l2s_dmsg *next = m->next;
+
+			release(d, m, acked, ctx);
+			freed++;
+			m = next;
+		}
+	}
+	unpark_in_reach(d);
+	return freed;
+}
+
+void l2s_delivery_resend_all(struct l2s_delivery *d)
+{
+	for (struct l2s_dmsg *m = d->queue.head; m; m = m->next) {
+		m->fprev = m->fnext = NULL;
+		m->sends = 0;
+		m->parked = 0;
+		m->rto_ms = d->rto_base_ms;
+	}
+	d->flight.head = d->flight.tail = NULL;
+	d->in_flight = 0;
+	d->first_unsent = d->queue.head;
+}
+
+uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d)
+{
+	return d->flight.head ? d->flight.head->due_ms : UINT64_MAX;
+}
+
+/* ---- receive side -------------------------------------------------------- */
+
+/* Delivers held messages that have become next in line. */
+static int drain_reorder(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
+{
+	struct l2s_dmsg *m;
+	int n = 0;
+
+	while ((m = d->reorder.head) && m->seq == d->next_expected) {
+		list_unlink(&d->reorder, m);
+		d->buffered--;
+		d->buffered_bytes -= m->len;
+		d->next_expected++;
+		deliver(ctx, m->seq, m->data, m->len);
+		msg_free(m);
+		n++;
+	}
+	return n;
+}
+
+/* Holds an out-of-order message; the caller checked it is inside the window. */
+static int hold(struct l2s_delivery *d, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct l2s_dmsg *pos = d->reorder.tail, *m;
+
+	while (pos && pos->seq > seq)
+		pos = pos->prev;
+	if (pos && pos->seq == seq) {
+		d->rx_duplicates++;
+		return L2S_OK;
+	}
+	if (d->buffered_bytes > d->bytes_limit || len > d->bytes_limit - d->buffered_bytes) {
+		d->rx_dropped++;
+		return L2S_OK;
+	}
+	m = msg_new(seq, data, len, 0);
+	if (!m) {
+		d->rx_dropped++;
+		return L2S_ERR_NOMEM;
+	}
+	list_insert_after(&d->reorder, pos, m);
+	d->buffered++;
+	d->buffered_bytes += len;
+	return L2S_OK;
+}
+
+int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *data, size_t len,
+			 l2s_deliver_fn *deliver, void *ctx)
+{
+	if (seq == 0 || seq >= L2S_DELIVERY_MAX_SEQ)
+		return L2S_ERR_DECODE;
+	if (len > L2S_MAX_PAYLOAD)
+		return L2S_ERR_LENGTH;
+	/* Every DATA frame is answered, duplicates too: the sender re-sent
+	 * because it has not seen our ACK. */
+	d->ack_pending = 1;
+	if (seq < d->next_expected) {
+		d->rx_duplicates++;
+		return 0;
+	}
+	if (seq == d->next_expected) {
+		d->next_expected++;
+		deliver(ctx, seq, data, len);
+		return 1 + drain_reorder(d, deliver, ctx);
+	}
+	if (seq - d->next_expected > d->reorder_window) {
+		d->rx_dropped++;
+		return 0;
+	}
+	return hold(d, seq, data, len);
+}
+
+int l2s_delivery_ack_pending(const struct l2s_delivery *d)
+{
+	return d->ack_pending;
+}
+
+void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack)
+{
+	uint64_t bits = 0;
+
+	for (const struct l2s_dmsg *m = d->reorder.head; m; m = m->next) {
+		uint64_t bit = m->seq - d->next_expected - 1;
+
+		if (bit >= L2S_DELIVERY_SACK_BITS)
+			break;
+		bits |= (uint64_t)1 << bit;
+	}
+	*next_expected = d->next_expected;
+	*sack = bits;
+	d->ack_pending = 0;
+}
+
+/* ---- export and import --------------------------------------------------- */
+
+#define EXPORT_FIXED (1 + 8 + 8 + 4 + 4)
+#define RECORD_HEADER (8 + 4)
+
+static size_t list_size(const struct l2s_dlist *l)
+{
+	size_t n = 0;
+
+	for (const struct l2s_dmsg *m = l->head; m; m = m->next)
+		n += RECORD_HEADER + m->len;
+	return n;
+}
+
+size_t l2s_delivery_export_size(const struct l2s_delivery *d)
+{
+	return EXPORT_FIXED + list_size(&d->queue) + list_size(&d->reorder);
+}
+
+static uint8_t *put_list(uint8_t *p, const struct l2s_dlist *l, uint32_t count)
+{
+	l2s_put_u32(p, count);
+	p += 4;
+	for (const struct l2s_dmsg *m = l->head; m; m = m->next) {
+		l2s_put_u64(p, m->seq);
+		l2s_put_u32(p + 8, m->len);
+		memcpy(p + RECORD_HEADER, m->data, m->len);
+		p += RECORD_HEADER + m->len;
+	}
+	return p;
+}
+
+int l2s_delivery_export(const struct l2s_delivery *d, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t need = l2s_delivery_export_size(d);
+	uint8_t *p = out;
+
+	*len = need;
+	if (cap < need)
+		return L2S_ERR_LENGTH;
+	*p++ = L2S_DELIVERY_EXPORT_VERSION;
+	l2s_put_u64(p, d->next_seq);
+	l2s_put_u64(p + 8, d->next_expected);
+	p = put_list(p + 16, &d->queue, d->queued);
+	put_list(p, &d->reorder, d->buffered);
+	return L2S_OK;
+}
+
+/* A bounds-checked reader over the import buffer. */
+struct reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int read_u64(struct reader *r, uint64_t *v)
+{
+	if (r->left < 8)
+		return L2S_ERR_DECODE;
+	*v = l2s_get_u64(r->p);
+	r->p += 8;
+	r->left -= 8;
+	return L2S_OK;
+}
+
+static int read_u32(struct reader *r, uint32_t *v)
+{
+	if (r->left < 4)
+		return L2S_ERR_DECODE;
+	*v = l2s_get_u32(r->p);
+	r->p += 4;
+	r->left -= 4;
+	return L2S_OK;
+}
+
+/* Reads one list of records whose seqs ascend strictly inside (lo, hi);
+ * appends copies to l and returns their payload bytes through *bytes. */
+static int read_list(struct reader *r, struct l2s_dlist *l, uint64_t lo, uint64_t hi, uint32_t rto_ms,
+		     uint32_t *count, uint64_t *bytes)
+{
+	uint32_t n, len;
+	uint64_t seq, prev = lo;
+
+	*count = 0;
+	*bytes = 0;
+	if (read_u32(r, &n) != L2S_OK)
+		return L2S_ERR_DECODE;
+	for (uint32_t i = 0; i < n; i++) {
+		struct l2s_dmsg *m;
+
+		if (read_u64(r, &seq) != L2S_OK || read_u32(r, &len) != L2S_OK)
+			return L2S_ERR_DECODE;
+		if (seq <= prev || seq >= hi || len > L2S_MAX_PAYLOAD || len > r->left)
+			return L2S_ERR_DECODE;
+		m = msg_new(seq, r->p, len, rto_ms);
+		if (!m)
+			return L2S_ERR_NOMEM;
+		list_insert_after(l, l->tail, m);
+		r->p += len;
+		r->left -= len;
+		prev = seq;
+		(*count)++;
+		*bytes += len;
+	}
+	return L2S_OK;
+}
+
+static int import_body(struct l2s_delivery *d, struct reader *r)
+{
+	uint64_t next_seq, next_expected;
+	int err;
+
+	if (r->left < 1 || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
+		return L2S_ERR_DECODE;
+	r->p++;
+	r->left--;
+	if (read_u64(r, &next_seq) != L2S_OK || read_u64(r, &next_expected) != L2S_OK)
+		return L2S_ERR_DECODE;
+	if (next_seq == 0 || next_seq > L2S_DELIVERY_MAX_SEQ || next_expected == 0 ||
+	    next_expected > L2S_DELIVERY_MAX_SEQ)
+		return L2S_ERR_DECODE;
+	d->next_seq = next_seq;
+	d->next_expected = next_expected;
+	err = read_list(r, &d->queue, 0, next_seq, d->rto_base_ms, &d->queued, &d->queued_bytes);
+	if (err != L2S_OK)
+		return err;
+	err = read_list(r, &d->reorder, next_expected, L2S_DELIVERY_MAX_SEQ, 0, &d->buffered,
+			&d->buffered_bytes);
+	if (err != L2S_OK)
+		return err;
+	return r->left == 0 ? L2S_OK : L2S_ERR_DECODE;
+}
+
+int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len)
+{
+	struct reader r = { .p = in, .left = len };
+	int err;
+
+	if (d->queue.head || d->reorder.head || d->next_seq != 1 || d->next_expected != 1)
+		return L2S_ERR_STATE;
+	err = import_body(d, &r);
+	if (err != L2S_OK) {
+		l2s_delivery_free(d);
+		return err;
+	}
+	d->first_unsent = d->queue.head;
+	d->ack_pending = 1;
+	return L2S_OK;
+}
+
+uint64_t l2s_delivery_send_base(const struct l2s_delivery *d)
+{
+	return d->queue.head ? d->queue.head->seq : d->next_seq;
+}
+
+int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx)
+{
+	struct l2s_dmsg *m;
+
+	/* Everything below the peer's send base was acknowledged by us (or by
+	 * the state we lost): nothing below it will ever be re-sent. */
+	if (send_base <= d->next_expected || send_base > L2S_DELIVERY_MAX_SEQ)
+		return 0;
+	while ((m = d->reorder.head) && m->seq < send_base) {
+		list_unlink(&d->reorder, m);
+		d->buffered--;
+		d->buffered_bytes -= m->len;
+		msg_free(m);
+	}
+	d->next_expected = send_base;
+	d->ack_pending = 1;
+	return drain_reorder(d, deliver, ctx);
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reliable, exactly-once, in-order delivery of one session's application
+ * messages (PROTOCOL.md §5 "Delivery"). Knows nothing of keys or frames: the
+ * caller turns what it returns into DATA and ACK frames and feeds received
+ * ones back in. Sequence numbers start at 1 and continue across rotations,
+ * resumptions and transport changes (export/import keeps them).
+ *
+ * Send side. enqueue() copies a message into the queue and gives it the next
+ * seq; the queue is bounded by the config's send_queue_limit (messages) and
+ * send_queue_bytes_limit (payload bytes), and a full queue refuses with
+ * L2S_ERR_QUEUE_FULL: an accepted message stays until acknowledged.
+ *
+ * next_due() returns what to transmit now: first an in-flight message whose
+ * retransmission timeout expired, else the oldest never-sent message whose
+ * seq is below the oldest unacknowledged one + the send window. The caller
+ * sends it and calls mark_sent() with it before calling in again.
+ *  - The send window, min(L2S_DELIVERY_WINDOW, reorder_window + 1), keeps a
+ *    burst from flooding a lossy link and, assuming the peer holds as many
+ *    messages out of order as we do, from overrunning its reorder window.
+ *  - The timeout starts at retransmit_timeout_ms and doubles with each send
+ *    of that message, up to max(5 s, the start value); a start value of 0
+ *    is taken as 1 ms, one above 2^31 ms as 2^31 ms.
+ *  - A message more than 64 seqs past the oldest unacknowledged one is
+ *    beyond what a SACK can report. When its timeout expires it is not
+ *    re-sent but "parked" (timer re-armed): it most likely waits at the peer
+ *    behind a gap that the next cumulative ACK closes. An ACK that brings a
+ *    parked message within reach without acknowledging it makes it due at
+ *    once. Without this, every single loss would re-send most of the window.
+ *
+ * Receive side. on_data() delivers in order through a callback, holds
+ * messages up to reorder_window past the next expected one (copies), drops
+ * duplicates and anything beyond the window (the sender will re-send), and
+ * marks an ACK as pending. The reorder buffer's bytes are bounded by
+ * send_queue_bytes_limit too (no separate config field).
+ *
+ * Callbacks must not call into the same l2s_delivery.
+ */
+#ifndef L2S_DELIVERY_H
+#define L2S_DELIVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "l2s.h"
+
+#define L2S_DELIVERY_WINDOW 256      /* largest send window, in seqs past the oldest unacked */
+#define L2S_DELIVERY_RTO_MAX_MS 5000 /* retransmission timeout cap */
+#define L2S_DELIVERY_SACK_BITS 64
+/* Seqs stay below this, so seq arithmetic never overflows. */
+#define L2S_DELIVERY_MAX_SEQ ((uint64_t)1 << 62)
+
+/* One queued message: outgoing (send queue) or out of order (reorder buffer). */
+struct l2s_dmsg {
+	struct l2s_dmsg *prev, *next;   /* seq order within its list */
+	struct l2s_dmsg *fprev, *fnext; /* send side, in flight: due_ms order */
+	uint64_t seq;
+	uint64_t due_ms;                /* in flight: when it is re-sent */
+	uint32_t rto_ms;                /* timeout armed by its next send */
+	uint32_t sends;                 /* sends since enqueue, resend_all or import; 0: unsent */
+	uint32_t len;
+	uint32_t parked;                /* timed out beyond SACK reach, timer re-armed */
+	uint8_t data[];
+};
+
+struct l2s_dlist {
+	struct l2s_dmsg *head, *tail;
+};
+
+struct l2s_delivery {
+	/* limits, copied from the config at init */
+	uint32_t rto_base_ms, rto_max_ms;
+	uint64_t bytes_limit;
+	uint32_t queue_limit, reorder_window;
+	uint32_t send_window;           /* min(L2S_DELIVERY_WINDOW, reorder_window + 1) */
+
+	/* send side */
+	uint64_t next_seq;              /* given to the next enqueued message */
+	struct l2s_dlist queue;         /* unacknowledged messages, seq order */
+	struct l2s_dmsg *first_unsent;  /* queue suffix never sent (since resend_all) */
+	struct l2s_dlist flight;        /* sent and unacknowledged, due_ms order */
+	uint32_t queued, in_flight;
+	uint64_t queued_bytes;
+
+	/* receive side */
+	uint64_t next_expected;         /* seq to deliver next */
+	struct l2s_dlist reorder;       /* held out of order, seq order */
+	uint32_t buffered;
+	uint64_t buffered_bytes;
+	uint8_t ack_pending;
+
+	/* statistics */
+	uint64_t retransmits, rx_duplicates, rx_dropped;
+};
+
+/* Called with each seq an ACK newly acknowledged (see on_ack). */
+typedef void l2s_acked_fn(void *ctx, uint64_t seq);
+/* Called with each message delivered in order; data is valid during the call. */
+typedef void l2s_deliver_fn(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
+
+void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg);
+/* Wipes and frees every held message; d is empty (limits kept) afterwards. */
+void l2s_delivery_free(struct l2s_delivery *d);
+
+/* ---- send side ---- */
+
+/* Copies msg (0 .. L2S_MAX_PAYLOAD bytes) into the queue; *seq gets its
+ * number. L2S_ERR_QUEUE_FULL at the count or byte limit, L2S_ERR_LENGTH for
+ * a too-long message, L2S_ERR_NOMEM; nothing changes on error. */
+int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len, uint64_t *seq);
+/* The message to transmit at now_ms, or NULL. May re-arm the timers of
+ * expired messages beyond SACK reach (see above); nothing else changes. */
+struct l2s_dmsg *l2s_delivery_next_due(struct l2s_delivery *d, uint64_t now_ms);
+/* Records that m, just returned by next_due(), was sent at now_ms. */
+void l2s_delivery_mark_sent(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t now_ms);
+/* An ACK frame: frees messages below next_expected and those whose SACK bit
+ * is set (bit i: next_expected + 1 + i), calling acked (may be NULL) once
+ * per freed message: first the cumulative ones, then the SACKed ones, each
+ * ascending. Returns how many were freed, or L2S_ERR_DECODE (nothing
+ * changed) when next_expected is 0 or above next_seq: it acknowledges a
+ * message never sent. SACK bits for never-sent seqs are ignored. Stale or
+ * repeated ACKs free nothing. */
+int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t sack, l2s_acked_fn *acked,
+			void *ctx);
+/* Makes every queued message due now as if never sent, with its timeout
+ * back at the start value: after re-establishment, resumption, transport
+ * fallback or rotation. */
+void l2s_delivery_resend_all(struct l2s_delivery *d);
+/* The earliest retransmission deadline, UINT64_MAX when nothing is in
+ * flight. Never-sent messages inside the window are due at once and are not
+ * counted here: drain next_due() after enqueue, on_ack and resend_all. */
+uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d);
+
+/* ---- receive side ---- */
+
+/* A DATA frame. Returns how many messages were delivered through deliver
+ * (0 for a held, duplicate or dropped message), L2S_ERR_DECODE for seq 0 or
+ * seq >= L2S_DELIVERY_MAX_SEQ, L2S_ERR_LENGTH for len > L2S_MAX_PAYLOAD,
+ * L2S_ERR_NOMEM when a copy for the reorder buffer fails (dropped). */
+int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *data, size_t len,
+			 l2s_deliver_fn *deliver, void *ctx);
+/* 1 when an ACK should be sent (set by every DATA frame and by import). */
+int l2s_delivery_ack_pending(const struct l2s_delivery *d);
+/* The ACK frame's fields; clears the pending flag. */
+/* The lowest unacknowledged seq (next_seq when none): the SYNC frame's value. */
+uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
+/* A SYNC from the peer: moves next_expected up to send_base, drops what was
+ * held below it, and delivers what is now in order. Returns the count. */
+int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx);
+void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
+
+/* ---- StoredSession: export and import ----
+ *
+ * Format version 1, integers big-endian like the wire:
+ *
+ *   u8  version = 1
+ *   u64 next_seq          1 .. L2S_DELIVERY_MAX_SEQ
+ *   u64 next_expected     1 .. L2S_DELIVERY_MAX_SEQ
+ *   u32 n_queued,   then n_queued   x { u64 seq, u32 len, len bytes }
+ *   u32 n_buffered, then n_buffered x { u64 seq, u32 len, len bytes }
+ *
+ * Queued seqs ascend strictly and lie in [1, next_seq); buffered seqs ascend
+ * strictly and lie above next_expected, below L2S_DELIVERY_MAX_SEQ; every
+ * len <= L2S_MAX_PAYLOAD; nothing follows the last record. The reorder
+ * buffer is kept because the peer may have freed SACKed messages in it.
+ * Queue limits are not applied on import: an accepted message is never
+ * dropped, the queue refuses new ones until it is below its limits again.
+ */
+#define L2S_DELIVERY_EXPORT_VERSION 1
+
+size_t l2s_delivery_export_size(const struct l2s_delivery *d);
+/* *len gets the size; L2S_ERR_LENGTH (with *len set) when cap is short. */
+int l2s_delivery_export(const struct l2s_delivery *d, uint8_t *out, size_t cap, size_t *len);
+/* Into a just-initialised (empty) d, else L2S_ERR_STATE. L2S_ERR_DECODE for
+ * any malformed input, L2S_ERR_NOMEM; d is left empty on error. Imported
+ * messages are unsent (due at once) and an ACK is pending. */
+int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len);
+
+#endif /* L2S_DELIVERY_H */

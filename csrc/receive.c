@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The receive side: dispatch by message type, TRANSPORT decryption with key
+ * selection by receiver index, and the frames inside. Handshake, cookie and
+ * resumption messages go to exchange.c. */
+#include <string.h>
+
+#include "node.h"
+#include "wire.h"
+
+struct rx_ctx {
+	struct l2s_node *node;
+	struct l2s_session *s;
+	uint64_t now;
+};
+
+static void deliver_message(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct rx_ctx *c = arg;
+	struct l2s_event ev = { 0 };
+
+	ev.type = L2S_EV_MESSAGE;
+	ev.session = c->s->handle;
+	ev.time_ms = c->now;
+	ev.seq = seq;
+	memcpy(ev.peer_pk, c->s->peer_pk, sizeof(ev.peer_pk));
+	l2s_node_event(c->node, &ev, data, len);
+}
+
+static void message_acked(void *arg, uint64_t seq)
+{
+	struct rx_ctx *c = arg;
+	struct l2s_event ev = { 0 };
+
+	ev.type = L2S_EV_DELIVERED;
+	ev.session = c->s->handle;
+	ev.time_ms = c->now;
+	ev.seq = seq;
+	memcpy(ev.peer_pk, c->s->peer_pk, sizeof(ev.peer_pk));
+	l2s_node_event(c->node, &ev, NULL, 0);
+}
+
+static int on_heartbeat_reply(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
+{
+	(void)node;
+	if (!s->hb_outstanding || counter != s->hb_outstanding)
+		return L2S_ERR_REPLAY;
+	s->hb_outstanding = 0;
+	s->hb_reply_deadline = 0;
+	s->missed = 0;
+	s->hb_next = now + s->cfg.heartbeat_interval_ms;
+	/* "TTL is extended". */
+	if (s->expires < now + s->cfg.ttl_ms)
+		s->expires = now + s->cfg.ttl_ms;
+	return L2S_OK;
+}
+
+static int on_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
+{
+	/* Monotonic counters (spec §7.1): an old heartbeat is a replay even if
+	 * its frame counter was new under other keys. */
+	if (counter <= s->hb_peer_counter)
+		return L2S_ERR_REPLAY;
+	s->hb_peer_counter = counter;
+	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter, now);
+}
+
+static int on_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *raw, size_t raw_len,
+		    const struct l2s_frame *f, uint64_t now)
+{
+	struct rx_ctx c = { node, s, now };
+
+	switch (f->type) {
+	case L2S_FRAME_DATA:
+		return l2s_delivery_on_data(&s->dl, f->u.data.seq, f->u.data.payload, f->u.data.len, deliver_message,
+					    &c);
+	case L2S_FRAME_ACK:
+		return l2s_delivery_on_ack(&s->dl, f->u.ack.next_expected, f->u.ack.sack, message_acked, &c);
+	case L2S_FRAME_HEARTBEAT:
+		return on_heartbeat(node, s, f->u.heartbeat.counter, now);
+	case L2S_FRAME_HEARTBEAT_REPLY:
+		return on_heartbeat_reply(node, s, f->u.heartbeat.counter, now);
+	case L2S_FRAME_SYNC:
+		l2s_delivery_sync(&s->dl, f->u.sync.send_base, deliver_message, &c);
+		return L2S_OK;
+	case L2S_FRAME_CONFIRM:
+		return L2S_OK; /* its work (key confirmation) is done by arriving */
+	case L2S_FRAME_ROTATE_INIT:
+		return l2s_on_rotate_init(node, s, raw, raw_len, f, now);
+	case L2S_FRAME_ROTATE_RESP:
+		return l2s_on_rotate_resp(node, s, raw, raw_len, f, now);
+	case L2S_FRAME_TICKET:
+		return l2s_on_ticket(node, s, f, now);
+	case L2S_FRAME_CLOSE:
+		return l2s_on_close(node, s, now);
+	case L2S_FRAME_ERROR:
+		return L2S_OK; /* informational; the state machine does not act on it */
+	}
+	return L2S_ERR_DECODE;
+}
+
+/* The first frame under keys we have not sent with yet confirms them: for a
+ * responder this completes the handshake (handshake_received -> established),
+ * after a rotation it moves sending to the new keys. */
+static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	int pending = s->pending;
+
+	l2s_session_promote_next(node, s, now);
+	if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED) {
+		l2s_session_clear_pending(node, s);
+		l2s_session_established(node, s, pending == PENDING_ACCEPT ? L2S_REASON_SEND_RESPONSE_ACK
+									  : L2S_REASON_CONNECTIVITY_RESTORED, now);
+	} else if (s->state == L2S_ROTATING) {
+		/* Our peer started the rotation, we answered: it is complete. */
+		l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
+		s->rotations++;
+	}
+}
+
+static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, uint64_t now)
+{
+	struct l2s_transport t;
+	struct l2s_session *s;
+	uint8_t key[4];
+	uint32_t v;
+	size_t flen;
+	int kp, ret;
+	struct l2s_frame f;
+
+	ret = l2s_decode_transport(msg, len, &t);
+	if (ret != L2S_OK)
+		return ret;
+	l2s_u32_key(key, t.receiver_index);
+	if (l2s_map_get(&node->by_index, key, sizeof(key), &v) != L2S_OK)
+		return L2S_ERR_NOT_FOUND;
+	s = node->slots[v >> 2];
+	kp = (int)(v & 3);
+	if (!s || kp == INDEX_PENDING || !s->kp_valid[kp])
+		return L2S_ERR_NOT_FOUND;
+	ret = l2s_keypair_open(&s->kp[kp], msg, len, node->rx_scratch, L2S_FRAME_MAX_BYTES, &flen);
+	if (ret != L2S_OK)
+		return ret;
+	ret = l2s_decode_frame(node->rx_scratch, flen, &f);
+	if (ret != L2S_OK)
+		return ret;
+	l2s_session_activity(node, s, now);
+	if (kp == KP_NEXT)
+		keys_confirmed(node, s, now);
+	ret = on_frame(node, s, node->rx_scratch, flen, &f, now);
+	if (ret > 0)
+		ret = L2S_OK; /* a count of messages delivered or acknowledged */
+	if (l2s_node_session(node, s->handle) == s) {
+		l2s_send_flush(node, s, now);
+		l2s_schedule(node, s);
+	}
+	return ret;
+}
+
+int l2s_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
+		size_t len, uint64_t now)
+{
+	int type, ret = l2s_wire_peek(msg, len, &type);
+
+	if (ret != L2S_OK)
+		return ret;
+	switch (type) {
+	case L2S_MSG_TRANSPORT:
+		return on_transport(node, msg, len, now);
+	case L2S_MSG_HANDSHAKE_INIT:
+		return l2s_on_handshake_init(node, path, addr, addr_len, msg, len, now);
+	case L2S_MSG_HANDSHAKE_RESP:
+		return l2s_on_handshake_resp(node, path, msg, len, now);
+	case L2S_MSG_COOKIE_REPLY:
+		return l2s_on_cookie_reply(node, msg, len, now);
+	case L2S_MSG_RESUME_INIT:
+		return l2s_on_resume_init(node, path, addr, addr_len, msg, len, now);
+	case L2S_MSG_RESUME_RESP:
+		return l2s_on_resume_resp(node, path, msg, len, now);
+	}
+	return L2S_ERR_DECODE;
+}

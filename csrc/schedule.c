@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Per-session timers. Each session has one entry in the node's heap: the
+ * earliest of its deadlines, so a tick costs O(log n) per session that is
+ * due and nothing for the idle ones. docs/STATE_MACHINE.md explains the
+ * heartbeat, degradation, suspension, retry and rotation times used here. */
+#include "node.h"
+
+#define NEVER UINT64_MAX
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return (b && b < a) ? b : a;
+}
+
+static uint64_t rotation_due(const struct l2s_session *s)
+{
+	/* The responder waits a little longer so that both sides' timers do
+	 * not start two rotations at once; the initiator's wins anyway. */
+	uint64_t slack = s->initiator ? 0 : s->cfg.handshake_timeout_ms;
+
+	return s->key_established + (s->cfg.ttl_ms - s->cfg.rotation_window_ms) + slack;
+}
+
+static uint64_t liveness_deadline(const struct l2s_session *s)
+{
+	uint64_t d = NEVER;
+
+	d = earliest(d, s->hb_next);
+	d = earliest(d, s->hb_reply_deadline);
+	if (s->path_down_since && s->state == L2S_ESTABLISHED)
+		d = earliest(d, s->path_down_since + s->cfg.connectivity_timeout_ms + 1);
+	return d;
+}
+
+static int can_send(const struct l2s_session *s)
+{
+	return s->kp_valid[KP_CUR] && s->kp[KP_CUR].can_send;
+}
+
+static uint64_t session_deadline(const struct l2s_session *s)
+{
+	uint64_t d = NEVER, rto;
+
+	if (s->dl.ack_pending && can_send(s))
+		return 0;
+	d = earliest(d, s->pending_deadline);
+	d = earliest(d, s->pending_resend);
+	d = earliest(d, s->grace_end);
+	switch (s->state) {
+	case L2S_ESTABLISHED:
+	case L2S_ROTATING:
+		d = earliest(d, liveness_deadline(s));
+		if (s->state == L2S_ESTABLISHED && !s->pending)
+			d = earliest(d, rotation_due(s));
+		rto = l2s_delivery_next_deadline(&s->dl);
+		if (rto != L2S_TIMER_NONE && can_send(s))
+			d = earliest(d, rto);
+		break;
+	case L2S_DEGRADED:
+		d = earliest(d, liveness_deadline(s));
+		d = earliest(d, s->state_since + s->cfg.degraded_timeout_ms);
+		if (!s->pending)
+			d = earliest(d, s->retry_at);
+		break;
+	case L2S_SUSPENDED:
+	case L2S_FAILED:
+		d = earliest(d, s->retry_at);
+		d = earliest(d, s->expires);
+		break;
+	default:
+		break;
+	}
+	return d;
+}
+
+void l2s_schedule(struct l2s_node *node, struct l2s_session *s)
+{
+	l2s_timers_set(&node->timers, s->slot, session_deadline(s));
+}
+
+/* After running a session's timers nothing may be due again at the same
+ * instant, or one tick would never end. */
+static void reschedule_after(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	uint64_t d = session_deadline(s);
+
+	l2s_timers_set(&node->timers, s->slot, d <= now ? now + 1 : d);
+}
+
+/* An authenticated frame arrived: the peer is alive. */
+void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	(void)node;
+	s->last_rx = now;
+	if (!s->hb_outstanding)
+		s->hb_next = now + s->cfg.heartbeat_interval_ms;
+}
+
+static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
+{
+	if (s->state == L2S_ROTATING)
+		return; /* the rotation's own timeout decides */
+	if (l2s_session_transition(node, s, L2S_DEGRADED, reason, now) != L2S_OK)
+		return;
+	/* Re-establish at once if the transport is there; else when it returns
+	 * or at the retry time, whichever comes first. */
+	s->retries = 0;
+	s->retry_at = s->path_down_since ? now + s->cfg.backoff_base_ms : now;
+}
+
+static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	s->hb_reply_deadline = 0;
+	s->missed++;
+	if (s->missed >= s->cfg.heartbeat_tolerance)
+		degrade(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
+	else if (s->path_down_since && now > s->path_down_since + s->cfg.connectivity_timeout_ms)
+		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
+	else if (s->state == L2S_ESTABLISHED || s->state == L2S_ROTATING)
+		l2s_session_warning(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
+}
+
+static void liveness_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	if (s->hb_reply_deadline && now >= s->hb_reply_deadline)
+		heartbeat_missed(node, s, now);
+	if (s->state == L2S_ESTABLISHED && s->path_down_since &&
+	    now > s->path_down_since + s->cfg.connectivity_timeout_ms)
+		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
+	if (s->hb_next && now >= s->hb_next)
+		l2s_send_heartbeat(node, s, now);
+}
+
+static void pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	int kind = s->pending;
+
+	s->pending_deadline = 0;
+	switch (kind) {
+	case PENDING_ROTATION:
+		l2s_session_fail(node, s, L2S_REASON_ROTATION_TIMEOUT, now);
+		break;
+	case PENDING_HANDSHAKE:
+	case PENDING_RESUME:
+	case PENDING_ACCEPT:
+	case PENDING_RESUMED:
+		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
+			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
+		} else {
+			/* A re-establishment attempt from `degraded` failed: stay
+			 * and try again after a backoff. */
+			l2s_session_clear_pending(node, s);
+			s->retry_at = now + l2s_backoff_delay(&s->cfg, s->retries++, &node->rng);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void pending_resend(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	s->pending_resend = 0;
+	switch (s->pending) {
+	case PENDING_HANDSHAKE:
+		l2s_start_handshake(node, s, now);
+		break;
+	case PENDING_RESUME:
+		l2s_start_resume(node, s, now);
+		break;
+	case PENDING_ROTATION:
+		l2s_resend_rotation(node, s, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A way back exists: resumption (we hold a resumption secret) or a full
+ * handshake (we hold the peer's prekey bundle). */
+static int can_reestablish(const struct l2s_session *s)
+{
+	return s->have_rs || s->peer_bundle;
+}
+
+static void retry(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
+{
+	s->retry_at = 0;
+	if (!can_reestablish(s) || (s->cfg.max_retries && s->retries > s->cfg.max_retries)) {
+		l2s_session_transition(node, s, L2S_STATE_END, L2S_REASON_CLEANUP, now);
+		l2s_session_destroy(node, s);
+		return;
+	}
+	if (l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, reason, now) != L2S_OK)
+		return;
+	if (s->have_rs)
+		l2s_start_resume(node, s, now);
+	else
+		l2s_start_handshake(node, s, now);
+}
+
+/* Runs whatever is due for one session (which may end it). */
+void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	uint32_t handle = s->handle;
+
+	if (s->grace_end && now >= s->grace_end) {
+		l2s_session_drop_keys(node, s, KP_PREV);
+		s->grace_end = 0;
+	}
+	if (s->pending_deadline && now >= s->pending_deadline)
+		pending_timeout(node, s, now);
+	else if (s->pending_resend && now >= s->pending_resend)
+		pending_resend(node, s, now);
+
+	switch (s->state) {
+	case L2S_ESTABLISHED:
+	case L2S_ROTATING:
+		liveness_timers(node, s, now);
+		if (s->state == L2S_ESTABLISHED && !s->pending && now >= rotation_due(s) &&
+		    l2s_start_rotation(node, s, now) != L2S_OK)
+			s->key_established = now; /* try again one rotation period later */
+		break;
+	case L2S_DEGRADED:
+		liveness_timers(node, s, now);
+		if (now >= s->state_since + s->cfg.degraded_timeout_ms) {
+			l2s_session_clear_pending(node, s);
+			l2s_session_transition(node, s, L2S_SUSPENDED, L2S_REASON_TIMEOUT, now);
+			s->retry_at = now + s->cfg.suspended_retry_ms;
+		} else if (s->retry_at && now >= s->retry_at && !s->pending) {
+			s->retry_at = 0;
+			l2s_start_resume(node, s, now);
+		}
+		break;
+	case L2S_SUSPENDED:
+		if (s->expires && now >= s->expires) {
+			l2s_session_transition(node, s, L2S_STATE_END, L2S_REASON_CLEANUP, now);
+			l2s_session_destroy(node, s);
+			return;
+		}
+		if (s->retry_at && now >= s->retry_at)
+			retry(node, s, L2S_REASON_RETRY, now);
+		break;
+	case L2S_FAILED:
+		if (s->retry_at && now >= s->retry_at)
+			retry(node, s, L2S_REASON_RETRY_WITH_BACKOFF, now);
+		break;
+	default:
+		break;
+	}
+	if (l2s_node_session(node, handle) != s)
+		return;
+	l2s_send_flush(node, s, now);
+	reschedule_after(node, s, now);
+}
