@@ -69,7 +69,7 @@ enum {
 	ERROR_HEAD = 1 + 1 + 1,
 };
 _Static_assert(L2S_FRAME_MAX_BYTES == DATA_HEAD + L2S_MAX_PAYLOAD, "frame layout");
-_Static_assert(L2S_TRANSPORT_HEADER_BYTES + L2S_FRAME_MAX_BYTES + L2S_AEAD_TAG_BYTES <= L2S_MAX_MESSAGE,
+_Static_assert(L2S_TRANSPORT_HEADER_BYTES + L2S_FRAME_MAX_BYTES + L2S_AEAD_TAG_BYTES == L2S_MAX_MESSAGE,
 	       "the largest frame fits the largest message");
 
 /* §8 RESUME_INIT; binder and mac1 follow the ticket. */

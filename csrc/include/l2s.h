@@ -222,7 +222,7 @@ void l2s_config_default(struct l2s_config *cfg);
 int l2s_config_check(const struct l2s_config *cfg);
 
 #define L2S_PREKEY_BUNDLE_BYTES 1321
-#define L2S_MAX_MESSAGE 65600
+#define L2S_MAX_MESSAGE 65577 /* TRANSPORT header + DATA frame of L2S_MAX_PAYLOAD + tag */
 #define L2S_MAX_PAYLOAD 65536
 #define L2S_SESSION_ID_BYTES 16
 #define L2S_MAX_ADDR_BYTES 32
