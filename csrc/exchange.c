@@ -159,6 +159,12 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->retries = 0;
 	s->retry_at = 0;
 	s->need_sync = 1;
+	/* New keys from a handshake or resumption restart rotation numbering:
+	 * a peer that restarted from stored state counts from 1 again. */
+	s->rot_answered = 0;
+	s->rotation_id = 0;
+	free(s->rot_resp);
+	s->rot_resp = NULL;
 	free(s->peer_bundle);
 	s->peer_bundle = NULL;
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
@@ -670,6 +676,8 @@ int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8
 
 	if (s->rot_resp && f->u.rotate.rotation_id == s->rot_answered) /* a re-sent request */
 		return l2s_send_frame(node, s, s->rot_resp, L2S_ROTATE_RESP_FRAME_BYTES, now);
+	if (f->u.rotate.rotation_id <= s->rot_answered)
+		return L2S_ERR_REPLAY; /* answered and confirmed already */
 	if (s->pending == PENDING_ROTATION) {
 		if (s->initiator)
 			return L2S_OK; /* both started: the original initiator's wins */

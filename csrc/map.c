@@ -21,24 +21,25 @@ static void pad_key(uint8_t out[L2S_MAP_KEY_BYTES], const uint8_t *key, size_t l
 	memcpy(out, key, len < L2S_MAP_KEY_BYTES ? len : L2S_MAP_KEY_BYTES);
 }
 
+#define INITIAL_CAP 16
+
 int l2s_map_init(struct l2s_map *m, uint32_t max_entries, const uint8_t hash_key[32])
 {
-	uint32_t cap = 16;
-
-	while (cap < 2 * (uint64_t)max_entries && cap < (1u << 30))
-		cap <<= 1;
-	m->slots = calloc(cap, sizeof(*m->slots));
+	/* Memory follows the entries actually held, up to max_entries. */
+	m->slots = calloc(INITIAL_CAP, sizeof(*m->slots));
 	if (!m->slots)
 		return L2S_ERR_NOMEM;
-	m->cap = cap;
+	m->cap = INITIAL_CAP;
 	m->count = 0;
-	m->limit = cap / 2;
+	m->limit = max_entries;
 	memcpy(m->hash_key, hash_key, 32);
 	return L2S_OK;
 }
 
 void l2s_map_free(struct l2s_map *m)
 {
+	if (m->slots)
+		l2s_wipe(m->slots, (size_t)m->cap * sizeof(*m->slots));
 	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
@@ -58,6 +59,31 @@ static int find(const struct l2s_map *m, const uint8_t key[L2S_MAP_KEY_BYTES], u
 	return 0;
 }
 
+/* Doubles the table, keeping the load factor at most one half. */
+static int grow(struct l2s_map *m)
+{
+	struct l2s_map_slot *old = m->slots;
+	uint32_t old_cap = m->cap, pos;
+
+	if (m->cap >= (1u << 30))
+		return L2S_ERR_NOMEM;
+	m->slots = calloc((size_t)m->cap * 2, sizeof(*m->slots));
+	if (!m->slots) {
+		m->slots = old;
+		return L2S_ERR_NOMEM;
+	}
+	m->cap *= 2;
+	for (uint32_t i = 0; i < old_cap; i++) {
+		if (!old[i].used)
+			continue;
+		find(m, old[i].key, &pos);
+		m->slots[pos] = old[i];
+	}
+	l2s_wipe(old, (size_t)old_cap * sizeof(*old));
+	free(old);
+	return L2S_OK;
+}
+
 int l2s_map_put(struct l2s_map *m, const uint8_t *key, size_t key_len, uint32_t value)
 {
 	uint8_t k[L2S_MAP_KEY_BYTES];
@@ -67,6 +93,11 @@ int l2s_map_put(struct l2s_map *m, const uint8_t *key, size_t key_len, uint32_t 
 	if (!find(m, k, &pos)) {
 		if (m->count >= m->limit)
 			return L2S_ERR_NOMEM;
+		if (2 * (m->count + 1) > m->cap) {
+			if (grow(m) != L2S_OK)
+				return L2S_ERR_NOMEM;
+			find(m, k, &pos);
+		}
 		m->slots[pos].used = 1;
 		memcpy(m->slots[pos].key, k, sizeof(k));
 		m->count++;

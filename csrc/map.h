@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fixed-capacity hash maps with open addressing and tombstone-free deletion
- * (backward shift), for the node's lookups: receiver index -> session,
+ * (backward shift), growing by doubling up to a fixed limit, for the node's lookups: receiver index -> session,
  * peer key -> session, session id -> session. Keys are hashed with a
  * per-node random BLAKE3 key so that peers cannot aim collisions. */
 #ifndef L2S_MAP_H
@@ -19,8 +19,9 @@ struct l2s_map_slot {
 
 struct l2s_map {
 	struct l2s_map_slot *slots;
-	uint32_t cap; /* a power of two, twice the entries allowed */
-	uint32_t count, limit;
+	uint32_t cap;   /* a power of two, at least twice count; grows on demand */
+	uint32_t count;
+	uint32_t limit; /* the most entries it will hold */
 	uint8_t hash_key[32];
 };
 

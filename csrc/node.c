@@ -9,7 +9,8 @@
 
 #define SLOT_BITS 21
 #define SLOT_MASK ((1u << SLOT_BITS) - 1)
-#define DEFAULT_MAX_SESSIONS (1u << 20)
+#define DEFAULT_MAX_SESSIONS (1u << 16)
+#define MAX_SESSIONS (1u << 20)
 /* Outputs and events are drained by the caller after every call; these caps
  * only stop a caller that never drains from exhausting memory. */
 #define MAX_QUEUED_OUTPUTS (1u << 20)
@@ -425,8 +426,8 @@ int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, ui
 	else
 		l2s_rng_init_system(&node->rng);
 	node->max_sessions = params->max_sessions ? params->max_sessions : DEFAULT_MAX_SESSIONS;
-	if (node->max_sessions > DEFAULT_MAX_SESSIONS)
-		node->max_sessions = DEFAULT_MAX_SESSIONS;
+	if (node->max_sessions > MAX_SESSIONS)
+		node->max_sessions = MAX_SESSIONS;
 	node->load_limit = params->handshake_load_limit ? params->handshake_load_limit : 1024;
 	node->rate_per_s = params->handshake_rate_per_s ? params->handshake_rate_per_s : 20;
 	memcpy(node->storage_key, params->storage_key, sizeof(node->storage_key));

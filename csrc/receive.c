@@ -2,6 +2,7 @@
 /* The receive side: dispatch by message type, TRANSPORT decryption with key
  * selection by receiver index, and the frames inside. Handshake, cookie and
  * resumption messages go to exchange.c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "node.h"
@@ -106,6 +107,9 @@ static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_
 	int pending = s->pending;
 
 	l2s_session_promote_next(node, s, now);
+	/* The rotation we answered is confirmed: its cached answer goes. */
+	free(s->rot_resp);
+	s->rot_resp = NULL;
 	if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED) {
 		l2s_session_clear_pending(node, s);
 		l2s_session_established(node, s, pending == PENDING_ACCEPT ? L2S_REASON_SEND_RESPONSE_ACK

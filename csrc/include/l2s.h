@@ -236,7 +236,7 @@ struct l2s_node_params {
 	uint8_t storage_key[32];                   /* seals StoredSession blobs */
 	int deterministic;                         /* tests only: all randomness from rng_seed */
 	uint8_t rng_seed[32];
-	uint32_t max_sessions;                     /* 0: 1 << 20 */
+	uint32_t max_sessions;                     /* 0: 65536; at most 1 << 20 */
 	uint32_t handshake_load_limit;             /* half-open handshakes before cookies; 0: 1024 */
 	uint32_t handshake_rate_per_s;             /* token bucket per source address; 0: 20 */
 	uint64_t handshake_counter;                /* the last one used (persisted); 0 for a new identity */
