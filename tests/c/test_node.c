@@ -1,184 +1,79 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Two nodes over a simulated link: handshake, data both ways, rotation,
  * heartbeats, partition -> degraded -> suspended -> recovery, export and
- * resumption after a restart. Time is a variable, nothing sleeps. */
+ * resumption after a restart. Time is a variable, nothing sleeps; the
+ * harness is tests/c/nodesim.h. */
 #include <string.h>
 
 #include "l2s.h"
+#include "nodesim.h"
 #include "testutil.h"
-
-struct peer {
-	struct l2s_node *node;
-	uint8_t pk[32], sk[64];
-	uint32_t session;
-	int states[64], nstates;
-	uint64_t received, next_expected_seq, delivered;
-	int warnings, out_of_order;
-};
-
-static uint64_t now = 1000;
-static int link_up = 1;
-
-static void make_peer(struct peer *p, uint8_t tag)
-{
-	struct l2s_node_params params;
-	uint8_t seed[32];
-
-	memset(&params, 0, sizeof(params));
-	memset(p, 0, sizeof(*p));
-	memset(seed, tag, sizeof(seed));
-	l2s_ed25519_seed_keypair(p->pk, p->sk, seed);
-	memcpy(params.identity_sk, p->sk, 64);
-	memset(params.prekey_seed, tag + 1, 32);
-	params.prekey_not_after_s = 4000000000u;
-	memset(params.storage_key, tag + 2, 32);
-	params.deterministic = 1;
-	memset(params.rng_seed, tag + 3, 32);
-	params.max_sessions = 64;
-	CHECK(l2s_node_new(&p->node, &params, now) == L2S_OK);
-	p->next_expected_seq = 1;
-}
-
-static void drain_events(struct peer *p)
-{
-	struct l2s_event ev;
-
-	while (l2s_node_next_event(p->node, &ev)) {
-		if (ev.type == L2S_EV_STATE && p->nstates < 64)
-			p->states[p->nstates++] = ev.to;
-		if (ev.type == L2S_EV_ACCEPTED)
-			p->session = ev.session;
-		if (ev.type == L2S_EV_MESSAGE) {
-			if (ev.seq != p->next_expected_seq)
-				p->out_of_order++;
-			p->next_expected_seq = ev.seq + 1;
-			p->received++;
-		}
-		if (ev.type == L2S_EV_DELIVERED)
-			p->delivered++;
-		if (ev.type == L2S_EV_WARNING)
-			p->warnings++;
-	}
-}
-
-/* Moves every queued message across (unless the link is down) until quiet. */
-static void pump(struct peer *a, struct peer *b)
-{
-	struct l2s_output o;
-	int moved;
-
-	do {
-		moved = 0;
-		while (l2s_node_next_output(a->node, &o)) {
-			moved = 1;
-			if (link_up)
-				{ int r = l2s_node_receive(b->node, 1, (const uint8_t *)"addr-a", 6, o.data, o.len, now); if (r && getenv("DBG")) fprintf(stderr, "b rx type %d len %zu -> %d\n", o.data[1], o.len, r); }
-		}
-		while (l2s_node_next_output(b->node, &o)) {
-			moved = 1;
-			if (link_up)
-				{ int r = l2s_node_receive(a->node, 1, (const uint8_t *)"addr-b", 6, o.data, o.len, now); if (r && getenv("DBG")) fprintf(stderr, "a rx type %d len %zu -> %d\n", o.data[1], o.len, r); }
-		}
-		drain_events(a);
-		drain_events(b);
-	} while (moved);
-}
-
-static void advance(struct peer *a, struct peer *b, uint64_t ms, uint64_t step)
-{
-	for (uint64_t t = 0; t < ms; t += step) {
-		now += step;
-		l2s_node_tick(a->node, now);
-		l2s_node_tick(b->node, now);
-		pump(a, b);
-	}
-}
-
-static int state_of(struct peer *p)
-{
-	struct l2s_session_info info;
-
-	if (l2s_session_info(p->node, p->session, &info) != L2S_OK)
-		return -1;
-	return info.state;
-}
-
-static void send_n(struct peer *from, int n)
-{
-	uint8_t msg[100];
-	uint64_t seq;
-
-	for (int i = 0; i < n; i++) {
-		memset(msg, i, sizeof(msg));
-		CHECK(l2s_session_send(from->node, from->session, msg, sizeof(msg), now, &seq) == L2S_OK);
-	}
-}
 
 int main(void)
 {
 	struct l2s_config cfg;
-	struct peer a, b;
+	struct ns_peer a, b;
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	struct l2s_session_info info;
 
 	if (l2s_init() != L2S_OK)
 		return 2;
 	l2s_config_default(&cfg);
-	make_peer(&a, 0x10);
-	make_peer(&b, 0x20);
+	ns_make_peer(&a, 0x10);
+	ns_make_peer(&b, 0x20);
 
 	/* Scenario-001.1: establishment. */
 	CHECK(l2s_node_prekey_bundle(b.node, bundle) == L2S_OK);
-	CHECK(l2s_node_establish(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, &cfg, 1, now, &a.session) ==
+	CHECK(l2s_node_establish(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, &cfg, 1, ns_now, &a.session) ==
 	      L2S_OK);
-	CHECK(state_of(&a) == L2S_HANDSHAKE_INITIATED);
-	pump(&a, &b);
-	CHECK(state_of(&a) == L2S_ESTABLISHED);
-	CHECK(state_of(&b) == L2S_ESTABLISHED);
-	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms == now + cfg.ttl_ms);
+	CHECK(ns_state_of(&a) == L2S_HANDSHAKE_INITIATED);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	CHECK(ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms == ns_now + cfg.ttl_ms);
 
 	/* Data both ways, in order, exactly once. */
-	send_n(&a, 500);
-	send_n(&b, 300);
-	pump(&a, &b);
+	ns_send_n(&a, 500);
+	ns_send_n(&b, 300);
+	ns_pump(&a, &b);
 	CHECK(b.received == 500 && a.received == 300);
 	CHECK(a.out_of_order == 0 && b.out_of_order == 0);
 	CHECK(a.delivered == 500 && b.delivered == 300);
 
 	/* A forced rotation; data keeps flowing. */
-	CHECK(l2s_session_rotate(a.node, a.session, now) == L2S_OK);
-	CHECK(state_of(&a) == L2S_ROTATING);
-	send_n(&a, 50);
-	pump(&a, &b);
-	CHECK(state_of(&a) == L2S_ESTABLISHED);
-	send_n(&a, 50);
-	send_n(&b, 50);
-	pump(&a, &b);
+	CHECK(l2s_session_rotate(a.node, a.session, ns_now) == L2S_OK);
+	CHECK(ns_state_of(&a) == L2S_ROTATING);
+	ns_send_n(&a, 50);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	ns_send_n(&a, 50);
+	ns_send_n(&b, 50);
+	ns_pump(&a, &b);
 	CHECK(b.received == 600 && a.received == 350);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.rotations == 1);
 
 	/* Heartbeat after 30 s idle; the TTL is extended. */
-	advance(&a, &b, 31000, 500);
+	ns_advance(&a, &b, 31000, 500);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms > 1000 + cfg.ttl_ms);
-	CHECK(state_of(&a) == L2S_ESTABLISHED && a.warnings == 0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && a.warnings == 0);
 
 	/* Partition: transport down -> degraded after >30 s -> suspended 60 s later. */
-	link_up = 0;
-	l2s_node_path_status(a.node, 1, 0, now);
-	l2s_node_path_status(b.node, 1, 0, now);
-	send_n(&a, 100);
-	advance(&a, &b, 29000, 1000);
-	CHECK(state_of(&a) == L2S_ESTABLISHED);
-	advance(&a, &b, 3000, 1000);
-	CHECK(state_of(&a) == L2S_DEGRADED);
-	advance(&a, &b, 61000, 1000);
-	CHECK(state_of(&a) == L2S_SUSPENDED);
+	ns_link_up = 0;
+	l2s_node_path_status(a.node, 1, 0, ns_now);
+	l2s_node_path_status(b.node, 1, 0, ns_now);
+	ns_send_n(&a, 100);
+	ns_advance(&a, &b, 29000, 1000);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	ns_advance(&a, &b, 3000, 1000);
+	CHECK(ns_state_of(&a) == L2S_DEGRADED);
+	ns_advance(&a, &b, 61000, 1000);
+	CHECK(ns_state_of(&a) == L2S_SUSPENDED);
 	/* Recovery: the link returns; the retry resumes the session. */
-	link_up = 1;
-	l2s_node_path_status(a.node, 1, 1, now);
-	l2s_node_path_status(b.node, 1, 1, now);
-	advance(&a, &b, 61000, 1000);
-	CHECK(state_of(&a) == L2S_ESTABLISHED);
+	ns_link_up = 1;
+	l2s_node_path_status(a.node, 1, 1, ns_now);
+	l2s_node_path_status(b.node, 1, 1, ns_now);
+	ns_advance(&a, &b, 61000, 1000);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
 	CHECK(b.received == 700 && b.out_of_order == 0);
 
 	l2s_node_free(a.node);
