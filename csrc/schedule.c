@@ -131,7 +131,8 @@ static void liveness_timers(struct l2s_node *node, struct l2s_session *s, uint64
 		l2s_send_heartbeat(node, s, now);
 }
 
-static void pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+/* Returns 1 when the session is gone. */
+static int pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	int kind = s->pending;
 
@@ -140,10 +141,24 @@ static void pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64
 	case PENDING_ROTATION:
 		l2s_session_fail(node, s, L2S_REASON_ROTATION_TIMEOUT, now);
 		break;
-	case PENDING_HANDSHAKE:
-	case PENDING_RESUME:
 	case PENDING_ACCEPT:
 	case PENDING_RESUMED:
+		if (s->state == L2S_HANDSHAKE_RECEIVED) {
+			/* An inbound handshake or resumption the initiator never
+			 * confirmed. Its keys were never confirmed and the retry is
+			 * the initiator's to make: nothing is left to re-establish,
+			 * so the session ends here (PROTOCOL.md §4.1: the half-open
+			 * handshake times out). Kept, it would "retry" for ever and
+			 * hold a slot: anyone with a fresh key pair could fill the
+			 * node with them. */
+			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
+			l2s_session_transition(node, s, L2S_STATE_END, L2S_REASON_CLEANUP, now);
+			l2s_session_destroy(node, s);
+			return 1;
+		}
+		/* fall through */
+	case PENDING_HANDSHAKE:
+	case PENDING_RESUME:
 		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
 			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
 		} else {
@@ -156,6 +171,7 @@ static void pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64
 	default:
 		break;
 	}
+	return 0;
 }
 
 static void pending_resend(struct l2s_node *node, struct l2s_session *s, uint64_t now)
@@ -208,9 +224,10 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 		l2s_session_drop_keys(node, s, KP_PREV);
 		s->grace_end = 0;
 	}
-	if (s->pending_deadline && now >= s->pending_deadline)
-		pending_timeout(node, s, now);
-	else if (s->pending_resend && now >= s->pending_resend)
+	if (s->pending_deadline && now >= s->pending_deadline) {
+		if (pending_timeout(node, s, now))
+			return; /* the session is gone */
+	} else if (s->pending_resend && now >= s->pending_resend)
 		pending_resend(node, s, now);
 
 	switch (s->state) {
