@@ -302,8 +302,12 @@ static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_le
 }
 
 /* Under load a request must prove its address with a cookie (mac2); without
- * one it gets a COOKIE_REPLY and costs no state and no ML-KEM work. A non-zero
- * mac2 is always checked, so no byte of a request goes unverified. */
+ * a valid one it gets a COOKIE_REPLY and costs no state and no ML-KEM work.
+ * Otherwise mac2 is not looked at (PROTOCOL.md §4.3): a stale cookie, one
+ * for an address the initiator has left, or one an on-path attacker forged
+ * (the COOKIE_REPLY key derives from our public key) must never lock an
+ * initiator out; it would re-send that cookie on every retry. A valid mac2
+ * still proves the address (address quarantine). */
 static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			const uint8_t *msg, size_t len, int *proven, uint64_t now)
 {
@@ -312,8 +316,6 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 
 	*proven = !all_zero(mac2, L2S_MAC_BYTES) &&
 		  l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
-	if (!*proven && !all_zero(mac2, L2S_MAC_BYTES))
-		return L2S_ERR_AUTH;
 	if (*proven || !under_load(node, addr, addr_len, now))
 		return L2S_OK;
 	if (l2s_cookie_reply_create(reply, &node->id, &node->x->cookies, msg, len, addr, addr_len, &node->rng) ==
