@@ -151,6 +151,10 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 		l2s_session_transition(node, s, L2S_ESTABLISHED, reason, now);
 	}
 	s->missed = 0;
+	/* Keys from a handshake or a resumption start a new heartbeat sequence:
+	 * a peer that restarted from its StoredSession counts from 1 again, and
+	 * frames under these keys cannot be old ones. (Rotation keeps it.) */
+	s->hb_peer_counter = 0;
 	s->hb_outstanding = 0;
 	s->hb_reply_deadline = 0;
 	s->hb_next = now + s->cfg.heartbeat_interval_ms;
