@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "l2s.h"
+#include "node.h"
 #include "nodesim.h"
 #include "testutil.h"
 
@@ -75,6 +76,26 @@ int main(void)
 	ns_advance(&a, &b, 61000, 1000);
 	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
 	CHECK(b.received == 700 && b.out_of_order == 0);
+
+	/* Every established session has sent its SYNC (PROTOCOL.md §5). */
+	CHECK(!l2s_node_session(a.node, a.session)->need_sync);
+	CHECK(!l2s_node_session(b.node, b.session)->need_sync);
+
+	/* b restarts without any state; a resumes with b's ticket. The new
+	 * session at b starts its stream at seq 1, a's is at 701: a's SYNC
+	 * tells b where the stream stands, so new messages are delivered.
+	 * (Regression: no SYNC frame could be encoded, and b waited for ever
+	 * for seq 1 .. 700.) */
+	l2s_node_free(b.node);
+	ns_make_peer(&b, 0x20);
+	CHECK(l2s_session_set_path(a.node, a.session, 2, ns_now) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	ns_send_n(&a, 5);
+	ns_pump(&a, &b);
+	CHECK(b.received == 5 && b.out_of_order == 1 && b.next_expected_seq == 706);
+	CHECK(l2s_session_info(b.node, b.session, &info) == L2S_OK && info.next_recv_seq == 706);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.unacked == 0);
 
 	l2s_node_free(a.node);
 	l2s_node_free(b.node);

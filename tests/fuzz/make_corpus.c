@@ -163,6 +163,10 @@ static void seed_frames(struct corpus *c)
 	emit_frame(c, &f);
 	f.u.error.len = 0;
 	emit_frame(c, &f);
+	memset(&f, 0, sizeof(f));
+	f.type = L2S_FRAME_SYNC;
+	f.u.sync.send_base = 1;
+	emit_frame(c, &f);
 }
 
 static void seed_resume(struct corpus *c)
