@@ -57,11 +57,12 @@ int __wrap_l2s_mlkem768_decaps(uint8_t ss[L2S_MLKEM_SS_BYTES], const uint8_t ct[
 	return __real_l2s_mlkem768_decaps(ss, ct, dk);
 }
 
+/* CPU time of this thread: what the work costs, not what the scheduler did. */
 static double seconds(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -801,22 +802,30 @@ static int count_cookie_filter(void *arg, const struct ns_peer *from, const stru
 	return 1;
 }
 
-/* Best (smallest) time per call of fn over `batches` batches of n calls. */
-static double best_per_call(void (*fn)(uint32_t i), uint32_t n, int batches)
+/* Time per call of fn over n calls. */
+static double per_call(void (*fn)(uint32_t i), uint32_t n, uint32_t *i)
 {
-	double best = 1e9;
-	uint32_t i = 0;
+	double t = seconds();
 
+	for (uint32_t j = 0; j < n; j++)
+		fn((*i)++);
+	return (seconds() - t) / n;
+}
+
+/* The best (smallest) time per call of fast and of slow, measured in
+ * interleaved batches so both see the same machine load. */
+static void best_pair(void (*fast)(uint32_t), uint32_t n_fast, double *t_fast, void (*slow)(uint32_t),
+		      uint32_t n_slow, double *t_slow, int batches)
+{
+	uint32_t i = 0, j = 0;
+
+	*t_fast = *t_slow = 1e9;
 	for (int k = 0; k < batches; k++) {
-		double t = seconds();
+		double a = per_call(slow, n_slow, &j), b = per_call(fast, n_fast, &i);
 
-		for (uint32_t j = 0; j < n; j++)
-			fn(i++);
-		t = (seconds() - t) / n;
-		if (t < best)
-			best = t;
+		*t_slow = a < *t_slow ? a : *t_slow;
+		*t_fast = b < *t_fast ? b : *t_fast;
 	}
-	return best;
 }
 
 static struct ns_peer *cost_b;
@@ -862,7 +871,7 @@ static void one_mac1_junk(uint32_t i)
 
 static void test_flood(void)
 {
-	enum { FLOOD = 48, LIMIT = 4, JUNK = 100000, DECAPS = 200, BATCHES = 5 };
+	enum { FLOOD = 48, LIMIT = 4, JUNK = 100000, DECAPS = 200, BATCHES = 10 };
 	static struct flood_init fl[FLOOD];
 	struct ns_peer b, c;
 	struct ns_opts o = { 0 };
@@ -942,12 +951,17 @@ static void test_flood(void)
 	accepted = (uint32_t)b.accepted;
 	cost_b = &b;
 	memcpy(cost_msg, fl[0].st->msg, sizeof(cost_msg));
-	t_decaps = best_per_call(one_decaps, DECAPS / BATCHES, BATCHES);
-	memset(cost_result, 0, sizeof(cost_result));
-	d0 = decaps_calls;
-	t_junk = best_per_call(one_junk, JUNK / BATCHES, BATCHES);
-	ns_drain_events(&b);
-	CHECK(cost_result[0] == JUNK && decaps_calls == d0);
+	/* The time ratio is checked on the best of up to 3 measurements (the
+	 * machine may be busy); the decapsulation count is exact. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		memset(cost_result, 0, sizeof(cost_result));
+		d0 = decaps_calls;
+		best_pair(one_junk, JUNK / BATCHES, &t_junk, one_decaps, DECAPS / BATCHES, &t_decaps, BATCHES);
+		ns_drain_events(&b);
+		CHECK(cost_result[0] == JUNK && decaps_calls == d0 + DECAPS);
+		if (t_junk * 20 < t_decaps)
+			break;
+	}
 	CHECK(b.node->live == live && b.node->half_open == half_open && (uint32_t)b.accepted == accepted);
 	CHECK(b.node->out_count == 0 && b.node->ev_count == 0);
 	printf("test_security: %d junk HANDSHAKE_INIT: %.2f us each, 0 decapsulations; X-Wing decapsulation "
@@ -957,11 +971,16 @@ static void test_flood(void)
 	/* Under load, junk with a correct mac1 costs no decapsulation either:
 	 * a cookie and no state. */
 	CHECK(b.node->half_open >= b.node->load_limit);
-	memset(cost_result, 0, sizeof(cost_result));
-	d0 = decaps_calls;
-	t_cookie = best_per_call(one_mac1_junk, JUNK / 10 / BATCHES, BATCHES);
-	ns_drain_events(&b);
-	CHECK(cost_result[1] == JUNK / 10 && decaps_calls == d0);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		memset(cost_result, 0, sizeof(cost_result));
+		d0 = decaps_calls;
+		best_pair(one_mac1_junk, JUNK / 10 / BATCHES, &t_cookie, one_decaps, DECAPS / BATCHES, &t_decaps,
+			  BATCHES);
+		ns_drain_events(&b);
+		CHECK(cost_result[1] == JUNK / 10 && decaps_calls == d0 + DECAPS);
+		if (t_cookie * 4 < t_decaps)
+			break;
+	}
 	CHECK(b.node->live == live && b.node->half_open == half_open && (uint32_t)b.accepted == accepted);
 	printf("test_security: %d valid-mac1 junk under load: %.2f us each (a cookie reply), 0 decapsulations; "
 	       "ratio 1/%.0f\n",
