@@ -126,7 +126,7 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	struct l2s_transport t;
 	struct l2s_session *s;
 	uint8_t key[4];
-	uint32_t v;
+	uint32_t v, handle;
 	size_t flen;
 	int kp, ret;
 	struct l2s_frame f;
@@ -150,10 +150,11 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	l2s_session_activity(node, s, now);
 	if (kp == KP_NEXT)
 		keys_confirmed(node, s, now);
+	handle = s->handle; /* a CLOSE frame frees s */
 	ret = on_frame(node, s, node->rx_scratch, flen, &f, now);
 	if (ret > 0)
 		ret = L2S_OK; /* a count of messages delivered or acknowledged */
-	if (l2s_node_session(node, s->handle) == s) {
+	if (l2s_node_session(node, handle) == s) {
 		l2s_send_flush(node, s, now);
 		l2s_schedule(node, s);
 	}

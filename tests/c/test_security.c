@@ -1342,6 +1342,35 @@ static void test_restart_heartbeats(void)
 	ns_free_peer(&b);
 }
 
+/* Bug: a CLOSE frame frees the session while the TRANSPORT carrying it is
+ * still being handled, which then read the freed session (use after free,
+ * any authenticated peer could trigger it; found by fuzz_node). */
+static void test_peer_close(void)
+{
+	struct ns_peer a, b;
+	uint8_t close_msg[64];
+	size_t len;
+	uint32_t ha;
+
+	ns_make_peer(&a, 0x1a);
+	ns_make_peer(&b, 0x2a);
+	CHECK(ns_connect(&a, &b, &cfg));
+	ha = a.session;
+	CHECK(send_on(&b, b.session, 2) == 2);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_close(b.node, b.session, ns_now) == L2S_OK);
+	len = take(&b, L2S_MSG_TRANSPORT, close_msg, sizeof(close_msg));
+	CHECK(len > 0);
+	CHECK(ns_deliver(&a, &b, close_msg, len) == L2S_OK);
+	CHECK(a.closed == 1 && ns_saw(&a, ha, L2S_STATE_END, L2S_REASON_CLOSED));
+	CHECK(ns_state(&a, ha) == -1 && a.node->live == 0);
+	CHECK(ns_discard(&a) == 0);
+	/* The same CLOSE again names no keys any more. */
+	CHECK(ns_deliver(&a, &b, close_msg, len) == L2S_ERR_NOT_FOUND);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	if (l2s_init() != L2S_OK)
@@ -1362,5 +1391,6 @@ int main(void)
 	test_forged_cookie_reply();
 	test_half_open_freed();
 	test_restart_heartbeats();
+	test_peer_close();
 	return tu_finish("test_security");
 }
