@@ -49,8 +49,8 @@ cross: deps cross-deps
 	readelf -h $(BUILD)/aarch64/test_classic | grep -q AArch64
 	cd $(BUILD)/aarch64 && ctest --output-on-failure
 
-# libFuzzer on every wire decoder (tests/fuzz/fuzz_*.c), FUZZ_SECONDS each,
-# starting from a seed corpus of valid encodings. Fails when any harness
+# libFuzzer on every wire decoder and on the engine (tests/fuzz/fuzz_*.c),
+# FUZZ_SECONDS each, starting from a seed corpus of valid encodings. Fails when any harness
 # finds a crash, a sanitizer report or a broken round trip; reproducers go
 # to $(FUZZ)/artifacts/<harness>/.
 FUZZ_SECONDS ?= 60
@@ -67,9 +67,29 @@ $(FUZZ)/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
 	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire.c -o $@
 
+# The engine harness (fuzz_node: a node with an established session) needs
+# the whole library: CMake builds it with the fuzzer's coverage
+# instrumentation and the sanitizers; its seeds (make_node_corpus) are real
+# messages recorded from the same deterministic node pair.
+FUZZ_LIB := $(FUZZ)/lib
+FUZZ_NODE_DEPS := tests/fuzz/node_fixture.h $(FUZZ_LIB)/libl2s.a
+FUZZ_LIB_LINK = $$(tr ';' ' ' < $(FUZZ_LIB)/l2s-link.txt)
+
+$(FUZZ_LIB)/libl2s.a: $(wildcard csrc/*.c csrc/*.h csrc/include/*.h) CMakeLists.txt
+	CC=clang cmake -G Ninja -DCMAKE_BUILD_TYPE=Debug -DL2S_BUILD_TESTS=OFF -DL2S_SANITIZE=ON \
+		-DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -S . -B $(FUZZ_LIB) >/dev/null
+	cmake --build $(FUZZ_LIB) --target l2s
+
+$(FUZZ)/fuzz_node: tests/fuzz/fuzz_node.c $(FUZZ_NODE_DEPS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_LINK) -o $@
+
+$(FUZZ)/make_node_corpus: tests/fuzz/make_node_corpus.c $(FUZZ_NODE_DEPS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $< $(FUZZ_LIB_LINK) -o $@
+
 fuzz: deps
-	$(MAKE) $(FUZZ)/make_corpus $(addprefix $(FUZZ)/fuzz_,$(FUZZ_HARNESSES))
+	$(MAKE) $(FUZZ)/make_corpus $(FUZZ)/make_node_corpus $(addprefix $(FUZZ)/fuzz_,$(FUZZ_HARNESSES))
 	$(FUZZ)/make_corpus $(FUZZ)/corpus
+	$(FUZZ)/make_node_corpus $(FUZZ)/corpus
 	@failed=""; \
 	for h in $(FUZZ_HARNESSES); do \
 		mkdir -p $(FUZZ)/artifacts/$$h; \
