@@ -103,6 +103,8 @@ static int all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len);
+
 /* ---- pending exchanges ------------------------------------------------------- */
 
 void l2s_pending_free(struct l2s_session *s)
@@ -141,6 +143,29 @@ static void current_keys(const struct l2s_session *s, struct l2s_session_keys *k
 	memcpy(k->rc, s->rc, sizeof(k->rc));
 }
 
+/* A confirmed full handshake with a peer we already had a session with
+ * replaces that session: it ends (audit event "replaced") and its
+ * unacknowledged messages move to the new one. Until this moment the old
+ * session was untouched, so a replayed or unfinished handshake changes nothing. */
+static void replace_old_session(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	struct l2s_session *old = session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk));
+	struct l2s_event ev = { 0 };
+
+	if (!old || old == s)
+		return;
+	l2s_delivery_adopt(&s->dl, &old->dl);
+	ev.type = L2S_EV_STATE;
+	ev.session = old->handle;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, old->peer_pk, sizeof(ev.peer_pk));
+	ev.from = old->state;
+	ev.to = L2S_STATE_END;
+	ev.reason = L2S_REASON_REPLACED;
+	l2s_node_event(node, &ev, NULL, 0);
+	l2s_session_destroy(node, old);
+}
+
 /* The session has confirmed keys: reset liveness, re-send what is unacked and
  * tell the peer where our stream stands. */
 void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
@@ -167,6 +192,8 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->rot_resp = NULL;
 	free(s->peer_bundle);
 	s->peer_bundle = NULL;
+	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
+		replace_old_session(node, s, now);
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 	l2s_delivery_resend_all(&s->dl);
