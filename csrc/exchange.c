@@ -330,18 +330,17 @@ static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_le
 
 /* Under load a request must prove its address with a cookie (mac2); without
  * one it gets a COOKIE_REPLY and costs no state and no ML-KEM work. A non-zero
- * mac2 is always checked, so no byte of a request goes unverified. */
+ * mac2 is always checked, so no byte of a request goes unverified; a stale or
+ * damaged one is answered with a fresh cookie, load or not. */
 static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			const uint8_t *msg, size_t len, int *proven, uint64_t now)
 {
 	const uint8_t *mac2 = msg + L2S_HS_INIT_MAC2_OFF;
+	int has_mac2 = !all_zero(mac2, L2S_MAC_BYTES);
 	uint8_t reply[L2S_COOKIE_REPLY_BYTES];
 
-	*proven = !all_zero(mac2, L2S_MAC_BYTES) &&
-		  l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
-	if (!*proven && !all_zero(mac2, L2S_MAC_BYTES))
-		return L2S_ERR_AUTH;
-	if (*proven || !under_load(node, addr, addr_len, now))
+	*proven = has_mac2 && l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
+	if (*proven || (!has_mac2 && !under_load(node, addr, addr_len, now)))
 		return L2S_OK;
 	if (l2s_cookie_reply_create(reply, &node->id, &node->x->cookies, msg, len, addr, addr_len, &node->rng) ==
 	    L2S_OK)
