@@ -481,7 +481,8 @@ int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
 	ret = l2s_resume_create_init(st, s->peer_pk, s->session_id, s->rs, usable_ticket(s, now) ? s->ticket : NULL,
-				     usable_ticket(s, now) ? s->ticket_len : 0, 1, s->pending_index, &node->rng);
+				     usable_ticket(s, now) ? s->ticket_len : 0, s->cfg.resume_dh != 0, s->pending_index,
+				     &node->rng);
 	if (ret == L2S_OK)
 		ret = l2s_node_output(node, s, st->msg, st->msg_len);
 	arm_pending(s, PENDING_RESUME, now);

@@ -216,6 +216,7 @@ struct l2s_config {
 	uint64_t send_queue_bytes_limit;     /* 16 MiB */
 	uint32_t reorder_window;             /* 1024 messages held out of order */
 	uint64_t ticket_lifetime_ms;         /* 24 h */
+	uint32_t resume_dh;                  /* 0: resumption adds no X25519 share (see PROTOCOL.md §8) */
 };
 void l2s_config_default(struct l2s_config *cfg);
 /* L2S_OK or L2S_ERR_CONFIG: a zero interval or limit, rotation_window >= ttl,
