@@ -835,16 +835,21 @@ class Context:
         return True
 
     def _check_transports(self, now, now_ms):
+        # Every transport's status first, so that a fallback never picks one
+        # that went down at the same moment (a partition).
+        changed = []
         for ti, t in enumerate(self.transports):
             up = bool(t.is_up())
-            if up == self._up[ti]:
-                continue
-            self._up[ti] = up
-            log.info("transport %s %s is %s", t.kind, t.address, "up" if up else "down")
+            if up != self._up[ti]:
+                self._up[ti] = up
+                changed.append(ti)
+                log.info("transport %s %s is %s", t.kind, t.address, "up" if up else "down")
+        for ti in changed:
             for path, key in enumerate(self._path_list):
                 if key is not None and key[0] == ti:
-                    self.crypto.path_status(path, up, now_ms)
-            if not up:
+                    self.crypto.path_status(path, self._up[ti], now_ms)
+        for ti in changed:
+            if not self._up[ti]:
                 self._fall_back(ti, now, now_ms)
         if self._primary_retry_at is not None and now >= self._primary_retry_at:
             self._retry_primary(now, now_ms)
