@@ -212,6 +212,8 @@ int main(void)
 	pump(&a, &b);
 	CHECK(b.received == 600 && a.received == 350);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.rotations == 1);
+	/* The side that answered the rotation counts it too (engine fix: it stayed 0). */
+	CHECK(l2s_session_info(b.node, b.session, &info) == L2S_OK && info.rotations == 1);
 
 	/* Heartbeat after 30 s idle; the TTL is extended. */
 	advance(&a, &b, 31000, 500);
