@@ -678,8 +678,6 @@ class Context:
                     times.append(x)
         if self._primary_retry_at is not None:
             times.append(self._primary_retry_at)
-        if self._requests:
-            times.append(self.time.now())
         return min(times) if times else None
 
     # ---- time ----
