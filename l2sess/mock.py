@@ -41,7 +41,12 @@ def _probability(value, name):
 
 class ManualClock:
     """The injectable TimeSource: now() returns seconds that only move when
-    told to (advance() or set()); it never goes backwards."""
+    told to (advance() or set()); it never goes backwards.
+
+    The session layer also reads it as Unix seconds for prekey-bundle
+    expiry: with ManualClock(start) a bundle must expire after start
+    (Identity.from_seed's default expiry is in 2096; Identity.generate(now=start)
+    dates its bundle from start)."""
 
     def __init__(self, start=0.0):
         self._now = _seconds(start, "start")
