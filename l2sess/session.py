@@ -780,7 +780,10 @@ class Context:
         self._dispatch()
 
     def _flush(self, drop_session=None):
-        for session, path, data in self.crypto.drain_outputs():
+        self._send(self.crypto.drain_outputs(), drop_session)
+
+    def _send(self, outputs, drop_session=None):
+        for session, path, data in outputs:
             if drop_session is not None and session == drop_session:
                 continue
             ti, address = self._path_list[path]
@@ -1013,13 +1016,8 @@ def accept(request, config, ctx):
     handle = next((e.session for e in events if e.type == "accepted"), None)
     if handle is None and ret == 0:
         handle = next((s for s, _, _ in outputs if s), None)
-    # Put outputs and events through the usual path, with this session's config.
-    for session_handle, p, data in outputs:
-        t_i, address = ctx._path_list[p]
-        try:
-            ctx.transports[t_i].send(address, data)
-        except Exception as exc:
-            log.debug("send to %s failed: %s", address, exc)
+    # Outputs and events go the usual way; the new session gets config.
+    ctx._send(outputs)
     for ev in events:
         s = ctx._sessions.get(ev.session)
         if s is None:
