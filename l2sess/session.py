@@ -31,7 +31,6 @@ Transports (duck-typed; `l2sess.mock.MockTransport` is one) have:
     next_delivery() -> float | None    (optional) when receive() will next have data
 """
 import collections
-import dataclasses
 import enum
 import logging
 import math
