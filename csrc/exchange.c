@@ -824,7 +824,7 @@ int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *ou
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len, const struct l2s_config *cfg,
 		    uint32_t path, uint64_t now_ms, uint32_t *handle)
 {
-	struct l2s_stored_session st;
+	struct l2s_stored_session st = { 0 };
 	struct l2s_session *s;
 	uint8_t *dl = malloc(stored_len ? stored_len : 1);
 	int ret = l2s_config_check(cfg);
@@ -859,12 +859,12 @@ int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_
 		l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 		l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 		ret = l2s_start_resume(node, s, now_ms);
-		*handle = s->handle;
-	} else if (s) {
-		l2s_session_destroy(node, s);
 	}
-	if (ret == L2S_OK || s)
-		l2s_stored_session_wipe(&st);
+	if (ret == L2S_OK)
+		*handle = s->handle;
+	else if (s)
+		l2s_session_destroy(node, s);
+	l2s_stored_session_wipe(&st);
 	free(dl);
 	return ret;
 }
@@ -900,6 +900,10 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 	s->path = path;
 	l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 	ret = l2s_start_handshake(node, s, now_ms);
+	if (ret != L2S_OK) {
+		l2s_session_destroy(node, s); /* the caller gets no half-made session */
+		return ret;
+	}
 	*handle = s->handle;
-	return ret;
+	return L2S_OK;
 }

@@ -116,7 +116,8 @@ static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint6
 		degrade(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
 	else if (s->path_down_since && now > s->path_down_since + s->cfg.connectivity_timeout_ms)
 		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
-	else if (s->state == L2S_ESTABLISHED || s->state == L2S_ROTATING)
+	else if (!s->path_down_since && (s->state == L2S_ESTABLISHED || s->state == L2S_ROTATING))
+		/* "Single missed heartbeat": a warning while the transport is up. */
 		l2s_session_warning(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
 }
 

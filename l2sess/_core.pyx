@@ -664,11 +664,8 @@ cdef class Node:
         _config_from(config, &c)
         with self._lock:
             with nogil:
+                # On failure the engine keeps no session and sets no handle.
                 ret = l2s_node_establish(node, ppk, pb, L2S_PREKEY_BUNDLE_BYTES, ts, &c, p, t, &handle)
-                if ret != L2S_OK and handle != 0:
-                    # The session exists but its request could not be made:
-                    # end it rather than leave it without an owner.
-                    l2s_session_close(node, handle, t)
         if ret == L2S_ERR_EXPIRED:
             raise _errors.AuthenticationFailed("establish: prekey bundle expired", ret)
         _ncheck(ret, "establish")
@@ -689,8 +686,6 @@ cdef class Node:
         with self._lock:
             with nogil:
                 ret = l2s_node_resume(node, ps, n, &c, p, t, &handle)
-                if ret != L2S_OK and handle != 0:
-                    l2s_session_close(node, handle, t)
         if ret == L2S_ERR_EXPIRED:
             raise _errors.AuthenticationFailed("resume: stored session expired", ret)
         _ncheck(ret, "resume")

@@ -140,7 +140,8 @@ int l2s_xwing_decaps(uint8_t ss[L2S_XWING_SS_BYTES], const uint8_t ct[L2S_XWING_
  *
  * A node holds one local identity, its prekeys and all its sessions. It never
  * reads a clock, sleeps or touches a socket: the caller passes the time
- * (now_ms, any monotonic millisecond clock) and received messages in, and
+ * (now_ms, any monotonic millisecond clock that starts above 0: the engine
+ * uses 0 for "never") and received messages in, and
  * takes messages to send, events and the next deadline out. Sessions are
  * named by a non-zero 32-bit handle. docs/PROTOCOL.md fixes the bytes and
  * docs/STATE_MACHINE.md the states.
@@ -254,13 +255,15 @@ int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t id
 
 /* Starts a full handshake to peer_pk, whose prekey bundle is given (it is
  * verified here: signature by peer_pk, expiry against now_s, Unix seconds).
- * path: the caller's name for the transport path to send on. */
+ * path: the caller's name for the transport path to send on. On failure no
+ * session is left behind and *handle is not set. */
 int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
 		       size_t bundle_len, uint64_t now_s, const struct l2s_config *cfg, uint32_t path,
 		       uint64_t now_ms, uint32_t *handle);
 /* The last handshake counter used: persist it, pass it back in params. */
 uint64_t l2s_node_handshake_counter(const struct l2s_node *node);
-/* Resumes from an exported StoredSession (ticket or key derivation). */
+/* Resumes from an exported StoredSession (ticket or key derivation). On
+ * failure no session is left behind and *handle is not set. */
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len,
 		    const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
 /* The config inbound sessions get (accept()). */
