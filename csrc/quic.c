@@ -69,7 +69,7 @@ struct qconn {
 	int reset_seen;
 	/* the one stream */
 	int64_t stream_id;
-	int stream_blocked;
+	int stream_blocked, stream_announced;
 	/* send ring: stream offsets acked <= sent <= end, end - acked <= cap */
 	uint8_t *tx;
 	uint32_t tx_cap;
@@ -1062,7 +1062,7 @@ static int conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		ngtcp2_ssize n, ndata = -1;
 		ngtcp2_path_storage ps;
 
-		if (c->stream_id >= 0 && !c->stream_blocked && (nv = ring_unsent(c, v)) > 0)
+		if (c->stream_id >= 0 && !c->stream_blocked && ((nv = ring_unsent(c, v)) > 0 || !c->stream_announced))
 			sid = c->stream_id;
 		ngtcp2_path_storage_zero(&ps);
 		n = ngtcp2_conn_writev_stream(c->conn, &ps.path, NULL, q->txbuf, sizeof(q->txbuf), &ndata,
@@ -1076,6 +1076,8 @@ static int conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 			conn_fail_liberr(q, c, (int)n, now_ms);
 			return 0;
 		}
+		if (ndata >= 0 && sid >= 0)
+			c->stream_announced = 1;
 		if (ndata > 0)
 			c->tx_sent += (uint64_t)ndata;
 		if (n == 0)
