@@ -133,16 +133,19 @@ static int sock_open(const struct sockaddr *addr, socklen_t len, struct sockaddr
 	return fd;
 }
 
-/* 1: one datagram in buf (*from set); 0: nothing more now; -1: a datagram
- * to drop (truncated or an error the next read may not repeat). */
+/* 1: one datagram in buf (*from set); 0: nothing more now (or a socket
+ * error: the next poll round tries again); -1: a truncated datagram. */
 static int sock_recv(int fd, uint8_t *buf, size_t cap, size_t *len, struct sockaddr_storage *from, socklen_t *fromlen)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
 	struct msghdr mh = {.msg_name = from, .msg_namelen = sizeof(*from), .msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n = recvmsg(fd, &mh, 0);
+	ssize_t n;
 
+	do
+		n = recvmsg(fd, &mh, 0);
+	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) ? 0 : -1;
+		return 0;
 	if (mh.msg_flags & MSG_TRUNC)
 		return -1;
 	*len = (size_t)n;
@@ -944,7 +947,8 @@ static void maybe_reset(struct l2s_quic *q, const struct sockaddr *from, socklen
 	}
 	if (q->resets_in_window >= RESET_BUDGET)
 		return;
-	randlen = len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN;
+	/* first byte + random + token, one byte shorter than the trigger */
+	randlen = len - 2 - NGTCP2_STATELESS_RESET_TOKENLEN;
 	if (randlen > sizeof(rnd))
 		randlen = sizeof(rnd);
 	ngtcp2_cid_init(&cid, dcid, CID_LEN);
