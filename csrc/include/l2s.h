@@ -35,6 +35,7 @@ enum l2s_err {
 	L2S_ERR_NOMEM = -13,      /* allocation failed or a table is full */
 	L2S_ERR_BUSY = -14,       /* under load: answered with a cookie, no state kept */
 	L2S_ERR_CONFIG = -15,     /* an invalid SessionConfig */
+	L2S_ERR_IO = -16,         /* a socket or TLS library call failed (transports only) */
 };
 
 /* A stable, human-readable name for an enum l2s_err value. */
