@@ -3,7 +3,7 @@
 Feature: Session Establishment
 
   Background:
-    Given two nodes "alice" and "bob" on a MockTransport network with a ManualClock
+    Given two nodes "alice" and "bob" on a MockTransport network with 0 ms latency and a ManualClock
 
   Scenario: Successful establishment with new peer
     Given a discovered peer with valid DID

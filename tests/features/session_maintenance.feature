@@ -4,7 +4,7 @@
 Feature: Session Maintenance
 
   Background:
-    Given two nodes "alice" and "bob" on a MockTransport network with a ManualClock
+    Given two nodes "alice" and "bob" on a MockTransport network with 20 ms latency and a ManualClock
     And an established session from "alice" to "bob"
 
   Scenario: Heartbeat success
