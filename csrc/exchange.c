@@ -331,14 +331,17 @@ static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, 
 	return node->slots[slot];
 }
 
-/* A newer request from the same initiator replaces its unconfirmed one. */
-static void drop_half_open(struct l2s_node *node, const uint8_t pk[32])
+/* A newer request from the same initiator replaces its unconfirmed one. The
+ * old session fails and is cleaned up at once, each step with its audit
+ * event, so that no session disappears without leaving the machine. */
+static void drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now)
 {
 	struct l2s_session *old = session_by(node, &node->by_half, pk, 32);
 
 	if (old && old->pending == PENDING_ACCEPT && old->state == L2S_HANDSHAKE_RECEIVED) {
 		l2s_map_del(&node->by_half, pk, 32);
-		l2s_session_transition(node, old, L2S_FAILED, L2S_REASON_TIMEOUT, 0);
+		l2s_session_transition(node, old, L2S_FAILED, L2S_REASON_TIMEOUT, now);
+		l2s_session_transition(node, old, L2S_STATE_END, L2S_REASON_CLEANUP, now);
 		l2s_session_destroy(node, old);
 	}
 }
@@ -363,7 +366,7 @@ static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst,
 	uint32_t index, peer_index = rst->peer_index; /* create_resp wipes rst */
 	int ret;
 
-	drop_half_open(node, rst->peer_pk);
+	drop_half_open(node, rst->peer_pk, now);
 	s = l2s_session_alloc(node, &node->accept_cfg, now);
 	if (!s)
 		return L2S_ERR_NOMEM;

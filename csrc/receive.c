@@ -114,9 +114,12 @@ static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_
 		l2s_session_clear_pending(node, s);
 		l2s_session_established(node, s, pending == PENDING_ACCEPT ? L2S_REASON_SEND_RESPONSE_ACK
 									  : L2S_REASON_CONNECTIVITY_RESTORED, now);
-	} else if (s->state == L2S_ROTATING) {
-		/* Our peer started the rotation, we answered: it is complete. */
-		l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
+	} else {
+		/* Next keys that come from neither a handshake nor a resumption
+		 * come from a rotation our peer started and we answered: it is
+		 * complete, and counted on this side too. */
+		if (s->state == L2S_ROTATING)
+			l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
 		s->rotations++;
 	}
 }

@@ -624,19 +624,26 @@ cdef class Node:
     def prekey_bundle(self):
         """This node's signed prekey bundle (PROTOCOL.md §3), 1321 bytes."""
         cdef bytes out = _new(L2S_PREKEY_BUNDLE_BYTES)
-        _ncheck(l2s_node_prekey_bundle(self._n(), _w(out)), "prekey bundle")
+        cdef int ret
+        with self._lock:
+            ret = l2s_node_prekey_bundle(self._n(), _w(out))
+        _ncheck(ret, "prekey bundle")
         return out
 
     def handshake_counter(self):
         """The last handshake counter used: persist it and pass it back to a new Node."""
-        return l2s_node_handshake_counter(self._n())
+        with self._lock:
+            return l2s_node_handshake_counter(self._n())
 
     def set_accept_config(self, config):
         """The config inbound sessions get (a mapping of C field names, seconds are not
         accepted here: *_ms fields). Raises InvalidConfig when it is refused."""
         cdef l2s_config c
+        cdef int ret
         _config_from(config, &c)
-        _ncheck(l2s_node_set_accept_config(self._n(), &c), "accept config")
+        with self._lock:
+            ret = l2s_node_set_accept_config(self._n(), &c)
+        _ncheck(ret, "accept config")
 
     def establish(self, peer_pk, bundle, now_s, config, path, now_ms):
         """Starts a full handshake to peer_pk (32 bytes) whose prekey bundle is given
@@ -656,6 +663,10 @@ cdef class Node:
         with self._lock:
             with nogil:
                 ret = l2s_node_establish(node, ppk, pb, L2S_PREKEY_BUNDLE_BYTES, ts, &c, p, t, &handle)
+                if ret != L2S_OK and handle != 0:
+                    # The session exists but its request could not be made:
+                    # end it rather than leave it without an owner.
+                    l2s_session_close(node, handle, t)
         if ret == L2S_ERR_EXPIRED:
             raise _errors.AuthenticationFailed("establish: prekey bundle expired", ret)
         _ncheck(ret, "establish")
@@ -676,6 +687,8 @@ cdef class Node:
         with self._lock:
             with nogil:
                 ret = l2s_node_resume(node, ps, n, &c, p, t, &handle)
+                if ret != L2S_OK and handle != 0:
+                    l2s_session_close(node, handle, t)
         if ret == L2S_ERR_EXPIRED:
             raise _errors.AuthenticationFailed("resume: stored session expired", ret)
         _ncheck(ret, "resume")
@@ -727,7 +740,9 @@ cdef class Node:
 
     def next_deadline(self):
         """The earliest pending deadline in ms, or None when there is none."""
-        cdef uint64_t d = l2s_node_next_deadline(self._n())
+        cdef uint64_t d
+        with self._lock:
+            d = l2s_node_next_deadline(self._n())
         return None if d == 0xFFFFFFFFFFFFFFFF else d
 
     def drain_outputs(self):
@@ -774,7 +789,10 @@ cdef class Node:
         """struct l2s_session_info as a dict (state and failure_reason as names)."""
         cdef l2s_sinfo i
         cdef uint32_t h = _handle(handle)
-        _ncheck(l2s_session_info(self._n(), h, &i), "session info")
+        cdef int ret
+        with self._lock:
+            ret = l2s_session_info(self._n(), h, &i)
+        _ncheck(ret, "session info")
         return {
             "state": state_name(i.state),
             "failure_reason": reason_name(i.failure_reason),

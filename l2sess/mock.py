@@ -41,7 +41,12 @@ def _probability(value, name):
 
 class ManualClock:
     """The injectable TimeSource: now() returns seconds that only move when
-    told to (advance() or set()); it never goes backwards."""
+    told to (advance() or set()); it never goes backwards.
+
+    The session layer also reads it as Unix seconds for prekey-bundle
+    expiry: with ManualClock(start) a bundle must expire after start
+    (Identity.from_seed's default expiry is in 2096; Identity.generate(now=start)
+    dates its bundle from start)."""
 
     def __init__(self, start=0.0):
         self._now = _seconds(start, "start")
@@ -120,10 +125,13 @@ class MockNetwork:
     reaches only "quic" endpoints. partition(True) drops all traffic (also
     what is in flight) and every transport reports itself down.
     record=True keeps a trace of every datagram: (time, kind, source,
-    destination, data, outcome)."""
+    destination, data, outcome). interceptor, when set, is called as
+    interceptor(kind, source, destination, data) for every datagram that
+    would be sent and returns the bytes to send instead, or None to drop it
+    (an attacker on the path, for security tests)."""
 
     def __init__(self, clock, seed=0, latency=0.0, jitter=0.0, loss=0.0, reorder=0.0, duplicate=0.0,
-                 reorder_delay=None, record=False):
+                 reorder_delay=None, record=False, interceptor=None):
         if not hasattr(clock, "now"):
             raise TypeError("clock must have now()")
         self.clock = clock
@@ -132,10 +140,12 @@ class MockNetwork:
         self.link = _link_params(latency=latency, jitter=jitter, loss=loss, reorder=reorder, duplicate=duplicate,
                                  reorder_delay=reorder_delay)
         self.partitioned = False
+        self.interceptor = interceptor
         self.record = bool(record)
         self.trace = []
         self.stats = {"sent": 0, "delivered": 0, "lost": 0, "duplicated": 0, "reordered": 0,
-                      "dropped_partition": 0, "dropped_failed": 0, "dropped_unreachable": 0}
+                      "dropped_partition": 0, "dropped_failed": 0, "dropped_unreachable": 0,
+                      "intercepted": 0}
         self._endpoints = {}  # (kind, address) -> MockTransport
         self._queues = {}     # (kind, address) -> heap of (deliver_at, order, source, data)
         self._order = 0
@@ -169,6 +179,14 @@ class MockNetwork:
         if key not in self._endpoints:
             self.stats["dropped_unreachable"] += 1
             return self._trace(sender.kind, sender.address, dest, data, "unreachable")
+        if self.interceptor is not None:
+            changed = self.interceptor(sender.kind, sender.address, dest, bytes(data))
+            if changed is None:
+                self.stats["intercepted"] += 1
+                return self._trace(sender.kind, sender.address, dest, data, "intercepted")
+            if not isinstance(changed, (bytes, bytearray, memoryview)):
+                raise TypeError("the interceptor must return bytes or None")
+            data = bytes(changed)
         if lost < link["loss"]:
             self.stats["lost"] += 1
             return self._trace(sender.kind, sender.address, dest, data, "lost")

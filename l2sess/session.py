@@ -678,8 +678,6 @@ class Context:
                     times.append(x)
         if self._primary_retry_at is not None:
             times.append(self._primary_retry_at)
-        if self._requests:
-            times.append(self.time.now())
         return min(times) if times else None
 
     # ---- time ----
@@ -782,7 +780,10 @@ class Context:
         self._dispatch()
 
     def _flush(self, drop_session=None):
-        for session, path, data in self.crypto.drain_outputs():
+        self._send(self.crypto.drain_outputs(), drop_session)
+
+    def _send(self, outputs, drop_session=None):
+        for session, path, data in outputs:
             if drop_session is not None and session == drop_session:
                 continue
             ti, address = self._path_list[path]
@@ -835,16 +836,21 @@ class Context:
         return True
 
     def _check_transports(self, now, now_ms):
+        # Every transport's status first, so that a fallback never picks one
+        # that went down at the same moment (a partition).
+        changed = []
         for ti, t in enumerate(self.transports):
             up = bool(t.is_up())
-            if up == self._up[ti]:
-                continue
-            self._up[ti] = up
-            log.info("transport %s %s is %s", t.kind, t.address, "up" if up else "down")
+            if up != self._up[ti]:
+                self._up[ti] = up
+                changed.append(ti)
+                log.info("transport %s %s is %s", t.kind, t.address, "up" if up else "down")
+        for ti in changed:
             for path, key in enumerate(self._path_list):
                 if key is not None and key[0] == ti:
-                    self.crypto.path_status(path, up, now_ms)
-            if not up:
+                    self.crypto.path_status(path, self._up[ti], now_ms)
+        for ti in changed:
+            if not self._up[ti]:
                 self._fall_back(ti, now, now_ms)
         if self._primary_retry_at is not None and now >= self._primary_retry_at:
             self._retry_primary(now, now_ms)
@@ -1010,13 +1016,8 @@ def accept(request, config, ctx):
     handle = next((e.session for e in events if e.type == "accepted"), None)
     if handle is None and ret == 0:
         handle = next((s for s, _, _ in outputs if s), None)
-    # Put outputs and events through the usual path, with this session's config.
-    for session_handle, p, data in outputs:
-        t_i, address = ctx._path_list[p]
-        try:
-            ctx.transports[t_i].send(address, data)
-        except Exception as exc:
-            log.debug("send to %s failed: %s", address, exc)
+    # Outputs and events go the usual way; the new session gets config.
+    ctx._send(outputs)
     for ev in events:
         s = ctx._sessions.get(ev.session)
         if s is None:

@@ -114,6 +114,62 @@ static void send_n(struct peer *from, int n)
 	}
 }
 
+/* A re-sent HANDSHAKE_INIT replaces the responder's unconfirmed session. The
+ * old session fails and leaves the machine, each step with its audit event
+ * at the current time (engine fix: the failure was stamped with time 0 and
+ * the session vanished without its failed -> [*] cleanup event). */
+static void test_half_open_replaced(void)
+{
+	struct l2s_config cfg;
+	struct peer a, b;
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
+	struct l2s_session_info info;
+	struct l2s_output o;
+	struct l2s_event ev;
+	uint32_t first = 0;
+	int failed = 0, ended = 0;
+
+	l2s_config_default(&cfg);
+	make_peer(&a, 0x30);
+	make_peer(&b, 0x40);
+	CHECK(l2s_node_prekey_bundle(b.node, bundle) == L2S_OK);
+	CHECK(l2s_node_establish(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, &cfg, 1, now, &a.session) ==
+	      L2S_OK);
+	/* The request reaches b; b's response is lost. */
+	while (l2s_node_next_output(a.node, &o))
+		CHECK(l2s_node_receive(b.node, 1, (const uint8_t *)"addr-a", 6, o.data, o.len, now) == L2S_OK);
+	while (l2s_node_next_output(b.node, &o))
+		;
+	while (l2s_node_next_event(b.node, &ev))
+		if (ev.type == L2S_EV_ACCEPTED)
+			first = ev.session;
+	CHECK(first != 0);
+	/* a re-sends a new request after handshake_timeout / 5. */
+	now += cfg.handshake_timeout_ms / 5;
+	l2s_node_tick(a.node, now);
+	while (l2s_node_next_output(a.node, &o))
+		CHECK(l2s_node_receive(b.node, 1, (const uint8_t *)"addr-a", 6, o.data, o.len, now) == L2S_OK);
+	while (l2s_node_next_event(b.node, &ev)) {
+		if (ev.type == L2S_EV_ACCEPTED)
+			b.session = ev.session;
+		if (ev.type != L2S_EV_STATE || ev.session != first)
+			continue;
+		if (ev.from == L2S_HANDSHAKE_RECEIVED && ev.to == L2S_FAILED && ev.time_ms == now)
+			failed++;
+		if (ev.from == L2S_FAILED && ev.to == L2S_STATE_END && ev.reason == L2S_REASON_CLEANUP &&
+		    ev.time_ms == now)
+			ended++;
+	}
+	CHECK(failed == 1 && ended == 1);
+	CHECK(l2s_session_info(b.node, first, &info) == L2S_ERR_NOT_FOUND);
+	CHECK(b.session != 0 && b.session != first);
+	/* The new handshake completes. */
+	pump(&a, &b);
+	CHECK(state_of(&a) == L2S_ESTABLISHED && state_of(&b) == L2S_ESTABLISHED);
+	l2s_node_free(a.node);
+	l2s_node_free(b.node);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -156,6 +212,8 @@ int main(void)
 	pump(&a, &b);
 	CHECK(b.received == 600 && a.received == 350);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.rotations == 1);
+	/* The side that answered the rotation counts it too (engine fix: it stayed 0). */
+	CHECK(l2s_session_info(b.node, b.session, &info) == L2S_OK && info.rotations == 1);
 
 	/* Heartbeat after 30 s idle; the TTL is extended. */
 	advance(&a, &b, 31000, 500);
@@ -183,5 +241,7 @@ int main(void)
 
 	l2s_node_free(a.node);
 	l2s_node_free(b.node);
+
+	test_half_open_replaced();
 	return tu_finish("test_node");
 }
