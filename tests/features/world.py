@@ -8,6 +8,7 @@ which stop at every engine deadline and every delivery.
 """
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from l2sess import Context, Identity, SessionConfig, State, StateChanged
 from l2sess.mock import ManualClock, MockNetwork, MockResolver, run, run_until, settle
@@ -26,6 +27,22 @@ DATA_OVERHEAD = TRANSPORT_OVERHEAD + 1 + 8            # + payload
 START = 1_000.0  # the ManualClock's start (seconds)
 EPS = 1e-6       # times are whole milliseconds; compare floats with this
 AFTER = 0.0005   # since=t + AFTER: strictly after t
+
+
+STATE_MACHINE_DOC = Path(__file__).resolve().parents[2] / "docs" / "STATE_MACHINE.md"
+
+
+def documented_transitions():
+    """{(from, to, reason)} of the table in docs/STATE_MACHINE.md ("[*]" for the end).
+    Closing is any state -> [*] with reason "closed" (the doc's "Closing")."""
+    text = STATE_MACHINE_DOC.read_text(encoding="utf-8").split("## Transitions", 1)[1].split("\n## ", 1)[0]
+    rows = set()
+    for line in text.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and line.lstrip().startswith("| `"):
+            rows.add((cells[0], cells[1], cells[3]))
+    assert len(rows) >= 16, rows
+    return rows
 
 
 def seed_of(*words):
