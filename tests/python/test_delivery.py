@@ -10,7 +10,9 @@ ManualClock moved from deadline to deadline (l2sess.mock.run/run_until):
   (retries) -> established again, read from the audit events, then all 1,000
   arrive once, in order;
 * a full send queue refuses with QueueFull (count and byte limits) and loses
-  nothing it accepted.
+  nothing it accepted;
+* a peer that resumes from a ticket without delivery state (it had closed the
+  session) continues the stream where it stands (SYNC).
 """
 import random
 from pathlib import Path
@@ -42,19 +44,23 @@ class Pair:
     def __init__(self, seed, config=None, **link):
         self.clock = ManualClock(1_000.0)
         self.net = MockNetwork(self.clock, seed=seed, **link)
-        resolver = MockResolver()
+        self.resolver = MockResolver()
+        self.seed, self.config = seed, config
         self.ctx = {}
         for name in ("alice", "bob"):
-            ident = Identity.from_seed(f"test_delivery {name}".encode().ljust(32, b"."))
-            t = self.net.transport(name, "quic")
-            resolver.register(ident, [t])
-            self.ctx[name] = Context(ident, [t], resolver, self.clock,
-                                     deterministic_seed=f"{name} {seed}".encode().ljust(32, b"."),
-                                     accept_config=config)
+            self.start(name, Identity.from_seed(f"test_delivery {name}".encode().ljust(32, b".")))
         self.a = establish(self.ctx["bob"].identity.did, config or SessionConfig(), self.ctx["alice"])
         assert self.until(lambda: self.a.state == EST and self.ctx["bob"].sessions
                           and self.ctx["bob"].sessions[0].state == EST, 10)
         self.b = self.ctx["bob"].sessions[0]
+
+    def start(self, name, ident):
+        """Starts a node: a transport at its address, a Context."""
+        t = self.net.transport(name, "quic")
+        self.resolver.register(ident, [t])
+        self.ctx[name] = Context(ident, [t], self.resolver, self.clock,
+                                 deterministic_seed=f"{name} {self.seed}".encode().ljust(32, b"."),
+                                 accept_config=self.config)
 
     def run(self, seconds):
         run(list(self.ctx.values()), seconds, self.clock)
@@ -222,3 +228,30 @@ def test_full_queue_by_bytes():
         p.a.send(b"y")
     assert p.until(lambda: len(received(p.b)) == 4, 10)
     assert received(p.b) == big[:3] + [b"x" * 1_000]
+
+
+def test_stream_continues_when_the_peer_resumes_a_session_it_had_closed():
+    """bob closes the session but his CLOSE is lost: alice keeps sending, her session
+    degrades and resumes with the ticket bob gave her. bob's node, which kept nothing
+    of the session, opens the ticket and learns where alice's stream stands from her
+    SYNC (PROTOCOL.md §5): the messages sent after the close arrive, once, in order."""
+    p = Pair(seed=13, latency=0.020)
+    before = payloads(b"before", 50, 5)
+    for m in before:
+        p.a.send(m)
+    assert p.until(lambda: len(received(p.b)) == 50 and p.a.info()["queued"] == 0, 10)
+    p.net.partition(True)
+    p.b.close()
+    p.run(0.1)
+    p.net.partition(False)
+    assert not p.ctx["bob"].sessions and p.a.state == EST
+    after = payloads(b"after", 50, 6)
+    assert [p.a.send(m) for m in after] == list(range(51, 101))
+    assert p.until(lambda: p.ctx["bob"].sessions and p.ctx["bob"].sessions[0].state == EST
+                   and p.a.state == EST and p.a.info()["queued"] == 0, 300)
+    b = p.ctx["bob"].sessions[0]
+    assert b is not p.b and b.session_id == p.a.session_id
+    assert received(b) == after
+    assert received_seqs(b) == list(range(51, 101))
+    assert b.send(b"and back") == 1
+    assert p.until(lambda: received(p.a) == [b"and back"], 5)
