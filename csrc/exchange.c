@@ -533,12 +533,14 @@ static int lookup_session_rs(void *arg, const uint8_t session_id[L2S_SESSION_ID_
 }
 
 /* The session a RESUME_INIT resumes: ours by session id, or a new one from a
- * ticket (we kept no state for it). NULL when we should not answer. */
+ * ticket (we kept no state for it; *created is set). NULL when we should not
+ * answer. */
 static struct l2s_session *resumed_session(struct l2s_node *node, const struct l2s_resume_responder *rst,
-					   uint32_t path, uint64_t now)
+					   uint32_t path, uint64_t now, int *created)
 {
 	struct l2s_session *s = session_by(node, &node->by_sid, rst->session_id, L2S_SESSION_ID_BYTES);
 
+	*created = 0;
 	if (s) {
 		if (s->pending == PENDING_RESUME && s->initiator)
 			return NULL; /* both resumed at once: ours wins */
@@ -553,6 +555,7 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 	memcpy(s->peer_pk, rst->peer_pk, sizeof(s->peer_pk));
 	memcpy(s->session_id, rst->session_id, sizeof(s->session_id));
 	s->path = path;
+	*created = 1;
 	l2s_session_transition(node, s, L2S_HANDSHAKE_RECEIVED, L2S_REASON_RECEIVE_HANDSHAKE, now);
 	accepted_event(node, s, now);
 	return s;
@@ -567,7 +570,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	uint8_t resp[L2S_RESUME_RESP_BYTES];
 	struct l2s_session *s;
 	uint32_t index = 0, peer_index = 0;
-	int ret;
+	int ret, created = 0;
 
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
@@ -576,7 +579,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
 	if (ret == L2S_OK && peer_quarantined(node, rst.peer_pk, now))
 		ret = L2S_ERR_QUARANTINED;
-	s = ret == L2S_OK ? resumed_session(node, &rst, path, now) : NULL;
+	s = ret == L2S_OK ? resumed_session(node, &rst, path, now, &created) : NULL;
 	if (ret == L2S_OK && !s)
 		ret = L2S_ERR_BUSY;
 	if (ret == L2S_OK) {
@@ -594,6 +597,18 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		node->half_open++;
 		l2s_node_output(node, s, resp, sizeof(resp));
 		l2s_schedule(node, s);
+	} else {
+		/* The response could not be made (e.g. the initiator's X25519
+		 * share has small order). The index named nothing yet; a session
+		 * made for the ticket has no exchange and no timer, so it ends
+		 * here rather than hold a slot for ever. */
+		if (index)
+			l2s_node_drop_index(node, index);
+		if (s && created) {
+			l2s_session_transition(node, s, L2S_FAILED, L2S_REASON_AUTHENTICATION_FAILED, now);
+			l2s_session_transition(node, s, L2S_STATE_END, L2S_REASON_CLEANUP, now);
+			l2s_session_destroy(node, s);
+		}
 	}
 	l2s_resume_responder_wipe(&rst);
 	return ret;

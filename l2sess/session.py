@@ -31,7 +31,6 @@ Transports (duck-typed; `l2sess.mock.MockTransport` is one) have:
     next_delivery() -> float | None    (optional) when receive() will next have data
 """
 import collections
-import dataclasses
 import enum
 import logging
 import math
@@ -941,6 +940,7 @@ def establish(peer_did, config, ctx):
     doc = ctx._resolve(peer_did)
     now = ctx._now()
     now_ms = ctx._now_ms()
+    ctx._check_transports(now, now_ms)  # route by the transports' status now
     try:
         _core.prekey_bundle_verify(doc.prekey_bundle, peer_pk, int(now))
     except (DecodeError, LengthError) as exc:
@@ -977,9 +977,10 @@ def resume(peer_did, stored, ctx, config=None):
     if not isinstance(stored, StoredSession):
         raise TypeError(f"stored must be a StoredSession, not {type(stored).__name__}")
     doc = ctx._resolve(peer_did)
+    now_ms = ctx._now_ms()
+    ctx._check_transports(ctx._now(), now_ms)
     ti, address = ctx._route(peer_did, doc.endpoints)
     path = ctx._path(ti, address)
-    now_ms = ctx._now_ms()
     ctx._pump()
     try:
         handle = ctx.crypto.resume(stored.to_bytes(), config.to_c(), path, now_ms)

@@ -15,7 +15,7 @@ import pytest
 import l2sess
 from l2sess import _core, crypto
 from l2sess.errors import FAILURE_ERRORS
-from l2sess.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until, settle
+from l2sess.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until
 from l2sess.session import (
     ENGINE_EPOCH_MS,
     AuthenticationFailed,
@@ -461,6 +461,31 @@ def test_transport_fallback_is_transparent():
     s.send(b"back")
     w.run(1)
     assert drain(r) == [b"back"]
+
+
+def test_responder_falls_back_too():
+    w = World(kinds=("quic", "utcp"), latency=0.01)
+    s, r = w.connect()
+    w.transports["bob"][0].fail()  # bob's QUIC fails: bob's session moves, alice's follows
+    r.send(b"from bob")
+    s.send(b"from alice")
+    w.run(5)
+    assert r.transport == ("utcp", "alice") and s.transport == ("utcp", "bob")
+    assert [e.transport for e in r.events if isinstance(e, TransportChanged)] == ["utcp"]
+    assert drain(s) == [b"from bob"] and drain(r) == [b"from alice"]
+    assert s.state == r.state == State.ESTABLISHED
+    w.transports["bob"][0].restore()
+    w.run(w.b.primary_retry + 1)
+    assert r.transport == ("quic", "alice") and s.transport == ("quic", "bob")
+
+
+def test_establish_over_the_fallback_when_the_primary_is_down():
+    w = World(kinds=("quic", "utcp"), latency=0.01)
+    w.transports["alice"][0].fail()
+    s = establish(w.did("bob"), SessionConfig(), w.a)  # no tick in between
+    assert s.transport == ("utcp", "bob")
+    w.run(1)
+    assert s.state == State.ESTABLISHED and w.b.sessions[0].transport == ("utcp", "alice")
 
 
 def test_no_common_transport():
