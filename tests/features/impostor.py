@@ -56,9 +56,3 @@ def forged_response(init, responder_pk, prekey_seed, signer_sk, sender_index=0x5
     resp = body + mac(kdf("mac1", initiator_pk), body) + bytes(16)
     assert len(resp) == RESP_BYTES
     return resp, initiator_pk
-
-
-def honest_signature_would_verify(init, responder_pk, prekey_seed, responder_sk):
-    """Self-check of this module: with the right key the same construction is accepted by
-    the engine (used by the step to show that only the signature differs)."""
-    return forged_response(init, responder_pk, prekey_seed, responder_sk)

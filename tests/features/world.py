@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from l2sess import Context, Identity, SessionConfig, State, StateChanged
+from l2sess import Context, Identity, MessageReceived, SessionConfig, State, StateChanged, establish
 from l2sess.mock import ManualClock, MockNetwork, MockResolver, run, run_until, settle
 
 # Message types (PROTOCOL.md §2) and sizes of TRANSPORT messages by frame
@@ -209,8 +209,6 @@ class World:
     def establish(self, a, b, config=None):
         """a establishes a session with b; returns (a's session, b's session) once
         both are established and the network is quiet."""
-        from l2sess import establish
-
         s = establish(b.did, config or SessionConfig(), a.ctx)
         assert self.run_until(lambda: s.state == State.ESTABLISHED and self._accepted(b, a) is not None
                               and self._accepted(b, a).state == State.ESTABLISHED, 2.0), s.events
@@ -237,10 +235,4 @@ def last_transition(session):
 
 def received(session):
     """Every payload the session received so far, in order (MessageReceived events)."""
-    from l2sess import MessageReceived
-
     return [e.data for e in session.events if isinstance(e, MessageReceived)]
-
-
-def states(names):
-    return [None if n == "[*]" else State(n) for n in names]
