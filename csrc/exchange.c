@@ -166,14 +166,32 @@ static void replace_old_session(struct l2s_node *node, struct l2s_session *s, ui
 	l2s_session_destroy(node, old);
 }
 
+/* The reason docs/STATE_MACHINE.md records for "from -> established". */
+static int established_reason(int from, int reason)
+{
+	switch (from) {
+	case L2S_HANDSHAKE_INITIATED:
+		return L2S_REASON_RECEIVE_VALID_RESPONSE;
+	case L2S_HANDSHAKE_RECEIVED:
+		return L2S_REASON_SEND_RESPONSE_ACK;
+	case L2S_DEGRADED:
+		return L2S_REASON_CONNECTIVITY_RESTORED;
+	default:
+		return reason;
+	}
+}
+
 /* The session has confirmed keys: reset liveness, re-send what is unacked and
- * tell the peer where our stream stands. */
+ * tell the peer where our stream stands. A session waiting to retry (the peer
+ * resumed it first) records the retry with the reason of its own retry. */
 void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
 	if (s->state != L2S_ESTABLISHED) {
 		if (s->state == L2S_SUSPENDED || s->state == L2S_FAILED)
-			l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_RETRY, now);
-		l2s_session_transition(node, s, L2S_ESTABLISHED, reason, now);
+			l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED,
+					       s->state == L2S_SUSPENDED ? L2S_REASON_RETRY : L2S_REASON_RETRY_WITH_BACKOFF,
+					       now);
+		l2s_session_transition(node, s, L2S_ESTABLISHED, established_reason(s->state, reason), now);
 	}
 	s->missed = 0;
 	s->hb_outstanding = 0;

@@ -27,8 +27,6 @@ static uint64_t liveness_deadline(const struct l2s_session *s)
 
 	d = earliest(d, s->hb_next);
 	d = earliest(d, s->hb_reply_deadline);
-	if (s->path_down_since && s->state == L2S_ESTABLISHED)
-		d = earliest(d, s->path_down_since + s->cfg.connectivity_timeout_ms + 1);
 	return d;
 }
 
@@ -108,6 +106,11 @@ static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, ui
 	s->retry_at = s->path_down_since ? now + s->cfg.backoff_base_ms : now;
 }
 
+/* A heartbeat timeout is when liveness is judged (docs/STATE_MACHINE.md):
+ * degraded after heartbeat_tolerance misses in a row, or at the first miss
+ * once the transport has reported no connectivity for more than
+ * connectivity_timeout. In a partition that begins at the last activity this
+ * is the first timeout (32 s), and degraded_timeout later the third (92 s). */
 static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	s->hb_reply_deadline = 0;
@@ -125,9 +128,6 @@ static void liveness_timers(struct l2s_node *node, struct l2s_session *s, uint64
 {
 	if (s->hb_reply_deadline && now >= s->hb_reply_deadline)
 		heartbeat_missed(node, s, now);
-	if (s->state == L2S_ESTABLISHED && s->path_down_since &&
-	    now > s->path_down_since + s->cfg.connectivity_timeout_ms)
-		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
 	if (s->hb_next && now >= s->hb_next)
 		l2s_send_heartbeat(node, s, now);
 }

@@ -67,6 +67,7 @@ enum {
 	TICKET_HEAD = 1 + 4 + 2,
 	CLOSE_BYTES = 1 + 1,
 	ERROR_HEAD = 1 + 1 + 1,
+	SYNC_BYTES = 1 + 8,
 };
 _Static_assert(L2S_FRAME_MAX_BYTES == DATA_HEAD + L2S_MAX_PAYLOAD, "frame layout");
 _Static_assert(L2S_TRANSPORT_HEADER_BYTES + L2S_FRAME_MAX_BYTES + L2S_AEAD_TAG_BYTES == L2S_MAX_MESSAGE,
@@ -427,6 +428,15 @@ static int decode_rotate(const uint8_t *p, size_t len, size_t key_bytes, struct 
 	return L2S_OK;
 }
 
+/* SYNC: the sender's lowest unacknowledged seq, which is at least 1 (§5). */
+static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
+{
+	if (len != SYNC_BYTES)
+		return L2S_ERR_DECODE;
+	f->u.sync.send_base = l2s_get_u64(p + 1);
+	return f->u.sync.send_base ? L2S_OK : L2S_ERR_DECODE;
+}
+
 static int decode_confirm(size_t len)
 {
 	return len == CONFIRM_BYTES ? L2S_OK : L2S_ERR_DECODE;
@@ -491,6 +501,8 @@ static int decode_frame_body(const uint8_t *p, size_t len, struct l2s_frame *f)
 		return decode_close(p, len, f);
 	case L2S_FRAME_ERROR:
 		return decode_error(p, len, f);
+	case L2S_FRAME_SYNC:
+		return decode_sync(p, len, f);
 	default:
 		return L2S_ERR_DECODE;
 	}
@@ -542,6 +554,8 @@ static size_t frame_size(const struct l2s_frame *f)
 		    (f->u.error.len && !utf8_valid(f->u.error.text, f->u.error.len)))
 			return 0;
 		return ERROR_HEAD + f->u.error.len;
+	case L2S_FRAME_SYNC:
+		return f->u.sync.send_base ? SYNC_BYTES : 0;
 	default:
 		return 0;
 	}
@@ -578,6 +592,9 @@ static void put_frame_body(uint8_t *out, const struct l2s_frame *f)
 		break;
 	case L2S_FRAME_CLOSE:
 		out[1] = f->u.close.reason;
+		break;
+	case L2S_FRAME_SYNC:
+		l2s_put_u64(out + 1, f->u.sync.send_base);
 		break;
 	case L2S_FRAME_ERROR:
 		out[1] = f->u.error.code;

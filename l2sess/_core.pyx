@@ -411,6 +411,18 @@ def transition_table():
     return [(STATE_NAMES[t[i].from_], STATE_NAMES[t[i].to]) for i in range(n)]
 
 
+def check_transition(from_state, to_state):
+    """Raises InvalidState unless the engine's table has from_state -> to_state
+    (l2s_transition_allowed); the states are names, "[*]" for the end."""
+    cdef int f, t
+    for name in (from_state, to_state):
+        if name not in STATE_NAMES:
+            raise ValueError(f"unknown state {name!r}: one of {', '.join(STATE_NAMES)}")
+    f = STATE_NAMES.index(from_state)
+    t = STATE_NAMES.index(to_state)
+    _ncheck(l2s_transition_allowed(f, t), f"transition {from_state} -> {to_state}")
+
+
 def error_for(int code, str what):
     """The exception (not raised) that stands for an error code of the node API."""
     msg = f"{what}: {l2s_strerror(code).decode()}"

@@ -88,6 +88,23 @@ def transition_table():
     return [(State(f), _state(t)) for f, t in _core.transition_table()]
 
 
+def check_transition(from_state, to_state):
+    """Raises InvalidState unless the engine's transition table (SPEC-018 §3,
+    docs/STATE_MACHINE.md) has from_state -> to_state; the C engine decides
+    (l2s_transition_allowed). States: State values or their names; None or
+    "[*]" is the end."""
+    def name(state):
+        if state is None:
+            return _core.END
+        if isinstance(state, State):
+            return state.value
+        if isinstance(state, str):
+            return state
+        raise TypeError(f"a state is a State, its name or None, not {type(state).__name__}")
+
+    _core.check_transition(name(from_state), name(to_state))
+
+
 # ---- SessionConfig --------------------------------------------------------------------
 
 # Python field (seconds) -> C field (ms)

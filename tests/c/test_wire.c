@@ -446,6 +446,18 @@ static void test_frame_ack_heartbeat(void)
 		f.u.heartbeat.counter = 0; /* any counter is well-formed */
 		CHECK(!encode_refused(&f));
 	}
+
+	/* SYNC: send_base (u64), at least 1 like every seq. */
+	memset(&f, 0, sizeof(f));
+	f.type = L2S_FRAME_SYNC;
+	f.u.sync.send_base = 0x0102030405060708ull;
+	frame_start(&w, 0x0b);
+	wb_be(&w, f.u.sync.send_base, 8);
+	check_frame(&f, &w, 9, 9);
+	memset(w.b + 1, 0, 8);
+	CHECK(rejected(rt_frame, w.b, w.n));
+	f.u.sync.send_base = 0;
+	CHECK(encode_refused(&f));
 }
 
 static void test_frame_rotate(void)
@@ -623,7 +635,7 @@ static void test_frame_types(void)
 	/* Unknown frame types, with bodies of every small length. */
 	memset(b, 1, sizeof(b));
 	for (unsigned int t = 0; t < 256; t++) {
-		if (t >= 0x01 && t <= 0x0a)
+		if (t >= 0x01 && t <= 0x0b)
 			continue;
 		b[0] = (uint8_t)t;
 		for (size_t n = 0; n <= sizeof(b); n++)
