@@ -601,3 +601,11 @@ int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old)
 	}
 	return moved;
 }
+
+void l2s_delivery_reset_receive(struct l2s_delivery *d)
+{
+	free_list(&d->reorder);
+	d->buffered = 0;
+	d->buffered_bytes = 0;
+	d->next_expected = 1;
+}

@@ -309,6 +309,9 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	l2s_session_clear_pending(node, s);
 	s->path = path;
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
+	if (s->have_rs)
+		l2s_delivery_reset_receive(&s->dl); /* the peer's new session numbers from 1 */
+	s->resume_failed = 0;
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
 	confirm_keys(node, s, now);
@@ -923,5 +926,24 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 		return ret;
 	}
 	*handle = s->handle;
+	return L2S_OK;
+}
+
+int l2s_session_set_bundle(struct l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+			   uint64_t now_s)
+{
+	struct l2s_session *s = l2s_node_session(node, handle);
+	struct l2s_bundle b;
+	int ret;
+
+	if (!s)
+		return L2S_ERR_NOT_FOUND;
+	ret = l2s_bundle_open(&b, bundle, bundle_len, s->peer_pk, now_s);
+	if (ret != L2S_OK)
+		return ret;
+	if (!s->peer_bundle && !(s->peer_bundle = malloc(L2S_PREKEY_BUNDLE_BYTES)))
+		return L2S_ERR_NOMEM;
+	memcpy(s->peer_bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
+	l2s_prekey_id(s->peer_prekey_id, b.prekey_pk);
 	return L2S_OK;
 }

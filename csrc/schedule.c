@@ -146,6 +146,11 @@ static void pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64
 	case PENDING_ACCEPT:
 	case PENDING_RESUMED:
 		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
+			/* A peer that does not answer our resumption may have lost
+			 * its state (a restart, new ticket keys): the retry tries a
+			 * full handshake if we know its prekey bundle. */
+			if (kind == PENDING_RESUME)
+				s->resume_failed = 1;
 			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
 		} else {
 			/* A re-establishment attempt from `degraded` failed: stay
@@ -194,7 +199,7 @@ static void retry(struct l2s_node *node, struct l2s_session *s, int reason, uint
 	}
 	if (l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, reason, now) != L2S_OK)
 		return;
-	if (s->have_rs)
+	if (s->have_rs && !(s->resume_failed && s->peer_bundle))
 		l2s_start_resume(node, s, now);
 	else
 		l2s_start_handshake(node, s, now);

@@ -845,6 +845,18 @@ cdef class Node:
                 ret = l2s_session_set_path(node, h, p, t)
         _ncheck(ret, "set path")
 
+    def session_set_bundle(self, handle, bundle, now_s):
+        """Gives a resumed session the peer's prekey bundle (verified against its
+        identity and now_s): a retry after a refused resumption uses a full handshake."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef bytes bb = _arg(bundle, "bundle", L2S_PREKEY_BUNDLE_BYTES)
+        cdef uint64_t ts = _u64(now_s, "now_s")
+        cdef int ret
+        with self._lock:
+            ret = l2s_session_set_bundle(node, h, _p(bb), L2S_PREKEY_BUNDLE_BYTES, ts)
+        _ncheck(ret, "set bundle")
+
     def session_export(self, handle):
         """The session's StoredSession: bytes sealed with the node's storage key
         (InvalidState before the session has keys)."""

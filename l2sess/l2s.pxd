@@ -223,5 +223,7 @@ cdef extern from "l2s.h" nogil:
     int l2s_session_info(const l2s_node *node, uint32_t handle, l2s_sinfo *info)
     int l2s_session_rotate(l2s_node *node, uint32_t handle, uint64_t now_ms)
     int l2s_session_set_path(l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms)
+    int l2s_session_set_bundle(l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+                               uint64_t now_s)
     int l2s_session_export(const l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len)
     int l2s_session_close(l2s_node *node, uint32_t handle, uint64_t now_ms)

@@ -962,6 +962,12 @@ def establish(peer_did, config, ctx):
         ctx._pump()
         raise
     session = ctx._adopt(handle, config, peer_pk, False)
+    try:
+        # If the peer lost its state (it cannot resume), the retry falls back
+        # to a full handshake with its current prekeys.
+        ctx.crypto.session_set_bundle(handle, doc.prekey_bundle, int(ctx._now()))
+    except SessionError:
+        pass  # an expired or foreign bundle: resumption alone it is
     if not ctx._up[ti]:
         ctx.crypto.path_status(path, False, now_ms)
     ctx._pump()
@@ -1002,6 +1008,12 @@ def resume(peer_did, stored, ctx, config=None):
         raise AuthenticationFailed(f"the stored session is with {did_from_public_key(info['peer_pk'])}, "
                                    f"not {peer_did}")
     session = ctx._adopt(handle, config, peer_pk, False)
+    try:
+        # If the peer lost its state (it cannot resume), the retry falls back
+        # to a full handshake with its current prekeys.
+        ctx.crypto.session_set_bundle(handle, doc.prekey_bundle, int(ctx._now()))
+    except SessionError:
+        pass  # an expired or foreign bundle: resumption alone it is
     if not ctx._up[ti]:
         ctx.crypto.path_status(path, False, now_ms)
     ctx._pump()

@@ -267,6 +267,11 @@ uint64_t l2s_node_handshake_counter(const struct l2s_node *node);
  * failure no session is left behind and *handle is not set. */
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len,
 		    const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
+/* Gives a resumed session the peer's prekey bundle (verified as for
+ * establish): when a resumption is refused or times out, the retry falls
+ * back to a full handshake with it. */
+int l2s_session_set_bundle(struct l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+			   uint64_t now_s);
 /* The config inbound sessions get (accept()). */
 int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *cfg);
 

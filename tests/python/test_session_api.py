@@ -931,3 +931,29 @@ def test_mock_transport_kinds_failure_and_partition():
         MockNetwork(clock, loss=1.5)
     with pytest.raises(TypeError):
         q.send(b"b", b"x")
+
+
+def test_resume_falls_back_to_full_handshake_when_peer_lost_its_state():
+    """Bob restarts with nothing stored (new ticket keys, no sessions): alice's
+    resumption goes unanswered, fails on its timeout, and the retry is a full
+    handshake with bob's prekeys from the resolver; the stream goes on."""
+    w = World(latency=0.001)
+    s, r = w.connect()
+    s.send(b"one")
+    w.run(1)
+    assert drain(r) == [b"one"]
+    blob = s.export().to_bytes()
+    ctx_a, ctx_b = w.start("alice"), w.start("bob")
+    s2 = resume(w.did("bob"), StoredSession.from_bytes(blob), ctx_a)
+    s2.send(b"two")
+    assert w.until(lambda: s2.state == State.FAILED, 10)
+    assert s2.failure_reason == "timeout"
+    assert w.until(lambda: s2.state == State.ESTABLISHED, 10)
+    assert [e.reason for e in s2.events if isinstance(e, StateChanged)][-2:] == ["retry_with_backoff",
+                                                                                "receive_valid_response"]
+    w.run(1)
+    (r2,) = ctx_b.accepted()
+    assert drain(r2) == [b"two"]
+    r2.send(b"three")
+    w.run(1)
+    assert drain(s2) == [b"three"]
