@@ -32,6 +32,10 @@ void l2s_config_default(struct l2s_config *cfg)
 	cfg->send_queue_bytes_limit = 16ULL << 20;
 	cfg->reorder_window = 1024;
 	cfg->ticket_lifetime_ms = 24 * HOUR;
+	/* Resumption is symmetric-only by default: fresh nonces give fresh keys,
+	 * the resumption secret is ratcheted each time, and rotation brings
+	 * fresh X-Wing keys; a share costs four X25519 operations. */
+	cfg->resume_dh = 0;
 }
 
 int l2s_config_check(const struct l2s_config *cfg)

@@ -586,3 +586,26 @@ int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn
 	d->ack_pending = 1;
 	return drain_reorder(d, deliver, ctx);
 }
+
+int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old)
+{
+	uint64_t seq;
+	int moved = 0;
+
+	/* A new session's sequence space starts again at 1: the unacknowledged
+	 * messages of the session it replaces are queued anew, in order. */
+	for (const struct l2s_dmsg *m = old->queue.head; m; m = m->next) {
+		if (l2s_delivery_enqueue(d, m->data, m->len, &seq) != L2S_OK)
+			break;
+		moved++;
+	}
+	return moved;
+}
+
+void l2s_delivery_reset_receive(struct l2s_delivery *d)
+{
+	free_list(&d->reorder);
+	d->buffered = 0;
+	d->buffered_bytes = 0;
+	d->next_expected = 1;
+}

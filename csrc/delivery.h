@@ -141,6 +141,12 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 /* 1 when an ACK should be sent (set by every DATA frame and by import). */
 int l2s_delivery_ack_pending(const struct l2s_delivery *d);
 /* The ACK frame's fields; clears the pending flag. */
+/* Queues old's unacknowledged messages on d (new seqs, same order) when a
+ * new session replaces old; stops at d's limits. Returns the count. */
+int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old);
+/* Forgets the receive side (a full handshake began a new sequence space
+ * at the peer): next_expected 1, nothing held out of order. */
+void l2s_delivery_reset_receive(struct l2s_delivery *d);
 /* The lowest unacknowledged seq (next_seq when none): the SYNC frame's value. */
 uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
 /* A SYNC from the peer: moves next_expected up to send_base, drops what was

@@ -37,6 +37,8 @@ const char *l2s_strerror(int err)
 		return "under load";
 	case L2S_ERR_CONFIG:
 		return "invalid configuration";
+	case L2S_ERR_IO:
+		return "socket or TLS library error";
 	}
 	return "unknown error";
 }

@@ -103,6 +103,8 @@ static int all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len);
+
 /* ---- pending exchanges ------------------------------------------------------- */
 
 void l2s_pending_free(struct l2s_session *s)
@@ -141,14 +143,55 @@ static void current_keys(const struct l2s_session *s, struct l2s_session_keys *k
 	memcpy(k->rc, s->rc, sizeof(k->rc));
 }
 
+/* A confirmed full handshake with a peer we already had a session with
+ * replaces that session: it ends (audit event "replaced") and its
+ * unacknowledged messages move to the new one. Until this moment the old
+ * session was untouched, so a replayed or unfinished handshake changes nothing. */
+static void replace_old_session(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	struct l2s_session *old = session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk));
+	struct l2s_event ev = { 0 };
+
+	if (!old || old == s)
+		return;
+	l2s_delivery_adopt(&s->dl, &old->dl);
+	ev.type = L2S_EV_STATE;
+	ev.session = old->handle;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, old->peer_pk, sizeof(ev.peer_pk));
+	ev.from = old->state;
+	ev.to = L2S_STATE_END;
+	ev.reason = L2S_REASON_REPLACED;
+	l2s_node_event(node, &ev, NULL, 0);
+	l2s_session_destroy(node, old);
+}
+
+/* The reason docs/STATE_MACHINE.md records for "from -> established". */
+static int established_reason(int from, int reason)
+{
+	switch (from) {
+	case L2S_HANDSHAKE_INITIATED:
+		return L2S_REASON_RECEIVE_VALID_RESPONSE;
+	case L2S_HANDSHAKE_RECEIVED:
+		return L2S_REASON_SEND_RESPONSE_ACK;
+	case L2S_DEGRADED:
+		return L2S_REASON_CONNECTIVITY_RESTORED;
+	default:
+		return reason;
+	}
+}
+
 /* The session has confirmed keys: reset liveness, re-send what is unacked and
- * tell the peer where our stream stands. */
+ * tell the peer where our stream stands. A session waiting to retry (the peer
+ * resumed it first) records the retry with the reason of its own retry. */
 void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
 	if (s->state != L2S_ESTABLISHED) {
 		if (s->state == L2S_SUSPENDED || s->state == L2S_FAILED)
-			l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_RETRY, now);
-		l2s_session_transition(node, s, L2S_ESTABLISHED, reason, now);
+			l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED,
+					       s->state == L2S_SUSPENDED ? L2S_REASON_RETRY : L2S_REASON_RETRY_WITH_BACKOFF,
+					       now);
+		l2s_session_transition(node, s, L2S_ESTABLISHED, established_reason(s->state, reason), now);
 	}
 	s->missed = 0;
 	/* Keys from a handshake or a resumption start a new heartbeat sequence:
@@ -171,6 +214,8 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->rot_resp = NULL;
 	free(s->peer_bundle);
 	s->peer_bundle = NULL;
+	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
+		replace_old_session(node, s, now);
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 	l2s_delivery_resend_all(&s->dl);
@@ -268,6 +313,9 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	l2s_session_clear_pending(node, s);
 	s->path = path;
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
+	if (s->have_rs)
+		l2s_delivery_reset_receive(&s->dl); /* the peer's new session numbers from 1 */
+	s->resume_failed = 0;
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
 	confirm_keys(node, s, now);
@@ -306,21 +354,18 @@ static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_le
 }
 
 /* Under load a request must prove its address with a cookie (mac2); without
- * a valid one it gets a COOKIE_REPLY and costs no state and no ML-KEM work.
- * Otherwise mac2 is not looked at (PROTOCOL.md §4.3): a stale cookie, one
- * for an address the initiator has left, or one an on-path attacker forged
- * (the COOKIE_REPLY key derives from our public key) must never lock an
- * initiator out; it would re-send that cookie on every retry. A valid mac2
- * still proves the address (address quarantine). */
+ * one it gets a COOKIE_REPLY and costs no state and no ML-KEM work. A non-zero
+ * mac2 is always checked, so no byte of a request goes unverified; a stale or
+ * damaged one is answered with a fresh cookie, load or not. */
 static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			const uint8_t *msg, size_t len, int *proven, uint64_t now)
 {
 	const uint8_t *mac2 = msg + L2S_HS_INIT_MAC2_OFF;
+	int has_mac2 = !all_zero(mac2, L2S_MAC_BYTES);
 	uint8_t reply[L2S_COOKIE_REPLY_BYTES];
 
-	*proven = !all_zero(mac2, L2S_MAC_BYTES) &&
-		  l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
-	if (*proven || !under_load(node, addr, addr_len, now))
+	*proven = has_mac2 && l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
+	if (*proven || (!has_mac2 && !under_load(node, addr, addr_len, now)))
 		return L2S_OK;
 	if (l2s_cookie_reply_create(reply, &node->id, &node->x->cookies, msg, len, addr, addr_len, &node->rng) ==
 	    L2S_OK)
@@ -337,7 +382,9 @@ static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, 
 	return node->slots[slot];
 }
 
-/* A newer request from the same initiator replaces its unconfirmed one. */
+/* A newer request from the same initiator replaces its unconfirmed one. The
+ * old session fails and is cleaned up at once, each step with its audit
+ * event, so that no session disappears without leaving the machine. */
 static void drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now)
 {
 	struct l2s_session *old = session_by(node, &node->by_half, pk, 32);
@@ -462,7 +509,8 @@ int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
 	ret = l2s_resume_create_init(st, s->peer_pk, s->session_id, s->rs, usable_ticket(s, now) ? s->ticket : NULL,
-				     usable_ticket(s, now) ? s->ticket_len : 0, 1, s->pending_index, &node->rng);
+				     usable_ticket(s, now) ? s->ticket_len : 0, s->cfg.resume_dh != 0, s->pending_index,
+				     &node->rng);
 	if (ret == L2S_OK)
 		ret = l2s_node_output(node, s, st->msg, st->msg_len);
 	arm_pending(s, PENDING_RESUME, now);
@@ -519,12 +567,14 @@ static int lookup_session_rs(void *arg, const uint8_t session_id[L2S_SESSION_ID_
 }
 
 /* The session a RESUME_INIT resumes: ours by session id, or a new one from a
- * ticket (we kept no state for it). NULL when we should not answer. */
+ * ticket (we kept no state for it; *created is set). NULL when we should not
+ * answer. */
 static struct l2s_session *resumed_session(struct l2s_node *node, const struct l2s_resume_responder *rst,
-					   uint32_t path, uint64_t now)
+					   uint32_t path, uint64_t now, int *created)
 {
 	struct l2s_session *s = session_by(node, &node->by_sid, rst->session_id, L2S_SESSION_ID_BYTES);
 
+	*created = 0;
 	if (s) {
 		if (s->pending == PENDING_RESUME && s->initiator)
 			return NULL; /* both resumed at once: ours wins */
@@ -539,6 +589,7 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 	memcpy(s->peer_pk, rst->peer_pk, sizeof(s->peer_pk));
 	memcpy(s->session_id, rst->session_id, sizeof(s->session_id));
 	s->path = path;
+	*created = 1;
 	l2s_session_transition(node, s, L2S_HANDSHAKE_RECEIVED, L2S_REASON_RECEIVE_HANDSHAKE, now);
 	accepted_event(node, s, now);
 	return s;
@@ -553,7 +604,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	uint8_t resp[L2S_RESUME_RESP_BYTES];
 	struct l2s_session *s;
 	uint32_t index = 0, peer_index = 0;
-	int ret;
+	int ret, created = 0;
 
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
@@ -562,7 +613,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
 	if (ret == L2S_OK && peer_quarantined(node, rst.peer_pk, now))
 		ret = L2S_ERR_QUARANTINED;
-	s = ret == L2S_OK ? resumed_session(node, &rst, path, now) : NULL;
+	s = ret == L2S_OK ? resumed_session(node, &rst, path, now, &created) : NULL;
 	if (ret == L2S_OK && !s)
 		ret = L2S_ERR_BUSY;
 	if (ret == L2S_OK) {
@@ -580,6 +631,18 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		node->half_open++;
 		l2s_node_output(node, s, resp, sizeof(resp));
 		l2s_schedule(node, s);
+	} else {
+		/* The response could not be made (e.g. the initiator's X25519
+		 * share has small order). The index named nothing yet; a session
+		 * made for the ticket has no exchange and no timer, so it ends
+		 * here rather than hold a slot for ever. */
+		if (index)
+			l2s_node_drop_index(node, index);
+		if (s && created) {
+			l2s_session_transition(node, s, L2S_FAILED, L2S_REASON_AUTHENTICATION_FAILED, now);
+			l2s_session_transition(node, s, L2S_STATE_END, L2S_REASON_CLEANUP, now);
+			l2s_session_destroy(node, s);
+		}
 	}
 	l2s_resume_responder_wipe(&rst);
 	return ret;
@@ -786,7 +849,7 @@ int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *ou
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len, const struct l2s_config *cfg,
 		    uint32_t path, uint64_t now_ms, uint32_t *handle)
 {
-	struct l2s_stored_session st;
+	struct l2s_stored_session st = { 0 };
 	struct l2s_session *s;
 	uint8_t *dl = malloc(stored_len ? stored_len : 1);
 	int ret = l2s_config_check(cfg);
@@ -821,12 +884,12 @@ int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_
 		l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 		l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 		ret = l2s_start_resume(node, s, now_ms);
-		*handle = s->handle;
-	} else if (s) {
-		l2s_session_destroy(node, s);
 	}
-	if (ret == L2S_OK || s)
-		l2s_stored_session_wipe(&st);
+	if (ret == L2S_OK)
+		*handle = s->handle;
+	else if (s)
+		l2s_session_destroy(node, s);
+	l2s_stored_session_wipe(&st);
 	free(dl);
 	return ret;
 }
@@ -862,6 +925,29 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 	s->path = path;
 	l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 	ret = l2s_start_handshake(node, s, now_ms);
+	if (ret != L2S_OK) {
+		l2s_session_destroy(node, s); /* the caller gets no half-made session */
+		return ret;
+	}
 	*handle = s->handle;
-	return ret;
+	return L2S_OK;
+}
+
+int l2s_session_set_bundle(struct l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+			   uint64_t now_s)
+{
+	struct l2s_session *s = l2s_node_session(node, handle);
+	struct l2s_bundle b;
+	int ret;
+
+	if (!s)
+		return L2S_ERR_NOT_FOUND;
+	ret = l2s_bundle_open(&b, bundle, bundle_len, s->peer_pk, now_s);
+	if (ret != L2S_OK)
+		return ret;
+	if (!s->peer_bundle && !(s->peer_bundle = malloc(L2S_PREKEY_BUNDLE_BYTES)))
+		return L2S_ERR_NOMEM;
+	memcpy(s->peer_bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
+	l2s_prekey_id(s->peer_prekey_id, b.prekey_pk);
+	return L2S_OK;
 }

@@ -47,6 +47,7 @@ struct l2s_session {
 	uint8_t need_sync;  /* send SYNC once keys are confirmed */
 	uint8_t have_rs;
 	uint8_t have_cookie;
+	uint8_t resume_failed; /* the last resumption timed out: retry with a full handshake */
 	uint8_t kp_valid[KP_COUNT];
 	struct l2s_config cfg;
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];

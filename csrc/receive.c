@@ -99,6 +99,19 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t 
 	return L2S_ERR_DECODE;
 }
 
+/* Why a session that answered a handshake or resumption is now established. */
+static int confirmed_reason(const struct l2s_session *s)
+{
+	switch (s->state) {
+	case L2S_HANDSHAKE_RECEIVED:
+		return L2S_REASON_SEND_RESPONSE_ACK;
+	case L2S_DEGRADED:
+		return L2S_REASON_CONNECTIVITY_RESTORED;
+	default:
+		return L2S_REASON_RECEIVE_VALID_RESPONSE;
+	}
+}
+
 /* The first frame under keys we have not sent with yet confirms them: for a
  * responder this completes the handshake (handshake_received -> established),
  * after a rotation it moves sending to the new keys. */
@@ -112,11 +125,13 @@ static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_
 	s->rot_resp = NULL;
 	if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED) {
 		l2s_session_clear_pending(node, s);
-		l2s_session_established(node, s, pending == PENDING_ACCEPT ? L2S_REASON_SEND_RESPONSE_ACK
-									  : L2S_REASON_CONNECTIVITY_RESTORED, now);
-	} else if (s->state == L2S_ROTATING) {
-		/* Our peer started the rotation, we answered: it is complete. */
-		l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
+		l2s_session_established(node, s, confirmed_reason(s), now);
+	} else {
+		/* Next keys that come from neither a handshake nor a resumption
+		 * come from a rotation our peer started and we answered: it is
+		 * complete, and counted on this side too. */
+		if (s->state == L2S_ROTATING)
+			l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
 		s->rotations++;
 	}
 }

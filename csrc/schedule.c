@@ -27,8 +27,6 @@ static uint64_t liveness_deadline(const struct l2s_session *s)
 
 	d = earliest(d, s->hb_next);
 	d = earliest(d, s->hb_reply_deadline);
-	if (s->path_down_since && s->state == L2S_ESTABLISHED)
-		d = earliest(d, s->path_down_since + s->cfg.connectivity_timeout_ms + 1);
 	return d;
 }
 
@@ -108,6 +106,11 @@ static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, ui
 	s->retry_at = s->path_down_since ? now + s->cfg.backoff_base_ms : now;
 }
 
+/* A heartbeat timeout is when liveness is judged (docs/STATE_MACHINE.md):
+ * degraded after heartbeat_tolerance misses in a row, or at the first miss
+ * once the transport has reported no connectivity for more than
+ * connectivity_timeout. In a partition that begins at the last activity this
+ * is the first timeout (32 s), and degraded_timeout later the third (92 s). */
 static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	s->hb_reply_deadline = 0;
@@ -116,7 +119,8 @@ static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint6
 		degrade(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
 	else if (s->path_down_since && now > s->path_down_since + s->cfg.connectivity_timeout_ms)
 		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
-	else if (s->state == L2S_ESTABLISHED || s->state == L2S_ROTATING)
+	else if (!s->path_down_since && (s->state == L2S_ESTABLISHED || s->state == L2S_ROTATING))
+		/* "Single missed heartbeat": a warning while the transport is up. */
 		l2s_session_warning(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
 }
 
@@ -124,9 +128,6 @@ static void liveness_timers(struct l2s_node *node, struct l2s_session *s, uint64
 {
 	if (s->hb_reply_deadline && now >= s->hb_reply_deadline)
 		heartbeat_missed(node, s, now);
-	if (s->state == L2S_ESTABLISHED && s->path_down_since &&
-	    now > s->path_down_since + s->cfg.connectivity_timeout_ms)
-		degrade(node, s, L2S_REASON_CONNECTIVITY_LOST, now);
 	if (s->hb_next && now >= s->hb_next)
 		l2s_send_heartbeat(node, s, now);
 }
@@ -160,6 +161,11 @@ static int pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_
 	case PENDING_HANDSHAKE:
 	case PENDING_RESUME:
 		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
+			/* A peer that does not answer our resumption may have lost
+			 * its state (a restart, new ticket keys): the retry tries a
+			 * full handshake if we know its prekey bundle. */
+			if (kind == PENDING_RESUME)
+				s->resume_failed = 1;
 			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
 		} else {
 			/* A re-establishment attempt from `degraded` failed: stay
@@ -209,7 +215,7 @@ static void retry(struct l2s_node *node, struct l2s_session *s, int reason, uint
 	}
 	if (l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, reason, now) != L2S_OK)
 		return;
-	if (s->have_rs)
+	if (s->have_rs && !(s->resume_failed && s->peer_bundle))
 		l2s_start_resume(node, s, now);
 	else
 		l2s_start_handshake(node, s, now);

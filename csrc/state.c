@@ -35,6 +35,7 @@ static const char *const reason_names[L2S_REASON_COUNT] = {
 	[L2S_REASON_TRANSPORT_FAILED] = "transport_failed",
 	[L2S_REASON_CLEANUP] = "cleanup",
 	[L2S_REASON_CLOSED] = "closed",
+	[L2S_REASON_REPLACED] = "replaced",
 };
 
 static const struct l2s_transition transitions[] = {

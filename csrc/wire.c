@@ -428,6 +428,15 @@ static int decode_rotate(const uint8_t *p, size_t len, size_t key_bytes, struct 
 	return L2S_OK;
 }
 
+/* SYNC: the sender's lowest unacknowledged seq, which is at least 1 (§5). */
+static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
+{
+	if (len != SYNC_BYTES)
+		return L2S_ERR_DECODE;
+	f->u.sync.send_base = l2s_get_u64(p + 1);
+	return f->u.sync.send_base ? L2S_OK : L2S_ERR_DECODE;
+}
+
 static int decode_confirm(size_t len)
 {
 	return len == CONFIRM_BYTES ? L2S_OK : L2S_ERR_DECODE;
@@ -456,15 +465,6 @@ static int decode_close(const uint8_t *p, size_t len, struct l2s_frame *f)
 		return L2S_ERR_DECODE;
 	f->u.close.reason = p[1];
 	return L2S_OK;
-}
-
-static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len != SYNC_BYTES)
-		return L2S_ERR_DECODE;
-	f->u.sync.send_base = l2s_get_u64(p + 1);
-	/* seq starts at 1, so the lowest unacknowledged one is at least 1. */
-	return f->u.sync.send_base ? L2S_OK : L2S_ERR_DECODE;
 }
 
 static int decode_error(const uint8_t *p, size_t len, struct l2s_frame *f)
@@ -593,14 +593,14 @@ static void put_frame_body(uint8_t *out, const struct l2s_frame *f)
 	case L2S_FRAME_CLOSE:
 		out[1] = f->u.close.reason;
 		break;
+	case L2S_FRAME_SYNC:
+		l2s_put_u64(out + 1, f->u.sync.send_base);
+		break;
 	case L2S_FRAME_ERROR:
 		out[1] = f->u.error.code;
 		out[2] = (uint8_t)f->u.error.len;
 		if (f->u.error.len)
 			put_bytes(out + ERROR_HEAD, f->u.error.text, f->u.error.len);
-		break;
-	case L2S_FRAME_SYNC:
-		l2s_put_u64(out + 1, f->u.sync.send_base);
 		break;
 	default: /* CONFIRM: the type byte is the whole frame */
 		break;

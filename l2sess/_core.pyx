@@ -324,3 +324,581 @@ def x25519(sk, pk):
     cdef bytes out = _new(L2S_X25519_BYTES)
     _check(l2s_x25519(_w(out), _p(bsk), _p(bpk)), "X25519")
     return out
+
+
+# ==== the session engine: the sans-IO node ===================================
+#
+# A Node owns one struct l2s_node (one local identity, its prekeys and all its
+# sessions). It never reads a clock or touches a socket: every call takes
+# now_ms (any monotonic millisecond clock) and the caller drains outputs
+# (session, path, bytes) and events after each call. Arguments are checked
+# here (type, length, integer range) before C sees them; C error codes become
+# the typed exceptions of l2sess.errors. The GIL is released around the calls
+# that can do public-key work (establish, resume, receive, tick, and those
+# that may start a rotation or resumption); a per-node lock keeps two threads
+# from entering the same node at once.
+
+import threading
+from collections import namedtuple
+
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+
+from l2sess import errors as _errors
+
+PREKEY_BUNDLE_BYTES = L2S_PREKEY_BUNDLE_BYTES
+MAX_MESSAGE = L2S_MAX_MESSAGE
+MAX_PAYLOAD = L2S_MAX_PAYLOAD
+SESSION_ID_BYTES = L2S_SESSION_ID_BYTES
+MAX_ADDR_BYTES = L2S_MAX_ADDR_BYTES
+
+# Error codes (enum l2s_err), for code that inspects Node.receive's result.
+ERR_CODES = {
+    "OK": L2S_OK, "LENGTH": L2S_ERR_LENGTH, "INVALID_KEY": L2S_ERR_INVALID_KEY, "AUTH": L2S_ERR_AUTH,
+    "INIT": L2S_ERR_INIT, "INTERNAL": L2S_ERR_INTERNAL, "DECODE": L2S_ERR_DECODE, "STATE": L2S_ERR_STATE,
+    "QUEUE_FULL": L2S_ERR_QUEUE_FULL, "NOT_FOUND": L2S_ERR_NOT_FOUND, "QUARANTINED": L2S_ERR_QUARANTINED,
+    "REPLAY": L2S_ERR_REPLAY, "EXPIRED": L2S_ERR_EXPIRED, "NOMEM": L2S_ERR_NOMEM, "BUSY": L2S_ERR_BUSY,
+    "CONFIG": L2S_ERR_CONFIG,
+}
+
+STATE_NAMES = tuple(l2s_state_name(i).decode() for i in range(L2S_STATE_END + 1))
+REASON_NAMES = tuple(l2s_reason_name(i).decode() for i in range(L2S_REASON_COUNT))
+END = STATE_NAMES[L2S_STATE_END]  # "[*]"
+
+EVENT_NAMES = {
+    L2S_EV_STATE: "state",
+    L2S_EV_ACCEPTED: "accepted",
+    L2S_EV_MESSAGE: "message",
+    L2S_EV_DELIVERED: "delivered",
+    L2S_EV_WARNING: "warning",
+    L2S_EV_TRANSPORT: "transport",
+    L2S_EV_CLOSED: "closed",
+}
+
+NodeEvent = namedtuple("NodeEvent", "type session time_ms peer_pk from_state to_state reason seq path data")
+NodeEvent.__doc__ = """One engine event (struct l2s_event), copied out of the node.
+
+type: "state" (a transition, the audit event), "accepted" (a new inbound
+session), "message" (an application message, in order, exactly once),
+"delivered" (the peer acknowledged seq), "warning", "transport" (the session
+moved to path), "closed" (the peer closed the session).
+from_state / to_state: state names for "state", "warning" and "closed" ("[*]"
+is the end), else None. reason: a reason name for "state", "warning" and
+"closed", else None. seq: for "message" and "delivered", else None. path: for
+"transport" and "accepted", else None. data: the payload of "message", else None.
+"""
+
+
+def strerror(int code):
+    """The engine's name for an error code (l2s_strerror)."""
+    return l2s_strerror(code).decode()
+
+
+def state_name(int state):
+    """The name of an enum l2s_state value ("[*]" for the end, "unknown" outside)."""
+    return l2s_state_name(state).decode()
+
+
+def reason_name(int reason):
+    """The name of an enum l2s_reason value ("unknown" outside the enum)."""
+    return l2s_reason_name(reason).decode()
+
+
+def transition_table():
+    """The transition table the engine enforces: [(from_name, to_name)], "[*]" for the end."""
+    cdef const l2s_transition *t
+    cdef size_t n = l2s_transition_table(&t)
+    return [(STATE_NAMES[t[i].from_], STATE_NAMES[t[i].to]) for i in range(n)]
+
+
+def check_transition(from_state, to_state):
+    """Raises InvalidState unless the engine's table has from_state -> to_state
+    (l2s_transition_allowed); the states are names, "[*]" for the end."""
+    cdef int f, t
+    for name in (from_state, to_state):
+        if name not in STATE_NAMES:
+            raise ValueError(f"unknown state {name!r}: one of {', '.join(STATE_NAMES)}")
+    f = STATE_NAMES.index(from_state)
+    t = STATE_NAMES.index(to_state)
+    _ncheck(l2s_transition_allowed(f, t), f"transition {from_state} -> {to_state}")
+
+
+def error_for(int code, str what):
+    """The exception (not raised) that stands for an error code of the node API."""
+    msg = f"{what}: {l2s_strerror(code).decode()}"
+    if code == L2S_ERR_LENGTH:
+        return _errors.LengthError(msg, code)
+    if code == L2S_ERR_DECODE:
+        return _errors.DecodeError(msg, code)
+    if code == L2S_ERR_CONFIG:
+        return _errors.InvalidConfig(msg, code)
+    if code in (L2S_ERR_AUTH, L2S_ERR_INVALID_KEY, L2S_ERR_EXPIRED, L2S_ERR_REPLAY, L2S_ERR_QUARANTINED):
+        return _errors.AuthenticationFailed(msg, code)
+    if code in (L2S_ERR_STATE, L2S_ERR_NOT_FOUND):
+        return _errors.InvalidState(msg, code)
+    if code == L2S_ERR_QUEUE_FULL:
+        return _errors.QueueFull(msg, code)
+    return _errors.SessionError(msg, code)
+
+
+cdef int _ncheck(int ret, str what) except -1:
+    if ret == L2S_OK:
+        return 0
+    raise error_for(ret, what)
+
+
+cdef uint64_t _u64(object v, str name) except? 0xFFFFFFFFFFFFFFFF:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{name} must be int, not {type(v).__name__}")
+    if v < 0 or v > 0xFFFFFFFFFFFFFFFF:
+        raise ValueError(f"{name} must be between 0 and 2**64-1, got {v}")
+    return <uint64_t>v
+
+
+cdef uint32_t _u32(object v, str name) except? 0xFFFFFFFF:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{name} must be int, not {type(v).__name__}")
+    if v < 0 or v > 0xFFFFFFFF:
+        raise ValueError(f"{name} must be between 0 and 2**32-1, got {v}")
+    return <uint32_t>v
+
+
+cdef uint32_t _handle(object v) except? 0:
+    cdef uint32_t h = _u32(v, "handle")
+    if h == 0:
+        raise ValueError("handle must be non-zero")
+    return h
+
+
+# ---- SessionConfig as the C struct --------------------------------------------
+
+# The fields of struct l2s_config, in order; True marks the uint32_t ones.
+CONFIG_FIELDS = (
+    ("ttl_ms", False), ("heartbeat_interval_ms", False), ("heartbeat_tolerance", True),
+    ("handshake_timeout_ms", False), ("rotation_window_ms", False), ("heartbeat_reply_timeout_ms", False),
+    ("connectivity_timeout_ms", False), ("degraded_timeout_ms", False), ("suspended_retry_ms", False),
+    ("quarantine_ms", False), ("backoff_base_ms", False), ("backoff_max_ms", False), ("max_retries", True),
+    ("key_grace_ms", False), ("rotate_after_messages", False), ("rotate_after_bytes", False),
+    ("retransmit_timeout_ms", False), ("send_queue_limit", True), ("send_queue_bytes_limit", False),
+    ("reorder_window", True), ("ticket_lifetime_ms", False), ("resume_dh", True),
+)
+_CONFIG_NAMES = frozenset(n for n, _ in CONFIG_FIELDS)
+
+
+cdef dict _config_dict(const l2s_config *c):
+    return {
+        "ttl_ms": c.ttl_ms, "heartbeat_interval_ms": c.heartbeat_interval_ms,
+        "heartbeat_tolerance": c.heartbeat_tolerance, "handshake_timeout_ms": c.handshake_timeout_ms,
+        "rotation_window_ms": c.rotation_window_ms, "heartbeat_reply_timeout_ms": c.heartbeat_reply_timeout_ms,
+        "connectivity_timeout_ms": c.connectivity_timeout_ms, "degraded_timeout_ms": c.degraded_timeout_ms,
+        "suspended_retry_ms": c.suspended_retry_ms, "quarantine_ms": c.quarantine_ms,
+        "backoff_base_ms": c.backoff_base_ms, "backoff_max_ms": c.backoff_max_ms, "max_retries": c.max_retries,
+        "key_grace_ms": c.key_grace_ms, "rotate_after_messages": c.rotate_after_messages,
+        "rotate_after_bytes": c.rotate_after_bytes, "retransmit_timeout_ms": c.retransmit_timeout_ms,
+        "send_queue_limit": c.send_queue_limit, "send_queue_bytes_limit": c.send_queue_bytes_limit,
+        "reorder_window": c.reorder_window, "ticket_lifetime_ms": c.ticket_lifetime_ms,
+        "resume_dh": c.resume_dh,
+    }
+
+
+cdef int _config_from(object cfg, l2s_config *c) except -1:
+    """Fills c from a mapping of C field names (missing ones keep their defaults)."""
+    l2s_config_default(c)
+    if cfg is None:
+        return 0
+    if not hasattr(cfg, "keys"):
+        raise TypeError(f"config must be a mapping of struct l2s_config fields, not {type(cfg).__name__}")
+    unknown = sorted(set(cfg.keys()) - _CONFIG_NAMES)
+    if unknown:
+        raise ValueError(f"unknown config field(s): {', '.join(map(str, unknown))}")
+    d = _config_dict(c)
+    d.update(cfg)
+    c.ttl_ms = _u64(d["ttl_ms"], "ttl_ms")
+    c.heartbeat_interval_ms = _u64(d["heartbeat_interval_ms"], "heartbeat_interval_ms")
+    c.heartbeat_tolerance = _u32(d["heartbeat_tolerance"], "heartbeat_tolerance")
+    c.handshake_timeout_ms = _u64(d["handshake_timeout_ms"], "handshake_timeout_ms")
+    c.rotation_window_ms = _u64(d["rotation_window_ms"], "rotation_window_ms")
+    c.heartbeat_reply_timeout_ms = _u64(d["heartbeat_reply_timeout_ms"], "heartbeat_reply_timeout_ms")
+    c.connectivity_timeout_ms = _u64(d["connectivity_timeout_ms"], "connectivity_timeout_ms")
+    c.degraded_timeout_ms = _u64(d["degraded_timeout_ms"], "degraded_timeout_ms")
+    c.suspended_retry_ms = _u64(d["suspended_retry_ms"], "suspended_retry_ms")
+    c.quarantine_ms = _u64(d["quarantine_ms"], "quarantine_ms")
+    c.backoff_base_ms = _u64(d["backoff_base_ms"], "backoff_base_ms")
+    c.backoff_max_ms = _u64(d["backoff_max_ms"], "backoff_max_ms")
+    c.max_retries = _u32(d["max_retries"], "max_retries")
+    c.key_grace_ms = _u64(d["key_grace_ms"], "key_grace_ms")
+    c.rotate_after_messages = _u64(d["rotate_after_messages"], "rotate_after_messages")
+    c.rotate_after_bytes = _u64(d["rotate_after_bytes"], "rotate_after_bytes")
+    c.retransmit_timeout_ms = _u64(d["retransmit_timeout_ms"], "retransmit_timeout_ms")
+    c.send_queue_limit = _u32(d["send_queue_limit"], "send_queue_limit")
+    c.send_queue_bytes_limit = _u64(d["send_queue_bytes_limit"], "send_queue_bytes_limit")
+    c.reorder_window = _u32(d["reorder_window"], "reorder_window")
+    c.ticket_lifetime_ms = _u64(d["ticket_lifetime_ms"], "ticket_lifetime_ms")
+    c.resume_dh = _u32(d["resume_dh"], "resume_dh")
+    return 0
+
+
+def config_default():
+    """The engine's default SessionConfig (l2s_config_default) as {C field name: int}."""
+    cdef l2s_config c
+    l2s_config_default(&c)
+    return _config_dict(&c)
+
+
+def config_check(cfg):
+    """Raises InvalidConfig (a ValueError) when l2s_config_check refuses cfg (a mapping
+    of C field names; missing fields take their defaults)."""
+    cdef l2s_config c
+    _config_from(cfg, &c)
+    _ncheck(l2s_config_check(&c), "SessionConfig")
+
+
+def prekey_bundle_verify(bundle, identity_pk, now_s):
+    """Checks a prekey bundle's signature, identity and expiry (now_s: Unix seconds).
+
+    Returns None when it is valid. Raises DecodeError (a ValueError) for a
+    malformed bundle, AuthenticationFailed for a wrong identity or signature,
+    or, for an authentic bundle, an expired one (its .code is the C code)."""
+    cdef bytes bb = _arg(bundle, "bundle")
+    cdef bytes bpk = _arg(identity_pk, "identity_pk", L2S_ED25519_PK_BYTES)
+    cdef uint64_t t = _u64(now_s, "now_s")
+    if len(bb) != L2S_PREKEY_BUNDLE_BYTES:
+        raise _errors.DecodeError(f"a prekey bundle is {L2S_PREKEY_BUNDLE_BYTES} bytes, got {len(bb)}",
+                                  L2S_ERR_DECODE)
+    cdef int ret = l2s_prekey_bundle_verify(_p(bb), len(bb), _p(bpk), t)
+    if ret == L2S_ERR_EXPIRED:
+        raise _errors.AuthenticationFailed("prekey bundle expired", ret)
+    _ncheck(ret, "prekey bundle")
+
+
+cdef class Node:
+    """One local identity, its prekeys and all its sessions (struct l2s_node).
+
+    Node(identity_sk, prekey_seed, prekey_not_after, storage_key, now_ms, *,
+         rng_seed=None, max_sessions=0, handshake_load_limit=0,
+         handshake_rate_per_s=0, handshake_counter=0)
+
+    identity_sk: the 64-byte Ed25519 secret key (seed || public key);
+    prekey_seed: the 32-byte X-Wing prekey seed; prekey_not_after: the
+    bundle's expiry in Unix seconds; storage_key: 32 bytes that seal
+    StoredSession blobs; rng_seed (tests only): 32 bytes that make every
+    random draw of the node deterministic. Zero limits take the engine's
+    defaults. Sessions are named by non-zero int handles.
+    """
+    cdef l2s_node *_node
+    cdef object _lock
+
+    def __cinit__(self):
+        self._node = NULL
+        self._lock = threading.Lock()
+
+    def __init__(self, identity_sk, prekey_seed, prekey_not_after, storage_key, now_ms, *, rng_seed=None,
+                 max_sessions=0, handshake_load_limit=0, handshake_rate_per_s=0, handshake_counter=0):
+        cdef l2s_node_params p
+        cdef l2s_node *node = NULL
+        cdef bytes sk = _arg(identity_sk, "identity_sk", L2S_ED25519_SK_BYTES)
+        cdef bytes ps = _arg(prekey_seed, "prekey_seed", L2S_XWING_SK_BYTES)
+        cdef bytes st = _arg(storage_key, "storage_key", 32)
+        cdef bytes rs = None if rng_seed is None else _arg(rng_seed, "rng_seed", 32)
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        if self._node != NULL:
+            raise RuntimeError("Node is already initialised")
+        memset(&p, 0, sizeof(p))
+        p.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
+        p.max_sessions = _u32(max_sessions, "max_sessions")
+        p.handshake_load_limit = _u32(handshake_load_limit, "handshake_load_limit")
+        p.handshake_rate_per_s = _u32(handshake_rate_per_s, "handshake_rate_per_s")
+        p.handshake_counter = _u64(handshake_counter, "handshake_counter")
+        memcpy(p.identity_sk, _p(sk), L2S_ED25519_SK_BYTES)
+        memcpy(p.prekey_seed, _p(ps), L2S_XWING_SK_BYTES)
+        memcpy(p.storage_key, _p(st), 32)
+        if rs is not None:
+            p.deterministic = 1
+            memcpy(p.rng_seed, _p(rs), 32)
+        with nogil:
+            ret = l2s_node_new(&node, &p, t)
+        l2s_wipe(&p, sizeof(p))
+        if ret == L2S_ERR_INVALID_KEY:
+            raise _errors.AuthenticationFailed(
+                "identity_sk: its second half is not the public key of its seed", ret)
+        _ncheck(ret, "node")
+        self._node = node
+
+    def __dealloc__(self):
+        if self._node != NULL:
+            l2s_node_free(self._node)
+            self._node = NULL
+
+    cdef l2s_node *_n(self) except NULL:
+        if self._node == NULL:
+            raise RuntimeError("Node is not initialised")
+        return self._node
+
+    def prekey_bundle(self):
+        """This node's signed prekey bundle (PROTOCOL.md §3), 1321 bytes."""
+        cdef bytes out = _new(L2S_PREKEY_BUNDLE_BYTES)
+        cdef int ret
+        with self._lock:
+            ret = l2s_node_prekey_bundle(self._n(), _w(out))
+        _ncheck(ret, "prekey bundle")
+        return out
+
+    def handshake_counter(self):
+        """The last handshake counter used: persist it and pass it back to a new Node."""
+        with self._lock:
+            return l2s_node_handshake_counter(self._n())
+
+    def set_accept_config(self, config):
+        """The config inbound sessions get (a mapping of C field names, seconds are not
+        accepted here: *_ms fields). Raises InvalidConfig when it is refused."""
+        cdef l2s_config c
+        cdef int ret
+        _config_from(config, &c)
+        with self._lock:
+            ret = l2s_node_set_accept_config(self._n(), &c)
+        _ncheck(ret, "accept config")
+
+    def establish(self, peer_pk, bundle, now_s, config, path, now_ms):
+        """Starts a full handshake to peer_pk (32 bytes) whose prekey bundle is given
+        (verified here against peer_pk and now_s, Unix seconds). Returns the handle."""
+        cdef l2s_node *node = self._n()
+        cdef bytes bpk = _arg(peer_pk, "peer_pk", L2S_ED25519_PK_BYTES)
+        cdef bytes bb = _arg(bundle, "bundle", L2S_PREKEY_BUNDLE_BYTES)
+        cdef uint64_t ts = _u64(now_s, "now_s")
+        cdef uint32_t p = _u32(path, "path")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef l2s_config c
+        cdef uint32_t handle = 0
+        cdef int ret
+        cdef const uint8_t *ppk = _p(bpk)
+        cdef const uint8_t *pb = _p(bb)
+        _config_from(config, &c)
+        with self._lock:
+            with nogil:
+                # On failure the engine keeps no session and sets no handle.
+                ret = l2s_node_establish(node, ppk, pb, L2S_PREKEY_BUNDLE_BYTES, ts, &c, p, t, &handle)
+        if ret == L2S_ERR_EXPIRED:
+            raise _errors.AuthenticationFailed("establish: prekey bundle expired", ret)
+        _ncheck(ret, "establish")
+        return handle
+
+    def resume(self, stored, config, path, now_ms):
+        """Resumes from an exported StoredSession (bytes). Returns the handle."""
+        cdef l2s_node *node = self._n()
+        cdef bytes bs = _arg(stored, "stored")
+        cdef uint32_t p = _u32(path, "path")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef l2s_config c
+        cdef uint32_t handle = 0
+        cdef int ret
+        cdef const uint8_t *ps = _p(bs)
+        cdef size_t n = len(bs)
+        _config_from(config, &c)
+        with self._lock:
+            with nogil:
+                ret = l2s_node_resume(node, ps, n, &c, p, t, &handle)
+        if ret == L2S_ERR_EXPIRED:
+            raise _errors.AuthenticationFailed("resume: stored session expired", ret)
+        _ncheck(ret, "resume")
+        return handle
+
+    def receive(self, path, addr, data, now_ms):
+        """Feeds one received message from path; addr (at most 32 bytes) names its
+        source. Returns 0 when the message was used, or the negative error code
+        of why it was dropped (a normal event on a network: see strerror())."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t p = _u32(path, "path")
+        cdef bytes ba = _arg(addr, "addr")
+        cdef bytes bd = _arg(data, "data")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        cdef const uint8_t *pa = _p(ba)
+        cdef const uint8_t *pd = _p(bd)
+        cdef size_t alen = len(ba), dlen = len(bd)
+        if alen > L2S_MAX_ADDR_BYTES:
+            raise _errors.LengthError(f"addr must be at most {L2S_MAX_ADDR_BYTES} bytes, got {alen}",
+                                      L2S_ERR_LENGTH)
+        if dlen > L2S_MAX_MESSAGE:
+            return L2S_ERR_DECODE  # larger than any message: dropped unseen
+        with self._lock:
+            with nogil:
+                ret = l2s_node_receive(node, p, pa, alen, pd, dlen, t)
+        return ret
+
+    def path_status(self, path, up, now_ms):
+        """The transport's view of a path: up false when it has lost connectivity."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t p = _u32(path, "path")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int u = 1 if up else 0
+        cdef int ret
+        with self._lock:
+            ret = l2s_node_path_status(node, p, u, t)
+        _ncheck(ret, "path status")
+
+    def tick(self, now_ms):
+        """Runs every timer due at now_ms."""
+        cdef l2s_node *node = self._n()
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        with self._lock:
+            with nogil:
+                ret = l2s_node_tick(node, t)
+        _ncheck(ret, "tick")
+
+    def next_deadline(self):
+        """The earliest pending deadline in ms, or None when there is none."""
+        cdef uint64_t d
+        with self._lock:
+            d = l2s_node_next_deadline(self._n())
+        return None if d == 0xFFFFFFFFFFFFFFFF else d
+
+    def drain_outputs(self):
+        """Every message the node wants sent: [(session, path, bytes)], in order
+        (session 0: a message of no session, e.g. a cookie reply)."""
+        cdef l2s_node *node = self._n()
+        cdef l2s_output o
+        out = []
+        with self._lock:
+            while l2s_node_next_output(node, &o):
+                out.append((o.session, o.path, PyBytes_FromStringAndSize(<const char *>o.data, o.len)))
+        return out
+
+    def drain_events(self):
+        """Every pending event, in order, as NodeEvent tuples."""
+        cdef l2s_node *node = self._n()
+        cdef l2s_event ev
+        out = []
+        with self._lock:
+            while l2s_node_next_event(node, &ev):
+                out.append(_event(&ev))
+        return out
+
+    def session_send(self, handle, data, now_ms):
+        """Queues an application message (at most 65536 bytes); returns its seq.
+        QueueFull when the send queue is at its limit (nothing accepted is dropped)."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef bytes bd = _arg(data, "data")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef uint64_t seq = 0
+        cdef int ret
+        cdef const uint8_t *pd = _p(bd)
+        cdef size_t n = len(bd)
+        if n > L2S_MAX_PAYLOAD:
+            raise _errors.LengthError(f"a message is at most {L2S_MAX_PAYLOAD} bytes, got {n}", L2S_ERR_LENGTH)
+        with self._lock:
+            with nogil:
+                ret = l2s_session_send(node, h, pd, n, t, &seq)
+        _ncheck(ret, "send")
+        return seq
+
+    def session_info(self, handle):
+        """struct l2s_session_info as a dict (state and failure_reason as names)."""
+        cdef l2s_sinfo i
+        cdef uint32_t h = _handle(handle)
+        cdef int ret
+        with self._lock:
+            ret = l2s_session_info(self._n(), h, &i)
+        _ncheck(ret, "session info")
+        return {
+            "state": state_name(i.state),
+            "failure_reason": reason_name(i.failure_reason),
+            "initiator": bool(i.initiator),
+            "peer_pk": PyBytes_FromStringAndSize(<const char *>i.peer_pk, 32),
+            "session_id": PyBytes_FromStringAndSize(<const char *>i.session_id, L2S_SESSION_ID_BYTES),
+            "path": i.path,
+            "expires_ms": i.expires_ms,
+            "key_established_ms": i.key_established_ms,
+            "quarantined_until_ms": i.quarantined_until_ms,
+            "next_retry_ms": i.next_retry_ms,
+            "missed_heartbeats": i.missed_heartbeats,
+            "retries": i.retries,
+            "rotations": i.rotations,
+            "queued": i.queued,
+            "unacked": i.unacked,
+            "next_send_seq": i.next_send_seq,
+            "next_recv_seq": i.next_recv_seq,
+        }
+
+    def session_rotate(self, handle, now_ms):
+        """Starts a key rotation now (InvalidState unless established and idle)."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        with self._lock:
+            with nogil:
+                ret = l2s_session_rotate(node, h, t)
+        _ncheck(ret, "rotate")
+
+    def session_set_path(self, handle, path, now_ms):
+        """Moves the session to another path (transport fallback) and resumes on it."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef uint32_t p = _u32(path, "path")
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        with self._lock:
+            with nogil:
+                ret = l2s_session_set_path(node, h, p, t)
+        _ncheck(ret, "set path")
+
+    def session_set_bundle(self, handle, bundle, now_s):
+        """Gives a resumed session the peer's prekey bundle (verified against its
+        identity and now_s): a retry after a refused resumption uses a full handshake."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef bytes bb = _arg(bundle, "bundle", L2S_PREKEY_BUNDLE_BYTES)
+        cdef uint64_t ts = _u64(now_s, "now_s")
+        cdef int ret
+        with self._lock:
+            ret = l2s_session_set_bundle(node, h, _p(bb), L2S_PREKEY_BUNDLE_BYTES, ts)
+        _ncheck(ret, "set bundle")
+
+    def session_export(self, handle):
+        """The session's StoredSession: bytes sealed with the node's storage key
+        (InvalidState before the session has keys)."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef size_t need = 0, got = 0
+        cdef int ret
+        cdef bytes out
+        with self._lock:
+            ret = l2s_session_export(node, h, NULL, 0, &need)
+            if ret != L2S_ERR_LENGTH:
+                _ncheck(ret, "export")
+            out = _new(need)
+            ret = l2s_session_export(node, h, _w(out), need, &got)
+        _ncheck(ret, "export")
+        return out if got == need else out[:got]
+
+    def session_close(self, handle, now_ms):
+        """Sends CLOSE and ends the session; its handle becomes invalid."""
+        cdef l2s_node *node = self._n()
+        cdef uint32_t h = _handle(handle)
+        cdef uint64_t t = _u64(now_ms, "now_ms")
+        cdef int ret
+        with self._lock:
+            ret = l2s_session_close(node, h, t)
+        _ncheck(ret, "close")
+
+
+cdef object _event(const l2s_event *ev):
+    cdef int t = ev.type
+    name = EVENT_NAMES.get(t, str(t))
+    has_states = t in (L2S_EV_STATE, L2S_EV_WARNING, L2S_EV_CLOSED)
+    return NodeEvent(
+        name,
+        ev.session,
+        ev.time_ms,
+        PyBytes_FromStringAndSize(<const char *>ev.peer_pk, 32),
+        state_name(ev.from_) if has_states else None,
+        state_name(ev.to) if has_states else None,
+        reason_name(ev.reason) if has_states else None,
+        ev.seq if t in (L2S_EV_MESSAGE, L2S_EV_DELIVERED) else None,
+        ev.path if t in (L2S_EV_TRANSPORT, L2S_EV_ACCEPTED) else None,
+        (PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b"")
+        if t == L2S_EV_MESSAGE else None,
+    )

@@ -1,5 +1,5 @@
 # Declarations of csrc/include/l2s.h for Cython.
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 cdef extern from "l2s.h" nogil:
     enum:
@@ -9,6 +9,16 @@ cdef extern from "l2s.h" nogil:
         L2S_ERR_AUTH
         L2S_ERR_INIT
         L2S_ERR_INTERNAL
+        L2S_ERR_DECODE
+        L2S_ERR_STATE
+        L2S_ERR_QUEUE_FULL
+        L2S_ERR_NOT_FOUND
+        L2S_ERR_QUARANTINED
+        L2S_ERR_REPLAY
+        L2S_ERR_EXPIRED
+        L2S_ERR_NOMEM
+        L2S_ERR_BUSY
+        L2S_ERR_CONFIG
         L2S_X25519_BYTES
         L2S_ED25519_PK_BYTES
         L2S_ED25519_SEED_BYTES
@@ -62,3 +72,158 @@ cdef extern from "l2s.h" nogil:
     int l2s_xwing_keygen_derand(uint8_t *pk, const uint8_t *sk)
     int l2s_xwing_encaps_derand(uint8_t *ct, uint8_t *ss, const uint8_t *pk, const uint8_t *eseed)
     int l2s_xwing_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *sk)
+
+    # ---- the session engine (sans-IO node) ----
+    enum:
+        L2S_IDLE
+        L2S_HANDSHAKE_INITIATED
+        L2S_HANDSHAKE_RECEIVED
+        L2S_ESTABLISHED
+        L2S_DEGRADED
+        L2S_ROTATING
+        L2S_SUSPENDED
+        L2S_FAILED
+        L2S_STATE_COUNT
+        L2S_STATE_END
+
+    enum:
+        L2S_REASON_NONE
+        L2S_REASON_COUNT
+
+    enum:
+        L2S_EV_STATE
+        L2S_EV_ACCEPTED
+        L2S_EV_MESSAGE
+        L2S_EV_DELIVERED
+        L2S_EV_WARNING
+        L2S_EV_TRANSPORT
+        L2S_EV_CLOSED
+
+    enum:
+        L2S_PREKEY_BUNDLE_BYTES
+        L2S_MAX_MESSAGE
+        L2S_MAX_PAYLOAD
+        L2S_SESSION_ID_BYTES
+        L2S_MAX_ADDR_BYTES
+
+    const char *l2s_state_name(int state)
+    const char *l2s_reason_name(int reason)
+
+    struct l2s_transition:
+        uint8_t from_ "from"
+        uint8_t to
+
+    size_t l2s_transition_table(const l2s_transition **table)
+    int l2s_transition_allowed(int from_, int to)
+
+    struct l2s_config:
+        uint64_t ttl_ms
+        uint64_t heartbeat_interval_ms
+        uint32_t heartbeat_tolerance
+        uint64_t handshake_timeout_ms
+        uint64_t rotation_window_ms
+        uint64_t heartbeat_reply_timeout_ms
+        uint64_t connectivity_timeout_ms
+        uint64_t degraded_timeout_ms
+        uint64_t suspended_retry_ms
+        uint64_t quarantine_ms
+        uint64_t backoff_base_ms
+        uint64_t backoff_max_ms
+        uint32_t max_retries
+        uint64_t key_grace_ms
+        uint64_t rotate_after_messages
+        uint64_t rotate_after_bytes
+        uint64_t retransmit_timeout_ms
+        uint32_t send_queue_limit
+        uint64_t send_queue_bytes_limit
+        uint32_t reorder_window
+        uint64_t ticket_lifetime_ms
+        uint32_t resume_dh
+
+    void l2s_config_default(l2s_config *cfg)
+    int l2s_config_check(const l2s_config *cfg)
+
+    struct l2s_node:
+        pass
+
+    struct l2s_node_params:
+        uint8_t identity_sk[64]
+        uint8_t prekey_seed[32]
+        uint64_t prekey_not_after_s
+        uint8_t storage_key[32]
+        int deterministic
+        uint8_t rng_seed[32]
+        uint32_t max_sessions
+        uint32_t handshake_load_limit
+        uint32_t handshake_rate_per_s
+        uint64_t handshake_counter
+
+    int l2s_node_new(l2s_node **out, const l2s_node_params *params, uint64_t now_ms)
+    void l2s_node_free(l2s_node *node)
+    int l2s_node_prekey_bundle(const l2s_node *node, uint8_t *out)
+    int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t *identity_pk, uint64_t now_s)
+    int l2s_node_establish(l2s_node *node, const uint8_t *peer_pk, const uint8_t *bundle, size_t bundle_len,
+                           uint64_t now_s, const l2s_config *cfg, uint32_t path, uint64_t now_ms,
+                           uint32_t *handle)
+    uint64_t l2s_node_handshake_counter(const l2s_node *node)
+    int l2s_node_resume(l2s_node *node, const uint8_t *stored, size_t stored_len, const l2s_config *cfg,
+                        uint32_t path, uint64_t now_ms, uint32_t *handle)
+    int l2s_node_set_accept_config(l2s_node *node, const l2s_config *cfg)
+    int l2s_node_receive(l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+                         const uint8_t *msg, size_t len, uint64_t now_ms)
+    int l2s_node_path_status(l2s_node *node, uint32_t path, int up, uint64_t now_ms)
+    int l2s_node_tick(l2s_node *node, uint64_t now_ms)
+    uint64_t l2s_node_next_deadline(const l2s_node *node)
+
+    struct l2s_output:
+        uint32_t session
+        uint32_t path
+        const uint8_t *data
+        size_t len
+
+    int l2s_node_next_output(l2s_node *node, l2s_output *out)
+
+    struct l2s_event:
+        int type
+        uint32_t session
+        uint64_t time_ms
+        uint8_t peer_pk[32]
+        int from_ "from"
+        int to
+        int reason
+        uint64_t seq
+        uint32_t path
+        const uint8_t *data
+        size_t len
+
+    int l2s_node_next_event(l2s_node *node, l2s_event *ev)
+
+    int l2s_session_send(l2s_node *node, uint32_t handle, const uint8_t *msg, size_t len, uint64_t now_ms,
+                         uint64_t *seq)
+
+    struct l2s_sinfo "l2s_session_info":
+        int state
+        int failure_reason
+        int initiator
+        uint8_t peer_pk[32]
+        uint8_t session_id[16]
+        uint32_t path
+        uint64_t expires_ms
+        uint64_t key_established_ms
+        uint64_t quarantined_until_ms
+        uint64_t next_retry_ms
+        uint32_t missed_heartbeats
+        uint32_t retries
+        uint32_t rotations
+        uint64_t queued
+        uint64_t unacked
+        uint64_t next_send_seq
+        uint64_t next_recv_seq
+
+    int l2s_session_info(const l2s_node *node, uint32_t handle, l2s_sinfo *info)
+    int l2s_session_rotate(l2s_node *node, uint32_t handle, uint64_t now_ms)
+    int l2s_session_set_path(l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms)
+    int l2s_session_set_bundle(l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+                               uint64_t now_s)
+    int l2s_session_export(const l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len)
+    int l2s_session_close(l2s_node *node, uint32_t handle, uint64_t now_ms)

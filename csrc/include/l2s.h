@@ -35,6 +35,7 @@ enum l2s_err {
 	L2S_ERR_NOMEM = -13,      /* allocation failed or a table is full */
 	L2S_ERR_BUSY = -14,       /* under load: answered with a cookie, no state kept */
 	L2S_ERR_CONFIG = -15,     /* an invalid SessionConfig */
+	L2S_ERR_IO = -16,         /* a socket or TLS library call failed (transports only) */
 };
 
 /* A stable, human-readable name for an enum l2s_err value. */
@@ -140,7 +141,8 @@ int l2s_xwing_decaps(uint8_t ss[L2S_XWING_SS_BYTES], const uint8_t ct[L2S_XWING_
  *
  * A node holds one local identity, its prekeys and all its sessions. It never
  * reads a clock, sleeps or touches a socket: the caller passes the time
- * (now_ms, any monotonic millisecond clock) and received messages in, and
+ * (now_ms, any monotonic millisecond clock that starts above 0: the engine
+ * uses 0 for "never") and received messages in, and
  * takes messages to send, events and the next deadline out. Sessions are
  * named by a non-zero 32-bit handle. docs/PROTOCOL.md fixes the bytes and
  * docs/STATE_MACHINE.md the states.
@@ -178,6 +180,7 @@ enum l2s_reason {
 	L2S_REASON_TRANSPORT_FAILED,
 	L2S_REASON_CLEANUP,
 	L2S_REASON_CLOSED,
+	L2S_REASON_REPLACED,
 	L2S_REASON_COUNT,
 };
 
@@ -215,6 +218,7 @@ struct l2s_config {
 	uint64_t send_queue_bytes_limit;     /* 16 MiB */
 	uint32_t reorder_window;             /* 1024 messages held out of order */
 	uint64_t ticket_lifetime_ms;         /* 24 h */
+	uint32_t resume_dh;                  /* 0: resumption adds no X25519 share (see PROTOCOL.md §8) */
 };
 void l2s_config_default(struct l2s_config *cfg);
 /* L2S_OK or L2S_ERR_CONFIG: a zero interval or limit, rotation_window >= ttl,
@@ -252,15 +256,22 @@ int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t id
 
 /* Starts a full handshake to peer_pk, whose prekey bundle is given (it is
  * verified here: signature by peer_pk, expiry against now_s, Unix seconds).
- * path: the caller's name for the transport path to send on. */
+ * path: the caller's name for the transport path to send on. On failure no
+ * session is left behind and *handle is not set. */
 int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
 		       size_t bundle_len, uint64_t now_s, const struct l2s_config *cfg, uint32_t path,
 		       uint64_t now_ms, uint32_t *handle);
 /* The last handshake counter used: persist it, pass it back in params. */
 uint64_t l2s_node_handshake_counter(const struct l2s_node *node);
-/* Resumes from an exported StoredSession (ticket or key derivation). */
+/* Resumes from an exported StoredSession (ticket or key derivation). On
+ * failure no session is left behind and *handle is not set. */
 int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_len,
 		    const struct l2s_config *cfg, uint32_t path, uint64_t now_ms, uint32_t *handle);
+/* Gives a resumed session the peer's prekey bundle (verified as for
+ * establish): when a resumption is refused or times out, the retry falls
+ * back to a full handshake with it. */
+int l2s_session_set_bundle(struct l2s_node *node, uint32_t handle, const uint8_t *bundle, size_t bundle_len,
+			   uint64_t now_s);
 /* The config inbound sessions get (accept()). */
 int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *cfg);
 

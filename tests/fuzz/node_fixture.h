@@ -109,8 +109,9 @@ static void nf_events(struct nf *f, struct l2s_node *n)
 	while (l2s_node_next_event(n, &ev)) {
 		if (ev.type == L2S_EV_STATE) {
 			if (ev.to == L2S_STATE_END) {
-				if (ev.reason != L2S_REASON_CLEANUP && ev.reason != L2S_REASON_CLOSED)
-					nf_fail("a session ended for another reason than cleanup or closed");
+				if (ev.reason != L2S_REASON_CLEANUP && ev.reason != L2S_REASON_CLOSED &&
+				    ev.reason != L2S_REASON_REPLACED)
+					nf_fail("a session ended for another reason than cleanup, closed or replaced");
 			} else if (l2s_transition_allowed(ev.from, ev.to) != L2S_OK) {
 				nf_fail("a transition outside the table");
 			}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* quic.h - the QUIC transport (DESIGN.md §3 layer 5, §4 QUIC row).
+ *
+ * One endpoint owns ONE non-blocking UDP socket and serves both directions:
+ * connections it opens (l2s_quic_connect) and connections peers open to it
+ * share the socket, told apart by connection ID. Built on ngtcp2 0.12 with
+ * its GnuTLS crypto helper.
+ *
+ *  - ALPN "l2sess/1", TLS 1.3 only, an ephemeral self-signed certificate
+ *    (tlscert.h) that nobody verifies: authentication is the L2 handshake's
+ *    job, and l2s_quic_channel_binding() ties that handshake to this TLS
+ *    session (PROTOCOL.md §4.1, `binding` in h0).
+ *  - One bidirectional stream per connection, opened by the client, carrying
+ *    L2 messages as `u32` big-endian length || message (PROTOCOL.md §2). A
+ *    length above L2S_MAX_MESSAGE, a second stream or the stream's end
+ *    closes the connection with an application error (L2S_QUIC_APP_*).
+ *  - Sans-IO apart from the socket: the caller passes the time (now_ms, a
+ *    CLOCK_MONOTONIC millisecond clock) into every call, polls l2s_quic_fd()
+ *    and calls l2s_quic_on_readable / l2s_quic_on_timer / l2s_quic_flush; the
+ *    module's own recvmsg/sendmsg are the only I/O. No global state.
+ *
+ * A driving loop, in order, each round:
+ *     poll(fd, POLLIN | (l2s_quic_want_write(q) ? POLLOUT : 0),
+ *          timeout = l2s_quic_next_expiry(q) - now)
+ *     l2s_quic_on_readable(q, now)        when POLLIN
+ *     l2s_quic_on_timer(q, now)           always (cheap when nothing is due)
+ *     while (l2s_quic_next_event(q, &ev)) ...   (may call l2s_quic_send)
+ *     l2s_quic_flush(q, now)
+ * Receive flow-control credit is returned when a MESSAGE event is taken, so
+ * a caller that stops taking events stops the peer, not the memory bound.
+ *
+ * Bounds: max_connections; per connection a send ring of send_buffer_bytes
+ * (L2S_ERR_QUEUE_FULL beyond it, nothing dropped), a receive window of
+ * recv_window_bytes (the stream and connection flow-control limits: received
+ * but untaken messages never exceed it) and up to L2S_QUIC_MAX_CIDS
+ * connection IDs; one datagram buffer for reading and one for a blocked
+ * write. Junk datagrams are dropped and counted (struct l2s_quic_stats).
+ */
+#ifndef L2S_QUIC_H
+#define L2S_QUIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "l2s.h"
+
+#define L2S_QUIC_ALPN "l2sess/1"
+#define L2S_QUIC_EXPORTER_LABEL "EXPORTER-l2sess/1 channel binding"
+#define L2S_QUIC_BINDING_BYTES 32
+#define L2S_QUIC_MAX_KEEPALIVE_MS 25000 /* DESIGN.md §5: NAT bindings */
+#define L2S_QUIC_MAX_CONNECTIONS 65535
+#define L2S_QUIC_FRAME_OVERHEAD 4 /* the u32 length */
+
+/* Application error codes in CONNECTION_CLOSE (type 0x1d). */
+enum l2s_quic_app_error {
+	L2S_QUIC_APP_NO_ERROR = 0x0,
+	L2S_QUIC_APP_FRAMING = 0x1, /* a length above L2S_MAX_MESSAGE */
+	L2S_QUIC_APP_STREAM = 0x2,  /* a second stream, or the stream ended or was reset */
+};
+
+struct l2s_quic_params {
+	uint64_t idle_timeout_ms;      /* 0: 60 s (max_idle_timeout transport parameter) */
+	uint64_t keepalive_ms;         /* 0: 20 s; above L2S_QUIC_MAX_KEEPALIVE_MS is L2S_ERR_CONFIG */
+	uint64_t handshake_timeout_ms; /* 0: 10 s */
+	uint32_t max_connections;      /* 0: 256; both directions together */
+	uint32_t send_buffer_bytes;    /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
+	uint32_t recv_window_bytes;    /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
+	uint32_t retry_threshold;      /* handshaking inbound connections before a new client must
+					* prove its address with a Retry; 0: 64 */
+	int always_retry;              /* every new client gets a Retry first (tests, or under attack) */
+	uint8_t static_secret[32];     /* keys stateless-reset and Retry tokens; all zero: random.
+					* Keep it across restarts to reset peers of a former run. */
+};
+
+struct l2s_quic;
+
+/* Opens and binds the socket (SO_REUSEADDR off, non-blocking, close-on-exec)
+ * and makes the TLS certificate. bind_addr: IPv4 or IPv6, port 0 for an
+ * ephemeral one. params may be NULL for the defaults. L2S_ERR_CONFIG,
+ * L2S_ERR_IO (errno tells), L2S_ERR_NOMEM. */
+int l2s_quic_new(struct l2s_quic **out, const struct sockaddr *bind_addr, socklen_t bind_len,
+		 const struct l2s_quic_params *params);
+/* Frees every connection without a word to the peers (l2s_quic_close them
+ * and flush first for a polite exit) and closes the socket. NULL is fine. */
+void l2s_quic_free(struct l2s_quic *q);
+
+int l2s_quic_fd(const struct l2s_quic *q);
+/* The bound address (with the port the kernel chose). */
+int l2s_quic_local_addr(const struct l2s_quic *q, struct sockaddr_storage *addr, socklen_t *len);
+
+/* Starts a client connection to peer; *conn gets its non-zero handle at
+ * once. CONNECTED or CLOSED follows. L2S_ERR_CONFIG for another address
+ * family than the socket's, L2S_ERR_NOMEM at max_connections. */
+int l2s_quic_connect(struct l2s_quic *q, const struct sockaddr *peer, socklen_t peer_len, uint64_t now_ms,
+		     uint32_t *conn);
+
+/* Queues one message (copied; 0..L2S_MAX_MESSAGE bytes) on conn's stream.
+ * Allowed from connect on; it leaves with l2s_quic_flush as flow control
+ * permits. L2S_ERR_LENGTH above L2S_MAX_MESSAGE, L2S_ERR_QUEUE_FULL when the
+ * send ring has no room (nothing queued is dropped; retry after a flush),
+ * L2S_ERR_NOT_FOUND for an unknown handle, L2S_ERR_STATE once closing. */
+int l2s_quic_send(struct l2s_quic *q, uint32_t conn, const uint8_t *msg, size_t len);
+/* Bytes queued and not yet acknowledged by the peer (framing included). */
+size_t l2s_quic_queued(const struct l2s_quic *q, uint32_t conn);
+
+/* Closes conn with an application error code (L2S_QUIC_APP_NO_ERROR for a
+ * normal end): CONNECTION_CLOSE is sent at once and CLOSED(LOCAL) queued. */
+int l2s_quic_close(struct l2s_quic *q, uint32_t conn, uint64_t app_error, uint64_t now_ms);
+
+/* Reads every waiting datagram (until EAGAIN, at most 4096 per call) and
+ * feeds it to its connection; new clients are accepted here. Version
+ * Negotiation, Retry and Stateless Reset answers are sent at once. */
+int l2s_quic_on_readable(struct l2s_quic *q, uint64_t now_ms);
+/* Runs the connections' timers due at now_ms (loss recovery, keepalive,
+ * idle and handshake timeouts, the end of closing and draining). */
+int l2s_quic_on_timer(struct l2s_quic *q, uint64_t now_ms);
+/* The earliest deadline in ms, UINT64_MAX when there is none. */
+uint64_t l2s_quic_next_expiry(const struct l2s_quic *q);
+/* Writes what the connections have to send (ACKs, handshake, stream data
+ * as flow and congestion control and pacing allow). When the socket is full
+ * the datagram waits: l2s_quic_want_write() is 1 until a later flush sent it. */
+int l2s_quic_flush(struct l2s_quic *q, uint64_t now_ms);
+int l2s_quic_want_write(const struct l2s_quic *q);
+
+enum l2s_quic_event_type {
+	L2S_QUIC_EV_CONNECTED = 1, /* the QUIC handshake is complete; peer is set */
+	L2S_QUIC_EV_MESSAGE,       /* one whole message, in order */
+	L2S_QUIC_EV_CLOSED,        /* the handle is gone (last event of a connection) */
+	L2S_QUIC_EV_PATH,          /* the peer's address changed (validated); peer is set */
+};
+
+enum l2s_quic_close_reason {
+	L2S_QUIC_CLOSE_LOCAL = 1,         /* l2s_quic_close; error_code is ours */
+	L2S_QUIC_CLOSE_PEER,              /* the peer's CONNECTION_CLOSE; error_code, app_error */
+	L2S_QUIC_CLOSE_IDLE,              /* idle timeout */
+	L2S_QUIC_CLOSE_HANDSHAKE_TIMEOUT, /* the QUIC handshake did not complete in time */
+	L2S_QUIC_CLOSE_FRAMING,           /* the peer broke the stream rules; error_code is L2S_QUIC_APP_* */
+	L2S_QUIC_CLOSE_TRANSPORT,         /* a QUIC or TLS error here; error_code is the transport error */
+	L2S_QUIC_CLOSE_RESET,             /* a Stateless Reset from the peer */
+};
+
+struct l2s_quic_event {
+	int type;
+	uint32_t conn;
+	int outbound;                 /* this side connected (the QUIC client) */
+	struct sockaddr_storage peer; /* CONNECTED, PATH */
+	socklen_t peer_len;
+	const uint8_t *data;          /* MESSAGE: valid until the next l2s_quic_next_event or l2s_quic_free */
+	size_t len;
+	int reason;                   /* CLOSED: enum l2s_quic_close_reason */
+	int app_error;                /* CLOSED: error_code is an application error code */
+	uint64_t error_code;          /* CLOSED */
+};
+/* 1 and the next event, or 0 when there is none. CLOSED is reported for
+ * every connection made by l2s_quic_connect and for accepted ones that had
+ * reported CONNECTED; an inbound handshake that fails is only counted. */
+int l2s_quic_next_event(struct l2s_quic *q, struct l2s_quic_event *ev);
+
+/* The TLS exporter (RFC 8446 §7.5) with label L2S_QUIC_EXPORTER_LABEL, an
+ * empty context and 32 bytes: equal on both ends of one connection and
+ * unpredictable to anyone else, so it binds the L2 handshake (h0) to it.
+ * L2S_ERR_STATE before CONNECTED. */
+int l2s_quic_channel_binding(const struct l2s_quic *q, uint32_t conn, uint8_t out[L2S_QUIC_BINDING_BYTES]);
+
+struct l2s_quic_stats {
+	uint64_t rx_datagrams, rx_bytes, tx_datagrams, tx_bytes;
+	uint64_t rx_dropped;          /* junk: undecodable, unknown connection, truncated, refused */
+	uint64_t rx_conn_errors;      /* datagrams a connection refused (bad keys, bad frames) */
+	uint64_t version_negotiations, retries_sent, retry_tokens_bad, stateless_resets_sent;
+	uint64_t accepted, refused_full, connected, closed, path_changes;
+	uint64_t framing_errors;      /* connections closed for L2S_QUIC_APP_FRAMING or _STREAM */
+	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */
+	uint32_t connections;         /* open now, including closing ones */
+};
+void l2s_quic_get_stats(const struct l2s_quic *q, struct l2s_quic_stats *st);
+
+struct l2s_quic_conn_stats {
+	int outbound, connected, closing;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint64_t tx_messages, tx_bytes, rx_messages, rx_bytes; /* message bytes, framing excluded */
+	uint64_t queued_bytes;                                 /* as l2s_quic_queued */
+	uint64_t smoothed_rtt_us, min_rtt_us, cwnd, bytes_in_flight;
+	uint32_t path_changes;
+};
+int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_quic_conn_stats *st);
+
+/* Moves the endpoint to a new socket bound to addr (port 0: any), as after
+ * a local address change. Connections this side opened migrate to it
+ * (ngtcp2_conn_initiate_immediate_migration: a fresh connection ID, the
+ * peer validates the new path and reports PATH); where that is refused
+ * (handshake not yet confirmed, no spare ID) the path's local address just
+ * changes, as in a NAT rebinding. Connections peers opened to us do not
+ * survive it: QUIC clients drop packets from a new server address (RFC 9000
+ * §9), so they end by idle timeout. The old socket is closed: poll the new
+ * l2s_quic_fd(). */
+int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t len, uint64_t now_ms);
+
+/* Tests only: puts raw bytes on conn's stream, bypassing the framing (to
+ * show that the peer refuses a bad length). Same errors as l2s_quic_send. */
+int l2s_quic_send_raw(struct l2s_quic *q, uint32_t conn, const uint8_t *bytes, size_t len);
+
+#endif /* L2S_QUIC_H */
