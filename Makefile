@@ -109,8 +109,9 @@ pytest: build
 
 test: ctest sanitize cross pytest
 
-# The Python crypto bench, then the C engine bench (Release; about 1 to 2
-# minutes, most of it the 100k real handshakes behind the tick figures).
+# The Python crypto bench, then the C engine bench (Release; about two
+# minutes, most of it the 2 x 100k real handshakes behind the tick and
+# memory figures).
 bench: build
 	$(PY) bench/bench_crypto.py
 	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
