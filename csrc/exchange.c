@@ -150,20 +150,11 @@ static void current_keys(const struct l2s_session *s, struct l2s_session_keys *k
 static void replace_old_session(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	struct l2s_session *old = session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk));
-	struct l2s_event ev = { 0 };
 
 	if (!old || old == s)
 		return;
 	l2s_delivery_adopt(&s->dl, &old->dl);
-	ev.type = L2S_EV_STATE;
-	ev.session = old->handle;
-	ev.time_ms = now;
-	memcpy(ev.peer_pk, old->peer_pk, sizeof(ev.peer_pk));
-	ev.from = old->state;
-	ev.to = L2S_STATE_END;
-	ev.reason = L2S_REASON_REPLACED;
-	l2s_node_event(node, &ev, NULL, 0);
-	l2s_session_destroy(node, old);
+	l2s_session_end(node, old, L2S_EV_STATE, L2S_REASON_REPLACED, now);
 }
 
 /* The reason docs/STATE_MACHINE.md records for "from -> established". */
@@ -218,6 +209,8 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 		replace_old_session(node, s, now);
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
+	if (session_by(node, &node->by_half, s->peer_pk, sizeof(s->peer_pk)) == s)
+		l2s_map_del(&node->by_half, s->peer_pk, sizeof(s->peer_pk)); /* no longer half-open */
 	l2s_delivery_resend_all(&s->dl);
 	if (!s->initiator)
 		l2s_send_ticket(node, s, now);
@@ -688,19 +681,7 @@ int l2s_on_ticket(struct l2s_node *node, struct l2s_session *s, const struct l2s
 
 int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	struct l2s_event ev = { 0 };
-
-	ev.type = L2S_EV_CLOSED;
-	ev.session = s->handle;
-	ev.time_ms = now;
-	ev.from = s->state;
-	ev.to = L2S_STATE_END;
-	ev.reason = L2S_REASON_CLOSED;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
-	l2s_node_event(node, &ev, NULL, 0);
-	ev.type = L2S_EV_STATE;
-	l2s_node_event(node, &ev, NULL, 0);
-	l2s_session_destroy(node, s);
+	l2s_session_end(node, s, L2S_EV_CLOSED, L2S_REASON_CLOSED, now);
 	return L2S_OK;
 }
 

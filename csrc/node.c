@@ -342,23 +342,12 @@ int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, 
 int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms)
 {
 	struct l2s_session *s = l2s_node_session(node, handle);
-	struct l2s_event ev = { 0 };
 
 	if (!s)
 		return L2S_ERR_NOT_FOUND;
 	if (s->kp_valid[KP_CUR])
 		l2s_send_simple(node, s, L2S_FRAME_CLOSE, 0, now_ms);
-	/* Closing is the application ending the machine, not one of the
-	 * table's transitions: recorded as from -> [*], reason closed. */
-	ev.type = L2S_EV_STATE;
-	ev.session = s->handle;
-	ev.time_ms = now_ms;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
-	ev.from = s->state;
-	ev.to = L2S_STATE_END;
-	ev.reason = L2S_REASON_CLOSED;
-	l2s_node_event(node, &ev, NULL, 0);
-	l2s_session_destroy(node, s);
+	l2s_session_end(node, s, L2S_EV_STATE, L2S_REASON_CLOSED, now_ms);
 	return L2S_OK;
 }
 

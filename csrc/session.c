@@ -36,6 +36,29 @@ int l2s_session_transition(struct l2s_node *node, struct l2s_session *s, int to,
 	return L2S_OK;
 }
 
+/* Closing and replacement end the machine from any state (not one of the
+ * table's transitions): one audit event from -> [*] with the reason, then the
+ * session is gone. type is L2S_EV_STATE, or L2S_EV_CLOSED for a peer's CLOSE
+ * (which then also gets the audit event). */
+void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int reason, uint64_t now)
+{
+	struct l2s_event ev = { 0 };
+
+	ev.type = type;
+	ev.session = s->handle;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	ev.from = s->state;
+	ev.to = L2S_STATE_END;
+	ev.reason = reason;
+	l2s_node_event(node, &ev, NULL, 0);
+	if (type != L2S_EV_STATE) {
+		ev.type = L2S_EV_STATE;
+		l2s_node_event(node, &ev, NULL, 0);
+	}
+	l2s_session_destroy(node, s);
+}
+
 void l2s_session_warning(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
 	struct l2s_event ev = { 0 };
