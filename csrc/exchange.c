@@ -358,7 +358,15 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 	uint8_t reply[L2S_COOKIE_REPLY_BYTES];
 
 	*proven = has_mac2 && l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
-	if (*proven || (!has_mac2 && !under_load(node, addr, addr_len, now)))
+	if (*proven) {
+		/* A proven address under load still has its bucket: it cannot
+		 * make us decapsulate at line rate with fresh identities. */
+		if (node->half_open >= node->load_limit &&
+		    !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now))
+			return L2S_ERR_BUSY;
+		return L2S_OK;
+	}
+	if (!has_mac2 && !under_load(node, addr, addr_len, now))
 		return L2S_OK;
 	if (l2s_cookie_reply_create(reply, &node->id, &node->x->cookies, msg, len, addr, addr_len, &node->rng) ==
 	    L2S_OK)

@@ -937,6 +937,32 @@ static void test_flood(void)
 	CHECK(rx_from(&b, "elsewhere", fl[LIMIT + 1].st->msg, INIT_LEN) == L2S_ERR_BUSY);
 	CHECK(b.node->live == LIMIT + 1 && decaps_calls == d0);
 	ns_discard(&b);
+	/* Under load even a proven address keeps its token bucket: fresh
+	 * identities reusing one address's cookie get at most the bucket's burst
+	 * (twice the default 20 per second) of decapsulations, then are dropped. */
+	{
+		int served = 0, dropped = 0;
+
+		for (int i = 0; i < 200; i++) {
+			struct l2s_hs_initiator *st;
+
+			memset(seed, 0, sizeof(seed));
+			seed[0] = 0xe0;
+			seed[1] = (uint8_t)i;
+			CHECK(l2s_ed25519_seed_keypair(pk, sk, seed) == L2S_OK);
+			CHECK(l2s_identity_init(&id, sk) == L2S_OK);
+			CHECK(l2s_hs_initiator_new(&st) == L2S_OK);
+			CHECK(l2s_hs_create_init(st, &id, b.pk, bd.prekey_pk, NULL, 1, 0x2000u + (uint32_t)i, cookie,
+						 &rng) == L2S_OK);
+			d0 = decaps_calls;
+			r = rx_from(&b, fl[FLOOD - 1].addr, st->msg, INIT_LEN);
+			served += r == L2S_OK;
+			dropped += r == L2S_ERR_BUSY && decaps_calls == d0;
+			ns_discard(&b);
+			l2s_hs_initiator_free(st);
+		}
+		CHECK(served > 0 && served <= 40 && dropped == 200 - served);
+	}
 
 	/* A real node that gets a cookie re-sends with mac2 and completes. */
 	ns_make_peer(&c, 0x3a);
