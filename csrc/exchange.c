@@ -19,6 +19,15 @@
 
 /* ---- node-wide tables ------------------------------------------------------ */
 
+/* The replay tables (handshake counters, resumption nonces) follow the
+ * node's size, so a small device's node stays small: 1024 to 65536 entries. */
+static size_t replay_table_size(const struct l2s_node *node)
+{
+	uint32_t n = node->max_sessions;
+
+	return n < 1024 ? 1024 : n > 65536 ? 65536 : n;
+}
+
 int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *p, uint64_t now)
 {
 	struct l2s_node_extra *x = calloc(1, sizeof(*x));
@@ -40,9 +49,10 @@ int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *
 	l2s_rng_bytes(&node->rng, x->quarantine.key, sizeof(x->quarantine.key));
 	ret = l2s_ratelimit_init(&x->ratelimit, 4096, node->rate_per_s, 2 * node->rate_per_s, &node->rng);
 	if (ret == L2S_OK)
-		ret = l2s_counter_table_init(&x->counters, 65536, &node->rng);
+		ret = l2s_counter_table_init(&x->counters, replay_table_size(node), &node->rng);
 	if (ret == L2S_OK)
-		ret = l2s_nonce_cache_init(&x->nonces, 65536, node->accept_cfg.ticket_lifetime_ms, &node->rng);
+		ret = l2s_nonce_cache_init(&x->nonces, replay_table_size(node), node->accept_cfg.ticket_lifetime_ms,
+					   &node->rng);
 	return ret;
 }
 
