@@ -7,7 +7,7 @@
 #include "bundle.h"
 #include "discovery.h"
 
-#define TOKEN_DOMAIN "l2sess/1 discovery address token"
+#define TOKEN_DOMAIN "l2sess/1 2026-11 discovery token"
 
 void l2s_disc_token_compute(uint8_t token[L2S_DISC_TOKEN_BYTES], const uint8_t secret[32],
 			    const struct l2s_disc_addr *a)
