@@ -25,13 +25,8 @@
 #include "rng.h"
 #include "wire.h"
 
-#define L2S_MSG_DISCOVERY_PROBE 0x07
-#define L2S_MSG_DISCOVERY_ANSWER 0x08
-
 #define L2S_DISC_NONCE_BYTES 32
 #define L2S_DISC_TOKEN_BYTES 32
-#define L2S_DISC_PROBE_MIN_BYTES 256  /* padding makes 3x worth an answer */
-#define L2S_DISC_PROBE_MAX_BYTES 1200 /* one unfragmented datagram */
 #define L2S_DISC_AMPLIFICATION 3
 #define L2S_DISC_MAX_TRANSPORTS 8
 #define L2S_DISC_PROBE_FLAG_TOKEN 0x01
@@ -39,9 +34,6 @@
 #define L2S_DISC_ANSWER_FLAG_TOKEN 0x02
 #define L2S_DISC_AF_INET 4
 #define L2S_DISC_AF_INET6 6
-/* The largest answer: 16-byte address, 8 transports and the bundle. */
-#define L2S_DISC_ANSWER_MAX_BYTES \
-	(4 + 1 + 32 + 3 + 16 + 1 + 3 * L2S_DISC_MAX_TRANSPORTS + L2S_PREKEY_BUNDLE_BYTES + L2S_ED25519_SIG_BYTES)
 #define L2S_DISC_SIG_PREFIX "l2sess/1 2026-11 discovery answer"
 
 enum l2s_disc_transport_kind {

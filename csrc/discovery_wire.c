@@ -21,6 +21,11 @@ enum {
 	ANS_IP = ANS_PORT + 2,
 	TRANSPORT_BYTES = 3,
 };
+_Static_assert(L2S_DISC_ANSWER_MIN_BYTES == ANS_IP + 4 + 1 + L2S_DISC_TOKEN_BYTES + L2S_ED25519_SIG_BYTES,
+	       "answer layout");
+_Static_assert(L2S_DISC_ANSWER_MAX_BYTES == ANS_IP + 16 + 1 + TRANSPORT_BYTES * L2S_DISC_MAX_TRANSPORTS +
+						    L2S_PREKEY_BUNDLE_BYTES + L2S_ED25519_SIG_BYTES,
+	       "answer layout");
 
 static int header_ok(const uint8_t *msg, size_t len, unsigned int type)
 {
@@ -120,7 +125,7 @@ int l2s_decode_disc_answer(const uint8_t *msg, size_t len, struct l2s_disc_answe
 	size_t off, iplen, body;
 	uint8_t flags;
 
-	if (!out || len > L2S_DISC_ANSWER_MAX_BYTES || len < ANS_IP + 4 + 1 + L2S_DISC_TOKEN_BYTES + 64 ||
+	if (!out || len > L2S_DISC_ANSWER_MAX_BYTES || len < L2S_DISC_ANSWER_MIN_BYTES ||
 	    !header_ok(msg, len, L2S_MSG_DISCOVERY_ANSWER))
 		return L2S_ERR_DECODE;
 	memset(&m, 0, sizeof(m));

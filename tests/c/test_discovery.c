@@ -212,7 +212,11 @@ static void check_bounds(const uint8_t *msg, size_t len, int is_probe)
 	static uint8_t buf[L2S_DISC_ANSWER_MAX_BYTES + 64];
 	struct l2s_disc_probe p;
 	struct l2s_disc_answer a;
+	int type = 0;
 
+	/* The §2 peek knows both types (and the session node drops them). */
+	CHECK(l2s_wire_peek(msg, len, &type) == L2S_OK);
+	CHECK(type == (is_probe ? L2S_MSG_DISCOVERY_PROBE : L2S_MSG_DISCOVERY_ANSWER));
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, msg, len);
 	for (size_t n = 0; n < sizeof(buf); n++) {

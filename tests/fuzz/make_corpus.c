@@ -233,19 +233,19 @@ static void seed_discovery(struct corpus *c)
 	int rc;
 
 	rc = l2s_encode_disc_probe(buf, sizeof(buf), &p, &len);
-	emit(c, name, rt_disc_probe, 0, rc, len);
+	emit(c, name, rt_disc_probe, 1, rc, len);
 	p.token = bytes + 40;
 	p.len = 700;
 	rc = l2s_encode_disc_probe(buf, sizeof(buf), &p, &len);
-	emit(c, name, rt_disc_probe, 0, rc, len);
+	emit(c, name, rt_disc_probe, 1, rc, len);
 	rc = l2s_encode_disc_answer(buf, sizeof(buf), &a, &len);
-	emit(c, name, rt_disc_answer, 0, rc, len);
+	emit(c, name, rt_disc_answer, 1, rc, len);
 	a.observed.family = L2S_DISC_AF_INET6;
 	a.n_transports = 0;
 	a.token = NULL;
 	a.bundle = bytes + 400;
 	rc = l2s_encode_disc_answer(buf, sizeof(buf), &a, &len);
-	emit(c, name, rt_disc_answer, 0, rc, len);
+	emit(c, name, rt_disc_answer, 1, rc, len);
 }
 
 int main(int argc, char **argv)
