@@ -95,7 +95,9 @@ int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s
 	size_t addr_len, n;
 	int proven, ret;
 
-	if (!r || !from || !len || r->n_transports > L2S_DISC_MAX_TRANSPORTS)
+	if (!r || !r->self || !r->secrets || !r->rl || !from || !len)
+		return L2S_ERR_LENGTH;
+	if (r->n_transports > L2S_DISC_MAX_TRANSPORTS || (r->n_transports && !r->transports))
 		return L2S_ERR_LENGTH;
 	if (l2s_decode_disc_probe(probe, probe_len, &p) != L2S_OK)
 		return L2S_ERR_DECODE;
@@ -109,7 +111,8 @@ int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s
 	a.identity_pk = r->self->pk;
 	a.observed = *from;
 	a.n_transports = r->n_transports;
-	memcpy(a.transports, r->transports, r->n_transports * sizeof(a.transports[0]));
+	if (r->n_transports)
+		memcpy(a.transports, r->transports, r->n_transports * sizeof(a.transports[0]));
 	if (proven) {
 		a.bundle = r->bundle;
 	} else {
