@@ -57,15 +57,15 @@ FUZZ_SECONDS ?= 60
 FUZZ := $(BUILD)/fuzz
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fno-sanitize-recover=all -Wall -Wextra -Werror -Icsrc -Icsrc/include -Itests/fuzz
-FUZZ_DEPS := csrc/wire.c csrc/wire.h csrc/include/l2s.h tests/fuzz/roundtrip.h
+FUZZ_DEPS := csrc/wire.c csrc/wire.h csrc/discovery_wire.c csrc/discovery.h csrc/include/l2s.h tests/fuzz/roundtrip.h
 
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire.c csrc/discovery_wire.c -o $@
 
 $(FUZZ)/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire.c csrc/discovery_wire.c -o $@
 
 # The engine harness (fuzz_node: a node with an established session) needs
 # the whole library: CMake builds it with the fuzzer's coverage

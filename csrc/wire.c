@@ -138,11 +138,14 @@ static const struct size_range msg_sizes[] = {
 	[L2S_MSG_TRANSPORT] = { L2S_TRANSPORT_MIN_BYTES, L2S_MAX_MESSAGE },
 	[L2S_MSG_RESUME_INIT] = { L2S_RESUME_INIT_MIN_BYTES, RESUME_INIT_MAX_BYTES },
 	[L2S_MSG_RESUME_RESP] = { L2S_RESUME_RESP_BYTES, L2S_RESUME_RESP_BYTES },
+	/* Raw-UDP discovery (§11): peek sorts them out, discovery_wire.c decodes. */
+	[L2S_MSG_DISCOVERY_PROBE] = { L2S_DISC_PROBE_MIN_BYTES, L2S_DISC_PROBE_MAX_BYTES },
+	[L2S_MSG_DISCOVERY_ANSWER] = { L2S_DISC_ANSWER_MIN_BYTES, L2S_DISC_ANSWER_MAX_BYTES },
 };
 
 static int known_msg_type(unsigned int type)
 {
-	return type >= L2S_MSG_HANDSHAKE_INIT && type <= L2S_MSG_RESUME_RESP;
+	return type >= L2S_MSG_HANDSHAKE_INIT && type <= L2S_MSG_DISCOVERY_ANSWER;
 }
 
 /* The §2 rule for every message: length in the type's range first, then

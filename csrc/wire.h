@@ -38,7 +38,13 @@ enum l2s_msg_type {
 	L2S_MSG_TRANSPORT = 0x04,
 	L2S_MSG_RESUME_INIT = 0x05,
 	L2S_MSG_RESUME_RESP = 0x06,
+	L2S_MSG_DISCOVERY_PROBE = 0x07,  /* §11, raw UDP only (discovery.h) */
+	L2S_MSG_DISCOVERY_ANSWER = 0x08,
 };
+#define L2S_DISC_PROBE_MIN_BYTES 256  /* padding makes 3x worth an answer */
+#define L2S_DISC_PROBE_MAX_BYTES 1200 /* one unfragmented datagram */
+#define L2S_DISC_ANSWER_MIN_BYTES 141 /* IPv4, no transports, token */
+#define L2S_DISC_ANSWER_MAX_BYTES 1466 /* IPv6, 8 transports, bundle */
 
 /* Checks version and reserved bytes and returns the type through *type.
  * Also refuses an unknown type and a length outside the type's §2 size. */

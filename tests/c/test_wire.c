@@ -895,11 +895,11 @@ static void test_ticket(void)
 static void test_peek(void)
 {
 	static uint8_t b[L2S_MAX_MESSAGE + 1];
-	static const size_t min[] = { 0, 2504, 1244, 68, 33, 124, 124 };
-	static const size_t max[] = { 0, 2504, 1244, 68, 65577, 380, 124 };
+	static const size_t min[] = { 0, 2504, 1244, 68, 33, 124, 124, 256, 141 };
+	static const size_t max[] = { 0, 2504, 1244, 68, 65577, 380, 124, 1200, 1466 };
 	int type = 0, bad = 0;
 
-	for (int t = 1; t <= 6; t++) {
+	for (int t = 1; t <= 8; t++) {
 		memset(b, 0, sizeof(b));
 		b[0] = 1;
 		b[1] = (uint8_t)t;
@@ -914,7 +914,7 @@ static void test_peek(void)
 		check_byte_rejected(rt_peek, b, min[t], 3);
 		/* Another type is accepted only when the length fits it too
 		 * (RESUME_RESP's 124 bytes also make a minimal RESUME_INIT). */
-		for (int t2 = 1; t2 <= 6; t2++) {
+		for (int t2 = 1; t2 <= 8; t2++) {
 			b[1] = (uint8_t)t2;
 			bad += (min[t] >= min[t2] && min[t] <= max[t2]) != accepted(rt_peek, b, min[t]);
 		}
@@ -924,7 +924,7 @@ static void test_peek(void)
 	memset(b, 0, 64);
 	b[0] = 1;
 	for (unsigned int t = 0; t < 256; t++) {
-		if (t >= 1 && t <= 6)
+		if (t >= 1 && t <= 8)
 			continue;
 		b[1] = (uint8_t)t;
 		bad += !rejected(rt_peek, b, 33) || !rejected(rt_peek, b, 124);

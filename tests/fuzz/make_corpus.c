@@ -216,6 +216,38 @@ static void seed_bundle_ticket(struct corpus *c)
 	emit(c, "ticket", rt_ticket, 0, rc, len);
 }
 
+/* Both discovery messages seed the one discovery harness. */
+static void seed_discovery(struct corpus *c)
+{
+	static const char name[] = "discovery";
+	struct l2s_disc_probe p = { bytes, NULL, L2S_DISC_PROBE_MIN_BYTES };
+	struct l2s_disc_answer a = {
+		.identity_pk = bytes + 100,
+		.observed = { L2S_DISC_AF_INET, 50000, { 192, 0, 2, 7 } },
+		.transports = { { L2S_DISC_T_UDP, 4433 }, { L2S_DISC_T_QUIC, 4434 }, { L2S_DISC_T_UTCP, 4435 } },
+		.n_transports = 3,
+		.token = bytes + 200,
+		.signature = bytes + 300,
+	};
+	size_t len = 0;
+	int rc;
+
+	rc = l2s_encode_disc_probe(buf, sizeof(buf), &p, &len);
+	emit(c, name, rt_disc_probe, 1, rc, len);
+	p.token = bytes + 40;
+	p.len = 700;
+	rc = l2s_encode_disc_probe(buf, sizeof(buf), &p, &len);
+	emit(c, name, rt_disc_probe, 1, rc, len);
+	rc = l2s_encode_disc_answer(buf, sizeof(buf), &a, &len);
+	emit(c, name, rt_disc_answer, 1, rc, len);
+	a.observed.family = L2S_DISC_AF_INET6;
+	a.n_transports = 0;
+	a.token = NULL;
+	a.bundle = bytes + 400;
+	rc = l2s_encode_disc_answer(buf, sizeof(buf), &a, &len);
+	emit(c, name, rt_disc_answer, 1, rc, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct corpus c = { 0 };
@@ -232,6 +264,7 @@ int main(int argc, char **argv)
 	seed_frames(&c);
 	seed_resume(&c);
 	seed_bundle_ticket(&c);
+	seed_discovery(&c);
 	if (c.failed)
 		return 1;
 	printf("make_corpus: seeds written to %s\n", c.root);

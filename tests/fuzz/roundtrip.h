@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discovery.h"
 #include "wire.h"
 
 /* A decoder broke its contract (wrote its output on failure, or returned
@@ -67,6 +68,8 @@ RT_DEFINE(resume_init, struct l2s_resume_init, l2s_decode_resume_init, l2s_encod
 RT_DEFINE(resume_resp, struct l2s_resume_resp, l2s_decode_resume_resp, l2s_encode_resume_resp)
 RT_DEFINE(bundle, struct l2s_bundle, l2s_decode_bundle, l2s_encode_bundle)
 RT_DEFINE(ticket, struct l2s_ticket, l2s_decode_ticket, l2s_encode_ticket)
+RT_DEFINE(disc_probe, struct l2s_disc_probe, l2s_decode_disc_probe, l2s_encode_disc_probe)
+RT_DEFINE(disc_answer, struct l2s_disc_answer, l2s_decode_disc_answer, l2s_encode_disc_answer)
 
 /* TRANSPORT has a header encoder only: the sealed frame follows it as is. */
 static inline int rt_transport(const uint8_t *msg, size_t len, uint8_t *out, size_t cap, size_t *out_len)
