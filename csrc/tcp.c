@@ -481,6 +481,17 @@ int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms)
 		on_connecting(t, c);
 		return L2S_OK;
 	}
+	/* A pending error ends c even when it wants neither direction now
+	 * (receive budget spent, nothing queued): poll would report it forever. */
+	if (revents & POLLERR) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, err);
+			return L2S_OK;
+		}
+	}
 	/* Write first: an error or reset shows on either, and a read may end c. */
 	if (tx_flush(t, c) == 0)
 		rx_read(t, c);

@@ -2,8 +2,8 @@
 /* The μTCP transport (csrc/tcp.h) over real sockets on 127.0.0.1, driven by
  * a small poll() loop: connect, 1,000 messages each way of 0..65,577 bytes
  * through 4 KiB socket buffers (partial reads and writes), QUEUE_FULL
- * back-pressure, an oversized length, junk on a fresh connection, peer
- * close, a refused connect and the connection bound. Every wait has a
+ * back-pressure, an oversized length, junk on a fresh connection, a reset,
+ * peer close, a refused connect and the connection bound. Every wait has a
  * deadline; nothing sleeps. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -308,6 +308,23 @@ int main(void)
 		CHECK(read(fd, &c, 1) <= 0); /* B hung up */
 		close(fd);
 		still_works(&A, ab, &B, ba);
+	}
+
+	/* A reset from the peer: CLOSED with the error, counted. */
+	{
+		struct sockaddr_in a = addr_of(&B);
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		before = B.nrec;
+		CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+		WAIT_FOR(B.nrec == before + 1 && B.recs[before].connected == 1);
+		CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+		close(fd); /* linger 0: RST */
+		WAIT_FOR(B.recs[before].closed == 1);
+		CHECK(B.recs[before].reason == L2S_TCP_CLOSE_ERROR && B.recs[before].error == ECONNRESET);
+		l2s_tcp_get_stats(B.t, &st);
+		CHECK(st.resets == 1);
 	}
 
 	/* The connection bound: B holds 4; a fifth is accepted and closed at once. */
