@@ -3,8 +3,8 @@
  * a small poll() loop: connect, 1,000 messages each way of 0..65,577 bytes
  * through 4 KiB socket buffers (partial reads and writes), QUEUE_FULL
  * back-pressure, an oversized length, junk on a fresh connection, a reset,
- * peer close, a refused connect and the connection bound. Every wait has a
- * deadline; nothing sleeps. */
+ * peer close, a connect timeout, a refused connect and the connection
+ * bound. Every wait has a deadline; nothing sleeps. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
@@ -176,7 +176,7 @@ static struct rec *connect_to(struct ep *from, struct ep *to, int *nto_before)
 /* Both directions at once, sending whenever the queue takes more. */
 static void exchange(struct ep *a, struct rec *ra, struct ep *b, struct rec *rb)
 {
-	uint32_t sa = 0, sb = 0;
+	uint32_t sa = 0, sb = 0, partial = 0;
 	uint64_t dl = now_ms() + 60000;
 
 	ra->dir = 2;
@@ -186,8 +186,11 @@ static void exchange(struct ep *a, struct rec *ra, struct ep *b, struct rec *rb)
 			sa++;
 		while (sb < NMSG && l2s_tcp_send(b->t, rb->conn, make_msg(2, sb), msg_len(sb)) == L2S_OK)
 			sb++;
+		if (l2s_tcp_queued(a->t, ra->conn) > 0)
+			partial++; /* the 4 KiB socket did not take a whole message */
 		pump(20);
 	}
+	CHECK(partial > 0);
 	CHECK(sa == NMSG && sb == NMSG);
 	CHECK(ra->rx == NMSG && rb->rx == NMSG);
 	CHECK(ra->rx_bad == 0 && rb->rx_bad == 0);
@@ -357,6 +360,26 @@ int main(void)
 	WAIT_FOR(ab->closed == 1 && ba->closed == 1);
 	CHECK(ab->reason == L2S_TCP_CLOSE_LOCAL && ba->reason == L2S_TCP_CLOSE_PEER);
 	CHECK(l2s_tcp_send(A.t, ab->conn, NULL, 0) == L2S_ERR_NOT_FOUND);
+
+	/* The connect deadline: time is the caller's, so jump past it. */
+	{
+		struct sockaddr_in a = addr_of(&B);
+		uint64_t t0 = now_ms();
+		uint32_t h;
+
+		CHECK(l2s_tcp_connect(C.t, (struct sockaddr *)&a, sizeof(a), t0, &h) == L2S_OK);
+		CHECK(l2s_tcp_next_expiry(C.t) == t0 + 10000);
+		CHECK(l2s_tcp_on_timer(C.t, t0 + 9999) == L2S_OK);
+		drain(&C);
+		CHECK(rec_of(&C, h)->closed == 0);
+		CHECK(l2s_tcp_on_timer(C.t, t0 + 10000) == L2S_OK);
+		drain(&C);
+		CHECK(rec_of(&C, h)->closed == 1 && rec_of(&C, h)->reason == L2S_TCP_CLOSE_TIMEOUT);
+		CHECK(l2s_tcp_next_expiry(C.t) == UINT64_MAX);
+		/* B may have accepted it: it ends there as a peer close. */
+		for (int i = 0; i < 50; i++)
+			pump(5);
+	}
 
 	/* A connect to a closed port: CLOSED with the error. */
 	{
