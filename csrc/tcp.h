@@ -28,6 +28,10 @@
  * socket is not read while it is full (so at most recv_buffer_bytes plus
  * one frame are held), so a slow caller stops the peer
  * (TCP flow control) rather than growing memory.
+ *
+ * Connections live in a fixed table of max_connections slots searched
+ * linearly (by fd in l2s_tcp_on_io, by handle elsewhere): fine for the
+ * fallback's few peers, not meant for thousands.
  */
 #ifndef L2S_TCP_H
 #define L2S_TCP_H
@@ -93,7 +97,10 @@ int l2s_tcp_send(struct l2s_tcp *t, uint32_t conn, const uint8_t *msg, size_t le
 /* Bytes queued and not yet written to the socket (framing included). */
 size_t l2s_tcp_queued(const struct l2s_tcp *t, uint32_t conn);
 
-/* Writes what the socket takes at once, then closes conn; CLOSED(LOCAL) follows. */
+/* Writes what the socket takes at once, then closes conn; CLOSED(LOCAL)
+ * follows. Abrupt, not a lingering close: bytes the socket did not take are
+ * lost, and bytes from the peer still unread make the kernel send a reset.
+ * A caller that needs a clean end waits for l2s_tcp_queued() == 0 first. */
 int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn);
 
 /* Tests only: puts raw bytes on conn, bypassing the framing. */
