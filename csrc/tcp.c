@@ -22,13 +22,17 @@
 #define DEF_BUFFER (1u << 20)
 #define DEF_MAX_CONNS 256
 #define DEF_CONNECT_TIMEOUT_MS 10000
+#define DEF_LINGER_MS 2000
 #define DEF_BACKLOG 128
 #define ACCEPTS_PER_CALL 64 /* a flood of connects cannot starve the others */
 
-enum conn_state { C_FREE = 0, C_CONNECTING, C_OPEN };
+/* C_LINGER: closed for the caller (CLOSED reported, handle 0) while the
+ * socket still writes what was queued, sends its FIN and reads the peer's
+ * bytes away, so that close() does not reset the connection. */
+enum conn_state { C_FREE = 0, C_CONNECTING, C_OPEN, C_LINGER };
 
 struct conn {
-	int state, fd, outbound;
+	int state, fd, outbound, shut;
 	uint32_t handle;
 	uint64_t deadline_ms;
 	struct sockaddr_storage peer;
@@ -150,10 +154,19 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 	return L2S_OK;
 }
 
-/* Ends c now: the socket closes, CLOSED is queued, the slot is free. */
-static void conn_end(struct l2s_tcp *t, struct conn *c, int reason, int err)
+static void conn_release(struct l2s_tcp *t, struct conn *c)
 {
 	close(c->fd);
+	free(c->tx);
+	free(c->rx);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	t->nconns--;
+	t->st.connections = t->nconns;
+}
+
+static void conn_report(struct l2s_tcp *t, struct conn *c, int reason, int err)
+{
 	/* Without memory for the event the caller would never learn; the slot
 	 * must go anyway, so a failed push only loses the event. */
 	if (event_push(t, c, L2S_TCP_EV_CLOSED, NULL, 0) == L2S_OK) {
@@ -167,12 +180,15 @@ static void conn_end(struct l2s_tcp *t, struct conn *c, int reason, int err)
 	else if (reason == L2S_TCP_CLOSE_CONNECT || reason == L2S_TCP_CLOSE_TIMEOUT)
 		t->st.connect_failures++;
 	t->st.closed++;
-	free(c->tx);
-	free(c->rx);
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	t->nconns--;
-	t->st.connections = t->nconns;
+}
+
+/* Ends c now: the socket closes, CLOSED is queued (not again for a
+ * lingering one), the slot is free. */
+static void conn_end(struct l2s_tcp *t, struct conn *c, int reason, int err)
+{
+	if (c->state != C_LINGER)
+		conn_report(t, c, reason, err);
+	conn_release(t, c);
 }
 
 static void conn_opened(struct l2s_tcp *t, struct conn *c)
@@ -205,7 +221,7 @@ static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t l
  * the connection ended. */
 static int tx_flush(struct l2s_tcp *t, struct conn *c)
 {
-	while (c->state == C_OPEN && c->tx_head < c->tx_tail) {
+	while ((c->state == C_OPEN || c->state == C_LINGER) && c->tx_head < c->tx_tail) {
 		ssize_t n = send(c->fd, c->tx + c->tx_head, c->tx_tail - c->tx_head, MSG_NOSIGNAL);
 
 		if (n < 0 && would_block(errno))
@@ -285,6 +301,27 @@ static void rx_read(struct l2s_tcp *t, struct conn *c)
 	}
 }
 
+/* Once the queue is out: FIN, then discard until the peer's FIN. */
+static void linger_step(struct l2s_tcp *t, struct conn *c)
+{
+	if (c->tx_head < c->tx_tail)
+		return;
+	if (!c->shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut = 1;
+	}
+	for (;;) {
+		ssize_t n = recv(c->fd, c->rx, FRAME_MIN, 0);
+
+		if (n < 0 && would_block(errno))
+			return;
+		if (n <= 0) {
+			conn_release(t, c);
+			return;
+		}
+	}
+}
+
 /* ---- the listener ---------------------------------------------------------- */
 
 static void on_accept(struct l2s_tcp *t)
@@ -347,6 +384,8 @@ static int params_fill(struct l2s_tcp_params *p, const struct l2s_tcp_params *in
 		p->recv_buffer_bytes = DEF_BUFFER;
 	if (!p->connect_timeout_ms)
 		p->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
+	if (!p->linger_ms)
+		p->linger_ms = DEF_LINGER_MS;
 	if (!p->backlog)
 		p->backlog = DEF_BACKLOG;
 	if (p->max_connections > L2S_TCP_MAX_CONNECTIONS || p->send_buffer_bytes < FRAME_MIN ||
@@ -454,7 +493,7 @@ size_t l2s_tcp_pollfds(const struct l2s_tcp *t, struct pollfd *pfds, size_t cap)
 			continue;
 		if (c->state == C_CONNECTING || c->tx_head < c->tx_tail)
 			ev |= POLLOUT;
-		if (rx_wanted(t, c))
+		if (rx_wanted(t, c) || c->state == C_LINGER)
 			ev |= POLLIN;
 		if (n < cap)
 			pfds[n] = (struct pollfd){ .fd = c->fd, .events = ev };
@@ -481,6 +520,11 @@ int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms)
 		on_connecting(t, c);
 		return L2S_OK;
 	}
+	if (c->state == C_LINGER) {
+		if (tx_flush(t, c) == 0)
+			linger_step(t, c);
+		return L2S_OK;
+	}
 	/* A pending error ends c even when it wants neither direction now
 	 * (receive budget spent, nothing queued): poll would report it forever. */
 	if (revents & POLLERR) {
@@ -505,6 +549,8 @@ int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms)
 
 		if (c->state == C_CONNECTING && now_ms >= c->deadline_ms)
 			conn_end(t, c, L2S_TCP_CLOSE_TIMEOUT, 0);
+		else if (c->state == C_LINGER && now_ms >= c->deadline_ms)
+			conn_release(t, c);
 	}
 	return L2S_OK;
 }
@@ -514,7 +560,8 @@ uint64_t l2s_tcp_next_expiry(const struct l2s_tcp *t)
 	uint64_t next = UINT64_MAX;
 
 	for (uint32_t i = 0; i < t->p.max_connections; i++)
-		if (t->conns[i].state == C_CONNECTING && t->conns[i].deadline_ms < next)
+		if ((t->conns[i].state == C_CONNECTING || t->conns[i].state == C_LINGER) &&
+		    t->conns[i].deadline_ms < next)
 			next = t->conns[i].deadline_ms;
 	return next;
 }
@@ -606,14 +653,22 @@ size_t l2s_tcp_queued(const struct l2s_tcp *t, uint32_t conn)
 	return c ? c->tx_tail - c->tx_head : 0;
 }
 
-int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn)
+int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms)
 {
 	struct conn *c = conn_by_handle(t, conn);
 
 	if (!c)
 		return L2S_ERR_NOT_FOUND;
-	if (tx_flush(t, c) == 0)
+	if (c->state != C_OPEN) {
 		conn_end(t, c, L2S_TCP_CLOSE_LOCAL, 0);
+		return L2S_OK;
+	}
+	conn_report(t, c, L2S_TCP_CLOSE_LOCAL, 0);
+	c->handle = 0;
+	c->state = C_LINGER;
+	c->deadline_ms = now_ms + t->p.linger_ms;
+	if (tx_flush(t, c) == 0)
+		linger_step(t, c);
 	return L2S_OK;
 }
 

@@ -51,6 +51,7 @@ struct l2s_tcp_params {
 	uint32_t send_buffer_bytes;  /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
 	uint32_t recv_buffer_bytes;  /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
 	uint64_t connect_timeout_ms; /* 0: 10 s */
+	uint64_t linger_ms;          /* after l2s_tcp_close, to deliver what is queued; 0: 2 s */
 	int sock_sndbuf, sock_rcvbuf; /* SO_SNDBUF / SO_RCVBUF on every socket; 0: kernel default */
 	int backlog;                 /* listen(); 0: 128 */
 };
@@ -76,7 +77,8 @@ size_t l2s_tcp_pollfds(const struct l2s_tcp *t, struct pollfd *pfds, size_t cap)
 /* Handles readiness of fd (from l2s_tcp_pollfds): accepts, finishes a
  * connect, reads and frames, writes queued bytes. Unknown fds are ignored. */
 int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms);
-/* Closes connects past their deadline (CLOSED, L2S_TCP_CLOSE_TIMEOUT). */
+/* Closes connects past their deadline (CLOSED, L2S_TCP_CLOSE_TIMEOUT) and
+ * ends lingering closes past theirs. */
 int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms);
 /* The earliest deadline in ms, UINT64_MAX when there is none. */
 uint64_t l2s_tcp_next_expiry(const struct l2s_tcp *t);
@@ -97,11 +99,13 @@ int l2s_tcp_send(struct l2s_tcp *t, uint32_t conn, const uint8_t *msg, size_t le
 /* Bytes queued and not yet written to the socket (framing included). */
 size_t l2s_tcp_queued(const struct l2s_tcp *t, uint32_t conn);
 
-/* Writes what the socket takes at once, then closes conn; CLOSED(LOCAL)
- * follows. Abrupt, not a lingering close: bytes the socket did not take are
- * lost, and bytes from the peer still unread make the kernel send a reset.
- * A caller that needs a clean end waits for l2s_tcp_queued() == 0 first. */
-int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn);
+/* Closes conn for the caller: CLOSED(LOCAL) follows and the handle is gone.
+ * The socket lingers up to linger_ms (and still counts against
+ * max_connections): it writes what is queued, sends its FIN and reads the
+ * peer's bytes away until the peer's FIN, so that the kernel does not reset
+ * the connection and lose the queued messages. A connect under way is
+ * abandoned at once. */
+int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms);
 
 /* Tests only: puts raw bytes on conn, bypassing the framing. */
 int l2s_tcp_send_raw(struct l2s_tcp *t, uint32_t conn, const uint8_t *bytes, size_t len);
@@ -142,7 +146,7 @@ struct l2s_tcp_stats {
 	uint64_t framing_errors;      /* connections closed for a length above L2S_MAX_MESSAGE */
 	uint64_t resets;              /* connections closed by a socket error */
 	uint64_t queue_full;          /* sends refused with L2S_ERR_QUEUE_FULL */
-	uint32_t connections;         /* open now */
+	uint32_t connections;         /* open now, including lingering closes */
 };
 void l2s_tcp_get_stats(const struct l2s_tcp *t, struct l2s_tcp_stats *st);
 

@@ -348,17 +348,22 @@ int main(void)
 		WAIT_FOR((l2s_tcp_get_stats(B.t, &st), st.refused_full == (uint64_t)n0 + 1));
 		close(fd);
 		for (int i = 0; i < 3; i++)
-			CHECK(l2s_tcp_close(C.t, h[i]) == L2S_OK);
+			CHECK(l2s_tcp_close(C.t, h[i], now_ms()) == L2S_OK);
 		WAIT_FOR(B.recs[before].closed && B.recs[before + 1].closed && B.recs[before + 2].closed);
 		CHECK(B.recs[before].reason == L2S_TCP_CLOSE_PEER);
-		l2s_tcp_get_stats(C.t, &st);
-		CHECK(st.connections == 0);
+		WAIT_FOR((l2s_tcp_get_stats(C.t, &st), st.connections == 0)); /* lingers ended on B's FIN */
 	}
 
-	/* Peer close: LOCAL on the closing side, PEER on the other. */
-	CHECK(l2s_tcp_close(A.t, ab->conn) == L2S_OK);
+	/* Peer close: LOCAL on the closing side, PEER on the other; the largest
+	 * message, queued beyond what the socket took, still arrives first. */
+	ba->rx = NMSG - 1;
+	CHECK(l2s_tcp_send(A.t, ab->conn, make_msg(1, NMSG - 1), L2S_MAX_MESSAGE) == L2S_OK);
+	CHECK(l2s_tcp_queued(A.t, ab->conn) > 0);
+	CHECK(l2s_tcp_close(A.t, ab->conn, now_ms()) == L2S_OK);
 	WAIT_FOR(ab->closed == 1 && ba->closed == 1);
 	CHECK(ab->reason == L2S_TCP_CLOSE_LOCAL && ba->reason == L2S_TCP_CLOSE_PEER);
+	CHECK(ba->rx == NMSG && ba->rx_bad == 0);
+	WAIT_FOR((l2s_tcp_get_stats(A.t, &st), st.connections == 0)); /* the linger ended */
 	CHECK(l2s_tcp_send(A.t, ab->conn, NULL, 0) == L2S_ERR_NOT_FOUND);
 
 	/* The connect deadline: time is the caller's, so jump past it. */
