@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The μTCP fallback transport (see tcp.h).
+ *
+ * Layout: socket helpers, the connection table, the event queue, the
+ * per-connection send buffer and receive framing, then the public calls.
+ * A connection is freed as soon as it ends; its CLOSED event carries what
+ * the caller needs, so no handle outlives its socket. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcp.h"
+
+#define FRAME_MIN (L2S_TCP_FRAME_OVERHEAD + L2S_MAX_MESSAGE)
+#define DEF_BUFFER (1u << 20)
+#define DEF_MAX_CONNS 256
+#define DEF_CONNECT_TIMEOUT_MS 10000
+#define DEF_LINGER_MS 2000
+#define DEF_BACKLOG 128
+#define ACCEPTS_PER_CALL 64 /* a flood of connects cannot starve the others */
+
+/* C_LINGER: closed for the caller (CLOSED reported, handle 0) while the
+ * socket still writes what was queued, sends its FIN and reads the peer's
+ * bytes away, so that close() does not reset the connection. */
+enum conn_state { C_FREE = 0, C_CONNECTING, C_OPEN, C_LINGER };
+
+struct conn {
+	int state, fd, outbound, shut;
+	uint32_t handle;
+	uint64_t deadline_ms;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint8_t *tx;     /* [tx_head, tx_tail) waits for the socket */
+	size_t tx_head, tx_tail;
+	uint8_t *rx;     /* [0, rx_fill) read, not yet a whole message */
+	size_t rx_fill;
+	size_t rx_pending; /* bytes of MESSAGE events not yet taken */
+};
+
+struct event {
+	struct event *next;
+	struct l2s_tcp_event ev;
+	uint8_t data[]; /* MESSAGE bytes */
+};
+
+struct l2s_tcp {
+	int lfd;
+	struct l2s_tcp_params p;
+	struct conn *conns;
+	uint32_t nconns, next_handle;
+	struct event *head, *tail, *taken; /* taken: the last event returned, freed on the next call */
+	struct l2s_tcp_stats st;
+};
+
+/* ---- sockets ------------------------------------------------------------- */
+
+static int sock_prepare(const struct l2s_tcp *t, int fd)
+{
+	int one = 1;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	/* Messages are whole units: Nagle would hold a small one back a round trip. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -1;
+	if (t->p.sock_sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &t->p.sock_sndbuf, sizeof(int)) < 0)
+		return -1;
+	if (t->p.sock_rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &t->p.sock_rcvbuf, sizeof(int)) < 0)
+		return -1;
+	return 0;
+}
+
+static int would_block(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static struct conn *conn_by_handle(const struct l2s_tcp *t, uint32_t h)
+{
+	for (uint32_t i = 0; h && i < t->p.max_connections; i++)
+		if (t->conns[i].state != C_FREE && t->conns[i].handle == h)
+			return &t->conns[i];
+	return NULL;
+}
+
+static struct conn *conn_by_fd(const struct l2s_tcp *t, int fd)
+{
+	for (uint32_t i = 0; i < t->p.max_connections; i++)
+		if (t->conns[i].state != C_FREE && t->conns[i].fd == fd)
+			return &t->conns[i];
+	return NULL;
+}
+
+static struct conn *conn_alloc(struct l2s_tcp *t, int fd)
+{
+	struct conn *c = NULL;
+
+	for (uint32_t i = 0; i < t->p.max_connections && !c; i++)
+		if (t->conns[i].state == C_FREE)
+			c = &t->conns[i];
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->tx = malloc(t->p.send_buffer_bytes);
+	c->rx = malloc(FRAME_MIN);
+	if (!c->tx || !c->rx) {
+		free(c->tx);
+		free(c->rx);
+		c->tx = c->rx = NULL;
+		return NULL;
+	}
+	c->fd = fd;
+	/* Handles are never 0 and not reused soon (2^32 connections). */
+	if (++t->next_handle == 0)
+		t->next_handle = 1;
+	c->handle = t->next_handle;
+	t->nconns++;
+	t->st.connections = t->nconns;
+	return c;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const uint8_t *data, size_t len)
+{
+	struct event *e = malloc(sizeof(*e) + len);
+
+	if (!e)
+		return L2S_ERR_NOMEM;
+	memset(e, 0, sizeof(*e));
+	e->ev.type = type;
+	e->ev.conn = c->handle;
+	e->ev.outbound = c->outbound;
+	e->ev.peer = c->peer;
+	e->ev.peer_len = c->peer_len;
+	if (len)
+		memcpy(e->data, data, len);
+	e->ev.data = e->data;
+	e->ev.len = len;
+	if (t->tail)
+		t->tail->next = e;
+	else
+		t->head = e;
+	t->tail = e;
+	return L2S_OK;
+}
+
+static void conn_release(struct l2s_tcp *t, struct conn *c)
+{
+	close(c->fd);
+	free(c->tx);
+	free(c->rx);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	t->nconns--;
+	t->st.connections = t->nconns;
+}
+
+static void conn_report(struct l2s_tcp *t, struct conn *c, int reason, int err)
+{
+	/* Without memory for the event the caller would never learn; the slot
+	 * must go anyway, so a failed push only loses the event. */
+	if (event_push(t, c, L2S_TCP_EV_CLOSED, NULL, 0) == L2S_OK) {
+		t->tail->ev.reason = reason;
+		t->tail->ev.error = err;
+	}
+	if (reason == L2S_TCP_CLOSE_FRAMING)
+		t->st.framing_errors++;
+	else if (reason == L2S_TCP_CLOSE_ERROR)
+		t->st.resets++;
+	else if (reason == L2S_TCP_CLOSE_CONNECT || reason == L2S_TCP_CLOSE_TIMEOUT)
+		t->st.connect_failures++;
+	t->st.closed++;
+}
+
+/* Ends c now: the socket closes, CLOSED is queued (not again for a
+ * lingering one), the slot is free. */
+static void conn_end(struct l2s_tcp *t, struct conn *c, int reason, int err)
+{
+	if (c->state != C_LINGER)
+		conn_report(t, c, reason, err);
+	conn_release(t, c);
+}
+
+static void conn_opened(struct l2s_tcp *t, struct conn *c)
+{
+	c->state = C_OPEN;
+	t->st.connected++;
+	event_push(t, c, L2S_TCP_EV_CONNECTED, NULL, 0);
+}
+
+/* ---- send buffer --------------------------------------------------------- */
+
+static size_t tx_room(const struct l2s_tcp *t, const struct conn *c)
+{
+	return t->p.send_buffer_bytes - (c->tx_tail - c->tx_head);
+}
+
+static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t len)
+{
+	if (c->tx_tail + len > t->p.send_buffer_bytes) {
+		/* Compact rather than wrap: one contiguous write per call. */
+		memmove(c->tx, c->tx + c->tx_head, c->tx_tail - c->tx_head);
+		c->tx_tail -= c->tx_head;
+		c->tx_head = 0;
+	}
+	memcpy(c->tx + c->tx_tail, b, len);
+	c->tx_tail += len;
+}
+
+/* Writes until the buffer is empty or the socket full. 0, or -1 with
+ * the connection ended. */
+static int tx_flush(struct l2s_tcp *t, struct conn *c)
+{
+	while ((c->state == C_OPEN || c->state == C_LINGER) && c->tx_head < c->tx_tail) {
+		ssize_t n = send(c->fd, c->tx + c->tx_head, c->tx_tail - c->tx_head, MSG_NOSIGNAL);
+
+		if (n < 0 && would_block(errno))
+			break;
+		if (n < 0) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, errno);
+			return -1;
+		}
+		c->tx_head += (size_t)n;
+	}
+	if (c->tx_head == c->tx_tail)
+		c->tx_head = c->tx_tail = 0;
+	return 0;
+}
+
+/* ---- receive framing ----------------------------------------------------- */
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Turns every whole message in rx into an event. 0, or -1 with the
+ * connection ended for a bad length. */
+static int rx_frame(struct l2s_tcp *t, struct conn *c)
+{
+	size_t off = 0;
+
+	while (c->rx_fill - off >= L2S_TCP_FRAME_OVERHEAD) {
+		uint32_t len = get_be32(c->rx + off);
+
+		if (len > L2S_MAX_MESSAGE) {
+			conn_end(t, c, L2S_TCP_CLOSE_FRAMING, 0);
+			return -1;
+		}
+		if (c->rx_fill - off - L2S_TCP_FRAME_OVERHEAD < len)
+			break;
+		if (event_push(t, c, L2S_TCP_EV_MESSAGE, c->rx + off + L2S_TCP_FRAME_OVERHEAD, len)) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, ENOMEM);
+			return -1;
+		}
+		c->rx_pending += len;
+		t->st.rx_messages++;
+		t->st.rx_bytes += len;
+		off += L2S_TCP_FRAME_OVERHEAD + len;
+	}
+	memmove(c->rx, c->rx + off, c->rx_fill - off);
+	c->rx_fill -= off;
+	return 0;
+}
+
+static int rx_wanted(const struct l2s_tcp *t, const struct conn *c)
+{
+	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes;
+}
+
+/* Reads while the receive budget lasts. rx holds at most one frame, so a
+ * read never asks for more than the rest of the current frame's room. */
+static void rx_read(struct l2s_tcp *t, struct conn *c)
+{
+	while (rx_wanted(t, c)) {
+		ssize_t n = recv(c->fd, c->rx + c->rx_fill, FRAME_MIN - c->rx_fill, 0);
+
+		if (n < 0 && would_block(errno))
+			return;
+		if (n < 0) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, errno);
+			return;
+		}
+		if (n == 0) {
+			conn_end(t, c, L2S_TCP_CLOSE_PEER, 0);
+			return;
+		}
+		c->rx_fill += (size_t)n;
+		if (rx_frame(t, c))
+			return;
+	}
+}
+
+/* Once the queue is out: FIN, then discard until the peer's FIN. */
+static void linger_step(struct l2s_tcp *t, struct conn *c)
+{
+	if (c->tx_head < c->tx_tail)
+		return;
+	if (!c->shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut = 1;
+	}
+	for (;;) {
+		ssize_t n = recv(c->fd, c->rx, FRAME_MIN, 0);
+
+		if (n < 0 && would_block(errno))
+			return;
+		if (n <= 0) {
+			conn_release(t, c);
+			return;
+		}
+	}
+}
+
+/* ---- the listener ---------------------------------------------------------- */
+
+static void on_accept(struct l2s_tcp *t)
+{
+	for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct conn *c;
+		int fd = accept(t->lfd, (struct sockaddr *)&peer, &plen);
+
+		if (fd < 0)
+			return; /* EAGAIN, or an aborted connect: nothing to do */
+		if (t->nconns >= t->p.max_connections || sock_prepare(t, fd) < 0 || !(c = conn_alloc(t, fd))) {
+			/* Accept and close: a pending connect would keep the listener readable. */
+			close(fd);
+			t->st.refused_full++;
+			continue;
+		}
+		c->peer = peer;
+		c->peer_len = plen;
+		t->st.accepted++;
+		conn_opened(t, c);
+	}
+}
+
+/* A connect finished, failed or is still under way. The socket's own
+ * state decides, not revents (the fd may have been reused). */
+static void on_connecting(struct l2s_tcp *t, struct conn *c)
+{
+	int err = 0;
+	socklen_t elen = sizeof(err);
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		err = errno;
+	if (err) {
+		conn_end(t, c, L2S_TCP_CLOSE_CONNECT, err);
+		return;
+	}
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &slen) < 0)
+		return; /* ENOTCONN: still connecting */
+	conn_opened(t, c);
+	tx_flush(t, c);
+}
+
+/* ---- public calls ------------------------------------------------------------ */
+
+static int params_fill(struct l2s_tcp_params *p, const struct l2s_tcp_params *in)
+{
+	if (in)
+		*p = *in;
+	else
+		memset(p, 0, sizeof(*p));
+	if (!p->max_connections)
+		p->max_connections = DEF_MAX_CONNS;
+	if (!p->send_buffer_bytes)
+		p->send_buffer_bytes = DEF_BUFFER;
+	if (!p->recv_buffer_bytes)
+		p->recv_buffer_bytes = DEF_BUFFER;
+	if (!p->connect_timeout_ms)
+		p->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
+	if (!p->linger_ms)
+		p->linger_ms = DEF_LINGER_MS;
+	if (!p->backlog)
+		p->backlog = DEF_BACKLOG;
+	if (p->max_connections > L2S_TCP_MAX_CONNECTIONS || p->send_buffer_bytes < FRAME_MIN ||
+	    p->recv_buffer_bytes < FRAME_MIN || p->sock_sndbuf < 0 || p->sock_rcvbuf < 0)
+		return L2S_ERR_CONFIG;
+	return L2S_OK;
+}
+
+static int listen_on(struct l2s_tcp *t, const struct sockaddr *addr, socklen_t len)
+{
+	t->lfd = socket(addr->sa_family, SOCK_STREAM, 0);
+	if (t->lfd < 0)
+		return L2S_ERR_IO;
+	/* sock_prepare on the listener: accepted sockets inherit the buffer
+	 * sizes from it, which must be set before the handshake. */
+	if (sock_prepare(t, t->lfd) < 0 || bind(t->lfd, addr, len) < 0 || listen(t->lfd, t->p.backlog) < 0)
+		return L2S_ERR_IO;
+	return L2S_OK;
+}
+
+int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_t bind_len,
+		const struct l2s_tcp_params *params)
+{
+	struct l2s_tcp *t;
+	int rc;
+
+	*out = NULL;
+	if (bind_addr && bind_addr->sa_family != AF_INET && bind_addr->sa_family != AF_INET6)
+		return L2S_ERR_CONFIG;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return L2S_ERR_NOMEM;
+	t->lfd = -1;
+	rc = params_fill(&t->p, params);
+	if (rc == L2S_OK) {
+		t->conns = calloc(t->p.max_connections, sizeof(*t->conns));
+		rc = t->conns ? L2S_OK : L2S_ERR_NOMEM;
+	}
+	if (rc == L2S_OK && bind_addr)
+		rc = listen_on(t, bind_addr, bind_len);
+	if (rc != L2S_OK) {
+		int saved = errno;
+
+		l2s_tcp_free(t);
+		errno = saved;
+		return rc;
+	}
+	*out = t;
+	return L2S_OK;
+}
+
+static void events_free(struct event *e)
+{
+	while (e) {
+		struct event *next = e->next;
+
+		free(e);
+		e = next;
+	}
+}
+
+void l2s_tcp_free(struct l2s_tcp *t)
+{
+	if (!t)
+		return;
+	for (uint32_t i = 0; t->conns && i < t->p.max_connections; i++) {
+		struct conn *c = &t->conns[i];
+
+		if (c->state == C_FREE)
+			continue;
+		close(c->fd);
+		free(c->tx);
+		free(c->rx);
+	}
+	if (t->lfd >= 0)
+		close(t->lfd);
+	events_free(t->head);
+	free(t->taken);
+	free(t->conns);
+	free(t);
+}
+
+int l2s_tcp_local_addr(const struct l2s_tcp *t, struct sockaddr_storage *addr, socklen_t *len)
+{
+	*len = sizeof(*addr);
+	if (t->lfd < 0)
+		return L2S_ERR_STATE;
+	return getsockname(t->lfd, (struct sockaddr *)addr, len) < 0 ? L2S_ERR_IO : L2S_OK;
+}
+
+size_t l2s_tcp_pollfds(const struct l2s_tcp *t, struct pollfd *pfds, size_t cap)
+{
+	size_t n = 0;
+
+	if (t->lfd >= 0) {
+		if (n < cap)
+			pfds[n] = (struct pollfd){ .fd = t->lfd, .events = POLLIN };
+		n++;
+	}
+	for (uint32_t i = 0; i < t->p.max_connections; i++) {
+		const struct conn *c = &t->conns[i];
+		short ev = 0;
+
+		if (c->state == C_FREE)
+			continue;
+		if (c->state == C_CONNECTING || c->tx_head < c->tx_tail)
+			ev |= POLLOUT;
+		if (rx_wanted(t, c) || c->state == C_LINGER)
+			ev |= POLLIN;
+		if (n < cap)
+			pfds[n] = (struct pollfd){ .fd = c->fd, .events = ev };
+		n++;
+	}
+	return n;
+}
+
+int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms)
+{
+	struct conn *c;
+
+	(void)now_ms;
+	if (!revents)
+		return L2S_OK;
+	if (fd >= 0 && fd == t->lfd) {
+		on_accept(t);
+		return L2S_OK;
+	}
+	c = conn_by_fd(t, fd);
+	if (!c)
+		return L2S_OK;
+	if (c->state == C_CONNECTING) {
+		on_connecting(t, c);
+		return L2S_OK;
+	}
+	if (c->state == C_LINGER) {
+		if (tx_flush(t, c) == 0)
+			linger_step(t, c);
+		return L2S_OK;
+	}
+	/* A pending error ends c even when it wants neither direction now
+	 * (receive budget spent, nothing queued): poll would report it forever. */
+	if (revents & POLLERR) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, err);
+			return L2S_OK;
+		}
+	}
+	/* Write first: an error or reset shows on either, and a read may end c. */
+	if (tx_flush(t, c) == 0)
+		rx_read(t, c);
+	return L2S_OK;
+}
+
+int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms)
+{
+	for (uint32_t i = 0; i < t->p.max_connections; i++) {
+		struct conn *c = &t->conns[i];
+
+		if (c->state == C_CONNECTING && now_ms >= c->deadline_ms)
+			conn_end(t, c, L2S_TCP_CLOSE_TIMEOUT, 0);
+		else if (c->state == C_LINGER && now_ms >= c->deadline_ms)
+			conn_release(t, c);
+	}
+	return L2S_OK;
+}
+
+uint64_t l2s_tcp_next_expiry(const struct l2s_tcp *t)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t i = 0; i < t->p.max_connections; i++)
+		if ((t->conns[i].state == C_CONNECTING || t->conns[i].state == C_LINGER) &&
+		    t->conns[i].deadline_ms < next)
+			next = t->conns[i].deadline_ms;
+	return next;
+}
+
+int l2s_tcp_connect(struct l2s_tcp *t, const struct sockaddr *peer, socklen_t peer_len, uint64_t now_ms,
+		    uint32_t *conn)
+{
+	struct conn *c;
+	int fd;
+
+	*conn = 0;
+	if (peer_len > sizeof(c->peer) || (peer->sa_family != AF_INET && peer->sa_family != AF_INET6))
+		return L2S_ERR_CONFIG;
+	if (t->nconns >= t->p.max_connections)
+		return L2S_ERR_NOMEM;
+	fd = socket(peer->sa_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return L2S_ERR_IO;
+	if (sock_prepare(t, fd) < 0) {
+		close(fd);
+		return L2S_ERR_IO;
+	}
+	c = conn_alloc(t, fd);
+	if (!c) {
+		close(fd);
+		return L2S_ERR_NOMEM;
+	}
+	c->state = C_CONNECTING;
+	c->outbound = 1;
+	c->deadline_ms = now_ms + t->p.connect_timeout_ms;
+	memcpy(&c->peer, peer, peer_len);
+	c->peer_len = peer_len;
+	t->st.connects++;
+	*conn = c->handle;
+	if (connect(fd, peer, peer_len) == 0)
+		conn_opened(t, c);
+	else if (errno != EINPROGRESS && errno != EINTR)
+		conn_end(t, c, L2S_TCP_CLOSE_CONNECT, errno);
+	return L2S_OK;
+}
+
+static int queue(struct l2s_tcp *t, uint32_t conn, const uint8_t *b1, size_t l1, const uint8_t *b2, size_t l2)
+{
+	struct conn *c = conn_by_handle(t, conn);
+
+	if (!c)
+		return L2S_ERR_NOT_FOUND;
+	if (tx_room(t, c) < l1 + l2) {
+		t->st.queue_full++;
+		return L2S_ERR_QUEUE_FULL;
+	}
+	tx_put(t, c, b1, l1);
+	if (l2)
+		tx_put(t, c, b2, l2);
+	tx_flush(t, c);
+	return L2S_OK;
+}
+
+int l2s_tcp_send(struct l2s_tcp *t, uint32_t conn, const uint8_t *msg, size_t len)
+{
+	uint8_t hdr[L2S_TCP_FRAME_OVERHEAD];
+	int rc;
+
+	if (len > L2S_MAX_MESSAGE)
+		return L2S_ERR_LENGTH;
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	rc = queue(t, conn, hdr, sizeof(hdr), msg, len);
+	if (rc == L2S_OK) {
+		t->st.tx_messages++;
+		t->st.tx_bytes += len;
+	}
+	return rc;
+}
+
+int l2s_tcp_send_raw(struct l2s_tcp *t, uint32_t conn, const uint8_t *bytes, size_t len)
+{
+	if (len > t->p.send_buffer_bytes)
+		return L2S_ERR_LENGTH;
+	return queue(t, conn, bytes, len, NULL, 0);
+}
+
+size_t l2s_tcp_queued(const struct l2s_tcp *t, uint32_t conn)
+{
+	const struct conn *c = conn_by_handle(t, conn);
+
+	return c ? c->tx_tail - c->tx_head : 0;
+}
+
+int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms)
+{
+	struct conn *c = conn_by_handle(t, conn);
+
+	if (!c)
+		return L2S_ERR_NOT_FOUND;
+	if (c->state != C_OPEN) {
+		conn_end(t, c, L2S_TCP_CLOSE_LOCAL, 0);
+		return L2S_OK;
+	}
+	conn_report(t, c, L2S_TCP_CLOSE_LOCAL, 0);
+	c->handle = 0;
+	c->state = C_LINGER;
+	c->deadline_ms = now_ms + t->p.linger_ms;
+	if (tx_flush(t, c) == 0)
+		linger_step(t, c);
+	return L2S_OK;
+}
+
+int l2s_tcp_next_event(struct l2s_tcp *t, struct l2s_tcp_event *ev)
+{
+	struct event *e = t->head;
+	struct conn *c;
+
+	free(t->taken);
+	t->taken = NULL;
+	if (!e)
+		return 0;
+	t->head = e->next;
+	if (!t->head)
+		t->tail = NULL;
+	/* A taken message frees receive budget: its connection may read again. */
+	if (e->ev.type == L2S_TCP_EV_MESSAGE && (c = conn_by_handle(t, e->ev.conn)))
+		c->rx_pending -= e->ev.len;
+	*ev = e->ev;
+	t->taken = e;
+	return 1;
+}
+
+void l2s_tcp_get_stats(const struct l2s_tcp *t, struct l2s_tcp_stats *st)
+{
+	*st = t->st;
+}
