@@ -251,8 +251,8 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 		s->pending = PENDING_HANDSHAKE;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
-	ret = l2s_hs_create_init(st, &node->id, s->peer_pk, b.prekey_pk, NULL, ++node->hs_counter,
-				 s->pending_index, s->have_cookie ? s->cookie : NULL, &node->rng);
+	ret = l2s_hs_create_init(st, &node->id, s->peer_pk, b.prekey_pk, l2s_node_binding(node, s->path),
+				 ++node->hs_counter, s->pending_index, s->have_cookie ? s->cookie : NULL, &node->rng);
 	if (ret == L2S_OK)
 		ret = l2s_node_output(node, s, st->msg, L2S_HS_INIT_BYTES);
 	arm_pending(s, PENDING_HANDSHAKE, now);
@@ -473,7 +473,7 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 	ret = check_cookie(node, path, addr, addr_len, msg, len, &proven, now);
 	if (ret != L2S_OK)
 		return ret;
-	ret = l2s_hs_consume_init(&rst, &node->id, prekeys, 1, NULL, msg, len);
+	ret = l2s_hs_consume_init(&rst, &node->id, prekeys, 1, l2s_node_binding(node, path), msg, len);
 	if (ret == L2S_ERR_AUTH && proven) {
 		/* The claimed identity is unproven, the address is not. */
 		l2s_quarantine_add(&node->x->quarantine, L2S_QUARANTINE_ADDRESS, addr, addr_len,

@@ -237,6 +237,48 @@ uint64_t l2s_node_next_deadline(const struct l2s_node *node)
 	return l2s_timers_next(&node->timers);
 }
 
+/* ---- channel bindings -------------------------------------------------------- */
+
+#define MAX_BINDINGS (1u << 16)
+
+int l2s_node_path_binding(struct l2s_node *node, uint32_t path, const uint8_t *binding)
+{
+	uint8_t key[4];
+	uint32_t i;
+
+	l2s_u32_key(key, path);
+	if (l2s_map_get(&node->by_path, key, sizeof(key), &i) != L2S_OK) {
+		uint8_t(*grown)[32];
+
+		if (!binding)
+			return L2S_OK;
+		if (node->nbindings >= MAX_BINDINGS)
+			return L2S_ERR_NOMEM;
+		grown = realloc(node->bindings, (node->nbindings + 1) * sizeof(*grown));
+		if (!grown)
+			return L2S_ERR_NOMEM;
+		node->bindings = grown;
+		i = node->nbindings++;
+		if (l2s_map_put(&node->by_path, key, sizeof(key), i) != L2S_OK)
+			return L2S_ERR_NOMEM;
+	}
+	/* A cleared binding keeps its slot as zeros: the same as no binding. */
+	if (binding)
+		memcpy(node->bindings[i], binding, 32);
+	else
+		memset(node->bindings[i], 0, 32);
+	return L2S_OK;
+}
+
+const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path)
+{
+	uint8_t key[4];
+	uint32_t i;
+
+	l2s_u32_key(key, path);
+	return l2s_map_get(&node->by_path, key, sizeof(key), &i) == L2S_OK ? node->bindings[i] : NULL;
+}
+
 int l2s_node_path_status(struct l2s_node *node, uint32_t path, int up, uint64_t now_ms)
 {
 	/* Path changes are rare; a scan keeps sessions free of a path table. */
@@ -397,6 +439,8 @@ static int alloc_tables(struct l2s_node *node)
 	if (ret == L2S_OK)
 		ret = l2s_map_init(&node->by_half, node->max_sessions, k[3]);
 	if (ret == L2S_OK)
+		ret = l2s_map_init(&node->by_path, MAX_BINDINGS, k[1]);
+	if (ret == L2S_OK)
 		ret = l2s_timers_init(&node->timers, node->max_sessions);
 	l2s_wipe(k, sizeof(k));
 	return ret;
@@ -445,6 +489,10 @@ void l2s_node_free(struct l2s_node *node)
 	l2s_map_free(&node->by_peer);
 	l2s_map_free(&node->by_sid);
 	l2s_map_free(&node->by_half);
+	l2s_map_free(&node->by_path);
+	if (node->bindings)
+		l2s_wipe(node->bindings, node->nbindings * sizeof(*node->bindings));
+	free(node->bindings);
 	l2s_timers_free(&node->timers);
 	free(node->slots);
 	free(node->generation);

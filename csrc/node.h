@@ -134,6 +134,9 @@ struct l2s_node {
 	struct l2s_map by_peer;  /* peer identity -> slot of its current session */
 	struct l2s_map by_sid;   /* session id -> slot */
 	struct l2s_map by_half;  /* peer identity -> slot of its unconfirmed inbound handshake */
+	struct l2s_map by_path;  /* path -> index into bindings */
+	uint8_t (*bindings)[32]; /* channel binding per bound path */
+	uint32_t nbindings;
 	struct l2s_timers timers;
 
 	struct out_item *out_head, *out_tail, *out_current;
@@ -193,6 +196,9 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+
+/* node.c */
+const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path);
 
 /* exchange.c */
 int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *p, uint64_t now);

@@ -280,6 +280,11 @@ int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *c
  * message was used, or why it was dropped (it is counted either way). */
 int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		     const uint8_t *msg, size_t len, uint64_t now_ms);
+/* Binds handshakes on a path to its transport connection: binding is the
+ * connection's channel binding (QUIC: the TLS exporter value, PROTOCOL.md
+ * §2.1), entering the transcript h0 on both sides, so a handshake cannot be
+ * spliced into another connection. NULL clears it (32 zero bytes are used). */
+int l2s_node_path_binding(struct l2s_node *node, uint32_t path, const uint8_t *binding);
 /* The transport's view of a path: up = 0 when it has lost connectivity. */
 int l2s_node_path_status(struct l2s_node *node, uint32_t path, int up, uint64_t now_ms);
 /* Runs every timer due at now_ms. Cost grows with the timers due only. */

@@ -1403,6 +1403,40 @@ static void test_peer_close(void)
 	ns_free_peer(&b);
 }
 
+/* The channel binding (QUIC: the TLS exporter) enters h0 on both sides: a
+ * handshake completes only between the two ends of the same connection; one
+ * spliced onto another connection (another binding) is refused. */
+static void test_channel_binding(void)
+{
+	uint8_t bind_a[32], bind_b[32];
+	struct ns_peer a, b, c, d;
+
+	memset(bind_a, 0xa1, sizeof(bind_a));
+	memcpy(bind_b, bind_a, sizeof(bind_b));
+	ns_make_peer(&a, 0x61);
+	ns_make_peer(&b, 0x62);
+	CHECK(l2s_node_path_binding(a.node, 1, bind_a) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind_b) == L2S_OK);
+	CHECK(ns_connect(&a, &b, &cfg));
+
+	ns_make_peer(&c, 0x63);
+	ns_make_peer(&d, 0x64);
+	bind_b[31] ^= 1; /* the responder is on another connection */
+	CHECK(l2s_node_path_binding(c.node, 1, bind_a) == L2S_OK);
+	CHECK(l2s_node_path_binding(d.node, 1, bind_b) == L2S_OK);
+	CHECK(!ns_connect(&c, &d, &cfg));
+	CHECK(d.node->live == 0 && ns_state_of(&c) == L2S_HANDSHAKE_INITIATED);
+	/* Clearing the bindings (no channel to bind to) lets the next one through. */
+	CHECK(l2s_node_path_binding(c.node, 1, NULL) == L2S_OK);
+	CHECK(l2s_node_path_binding(d.node, 1, NULL) == L2S_OK);
+	ns_advance(&c, &d, 2000, 100);
+	CHECK(ns_state_of(&c) == L2S_ESTABLISHED && ns_state_of(&d) == L2S_ESTABLISHED);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+	ns_free_peer(&c);
+	ns_free_peer(&d);
+}
+
 int main(void)
 {
 	if (l2s_init() != L2S_OK)
@@ -1424,5 +1458,6 @@ int main(void)
 	test_half_open_freed();
 	test_restart_heartbeats();
 	test_peer_close();
+	test_channel_binding();
 	return tu_finish("test_security");
 }
