@@ -4,20 +4,16 @@
 #include <string.h>
 
 #include "counter_table.h"
+#include "settable.h"
 
 #define MAX_SETS ((size_t)1 << 28)
 
 int l2s_counter_table_init(struct l2s_counter_table *t, size_t capacity, struct l2s_rng *rng)
 {
-	size_t sets = 1;
-
 	memset(t, 0, sizeof(*t));
-	while (sets * L2S_COUNTER_WAYS < capacity && sets < MAX_SETS)
-		sets <<= 1;
-	t->slots = calloc(sets * L2S_COUNTER_WAYS, sizeof(*t->slots));
+	t->slots = l2s_settable_alloc(capacity, L2S_COUNTER_WAYS, sizeof(*t->slots), MAX_SETS, &t->n_sets);
 	if (!t->slots)
 		return L2S_ERR_NOMEM;
-	t->n_sets = sets;
 	l2s_rng_bytes(rng, t->key, sizeof(t->key));
 	return L2S_OK;
 }
@@ -31,13 +27,7 @@ void l2s_counter_table_free(struct l2s_counter_table *t)
 /* The set an identity lives in; keyed so nobody can aim at one set. */
 static struct l2s_counter_entry *set_of(const struct l2s_counter_table *t, const uint8_t pk[32])
 {
-	uint8_t h[8];
-	uint64_t v = 0;
-
-	l2s_blake3_keyed(h, sizeof(h), t->key, pk, L2S_ED25519_PK_BYTES);
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | h[i];
-	return t->slots + (v & (t->n_sets - 1)) * L2S_COUNTER_WAYS;
+	return t->slots + l2s_settable_set(t->key, pk, L2S_ED25519_PK_BYTES, t->n_sets, NULL) * L2S_COUNTER_WAYS;
 }
 
 static struct l2s_counter_entry *lookup(struct l2s_counter_entry *set, const uint8_t pk[32])

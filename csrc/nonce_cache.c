@@ -4,20 +4,16 @@
 #include <string.h>
 
 #include "nonce_cache.h"
+#include "settable.h"
 
 #define MAX_SETS ((size_t)1 << 26)
 
 int l2s_nonce_cache_init(struct l2s_nonce_cache *c, size_t capacity, uint64_t ttl_ms, struct l2s_rng *rng)
 {
-	size_t sets = 1;
-
 	memset(c, 0, sizeof(*c));
-	while (sets * L2S_NONCE_WAYS < capacity && sets < MAX_SETS)
-		sets <<= 1;
-	c->slots = calloc(sets * L2S_NONCE_WAYS, sizeof(*c->slots));
+	c->slots = l2s_settable_alloc(capacity, L2S_NONCE_WAYS, sizeof(*c->slots), MAX_SETS, &c->n_sets);
 	if (!c->slots)
 		return L2S_ERR_NOMEM;
-	c->n_sets = sets;
 	c->ttl_ms = ttl_ms ? ttl_ms : 1;
 	l2s_rng_bytes(rng, c->key, sizeof(c->key));
 	return L2S_OK;
@@ -36,24 +32,20 @@ static int live(const struct l2s_nonce_entry *e, uint64_t now_ms)
 
 int l2s_nonce_cache_insert(struct l2s_nonce_cache *c, const uint8_t nonce[L2S_NONCE_BYTES], uint64_t now_ms)
 {
-	uint8_t h[8 + 16];
-	uint64_t v = 0;
+	uint8_t tag[L2S_SETTABLE_TAG_BYTES];
 	struct l2s_nonce_entry *set, *victim;
 
-	l2s_blake3_keyed(h, sizeof(h), c->key, nonce, L2S_NONCE_BYTES);
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | h[i];
-	set = c->slots + (v & (c->n_sets - 1)) * L2S_NONCE_WAYS;
+	set = c->slots + l2s_settable_set(c->key, nonce, L2S_NONCE_BYTES, c->n_sets, tag) * L2S_NONCE_WAYS;
 	victim = &set[0];
 	for (int i = 0; i < L2S_NONCE_WAYS; i++) {
-		if (live(&set[i], now_ms) && memcmp(set[i].tag, h + 8, 16) == 0)
+		if (live(&set[i], now_ms) && memcmp(set[i].tag, tag, sizeof(tag)) == 0)
 			return L2S_ERR_REPLAY;
 		if (set[i].expires_ms < victim->expires_ms)
 			victim = &set[i];
 	}
 	if (live(victim, now_ms))
 		c->evictions++;
-	memcpy(victim->tag, h + 8, 16);
+	memcpy(victim->tag, tag, sizeof(tag));
 	victim->expires_ms = now_ms + c->ttl_ms;
 	return L2S_OK;
 }

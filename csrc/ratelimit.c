@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
+#include "settable.h"
 
 #define MILLI 1000u
 #define MAX_SETS ((size_t)1 << 26)
@@ -11,15 +12,10 @@
 int l2s_ratelimit_init(struct l2s_ratelimit *rl, size_t capacity, uint32_t rate_per_s, uint32_t burst,
 		       struct l2s_rng *rng)
 {
-	size_t sets = 1;
-
 	memset(rl, 0, sizeof(*rl));
-	while (sets * L2S_RATELIMIT_WAYS < capacity && sets < MAX_SETS)
-		sets <<= 1;
-	rl->slots = calloc(sets * L2S_RATELIMIT_WAYS, sizeof(*rl->slots));
+	rl->slots = l2s_settable_alloc(capacity, L2S_RATELIMIT_WAYS, sizeof(*rl->slots), MAX_SETS, &rl->n_sets);
 	if (!rl->slots)
 		return L2S_ERR_NOMEM;
-	rl->n_sets = sets;
 	rl->rate_per_s = rate_per_s ? rate_per_s : 1;
 	rl->burst = burst ? burst : 1;
 	l2s_rng_bytes(rng, rl->key, sizeof(rl->key));
@@ -70,22 +66,18 @@ static struct l2s_bucket *victim(const struct l2s_ratelimit *rl, struct l2s_buck
 
 int l2s_ratelimit_allow(struct l2s_ratelimit *rl, const uint8_t *addr, size_t addr_len, uint64_t now_ms)
 {
-	uint8_t h[8 + 16];
-	uint64_t v = 0;
+	uint8_t tag[L2S_SETTABLE_TAG_BYTES];
 	struct l2s_bucket *set, *b = NULL;
 
-	l2s_blake3_keyed(h, sizeof(h), rl->key, addr, addr_len);
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | h[i];
-	set = rl->slots + (v & (rl->n_sets - 1)) * L2S_RATELIMIT_WAYS;
+	set = rl->slots + l2s_settable_set(rl->key, addr, addr_len, rl->n_sets, tag) * L2S_RATELIMIT_WAYS;
 	for (int i = 0; i < L2S_RATELIMIT_WAYS && !b; i++)
-		if (set[i].used && memcmp(set[i].tag, h + 8, sizeof(set[i].tag)) == 0)
+		if (set[i].used && memcmp(set[i].tag, tag, sizeof(tag)) == 0)
 			b = &set[i];
 	if (b) {
 		refill(rl, b, now_ms);
 	} else {
 		b = victim(rl, set, now_ms);
-		memcpy(b->tag, h + 8, sizeof(b->tag));
+		memcpy(b->tag, tag, sizeof(tag));
 		b->used = 1;
 		b->last_ms = now_ms;
 		b->tokens = rl->burst * MILLI;
