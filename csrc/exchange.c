@@ -410,13 +410,9 @@ static void drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t
 
 static void accepted_event(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	struct l2s_event ev = { 0 };
+	struct l2s_event ev;
 
-	ev.type = L2S_EV_ACCEPTED;
-	ev.session = s->handle;
-	ev.time_ms = now;
-	ev.path = s->path;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	l2s_session_event(&ev, L2S_EV_ACCEPTED, s, now);
 	l2s_node_event(node, &ev, NULL, 0);
 }
 

@@ -360,7 +360,7 @@ int l2s_session_rotate(struct l2s_node *node, uint32_t handle, uint64_t now_ms)
 int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms)
 {
 	struct l2s_session *s = l2s_node_session(node, handle);
-	struct l2s_event ev = { 0 };
+	struct l2s_event ev;
 
 	if (!s)
 		return L2S_ERR_NOT_FOUND;
@@ -368,11 +368,7 @@ int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, 
 		return L2S_OK;
 	s->path = path;
 	s->path_down_since = 0;
-	ev.type = L2S_EV_TRANSPORT;
-	ev.session = s->handle;
-	ev.time_ms = now_ms;
-	ev.path = path;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	l2s_session_event(&ev, L2S_EV_TRANSPORT, s, now_ms);
 	l2s_node_event(node, &ev, NULL, 0);
 	/* The same session continues on the new path through resumption. */
 	if (s->have_rs && !s->pending && (s->state == L2S_ESTABLISHED || s->state == L2S_DEGRADED))

@@ -173,6 +173,7 @@ void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s);
 
 /* session.c */
 int l2s_session_transition(struct l2s_node *node, struct l2s_session *s, int to, int reason, uint64_t now);
+void l2s_session_event(struct l2s_event *ev, int type, const struct l2s_session *s, uint64_t now);
 void l2s_session_warning(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
 void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int reason, uint64_t now);
 void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, const struct l2s_session_keys *k,

@@ -14,30 +14,23 @@ struct rx_ctx {
 	uint64_t now;
 };
 
+static void seq_event(const struct rx_ctx *c, int type, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct l2s_event ev;
+
+	l2s_session_event(&ev, type, c->s, c->now);
+	ev.seq = seq;
+	l2s_node_event(c->node, &ev, data, len);
+}
+
 static void deliver_message(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 {
-	struct rx_ctx *c = arg;
-	struct l2s_event ev = { 0 };
-
-	ev.type = L2S_EV_MESSAGE;
-	ev.session = c->s->handle;
-	ev.time_ms = c->now;
-	ev.seq = seq;
-	memcpy(ev.peer_pk, c->s->peer_pk, sizeof(ev.peer_pk));
-	l2s_node_event(c->node, &ev, data, len);
+	seq_event(arg, L2S_EV_MESSAGE, seq, data, len);
 }
 
 static void message_acked(void *arg, uint64_t seq)
 {
-	struct rx_ctx *c = arg;
-	struct l2s_event ev = { 0 };
-
-	ev.type = L2S_EV_DELIVERED;
-	ev.session = c->s->handle;
-	ev.time_ms = c->now;
-	ev.seq = seq;
-	memcpy(ev.peer_pk, c->s->peer_pk, sizeof(ev.peer_pk));
-	l2s_node_event(c->node, &ev, NULL, 0);
+	seq_event(arg, L2S_EV_DELIVERED, seq, NULL, 0);
 }
 
 static int on_heartbeat_reply(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)

@@ -6,14 +6,22 @@
 
 #include "node.h"
 
+/* The fields every event of a session carries; callers add the rest. */
+void l2s_session_event(struct l2s_event *ev, int type, const struct l2s_session *s, uint64_t now)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->session = s->handle;
+	ev->time_ms = now;
+	ev->path = s->path;
+	memcpy(ev->peer_pk, s->peer_pk, sizeof(ev->peer_pk));
+}
+
 static void state_event(struct l2s_node *node, struct l2s_session *s, int from, int to, int reason, uint64_t now)
 {
-	struct l2s_event ev = { 0 };
+	struct l2s_event ev;
 
-	ev.type = L2S_EV_STATE;
-	ev.session = s->handle;
-	ev.time_ms = now;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	l2s_session_event(&ev, L2S_EV_STATE, s, now);
 	ev.from = from;
 	ev.to = to;
 	ev.reason = reason;
@@ -42,12 +50,9 @@ int l2s_session_transition(struct l2s_node *node, struct l2s_session *s, int to,
  * (which then also gets the audit event). */
 void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int reason, uint64_t now)
 {
-	struct l2s_event ev = { 0 };
+	struct l2s_event ev;
 
-	ev.type = type;
-	ev.session = s->handle;
-	ev.time_ms = now;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	l2s_session_event(&ev, type, s, now);
 	ev.from = s->state;
 	ev.to = L2S_STATE_END;
 	ev.reason = reason;
@@ -61,12 +66,9 @@ void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int
 
 void l2s_session_warning(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
-	struct l2s_event ev = { 0 };
+	struct l2s_event ev;
 
-	ev.type = L2S_EV_WARNING;
-	ev.session = s->handle;
-	ev.time_ms = now;
-	memcpy(ev.peer_pk, s->peer_pk, sizeof(ev.peer_pk));
+	l2s_session_event(&ev, L2S_EV_WARNING, s, now);
 	ev.from = ev.to = s->state;
 	ev.reason = reason;
 	l2s_node_event(node, &ev, NULL, 0);

@@ -318,7 +318,7 @@ struct l2s_event {
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
 	int from, to, reason; /* L2S_EV_STATE; reason also for WARNING and CLOSED */
 	uint64_t seq;         /* MESSAGE, DELIVERED */
-	uint32_t path;        /* TRANSPORT */
+	uint32_t path;        /* the session's path (for TRANSPORT: the new one) */
 	const uint8_t *data;  /* MESSAGE payload; valid until the next call into the node */
 	size_t len;
 };
