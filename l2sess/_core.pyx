@@ -441,6 +441,14 @@ def error_for(int code, str what):
     return _errors.SessionError(msg, code)
 
 
+cdef int _start_check(int ret, str what, str expired) except -1:
+    """_ncheck for establish/resume: what expired is named (an expired bundle
+    or stored session is an authentication failure, SPEC-018 §2.1)."""
+    if ret == L2S_ERR_EXPIRED:
+        raise _errors.AuthenticationFailed(f"{what}: {expired} expired", ret)
+    return _ncheck(ret, what)
+
+
 cdef int _ncheck(int ret, str what) except -1:
     if ret == L2S_OK:
         return 0
@@ -678,9 +686,7 @@ cdef class Node:
             with nogil:
                 # On failure the engine keeps no session and sets no handle.
                 ret = l2s_node_establish(node, ppk, pb, L2S_PREKEY_BUNDLE_BYTES, ts, &c, p, t, &handle)
-        if ret == L2S_ERR_EXPIRED:
-            raise _errors.AuthenticationFailed("establish: prekey bundle expired", ret)
-        _ncheck(ret, "establish")
+        _start_check(ret, "establish", "prekey bundle")
         return handle
 
     def resume(self, stored, config, path, now_ms):
@@ -698,9 +704,7 @@ cdef class Node:
         with self._lock:
             with nogil:
                 ret = l2s_node_resume(node, ps, n, &c, p, t, &handle)
-        if ret == L2S_ERR_EXPIRED:
-            raise _errors.AuthenticationFailed("resume: stored session expired", ret)
-        _ncheck(ret, "resume")
+        _start_check(ret, "resume", "stored session")
         return handle
 
     def receive(self, path, addr, data, now_ms):

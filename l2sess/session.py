@@ -961,13 +961,13 @@ def establish(peer_did, config, ctx):
     except SessionError:
         ctx._pump()
         raise
+    return _started(ctx, handle, config, peer_pk, ti, path, now_ms)
+
+
+def _started(ctx, handle, config, peer_pk, ti, path, now_ms):
+    """The Session of an outbound handle the node just created; its first
+    message goes out (or waits, when the transport is down)."""
     session = ctx._adopt(handle, config, peer_pk, False)
-    try:
-        # If the peer lost its state (it cannot resume), the retry falls back
-        # to a full handshake with its current prekeys.
-        ctx.crypto.session_set_bundle(handle, doc.prekey_bundle, int(ctx._now()))
-    except SessionError:
-        pass  # an expired or foreign bundle: resumption alone it is
     if not ctx._up[ti]:
         ctx.crypto.path_status(path, False, now_ms)
     ctx._pump()
@@ -1007,17 +1007,13 @@ def resume(peer_did, stored, ctx, config=None):
         ctx._dispatch(drop_session=handle)
         raise AuthenticationFailed(f"the stored session is with {did_from_public_key(info['peer_pk'])}, "
                                    f"not {peer_did}")
-    session = ctx._adopt(handle, config, peer_pk, False)
     try:
         # If the peer lost its state (it cannot resume), the retry falls back
         # to a full handshake with its current prekeys.
         ctx.crypto.session_set_bundle(handle, doc.prekey_bundle, int(ctx._now()))
     except SessionError:
         pass  # an expired or foreign bundle: resumption alone it is
-    if not ctx._up[ti]:
-        ctx.crypto.path_status(path, False, now_ms)
-    ctx._pump()
-    return session
+    return _started(ctx, handle, config, peer_pk, ti, path, now_ms)
 
 
 def accept(request, config, ctx):
