@@ -22,6 +22,7 @@
 #include "map.h"
 #include "quic.h"
 #include "tlscert.h"
+#include "wire.h"
 
 #define CID_LEN 16                 /* our connection IDs; short headers need one length */
 #define MAX_CIDS 16                /* routed IDs per connection (ngtcp2 issues at most 8) */
@@ -608,7 +609,7 @@ static int parse_stream(struct qconn *c, const uint8_t *p, size_t n)
 			n -= k;
 			if (c->hdr_got < 4)
 				return 0;
-			len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 | (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+			len = l2s_get_u32(c->hdr);
 			if (len > L2S_MAX_MESSAGE) {
 				fail_later(c, L2S_QUIC_CLOSE_FRAMING, L2S_QUIC_APP_FRAMING);
 				return -1;
@@ -1267,10 +1268,7 @@ int l2s_quic_send(struct l2s_quic *q, uint32_t conn, const uint8_t *msg, size_t 
 
 	if (len > L2S_MAX_MESSAGE)
 		return L2S_ERR_LENGTH;
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
+	l2s_put_u32(hdr, (uint32_t)len);
 	rc = send_common(q, conn, hdr, 4, msg, len);
 	if (rc == L2S_OK) {
 		struct qconn *c = conn_get(q, conn);

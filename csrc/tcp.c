@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tcp.h"
+#include "wire.h"
 
 #define FRAME_MIN (L2S_TCP_FRAME_OVERHEAD + L2S_MAX_MESSAGE)
 #define DEF_BUFFER (1u << 20)
@@ -239,11 +240,6 @@ static int tx_flush(struct l2s_tcp *t, struct conn *c)
 
 /* ---- receive framing ----------------------------------------------------- */
 
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Turns every whole message in rx into an event. 0, or -1 with the
  * connection ended for a bad length. */
 static int rx_frame(struct l2s_tcp *t, struct conn *c)
@@ -251,7 +247,7 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 	size_t off = 0;
 
 	while (c->rx_fill - off >= L2S_TCP_FRAME_OVERHEAD) {
-		uint32_t len = get_be32(c->rx + off);
+		uint32_t len = l2s_get_u32(c->rx + off);
 
 		if (len > L2S_MAX_MESSAGE) {
 			conn_end(t, c, L2S_TCP_CLOSE_FRAMING, 0);
@@ -627,10 +623,7 @@ int l2s_tcp_send(struct l2s_tcp *t, uint32_t conn, const uint8_t *msg, size_t le
 
 	if (len > L2S_MAX_MESSAGE)
 		return L2S_ERR_LENGTH;
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
+	l2s_put_u32(hdr, (uint32_t)len);
 	rc = queue(t, conn, hdr, sizeof(hdr), msg, len);
 	if (rc == L2S_OK) {
 		t->st.tx_messages++;
