@@ -17,17 +17,10 @@
 
 #include "quic.h"
 #include "testutil.h"
+#include "netutil.h"
 
 #define NMSG 1000
 #define MAXEP 8
-
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 /* ---- what each connection end has seen ------------------------------------ */
 
@@ -63,17 +56,6 @@ struct relay {
 };
 
 static struct relay *relay;
-
-static struct sockaddr_in loopback(uint16_t port)
-{
-	struct sockaddr_in a;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
 
 static int udp_socket(struct sockaddr_in *bound)
 {

@@ -17,18 +17,11 @@
 
 #include "tcp.h"
 #include "testutil.h"
+#include "netutil.h"
 
 #define NMSG 1000
 #define MAXREC 16
 #define WAIT_MS 20000
-
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 /* What one end of one connection has seen. */
 struct rec {
@@ -139,17 +132,6 @@ static void pump(int timeout)
 			pump(20);                               \
 		CHECK(cond);                                    \
 	} while (0)
-
-static struct sockaddr_in loopback(uint16_t port)
-{
-	struct sockaddr_in a;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
 
 static struct sockaddr_in addr_of(struct ep *e)
 {
