@@ -390,12 +390,48 @@ static uint32_t resp_for(struct ns_peer *a, struct ns_peer *b, uint8_t resp[RESP
 	return h;
 }
 
+struct flip_counts {
+	int junk, timeouts, failed;
+};
+
+/* The initiator's verdict on a response with one flipped bit, r being what
+ * l2s_node_receive() said. A flip that is not attributable to the attempt
+ * (header, an index that is not ours: not_ours; mac1 or the reserved zeros:
+ * junk_error, the error expected) is dropped as junk, and the attempt,
+ * unanswered, times out without quarantine. Anything else ends the attempt
+ * with authentication_failed and quarantines the peer. Returns 1 for junk. */
+static int flipped_response_verdict(struct ns_peer *a, uint32_t h, int r, int not_ours, int junk_error,
+				    struct flip_counts *n)
+{
+	struct l2s_session_info info = info_of(a, h);
+
+	if (not_ours || junk_error) {
+		CHECK(r != L2S_OK);
+		CHECK(info.state == L2S_HANDSHAKE_INITIATED && info.quarantined_until_ms == 0);
+		n->junk += r != L2S_OK && info.state == L2S_HANDSHAKE_INITIATED;
+		if (junk_error) {
+			CHECK(r == junk_error);
+			tick_alone(a, cfg.handshake_timeout_ms + 250);
+			info = info_of(a, h);
+			CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT);
+			CHECK(info.quarantined_until_ms == 0);
+			n->timeouts += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT;
+		}
+		return 1;
+	}
+	CHECK(r == L2S_ERR_AUTH);
+	CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED);
+	CHECK(info.quarantined_until_ms == ns_now + cfg.quarantine_ms);
+	n->failed += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED;
+	return 0;
+}
+
 static void test_resp_tamper(void)
 {
 	struct ns_peer a, b;
 	uint8_t resp[RESP_LEN], m[RESP_LEN];
 	struct l2s_session_info info;
-	int junk = 0, failed = 0, timeouts = 0;
+	struct flip_counts n = { 0 };
 	uint32_t h, h2;
 	uint64_t t0;
 
@@ -414,37 +450,15 @@ static void test_resp_tamper(void)
 			put_mac1(m, L2S_HS_RESP_MAC1_OFF, a.pk);
 		r = ns_deliver(&a, &b, m, sizeof(m));
 		info = info_of(&a, h);
-		if (pos < L2S_HEADER_BYTES || (pos >= 8 && pos < 12) || in_mac1 || in_mac2) {
-			/* Not attributable to the attempt: the header or the
-			 * reserved mac2 (not zero: a decode error), an index that is
-			 * not ours, or mac1 (keyed to our public key). Dropped as
-			 * junk; the attempt goes on and, unanswered, times out. */
-			CHECK(r != L2S_OK);
-			CHECK(info.state == L2S_HANDSHAKE_INITIATED && info.quarantined_until_ms == 0);
-			junk += r != L2S_OK && info.state == L2S_HANDSHAKE_INITIATED;
-			if (in_mac1 || in_mac2) {
-				CHECK(r == (in_mac1 ? L2S_ERR_AUTH : L2S_ERR_DECODE));
-				/* The attempt times out: failed, timeout, no quarantine. */
-				tick_alone(&a, cfg.handshake_timeout_ms + 250);
-				info = info_of(&a, h);
-				CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT);
-				CHECK(info.quarantined_until_ms == 0);
-				timeouts += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT;
-			}
-		} else {
-			/* Anything else ends the attempt and quarantines b. */
-			CHECK(r == L2S_ERR_AUTH);
-			CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED);
-			CHECK(info.quarantined_until_ms == ns_now + cfg.quarantine_ms);
+		if (!flipped_response_verdict(&a, h, r, pos < L2S_HEADER_BYTES || (pos >= 8 && pos < 12),
+					      in_mac1 ? L2S_ERR_AUTH : in_mac2 ? L2S_ERR_DECODE : 0, &n))
 			CHECK(ns_start(&a, &b, &cfg, &h2) == L2S_ERR_QUARANTINED);
-			failed += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED;
-		}
 		CHECK(l2s_session_close(a.node, h, ns_now) == L2S_OK);
 		ns_discard(&a);
 	}
-	CHECK(junk == 4 + 4 + 2 * L2S_MAC_BYTES);
-	CHECK(timeouts == 2 * L2S_MAC_BYTES);
-	CHECK(failed == RESP_LEN - junk);
+	CHECK(n.junk == 4 + 4 + 2 * L2S_MAC_BYTES);
+	CHECK(n.timeouts == 2 * L2S_MAC_BYTES);
+	CHECK(n.failed == RESP_LEN - n.junk);
 	CHECK(a.node->live == 0);
 
 	/* Quarantine lasts exactly 60 s; then a new establish works. */
@@ -536,7 +550,8 @@ static void test_resume_resp_tamper(void)
 	uint8_t blob[4096], ri[512], rr[L2S_RESUME_RESP_BYTES], m[L2S_RESUME_RESP_BYTES];
 	struct l2s_session_info info;
 	size_t blob_len, len;
-	int junk = 0, failed = 0, timeouts = 0, r;
+	struct flip_counts n = { 0 };
+	int r;
 	uint32_t h, h2;
 
 	ns_make_peer(&a, 0x16);
@@ -563,31 +578,17 @@ static void test_resume_resp_tamper(void)
 			put_mac1(m, RESUME_RESP_MAC1, a2.pk);
 		r = ns_deliver(&a2, &b, m, sizeof(m));
 		info = info_of(&a2, h);
-		if (pos < L2S_HEADER_BYTES || (pos >= 8 && pos < 12) || in_mac1 || in_reserved) {
-			/* Junk, as for HANDSHAKE_RESP (reserved: a decode error). */
-			CHECK(r != L2S_OK);
-			CHECK(info.state == L2S_HANDSHAKE_INITIATED && info.quarantined_until_ms == 0);
-			junk += r != L2S_OK && info.state == L2S_HANDSHAKE_INITIATED;
-			if (in_mac1 || in_reserved) {
-				CHECK(r == (in_mac1 ? L2S_ERR_AUTH : L2S_ERR_DECODE));
-				tick_alone(&a2, cfg.handshake_timeout_ms + 250);
-				info = info_of(&a2, h);
-				CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT);
-				timeouts += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_TIMEOUT;
-			}
-		} else {
-			CHECK(r != L2S_OK);
-			CHECK(info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED);
-			CHECK(info.quarantined_until_ms == ns_now + cfg.quarantine_ms);
+		/* Junk as for HANDSHAKE_RESP (the reserved zeros: a decode error). */
+		if (!flipped_response_verdict(&a2, h, r, pos < L2S_HEADER_BYTES || (pos >= 8 && pos < 12),
+					      in_mac1 ? L2S_ERR_AUTH : in_reserved ? L2S_ERR_DECODE : 0, &n)) {
 			CHECK(l2s_node_resume(a2.node, blob, blob_len, &cfg, 1, ns_now, &h2) == L2S_ERR_QUARANTINED);
 			CHECK(ns_start(&a2, &b, &cfg, &h2) == L2S_ERR_QUARANTINED);
-			failed += info.state == L2S_FAILED && info.failure_reason == L2S_REASON_AUTHENTICATION_FAILED;
 		}
 		CHECK(l2s_session_close(a2.node, h, ns_now) == L2S_OK);
 		ns_discard(&a2);
 	}
-	CHECK(junk == 4 + 4 + 2 * L2S_MAC_BYTES && timeouts == 2 * L2S_MAC_BYTES);
-	CHECK(failed == L2S_RESUME_RESP_BYTES - junk);
+	CHECK(n.junk == 4 + 4 + 2 * L2S_MAC_BYTES && n.timeouts == 2 * L2S_MAC_BYTES);
+	CHECK(n.failed == L2S_RESUME_RESP_BYTES - n.junk);
 	/* b's session is still the established one. */
 	CHECK(ns_state_of(&b) == L2S_ESTABLISHED && b.node->live == 1);
 
