@@ -18,22 +18,26 @@ class CMakeCoreBuild(build_ext):
     def build_extensions(self):
         build_dir = os.path.join(HERE, "build", "cmake-py")
         provider = os.environ.get("L2S_MLKEM_PROVIDER", "auto")
+        # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so it is required here.
         subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-                               "-DL2S_BUILD_TESTS=OFF", f"-DL2S_MLKEM_PROVIDER={provider}"])
-        subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s", "-j", str(os.cpu_count() or 1)])
+                               "-DL2S_BUILD_TESTS=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}"])
+        subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s_quic", "-j",
+                               str(os.cpu_count() or 1)])
         with open(os.path.join(build_dir, "l2s-link.txt")) as f:
-            lib, *ldflags = [x for x in f.read().strip().split(";") if x]
+            items = [x for x in f.read().strip().split(";") if x]
+        libs = [x for x in items if x.endswith(".a")]
+        ldflags = [x for x in items if not x.endswith(".a")]
         for ext in self.extensions:
-            ext.extra_objects.append(lib)
+            ext.extra_objects.extend(libs)
             ext.extra_link_args.extend(ldflags)
-            ext.depends.append(lib)
+            ext.depends.extend(libs)
         super().build_extensions()
 
 
 core = Extension(
     "l2sess._core",
     sources=["l2sess/_core.pyx"],
-    include_dirs=["csrc/include"],
+    include_dirs=["csrc/include", "csrc"],
     extra_compile_args=["-O2"],
 )
 

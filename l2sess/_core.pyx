@@ -906,3 +906,336 @@ cdef object _event(const l2s_event *ev):
         (PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b"")
         if t == L2S_EV_MESSAGE else None,
     )
+
+
+# ---- the event loop (csrc/loop.h) ---------------------------------------------------
+
+cdef extern from *:
+    """
+    #include <arpa/inet.h>
+    #include <netinet/in.h>
+    #include <string.h>
+    /* (host, port) <-> struct sockaddr, numeric addresses only: resolving
+     * names is the caller's business, not the binding's. */
+    static int l2s_py_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+    {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        memset(ss, 0, sizeof(*ss));
+        if (port < 0 || port > 65535)
+            return -1;
+        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+            a4->sin_family = AF_INET;
+            a4->sin_port = htons((unsigned short)port);
+            *len = sizeof(*a4);
+            return 0;
+        }
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons((unsigned short)port);
+            *len = sizeof(*a6);
+            return 0;
+        }
+        return -1;
+    }
+    static int l2s_py_addr_str(const struct sockaddr_storage *ss, char *host, size_t cap, int *port)
+    {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)ss;
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+        if (ss->ss_family == AF_INET && inet_ntop(AF_INET, &a4->sin_addr, host, cap)) {
+            *port = ntohs(a4->sin_port);
+            return 0;
+        }
+        if (ss->ss_family == AF_INET6 && inet_ntop(AF_INET6, &a6->sin6_addr, host, cap)) {
+            *port = ntohs(a6->sin6_port);
+            return 0;
+        }
+        return -1;
+    }
+    """
+    int l2s_py_sockaddr(const char *host, int port, sockaddr_storage *ss, socklen_t *len)
+    int l2s_py_addr_str(const sockaddr_storage *ss, char *host, size_t cap, int *port)
+
+
+cdef int _sockaddr(object address, sockaddr_storage *ss, socklen_t *slen) except -1:
+    if not isinstance(address, tuple) or len(address) != 2:
+        raise TypeError(f"address must be a (host, port) tuple, not {address!r}")
+    host, port = address
+    if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"address must be (str, int), not {address!r}")
+    if l2s_py_sockaddr(host.encode(), port, ss, slen) != 0:
+        raise ValueError(f"address {host!r}:{port} is not a numeric IPv4/IPv6 address with a port 0..65535")
+    return 0
+
+
+cdef object _address(const sockaddr_storage *ss):
+    cdef char host[64]
+    cdef int port = 0
+    if l2s_py_addr_str(ss, host, sizeof(host), &port) != 0:
+        return None
+    return (host.decode(), port)
+
+
+TRANSPORT_NAMES = {L2S_TRANSPORT_NONE: None, L2S_TRANSPORT_QUIC: "quic", L2S_TRANSPORT_UTCP: "utcp"}
+EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAGE: "message",
+               L2S_EV_DELIVERED: "delivered", L2S_EV_WARNING: "warning", L2S_EV_TRANSPORT: "transport",
+               L2S_EV_CLOSED: "closed", L2S_LOOP_EV_PEER_ERROR: "peer_error"}
+
+# The loop's tunables that Loop() takes as keyword arguments (0: the C default).
+LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
+                 "reconnect_max_ms", "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms",
+                 "max_sessions")
+
+
+cdef dict _sinfo_dict(const l2s_sinfo *i):
+    return {
+        "state": STATE_NAMES[i.state] if 0 <= i.state < len(STATE_NAMES) else str(i.state),
+        "initiator": bool(i.initiator),
+        "session_id": (<bytes>i.session_id[:16]).hex(),
+        "expires_ms": i.expires_ms, "key_established_ms": i.key_established_ms,
+        "missed_heartbeats": i.missed_heartbeats, "retries": i.retries, "rotations": i.rotations,
+        "queued": i.queued, "unacked": i.unacked,
+        "next_send_seq": i.next_send_seq, "next_recv_seq": i.next_recv_seq,
+    }
+
+
+cdef class Loop:
+    """The C event loop (csrc/loop.h): one node, its QUIC and μTCP endpoints,
+    discovery and timers, driven by epoll on the thread that calls run().
+
+    Every other method may be called from any thread while run() is waiting
+    or working: the loop has its own lock. run() and wait_event() release
+    the GIL. Peers are named by their 32-byte Ed25519 public keys."""
+    cdef l2s_loop *_loop
+    cdef bint _running
+
+    def __cinit__(self):
+        self._loop = NULL
+        self._running = False
+
+    def __init__(self, identity_sk, prekey_seed, prekey_not_after, storage_key, listen, config, *,
+                 handshake_counter=0, no_quic=False, no_utcp=False, accept_any=False, inbox_fd=-1, **settings):
+        cdef l2s_loop_params p
+        cdef l2s_loop *loop = NULL
+        cdef bytes sk = _arg(identity_sk, "identity_sk", L2S_ED25519_SK_BYTES)
+        cdef bytes ps = _arg(prekey_seed, "prekey_seed", L2S_XWING_SK_BYTES)
+        cdef bytes st = _arg(storage_key, "storage_key", 32)
+        cdef int ret
+        unknown = sorted(set(settings) - set(LOOP_SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown loop setting(s): {', '.join(unknown)}")
+        l2s_loop_params_default(&p)
+        _config_from(config, &p.cfg)
+        if listen is not None:
+            _sockaddr(listen, &p.listen, &p.listen_len)
+        p.node.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
+        p.node.handshake_counter = _u64(handshake_counter, "handshake_counter")
+        p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
+        p.no_quic = 1 if no_quic else 0
+        p.no_utcp = 1 if no_utcp else 0
+        p.accept_any = 1 if accept_any else 0
+        p.inbox_fd = inbox_fd
+        p.happy_eyeballs_ms = _u64(settings.get("happy_eyeballs_ms", 0), "happy_eyeballs_ms")
+        p.path_timeout_ms = _u64(settings.get("path_timeout_ms", 0), "path_timeout_ms")
+        p.quic_retry_ms = _u64(settings.get("quic_retry_ms", 0), "quic_retry_ms")
+        p.reconnect_base_ms = _u64(settings.get("reconnect_base_ms", 0), "reconnect_base_ms")
+        p.reconnect_max_ms = _u64(settings.get("reconnect_max_ms", 0), "reconnect_max_ms")
+        p.event_queue_limit = _u32(settings.get("event_queue_limit", 0), "event_queue_limit")
+        p.quic.idle_timeout_ms = _u64(settings.get("quic_idle_timeout_ms", 0), "quic_idle_timeout_ms")
+        p.quic.keepalive_ms = _u64(settings.get("quic_keepalive_ms", 0), "quic_keepalive_ms")
+        memcpy(p.node.identity_sk, _p(sk), L2S_ED25519_SK_BYTES)
+        memcpy(p.node.prekey_seed, _p(ps), L2S_XWING_SK_BYTES)
+        memcpy(p.node.storage_key, _p(st), 32)
+        with nogil:
+            ret = l2s_loop_new(&loop, &p)
+        l2s_wipe(&p, sizeof(p))
+        if ret == L2S_ERR_IO:
+            raise OSError(f"loop: cannot bind {listen!r} (the port may be in use)")
+        _ncheck(ret, "loop")
+        self._loop = loop
+
+    def __dealloc__(self):
+        if self._loop != NULL and not self._running:
+            l2s_loop_free(self._loop)
+        self._loop = NULL
+
+    cdef l2s_loop *_l(self) except NULL:
+        if self._loop == NULL:
+            raise RuntimeError("the loop is closed")
+        return self._loop
+
+    def close(self):
+        """Closes every connection politely (sessions stay resumable) and frees the loop.
+        The thread in run() must have returned."""
+        if self._running:
+            raise RuntimeError("stop the loop and join its thread before close()")
+        if self._loop != NULL:
+            with nogil:
+                l2s_loop_free(self._loop)
+            self._loop = NULL
+
+    def run(self):
+        """Runs the loop on this thread until stop(); the GIL is released meanwhile."""
+        cdef l2s_loop *loop = self._l()
+        cdef int ret
+        self._running = True
+        try:
+            with nogil:
+                ret = l2s_loop_run(loop)
+        finally:
+            self._running = False
+        if ret == L2S_ERR_IO:
+            raise OSError("loop: epoll failed")
+        _ncheck(ret, "loop")
+
+    def run_once(self, int timeout_ms=0):
+        cdef l2s_loop *loop = self._l()
+        cdef int ret
+        with nogil:
+            ret = l2s_loop_run_once(loop, timeout_ms)
+        _ncheck(ret, "loop")
+
+    def stop(self):
+        if self._loop != NULL:
+            l2s_loop_stop(self._loop)
+
+    def address(self):
+        """The bound (host, port): QUIC and discovery on UDP, μTCP on TCP."""
+        cdef sockaddr_storage ss
+        cdef socklen_t n = sizeof(ss)
+        _ncheck(l2s_loop_local_addr(self._l(), &ss, &n), "local address")
+        return _address(&ss)
+
+    def bundle(self):
+        cdef bytes out = _new(L2S_PREKEY_BUNDLE_BYTES)
+        _ncheck(l2s_loop_bundle(self._l(), _w(out)), "prekey bundle")
+        return out
+
+    def add_peer(self, pk, address, connect=False):
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef sockaddr_storage ss
+        cdef socklen_t n = 0
+        if address is not None:
+            _sockaddr(address, &ss, &n)
+        _ncheck(l2s_loop_add_peer(self._l(), _p(bpk), <sockaddr *>&ss if n else NULL, n, 1 if connect else 0),
+                "add peer")
+
+    def set_peer_bundle(self, pk, bundle):
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef bytes bb = _arg(bundle, "bundle")
+        cdef int ret = l2s_loop_set_peer_bundle(self._l(), _p(bpk), _p(bb), len(bb))
+        _start_check(ret, "peer bundle", "prekey bundle")
+
+    def import_session(self, stored, delivered_upto=0):
+        cdef bytes bs = _arg(stored, "stored")
+        cdef int ret = l2s_loop_import(self._l(), _p(bs), len(bs), _u64(delivered_upto, "delivered_upto"))
+        _start_check(ret, "import", "stored session")
+
+    def export(self, pk):
+        """The session with pk as a sealed StoredSession (bytes)."""
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef size_t n = 0
+        cdef int ret = l2s_loop_export(self._l(), _p(bpk), NULL, 0, &n)
+        cdef bytes out
+        while ret == L2S_ERR_LENGTH and n:
+            out = _new(n)
+            ret = l2s_loop_export(self._l(), _p(bpk), _w(out), n, &n)
+            if ret == L2S_OK:
+                return out[:n]
+        _ncheck(ret, "export")
+        return b""
+
+    def send(self, pk, data):
+        """Queues data for the peer's session; returns its seq. QueueFull when the bounded
+        send queue is full (nothing was dropped), InvalidState without a session."""
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef bytes bd = _arg(data, "data")
+        cdef uint64_t seq = 0
+        cdef l2s_loop *loop = self._l()
+        cdef const uint8_t *ppk = _p(bpk)
+        cdef const uint8_t *pd = _p(bd)
+        cdef size_t n = len(bd)
+        cdef int ret
+        if n > L2S_MAX_PAYLOAD:
+            raise _errors.LengthError(f"a message is at most {L2S_MAX_PAYLOAD} bytes, got {n}", L2S_ERR_LENGTH)
+        with nogil:
+            ret = l2s_loop_send(loop, ppk, pd, n, &seq)
+        _ncheck(ret, "send")
+        return seq
+
+    def rotate(self, pk):
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        _ncheck(l2s_loop_rotate(self._l(), _p(bpk)), "rotate")
+
+    def close_peer(self, pk):
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        _ncheck(l2s_loop_close_peer(self._l(), _p(bpk)), "close")
+
+    def wait_event(self, int timeout_ms=-1):
+        """Blocks (GIL released) until an event waits, timeout_ms passes or the loop stops."""
+        cdef l2s_loop *loop = self._l()
+        cdef int ret
+        with nogil:
+            ret = l2s_loop_wait_event(loop, timeout_ms)
+        return ret == 1
+
+    def next_event(self):
+        """The next event as a tuple (kind, peer_pk, session, time_ms, from, to, reason, seq,
+        transport, error, data), or None."""
+        cdef l2s_loop_event ev
+        if l2s_loop_next_event(self._l(), &ev) != 1:
+            return None
+        data = None
+        if ev.type == L2S_EV_MESSAGE:
+            data = PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b""
+        fr = STATE_NAMES[ev.from_] if ev.type == L2S_EV_STATE and 0 <= ev.from_ < len(STATE_NAMES) else None
+        to = None
+        if ev.type == L2S_EV_STATE:
+            to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
+        reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
+        return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
+                reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+
+    def peers(self):
+        """Every peer (configured or inbound) as a dict."""
+        cdef l2s_loop *loop = self._l()
+        cdef l2s_loop_peer_info info
+        out = []
+        for i in range(l2s_loop_peer_count(loop)):
+            if l2s_loop_peer_info(loop, i, &info) != L2S_OK:
+                continue
+            out.append({
+                "pk": <bytes>info.pk[:32],
+                "address": _address(&info.addr) if info.addr_len else None,
+                "connect": bool(info.connect),
+                "session": _sinfo_dict(&info.session) if info.has_session else None,
+                "transport": TRANSPORT_NAMES.get(info.transport),
+                "rtt_us": info.rtt_us, "established_ms": info.established_ms, "resume_ms": info.resume_ms,
+                "fallbacks": info.fallbacks, "returns": info.returns,
+                "tx_messages": info.tx_messages, "rx_messages": info.rx_messages, "delivered": info.delivered,
+            })
+        return out
+
+    def stats(self):
+        """The loop's counters (flat dict of ints; rx_dropped by error name)."""
+        cdef l2s_loop_stats s
+        l2s_loop_stats(self._l(), &s)
+        d = {
+            "rounds": s.rounds, "rx_messages": s.rx_messages, "tx_messages": s.tx_messages,
+            "tx_dropped": s.tx_dropped, "disc_probes": s.disc_probes, "disc_answers": s.disc_answers,
+            "disc_dropped": s.disc_dropped, "handshakes": s.handshakes, "resumptions": s.resumptions,
+            "fallbacks": s.fallbacks, "returns": s.returns, "events_queued": s.events_queued,
+            "events_peak": s.events_peak, "sessions": s.sessions, "peers": s.peers,
+            "quic_rx_datagrams": s.quic.rx_datagrams, "quic_tx_datagrams": s.quic.tx_datagrams,
+            "quic_rx_dropped": s.quic.rx_dropped, "quic_rx_conn_errors": s.quic.rx_conn_errors,
+            "quic_connections": s.quic.connections, "quic_framing_errors": s.quic.framing_errors,
+            "quic_retries_sent": s.quic.retries_sent, "quic_version_negotiations": s.quic.version_negotiations,
+            "tcp_accepted": s.tcp.accepted, "tcp_connections": s.tcp.connections,
+            "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
+        }
+        dropped = {}
+        for i in range(1, 17):
+            if s.rx_dropped[i]:
+                dropped[l2s_strerror(-i).decode()] = s.rx_dropped[i]
+        d["rx_dropped"] = dropped
+        return d

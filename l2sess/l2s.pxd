@@ -227,3 +227,125 @@ cdef extern from "l2s.h" nogil:
                                uint64_t now_s)
     int l2s_session_export(const l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len)
     int l2s_session_close(l2s_node *node, uint32_t handle, uint64_t now_ms)
+
+
+# ---- the event loop (csrc/loop.h; in the QUIC library) -------------------------
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        pass
+    struct sockaddr_storage:
+        unsigned short ss_family
+
+cdef extern from "quic.h" nogil:
+    struct l2s_quic_params:
+        uint64_t idle_timeout_ms
+        uint64_t keepalive_ms
+        uint64_t handshake_timeout_ms
+        uint32_t max_connections
+    struct l2s_quic_stats:
+        uint64_t rx_datagrams, rx_bytes, tx_datagrams, tx_bytes, rx_dropped, rx_conn_errors
+        uint64_t version_negotiations, retries_sent, retry_tokens_bad, stateless_resets_sent
+        uint64_t accepted, refused_full, connected, closed, path_changes, framing_errors
+        uint64_t tx_blocked, tx_errors
+        uint32_t connections
+
+cdef extern from "tcp.h" nogil:
+    struct l2s_tcp_params:
+        uint32_t max_connections
+    struct l2s_tcp_stats:
+        uint64_t accepted, refused_full, connects, connected, connect_failures, closed
+        uint64_t rx_messages, rx_bytes, tx_messages, tx_bytes, framing_errors, resets, queue_full
+        uint32_t connections
+
+cdef extern from "loop.h" nogil:
+    enum:
+        L2S_TRANSPORT_NONE
+        L2S_TRANSPORT_QUIC
+        L2S_TRANSPORT_UTCP
+        L2S_LOOP_EV_PEER_ERROR
+
+    struct l2s_loop:
+        pass
+
+    struct l2s_loop_params:
+        l2s_node_params node
+        l2s_config cfg
+        sockaddr_storage listen
+        socklen_t listen_len
+        int no_quic, no_utcp
+        l2s_quic_params quic
+        l2s_tcp_params tcp
+        uint64_t happy_eyeballs_ms
+        uint64_t path_timeout_ms
+        uint64_t quic_retry_ms
+        uint64_t reconnect_base_ms
+        uint64_t reconnect_max_ms
+        uint32_t event_queue_limit
+        int accept_any
+        int inbox_fd
+
+    void l2s_loop_params_default(l2s_loop_params *p)
+    int l2s_loop_new(l2s_loop **out, const l2s_loop_params *p)
+    void l2s_loop_free(l2s_loop *l)
+    int l2s_loop_local_addr(l2s_loop *l, sockaddr_storage *addr, socklen_t *len)
+    int l2s_loop_bundle(l2s_loop *l, uint8_t *out)
+    int l2s_loop_run(l2s_loop *l)
+    int l2s_loop_run_once(l2s_loop *l, int timeout_ms)
+    void l2s_loop_stop(l2s_loop *l)
+    int l2s_loop_add_peer(l2s_loop *l, const uint8_t *pk, const sockaddr *addr, socklen_t addr_len, int connect)
+    int l2s_loop_set_peer_bundle(l2s_loop *l, const uint8_t *pk, const uint8_t *bundle, size_t len)
+    int l2s_loop_import(l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
+    int l2s_loop_export(l2s_loop *l, const uint8_t *pk, uint8_t *out, size_t cap, size_t *len)
+    int l2s_loop_send(l2s_loop *l, const uint8_t *pk, const uint8_t *msg, size_t len, uint64_t *seq)
+    int l2s_loop_rotate(l2s_loop *l, const uint8_t *pk)
+    int l2s_loop_close_peer(l2s_loop *l, const uint8_t *pk)
+
+    struct l2s_loop_event:
+        int type
+        uint32_t session
+        uint64_t time_ms
+        uint8_t peer_pk[32]
+        int from_ "from"
+        int to
+        int reason
+        uint64_t seq
+        int transport
+        int error
+        const uint8_t *data
+        size_t len
+
+    int l2s_loop_next_event(l2s_loop *l, l2s_loop_event *ev)
+    int l2s_loop_wait_event(l2s_loop *l, int timeout_ms)
+
+    struct l2s_loop_peer_info:
+        uint8_t pk[32]
+        sockaddr_storage addr
+        socklen_t addr_len
+        int connect
+        int has_session
+        l2s_sinfo session
+        int transport
+        uint64_t rtt_us
+        uint64_t established_ms
+        uint64_t resume_ms
+        uint32_t fallbacks, returns
+        uint64_t tx_messages, rx_messages, delivered
+
+    size_t l2s_loop_peer_count(l2s_loop *l)
+    int l2s_loop_peer_info(l2s_loop *l, size_t i, l2s_loop_peer_info *info)
+
+    struct l2s_loop_stats:
+        l2s_quic_stats quic
+        l2s_tcp_stats tcp
+        uint64_t rounds
+        uint64_t rx_messages
+        uint64_t rx_dropped[17]
+        uint64_t tx_messages, tx_dropped
+        uint64_t disc_probes, disc_answers, disc_dropped
+        uint64_t handshakes, resumptions, fallbacks, returns
+        uint64_t events_queued, events_peak
+        uint32_t sessions, peers
+
+    void l2s_loop_stats(l2s_loop *l, l2s_loop_stats *st)

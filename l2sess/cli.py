@@ -1,0 +1,397 @@
+"""python -m l2sess.node: the command-line gateway node.
+
+    keygen --identity FILE            make an identity file (0600), print its DID
+    did --identity FILE               print the DID of an identity file
+    run --config node.toml            run a node until SIGTERM/SIGINT
+    status --config node.toml         the running node's status as JSON
+    send --config node.toml --to DID (--data TEXT | --hex HEX) [--wait S]
+    rotate --config node.toml --to DID
+    metrics --config node.toml        Prometheus text
+
+`run` creates the identity file on first run, resumes the sessions saved in
+its state directory, writes the audit log (JSON lines), the inbox
+(PROTOCOL.md §12) and, when asked, a delivery log; it answers the other
+commands on a Unix control socket (0600) and serves /metrics over HTTP when
+`metrics` is set. SIGTERM closes the connections cleanly and saves every
+session (atomic writes); sessions are also saved every checkpoint_interval so
+that a SIGKILL loses as little as possible. See docs/NODE.md.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.server
+import json
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import tomllib
+
+from l2sess.did import public_key_from_did
+from l2sess.errors import SessionError
+from l2sess.node import Node, NodeEvent, format_metrics, parse_address
+from l2sess.session import SessionConfig
+from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
+    utc_now
+
+NODE_KEYS = {"identity", "state_dir", "listen", "audit_log", "inbox", "delivery_log", "control", "metrics",
+             "accept_any", "transports", "checkpoint_interval"}
+LOOP_KEYS = {"happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms", "reconnect_max_ms",
+             "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms", "max_sessions"}
+# States in which a session has keys worth saving.
+LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
+
+
+class ConfigError(ValueError):
+    """node.toml is malformed; the message names the key."""
+
+
+# ---- configuration ------------------------------------------------------------------
+
+def load_config(path: str) -> dict:
+    """node.toml, checked, with relative paths taken from its directory."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    base = os.path.dirname(os.path.abspath(path))
+    unknown = set(raw) - {"node", "session", "loop", "peers"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
+    node = dict(raw.get("node", {}))
+    if set(node) - NODE_KEYS:
+        raise ConfigError(f"{path}: unknown [node] key(s) {sorted(set(node) - NODE_KEYS)}")
+    for key in ("identity", "state_dir", "audit_log", "inbox", "delivery_log", "control"):
+        if key in node:
+            node[key] = os.path.join(base, node[key])
+    node.setdefault("identity", os.path.join(base, "identity.key"))
+    node.setdefault("state_dir", os.path.join(base, "state"))
+    node.setdefault("control", os.path.join(node["state_dir"], "control.sock"))
+    node.setdefault("listen", "127.0.0.1:0")
+    node.setdefault("checkpoint_interval", 0.2)
+    transports = node.get("transports", ["quic", "utcp"])
+    if not set(transports) <= {"quic", "utcp"} or not transports:
+        raise ConfigError(f"{path}: [node] transports must be a non-empty subset of ['quic', 'utcp']")
+    loop = dict(raw.get("loop", {}))
+    if set(loop) - LOOP_KEYS:
+        raise ConfigError(f"{path}: unknown [loop] key(s) {sorted(set(loop) - LOOP_KEYS)}")
+    try:
+        session = SessionConfig(**raw.get("session", {}))
+    except TypeError as exc:
+        raise ConfigError(f"{path}: [session]: {exc}") from None
+    peers = []
+    for i, p in enumerate(raw.get("peers", [])):
+        if "did" not in p or set(p) - {"did", "address", "connect"}:
+            raise ConfigError(f"{path}: [[peers]] #{i + 1} needs 'did' (and may have 'address', 'connect')")
+        public_key_from_did(p["did"])
+        peers.append({"did": p["did"], "address": p.get("address"), "connect": bool(p.get("connect", True))})
+    return {"node": node, "session": session, "loop": loop, "peers": peers, "transports": transports}
+
+
+# ---- the running node -------------------------------------------------------------------
+
+class JsonLog:
+    """An append-only JSON-lines file, flushed per record."""
+
+    def __init__(self, path: str | None):
+        self._f = open(path, "a", buffering=1) if path else None
+        self._lock = threading.Lock()
+
+    def write(self, record: dict) -> None:
+        if self._f is not None:
+            with self._lock:
+                self._f.write(json.dumps({"time": utc_now(), **record}) + "\n")
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+class Runner:
+    """`run`: the node, its state, its logs and its control socket."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        n = cfg["node"]
+        self.identity, created = load_or_create_identity(n["identity"])
+        self.state = StateDir(n["state_dir"])
+        self.audit = JsonLog(n.get("audit_log"))
+        self.deliveries = JsonLog(n.get("delivery_log"))
+        self.stop_requested = threading.Event()
+        self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"],
+                         accept_any=bool(n.get("accept_any", False)),
+                         no_quic="quic" not in cfg["transports"], no_utcp="utcp" not in cfg["transports"],
+                         inbox=n.get("inbox"), **cfg["loop"])
+        self.audit.write({"event": "start", "did": self.identity.did, "identity_created": created,
+                          "address": "%s:%d" % self.node.address})
+        self.session_ids: dict[str, str] = {}
+
+    def add_peers(self) -> None:
+        marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"].get("inbox") else {}
+        for p in self.cfg["peers"]:
+            pk = public_key_from_did(p["did"])
+            bundle = self.state.load_bundle(pk)
+            self.node.add_peer(p["did"], p["address"], False)
+            if bundle is not None:
+                try:
+                    self.node._loop.set_peer_bundle(pk, bundle)
+                except (SessionError, ValueError):
+                    pass  # expired or re-keyed: fetched again in-band
+            saved = self.state.load_session(pk)
+            if saved is not None:
+                blob, sid = saved
+                try:
+                    self.node.import_session(blob, marks.get(sid, 0))
+                    self.audit.write({"event": "import", "did": p["did"], "session_id": sid,
+                                      "delivered_upto": marks.get(sid, 0)})
+                except (SessionError, ValueError) as exc:
+                    self.audit.write({"event": "import_failed", "did": p["did"], "error": str(exc)})
+            if p["connect"]:
+                self.node.add_peer(p["did"], p["address"], True)
+
+    def checkpoint(self) -> None:
+        """Saves every live session (and what a restart needs to resume it)."""
+        for p in self.node.peers():
+            s = p["session"]
+            if s is None or s["state"] not in LIVE_STATES:
+                continue
+            pk = public_key_from_did(p["did"])
+            try:
+                blob = self.node.export(p["did"])
+            except SessionError:
+                continue
+            self.state.save_session(pk, blob, s["session_id"])
+
+    def on_event(self, ev: NodeEvent) -> None:
+        if ev.kind == "delivered":
+            self.deliveries.write({"did": ev.did, "seq": ev.seq})
+        elif ev.kind != "message":
+            self.audit.write(ev.audit())
+        if ev.kind == "state" and ev.to_state == "established":
+            self.checkpoint()  # new keys: an older blob could not resume
+
+    def serve(self) -> int:
+        control = ControlServer(self.cfg["node"]["control"], self)
+        metrics = MetricsServer(self.cfg["node"]["metrics"], self) if self.cfg["node"].get("metrics") else None
+        self.add_peers()
+        self.node.start()
+        interval = float(self.cfg["node"]["checkpoint_interval"])
+        next_checkpoint = time.monotonic() + interval
+        try:
+            while not self.stop_requested.is_set():
+                ev = self.node.next_event(timeout=min(interval, 0.1))
+                if ev is not None:
+                    self.on_event(ev)
+                if time.monotonic() >= next_checkpoint:
+                    self.checkpoint()
+                    next_checkpoint = time.monotonic() + interval
+        finally:
+            self.node._loop.stop()
+            self.checkpoint()
+            control.close()
+            if metrics is not None:
+                metrics.close()
+            self.node.stop()
+            self.audit.write({"event": "stop", "did": self.identity.did})
+            self.audit.close()
+            self.deliveries.close()
+        return 0
+
+
+class ControlServer:
+    """JSON lines on a Unix socket (0600): {"cmd": "status"|"send"|"rotate"|"metrics", ...}."""
+
+    def __init__(self, path: str, runner: Runner):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        runner_ref = runner
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                for line in self.rfile:
+                    reply = control_command(runner_ref, line)
+                    self.wfile.write((json.dumps(reply) + "\n").encode())
+
+        old = os.umask(0o177)
+        try:
+            self.server = socketserver.ThreadingUnixStreamServer(path, Handler)
+        finally:
+            os.umask(old)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def control_command(runner: Runner, line: bytes) -> dict:
+    try:
+        req = json.loads(line)
+        cmd = req.get("cmd")
+        if cmd == "status":
+            return {"ok": True, "status": runner.node.status()}
+        if cmd == "metrics":
+            return {"ok": True, "metrics": runner.node.metrics()}
+        if cmd == "send":
+            return {"ok": True, "seq": runner.node.send(req["did"], base64.b64decode(req["data"]))}
+        if cmd == "send_many":
+            return send_many(runner.node, req["did"], req["data"])
+        if cmd == "rotate":
+            runner.node.rotate(req["did"])
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+    except (SessionError, ValueError, KeyError, TypeError) as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def send_many(node: Node, did: str, items: list[str]) -> dict:
+    """Queues base64 messages in order until one is refused; says how many went."""
+    seqs = []
+    for item in items:
+        try:
+            seqs.append(node.send(did, base64.b64decode(item)))
+        except SessionError as exc:
+            return {"ok": True, "seqs": seqs, "refused": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "seqs": seqs}
+
+
+class MetricsServer:
+    """GET /metrics: the node's counters in Prometheus text format."""
+
+    def __init__(self, listen: str, runner: Runner):
+        node = runner.node
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path != "/metrics":
+                    self.send_error(404)
+                    return
+                body = node.metrics().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(parse_address(listen), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- the client commands ---------------------------------------------------------------
+
+def control_request(cfg: dict, request: dict, timeout: float = 10.0) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(cfg["node"]["control"])
+        s.sendall((json.dumps(request) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    reply = json.loads(buf)
+    if not reply.get("ok"):
+        raise SystemExit(f"l2sess.node: {reply.get('error')}")
+    return reply
+
+
+def cmd_keygen(args) -> int:
+    ident = create_identity(args.identity)
+    print(ident.did)
+    return 0
+
+
+def cmd_did(args) -> int:
+    print(load_identity(args.identity).did)
+    return 0
+
+
+def cmd_run(args) -> int:
+    runner = Runner(load_config(args.config))
+
+    def stop(signum, frame):
+        runner.stop_requested.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return runner.serve()
+
+
+def cmd_status(args) -> int:
+    print(json.dumps(control_request(load_config(args.config), {"cmd": "status"})["status"], indent=2))
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    sys.stdout.write(control_request(load_config(args.config), {"cmd": "metrics"})["metrics"])
+    return 0
+
+
+def cmd_rotate(args) -> int:
+    control_request(load_config(args.config), {"cmd": "rotate", "did": args.to})
+    return 0
+
+
+def cmd_send(args) -> int:
+    data = bytes.fromhex(args.hex) if args.hex is not None else args.data.encode()
+    cfg = load_config(args.config)
+    deadline = time.monotonic() + args.wait
+    while True:  # until the session exists (a node just started is still connecting)
+        try:
+            reply = control_request(cfg, {"cmd": "send", "did": args.to, "data": base64.b64encode(data).decode()})
+            break
+        except SystemExit:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+    print(reply["seq"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m l2sess.node", description="l2sess gateway node")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name, func, helptext in (("keygen", cmd_keygen, "make an identity file"),
+                                 ("did", cmd_did, "print an identity file's DID")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--identity", required=True)
+        p.set_defaults(func=func)
+    for name, func, helptext in (("run", cmd_run, "run the node"), ("status", cmd_status, "status as JSON"),
+                                 ("metrics", cmd_metrics, "Prometheus metrics"),
+                                 ("rotate", cmd_rotate, "rotate a session's keys now"),
+                                 ("send", cmd_send, "send one message")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--config", required=True)
+        if name in ("send", "rotate"):
+            p.add_argument("--to", required=True, help="the peer's DID")
+        if name == "send":
+            g = p.add_mutually_exclusive_group(required=True)
+            g.add_argument("--data", help="the message as text")
+            g.add_argument("--hex", help="the message as hex")
+            p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a session")
+        p.set_defaults(func=func)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, PermissionError, FileNotFoundError, FileExistsError) as exc:
+        print(f"l2sess.node: {exc}", file=sys.stderr)
+        return 2

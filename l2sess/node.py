@@ -1,0 +1,295 @@
+"""l2sess.Node: a gateway node on real sockets, driven by the C event loop.
+
+The engine and transports run in C (csrc/loop.h) on a thread of their own
+with the GIL released; this class is the small control API around them:
+start/stop, connect(did, address), send, events, status. Peers are named by
+DID. `python -m l2sess.node` is the command-line node (l2sess.cli).
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import threading
+import time
+
+from l2sess import _core
+from l2sess.did import did_from_public_key, public_key_from_did
+from l2sess.errors import InvalidState
+from l2sess.identity import Identity
+from l2sess.session import SessionConfig
+
+__all__ = ["Node", "NodeEvent", "parse_address"]
+
+# Events kept for inspection (Node.recent), newest last.
+RECENT_EVENTS = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeEvent:
+    """One event of the node: kind is 'state', 'accepted', 'message',
+    'delivered', 'warning', 'transport', 'closed' or 'peer_error'."""
+
+    kind: str
+    did: str
+    session: int
+    time_ms: int
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str | None = None
+    seq: int = 0
+    transport: str | None = None
+    error: int = 0
+    data: bytes | None = None
+
+    def audit(self) -> dict:
+        """The event as an audit-log record: no payload, no secrets."""
+        d = {"event": self.kind, "did": self.did, "session": self.session, "time_ms": self.time_ms}
+        for name in ("from_state", "to_state", "reason", "transport"):
+            value = getattr(self, name)
+            if value is not None:
+                d[name] = value
+        if self.kind in ("message", "delivered"):
+            d["seq"] = self.seq
+        if self.kind == "peer_error":
+            d["error"] = _core.strerror(self.error)
+        return d
+
+
+def parse_address(text: str | tuple) -> tuple[str, int]:
+    """'127.0.0.1:4433' or '[::1]:4433' (or a (host, port) tuple) as (host, port)."""
+    if isinstance(text, tuple):
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"address {text!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+class Node:
+    """A node: one identity, a listening QUIC (UDP) and μTCP (TCP) port, its peers
+    and their sessions.
+
+    Node(identity, listen=("127.0.0.1", 0), config=None, *, accept_any=False,
+         no_quic=False, no_utcp=False, inbox=None, **loop_settings)
+
+    config is the SessionConfig of every session; inbox, a path: every
+    delivered message is appended there (PROTOCOL.md §12) before it is
+    acknowledged; loop_settings are l2s_loop_params tunables in ms
+    (happy_eyeballs_ms, path_timeout_ms, quic_retry_ms, ...)."""
+
+    def __init__(self, identity: Identity, listen=("127.0.0.1", 0), config: SessionConfig | None = None, *,
+                 accept_any: bool = False, no_quic: bool = False, no_utcp: bool = False,
+                 inbox: str | None = None, **loop_settings):
+        if not isinstance(identity, Identity):
+            raise TypeError(f"identity must be an Identity, not {type(identity).__name__}")
+        self.identity = identity
+        self.config = config if config is not None else SessionConfig()
+        self._inbox_fd = -1
+        if inbox is not None:
+            self._inbox_fd = os.open(inbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # The handshake counter only has to grow across restarts (the peer
+        # refuses a replayed one): microseconds of the wall clock do, as
+        # WireGuard's TAI64N timestamp does, without a file to keep.
+        counter = time.time_ns() // 1000
+        try:
+            self._loop = _core.Loop(identity.secret_key, identity.prekey_seed, identity.prekey_not_after,
+                                    identity.storage_key, parse_address(listen) if listen else None,
+                                    self.config.to_c(), handshake_counter=counter, no_quic=no_quic,
+                                    no_utcp=no_utcp, accept_any=accept_any, inbox_fd=self._inbox_fd,
+                                    **loop_settings)
+        except BaseException:
+            self._close_inbox()
+            raise
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.recent: collections.deque[NodeEvent] = collections.deque(maxlen=RECENT_EVENTS)
+
+    # ---- life cycle -------------------------------------------------------------
+
+    def start(self) -> "Node":
+        """Runs the loop on a background thread."""
+        if self._thread is not None:
+            raise InvalidState("the node is already started")
+        self._thread = threading.Thread(target=self._run, name=f"l2sess-loop-{self.did[-8:]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._loop.run()
+        except BaseException as exc:  # reported by stop()
+            self._error = exc
+
+    def stop(self) -> None:
+        """Stops the loop and closes every connection politely; sessions are not
+        closed, so they can be resumed (export them first to keep them)."""
+        if self._thread is not None:
+            self._loop.stop()
+            self._thread.join()
+            self._thread = None
+        self._loop.close()
+        self._close_inbox()
+        if self._error is not None:
+            raise self._error
+
+    def _close_inbox(self) -> None:
+        if self._inbox_fd >= 0:
+            os.close(self._inbox_fd)
+            self._inbox_fd = -1
+
+    def __enter__(self) -> "Node":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- what it is ---------------------------------------------------------------
+
+    @property
+    def did(self) -> str:
+        return self.identity.did
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port): QUIC and discovery on UDP, μTCP on TCP."""
+        return self._loop.address()
+
+    @property
+    def bundle(self) -> bytes:
+        """This node's signed prekey bundle."""
+        return self._loop.bundle()
+
+    # ---- peers and sessions ---------------------------------------------------------
+
+    def add_peer(self, did: str, address=None, connect: bool = False, bundle: bytes | None = None) -> None:
+        """Knows a peer: its sessions are accepted; with connect=True this node keeps
+        a session to it. bundle, a cached prekey bundle, saves in-band discovery."""
+        pk = public_key_from_did(did)
+        if bundle is not None:
+            # Known before connecting, so the first attempt uses it.
+            self._loop.add_peer(pk, parse_address(address) if address else None, False)
+            self._loop.set_peer_bundle(pk, bundle)
+        self._loop.add_peer(pk, parse_address(address) if address else None, connect)
+
+    def connect(self, did: str, address, bundle: bytes | None = None) -> None:
+        """Keeps a session to did at address (host:port): QUIC first, μTCP as fallback."""
+        self.add_peer(did, address, True, bundle)
+
+    def send(self, did: str, data: bytes) -> int:
+        """Queues data for the peer; returns its seq (a 'delivered' event follows).
+        Raises QueueFull (nothing dropped) or InvalidState (no session yet)."""
+        return self._loop.send(public_key_from_did(did), data)
+
+    def rotate(self, did: str) -> None:
+        """Starts a key rotation of the session with did now."""
+        self._loop.rotate(public_key_from_did(did))
+
+    def close_peer(self, did: str) -> None:
+        self._loop.close_peer(public_key_from_did(did))
+
+    def export(self, did: str) -> bytes:
+        """The session with did as a sealed StoredSession."""
+        return self._loop.export(public_key_from_did(did))
+
+    def import_session(self, stored: bytes, delivered_upto: int = 0) -> None:
+        """Resumes a StoredSession once its peer (added first) is reachable."""
+        self._loop.import_session(stored, delivered_upto)
+
+    # ---- events ---------------------------------------------------------------------
+
+    def next_event(self, timeout: float | None = None) -> NodeEvent | None:
+        """The next event, waiting up to timeout seconds (None: for ever)."""
+        t = self._loop.next_event()
+        if t is None:
+            ms = -1 if timeout is None else max(0, int(timeout * 1000))
+            if not self._loop.wait_event(ms):
+                return None
+            t = self._loop.next_event()
+            if t is None:
+                return None
+        kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data = t
+        ev = NodeEvent(kind, did_from_public_key(pk), session, time_ms, fr, to, reason, seq, transport, error,
+                       data)
+        self.recent.append(ev)
+        return ev
+
+    def wait_for(self, pred, timeout: float) -> NodeEvent:
+        """The first event for which pred(event) is true; TimeoutError after timeout s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no matching event within {timeout} s")
+            ev = self.next_event(left)
+            if ev is not None and pred(ev):
+                return ev
+
+    # ---- status ---------------------------------------------------------------------
+
+    def peers(self) -> list[dict]:
+        out = []
+        for p in self._loop.peers():
+            p = dict(p)
+            p["did"] = did_from_public_key(p.pop("pk"))
+            if p["address"] is not None:
+                p["address"] = f"{p['address'][0]}:{p['address'][1]}"
+            out.append(p)
+        return out
+
+    def status(self) -> dict:
+        """A JSON-ready snapshot: identity, address, peers and their sessions, counters."""
+        host, port = self.address
+        return {"did": self.did, "address": f"{host}:{port}", "peers": self.peers(), "stats": self._loop.stats()}
+
+    def metrics(self) -> str:
+        """The counters in Prometheus text exposition format."""
+        return format_metrics(self.status())
+
+
+_STATES = ("idle", "handshake_initiated", "handshake_received", "established", "degraded", "rotating",
+           "suspended", "failed")
+
+
+def format_metrics(status: dict) -> str:
+    """Prometheus text format (version 0.0.4) of a Node.status() snapshot."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, helptext: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP l2sess_{name} {helptext}")
+        lines.append(f"# TYPE l2sess_{name} {kind}")
+        for labels, value in samples:
+            lines.append(f"l2sess_{name}{labels} {value}")
+
+    stats = status["stats"]
+    counters = {k: v for k, v in stats.items() if isinstance(v, int)}
+    gauges = {"sessions", "peers", "quic_connections", "tcp_connections", "events_queued", "events_peak"}
+    for key in sorted(counters):
+        if key in gauges:
+            metric(key, "gauge", f"loop {key.replace('_', ' ')}", [("", counters[key])])
+        else:
+            metric(f"{key}_total", "counter", f"loop {key.replace('_', ' ')}", [("", counters[key])])
+    metric("rx_dropped_total", "counter", "received messages dropped, by reason",
+           [(f'{{reason="{r}"}}', n) for r, n in sorted(stats["rx_dropped"].items())])
+    peers = status["peers"]
+    metric("peer_state", "gauge", "1 for the state each peer's session is in",
+           [(f'{{did="{p["did"]}",state="{s}"}}', int(p["session"] is not None and p["session"]["state"] == s))
+            for p in peers for s in _STATES])
+    metric("peer_transport_quic", "gauge", "1 when the peer's session runs on QUIC, 0 on uTCP or none",
+           [(f'{{did="{p["did"]}"}}', int(p["transport"] == "quic")) for p in peers])
+    metric("peer_rtt_seconds", "gauge", "QUIC smoothed round-trip time",
+           [(f'{{did="{p["did"]}"}}', p["rtt_us"] / 1e6) for p in peers])
+    metric("peer_resume_seconds", "gauge", "the last resumption, from start to established",
+           [(f'{{did="{p["did"]}"}}', p["resume_ms"] / 1e3) for p in peers])
+    for key in ("fallbacks", "returns", "tx_messages", "rx_messages", "delivered"):
+        metric(f"peer_{key}_total", "counter", f"per peer: {key.replace('_', ' ')}",
+               [(f'{{did="{p["did"]}"}}', p[key]) for p in peers])
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    from l2sess.cli import main
+
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""What a node keeps on disk: its identity file and its state directory.
+
+Every file is written atomically (a temporary file in the same directory,
+fsync, rename, fsync of the directory), so a crash at any point leaves the
+old version or the new one, never a mix. Secrets are created with mode
+0600 and never printed.
+
+state_dir/
+    peers/<pk hex>.session   sealed StoredSession (PROTOCOL.md §10)
+    peers/<pk hex>.json      {"session_id": hex} of that blob, for the inbox watermark
+    peers/<pk hex>.bundle    the peer's last verified prekey bundle
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from l2sess.identity import Identity
+
+IDENTITY_FORMAT = "l2sess-identity/1"
+# A fresh identity's prekey bundle lifetime: a year (the bundle is re-signed
+# with a new expiry by rewriting not_after in the identity file).
+PREKEY_LIFETIME = 365 * 24 * 3600
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Replaces path with data so that a crash leaves the old or the new file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def create_identity(path: str) -> Identity:
+    """Makes a new identity file (mode 0600; refuses to overwrite one)."""
+    ident = Identity.generate(PREKEY_LIFETIME)
+    record = {"format": IDENTITY_FORMAT, "seed": ident.seed.hex(), "prekey_not_after": ident.prekey_not_after}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, (json.dumps(record) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return ident
+
+
+def load_identity(path: str) -> Identity:
+    """Reads an identity file; refuses one that others may read."""
+    st = os.stat(path)
+    if st.st_mode & 0o077:
+        raise PermissionError(f"{path}: identity file mode {st.st_mode & 0o777:o}, must be 0600")
+    with open(path) as f:
+        record = json.load(f)
+    if record.get("format") != IDENTITY_FORMAT:
+        raise ValueError(f"{path}: not an {IDENTITY_FORMAT} file")
+    return Identity(bytes.fromhex(record["seed"]), int(record["prekey_not_after"]))
+
+
+def load_or_create_identity(path: str) -> tuple[Identity, bool]:
+    """The identity in path, created on first use. Returns (identity, created)."""
+    try:
+        return load_identity(path), False
+    except FileNotFoundError:
+        return create_identity(path), True
+
+
+class StateDir:
+    """The node's resumption state, one set of files per peer."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.peers = os.path.join(path, "peers")
+        os.makedirs(self.peers, mode=0o700, exist_ok=True)
+
+    def _file(self, pk: bytes, ext: str) -> str:
+        return os.path.join(self.peers, f"{pk.hex()}.{ext}")
+
+    def save_session(self, pk: bytes, blob: bytes, session_id: str) -> None:
+        # The id first: a crash between the two leaves an id that names a
+        # newer blob than the old one, which only makes the watermark apply
+        # to a session that is not being imported (harmless).
+        write_atomic(self._file(pk, "json"), json.dumps({"session_id": session_id}).encode())
+        write_atomic(self._file(pk, "session"), blob)
+
+    def load_session(self, pk: bytes) -> tuple[bytes, str] | None:
+        try:
+            with open(self._file(pk, "session"), "rb") as f:
+                blob = f.read()
+            with open(self._file(pk, "json")) as f:
+                sid = json.load(f)["session_id"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+        return blob, sid
+
+    def save_bundle(self, pk: bytes, bundle: bytes) -> None:
+        write_atomic(self._file(pk, "bundle"), bundle, 0o644)
+
+    def load_bundle(self, pk: bytes) -> bytes | None:
+        try:
+            with open(self._file(pk, "bundle"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+
+def inbox_watermarks(path: str) -> dict[str, int]:
+    """The highest seq delivered per session id in an inbox file (PROTOCOL.md §12).
+    A torn last line (a crash mid-write) is ignored: its message was not
+    acknowledged, so it comes again."""
+    marks: dict[str, int] = {}
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return marks
+    with f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            parts = line.split(b" ")
+            if len(parts) != 4:
+                continue
+            sid, seq = parts[0].decode(), int(parts[1])
+            if seq > marks.get(sid, 0):
+                marks[sid] = seq
+    return marks
+
+
+def read_inbox(path: str) -> list[tuple[str, int, bytes, bytes]]:
+    """Every whole line of an inbox as (session_id, seq, peer_pk, payload)."""
+    out = []
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            sid, seq, pk, payload = line.rstrip(b"\n").split(b" ")
+            out.append((sid.decode(), int(seq), bytes.fromhex(pk.decode()), bytes.fromhex(payload.decode())))
+    return out
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"

@@ -1,0 +1,200 @@
+"""Two real node processes on 127.0.0.1 (issue 4's process-level tests)."""
+import os
+import random
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from l2sess.procnode import NodeProcess, established
+
+
+def on(transport):
+    return lambda p: established(p) and p["transport"] == transport
+
+
+def payloads(node, prefix):
+    return [m[3] for m in node.inbox() if m[3].startswith(prefix)]
+
+
+def wait_payloads(node, prefix, n, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    got = payloads(node, prefix)
+    while len(got) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = payloads(node, prefix)
+    return got
+
+
+def numbered(prefix, n, start=0, size=0):
+    return [f"{prefix}{i:06d}".encode().ljust(size, b".") for i in range(start, n)]
+
+
+def exchange(pair, prefix, n):
+    """n messages each way; both sides get them once, in order."""
+    pair.a.send_many(pair.b.did, numbered(prefix + b"a", n))
+    pair.b.send_many(pair.a.did, numbered(prefix + b"b", n))
+    assert wait_payloads(pair.b, prefix + b"a", n) == numbered(prefix + b"a", n)
+    assert wait_payloads(pair.a, prefix + b"b", n) == numbered(prefix + b"b", n)
+
+
+def test_handshake_over_quic(pair_factory):
+    pair = pair_factory().start()
+    peer = pair.a.wait_peer(pair.b.did, established)
+    assert peer["transport"] == "quic"
+    assert pair.b.wait_peer(pair.a.did, established)["transport"] == "quic"
+    exchange(pair, b"q", 500)
+    assert pair.a.status()["stats"]["handshakes"] == 1
+
+
+def test_handshake_over_utcp(pair_factory):
+    pair = pair_factory(transports=("utcp",)).start()
+    assert pair.a.wait_peer(pair.b.did, established)["transport"] == "utcp"
+    exchange(pair, b"t", 500)
+    assert pair.b.status()["stats"]["quic_rx_datagrams"] == 0
+
+
+def test_quic_blocked_falls_back_to_utcp_and_returns(pair_factory):
+    pair = pair_factory(relay=True).start()
+    pair.a.wait_peer(pair.b.did, on("quic"))
+    first = numbered(b"f", 300)
+    pair.a.send_many(pair.b.did, first[:100])
+    pair.relay.set(block_udp=True)
+    pair.a.send_many(pair.b.did, first[100:])
+    peer = pair.a.wait_peer(pair.b.did, on("utcp"), 30)
+    assert peer["fallbacks"] >= 1
+    assert wait_payloads(pair.b, b"f", 300) == first
+    pair.relay.set(block_udp=False)
+    peer = pair.a.wait_peer(pair.b.did, on("quic"), 30)
+    assert peer["returns"] >= 1
+    pair.a.send_many(pair.b.did, numbered(b"r", 100))
+    assert wait_payloads(pair.b, b"r", 100) == numbered(b"r", 100)
+    transports = [e for e in pair.a.audit() if e.get("event") == "transport"]
+    assert [e["transport"] for e in transports][:2] == ["utcp", "quic"]
+
+
+def test_partition_reaches_suspended_then_delivers_everything(pair_factory):
+    pair = pair_factory(relay=True).start()
+    pair.a.wait_peer(pair.b.did, established)
+    pair.relay.set(blackhole=True)
+    msgs = numbered(b"p", 400)
+    pair.a.send_many(pair.b.did, msgs)
+    pair.a.wait_peer(pair.b.did, lambda p: p["session"] and p["session"]["state"] == "suspended", 30)
+    states = [e["to_state"] for e in pair.a.audit() if e.get("event") == "state"]
+    assert "degraded" in states and "suspended" in states
+    pair.relay.set(blackhole=False)
+    pair.a.wait_peer(pair.b.did, established, 30)
+    assert wait_payloads(pair.b, b"p", 400) == msgs
+
+
+@pytest.mark.parametrize("loss", [0.01, 0.05, 0.20])
+def test_chaos_loss_and_reordering(pair_factory, loss):
+    pair = pair_factory(relay=True, seed=int(loss * 100), loss=loss, reorder=0.05).start()
+    pair.a.wait_peer(pair.b.did, established, 60)
+    msgs = numbered(b"c", 10_000, size=64)
+    pair.a.send_many(pair.b.did, msgs, timeout=300)
+    got = wait_payloads(pair.b, b"c", 10_000, timeout=300)
+    assert len(got) == 10_000 and got == msgs
+    stats = pair.relay.stats()
+    assert stats["udp_dropped_loss"] > 0
+
+
+@pytest.mark.parametrize("victim", ["receiver", "sender"])
+def test_sigkill_restart_loses_nothing_delivered_and_duplicates_nothing(pair_factory, victim):
+    pair = pair_factory().start()
+    pair.a.wait_peer(pair.b.did, established)
+    sender, receiver = pair.b, pair.a
+    killed = receiver if victim == "receiver" else sender
+    msgs = numbered(b"k", 3000)
+    sender.send_many(receiver.did, msgs[:1500])
+    time.sleep(0.05)  # mid-transfer
+    killed.kill()
+    if killed is receiver:
+        sender.send_many(receiver.did, msgs[1500:])
+    killed.start()
+    receiver.wait_peer(sender.did, established, 30)
+    if killed is sender:
+        sender.send_many(receiver.did, msgs[1500:])
+    time.sleep(2.0)
+    got = payloads(receiver, b"k")
+    assert len(got) == len(set(got)), "a message was delivered twice"
+    told = {d["seq"] for d in sender.delivered() if d["did"] == receiver.did}
+    delivered_seqs = {(sid, seq) for sid, seq, pk, data in receiver.inbox() if data.startswith(b"k")}
+    assert told <= {seq for _, seq in delivered_seqs}, "a message the sender was told is delivered is missing"
+    if killed is receiver:  # the sender kept every message it queued
+        assert sorted(got) == msgs
+    stats = killed.status()["stats"]
+    assert stats["handshakes"] == 0 and stats["resumptions"] >= 1
+
+
+def test_restart_resumes_quickly_without_handshake(pair_factory):
+    pair = pair_factory().start()
+    pair.a.wait_peer(pair.b.did, established)
+    assert pair.a.terminate() == 0
+    files = os.listdir(os.path.join(pair.a.dir, "state", "peers"))
+    assert any(f.endswith(".session") for f in files)
+    pair.a.start()
+    peer = pair.a.wait_peer(pair.b.did, established, 10)
+    assert 0 < peer["resume_ms"] <= 100
+    assert pair.a.status()["stats"]["handshakes"] == 0
+    exchange(pair, b"after", 50)
+
+
+def test_bad_input_to_every_port_is_dropped_and_counted(pair_factory):
+    pair = pair_factory().start()
+    pair.a.wait_peer(pair.b.did, established)
+    rng = random.Random(7)
+    port = pair.b.port
+    before = pair.b.status()["stats"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        for n in (0, 1, 3, 4, 100, 1200, 1500):
+            for _ in range(20):
+                u.sendto(bytes(rng.getrandbits(8) for _ in range(n)), ("127.0.0.1", port))
+        u.sendto(b"\x01" + bytes(300), ("127.0.0.1", port))  # not QUIC, not a valid probe
+    frames = [struct.pack(">I", 10**9), struct.pack(">I", 70_000) + bytes(16), struct.pack(">I", 50) + b"x" * 10,
+              struct.pack(">I", 8) + bytes(rng.getrandbits(8) for _ in range(8)), bytes(3)]
+    for frame in frames:
+        with socket.create_connection(("127.0.0.1", port)) as t:
+            t.sendall(frame)
+            time.sleep(0.05)
+    time.sleep(0.5)
+    after = pair.b.status()["stats"]
+    assert after["quic_rx_dropped"] + sum(after["rx_dropped"].values()) > \
+        before["quic_rx_dropped"] + sum(before["rx_dropped"].values())
+    assert after["tcp_framing_errors"] >= before["tcp_framing_errors"] + 2
+    assert pair.b.alive() and pair.a.alive()
+    exchange(pair, b"still", 100)
+
+
+def test_cli_keygen_did_status_metrics(tmp_path):
+    ident = tmp_path / "id.key"
+    out = subprocess.run([sys.executable, "-m", "l2sess.node", "keygen", "--identity", str(ident)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out.startswith("did:key:z6Mk")
+    assert stat.S_IMODE(os.stat(ident).st_mode) == 0o600
+    did = subprocess.run([sys.executable, "-m", "l2sess.node", "did", "--identity", str(ident)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert did == out
+    again = subprocess.run([sys.executable, "-m", "l2sess.node", "keygen", "--identity", str(ident)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr
+    node = NodeProcess(str(tmp_path), "solo")
+    node.start()
+    try:
+        assert stat.S_IMODE(os.stat(node.identity_path).st_mode) == 0o600
+        st = subprocess.run([sys.executable, "-m", "l2sess.node", "status", "--config", node.config_path],
+                            capture_output=True, text=True, check=True).stdout
+        assert f'"did": "{node.did}"' in st
+        metrics = subprocess.run([sys.executable, "-m", "l2sess.node", "metrics", "--config", node.config_path],
+                                 capture_output=True, text=True, check=True).stdout
+        assert "# TYPE l2sess_rx_messages_total counter" in metrics
+        assert node.terminate() == 0
+        events = [e["event"] for e in node.audit()]
+        assert events[0] == "start" and events[-1] == "stop"
+    finally:
+        if node.alive():
+            node.kill()
