@@ -8,7 +8,7 @@ BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest bench demo clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest bench demo simdemo clean
 
 all: build
 
@@ -120,6 +120,9 @@ bench: build
 
 demo: build
 	$(PY) -m l2sess.demo
+
+simdemo: build
+	$(PY) -m l2sess.simdemo
 
 clean:
 	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info
