@@ -72,7 +72,8 @@ class Impairments:
     loss, reorder and duplicate are probabilities per datagram and direction.
     A reordered datagram is held until the next datagram of the same flow and
     direction has gone (then it follows it), or for reorder_ms if none comes.
-    delay_ms +- jitter_ms (uniform) applies to every datagram and TCP chunk.
+    delay_ms +- jitter_ms (uniform) applies to every datagram; TCP chunks get
+    delay_ms alone, since jitter would have to reorder a byte stream.
     """
 
     loss: float = 0.0
@@ -165,6 +166,7 @@ class _Held:
     """A datagram (and its duplicate, if any) held back to be reordered."""
 
     datagrams: list[bytes]
+    delay: float  # what it would have been delayed by, had it not been held
     timer: asyncio.TimerHandle
 
 
@@ -222,7 +224,7 @@ class Relay:
         self._up = _Direction("up", self.seed)
         self._down = _Direction("down", self.seed)
         self._mappings: dict[tuple, _Mapping] = {}
-        self._map_counts = {"created": 0, "expired": 0, "refused": 0}
+        self._map_counts = {"created": 0, "expired": 0, "refused": 0, "target_unreachable": 0}
         self._pending = 0  # datagrams in the delay line (held ones excluded)
         self._tcp_conns: set[asyncio.Task] = set()
         self._tcp_counts = {"accepted": 0, "refused": 0, "connect_failed": 0, "held": 0,
@@ -412,6 +414,7 @@ class Relay:
                 "mappings_created": self._map_counts["created"],
                 "mappings_expired": self._map_counts["expired"],
                 "mappings_refused": self._map_counts["refused"],
+                "target_unreachable": self._map_counts["target_unreachable"],
                 "pending": self._pending,
                 "held": sum(len(m.held) for m in self._mappings.values()),
             },
@@ -460,8 +463,9 @@ class Relay:
         if mapping.closed:
             return
         mapping.closed = True
-        for held in mapping.held.values():
+        for name, held in mapping.held.items():
             held.timer.cancel()
+            (self._up if name == "up" else self._down).drop("mapping_closed", len(held.datagrams))
         mapping.held.clear()
         if self._loop is not None:
             self._loop.remove_reader(mapping.sock.fileno())
@@ -477,7 +481,7 @@ class Relay:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # e.g. ECONNREFUSED from an earlier ICMP: nothing to forward
-                self._down.drop("target_unreachable")
+                self._map_counts["target_unreachable"] += 1
                 continue
             self._on_datagram(mapping, self._down, data)
 
@@ -509,28 +513,31 @@ class Relay:
         if r_dup < imp.duplicate:
             batch.append(data)
             direction.duplicated += 1
+        delay = _delay(imp, r_jitter)
         if r_reorder < imp.reorder and direction.name not in mapping.held:
-            self._hold(mapping, direction, batch, imp.reorder_ms / 1000.0)
+            self._hold(mapping, direction, batch, delay, imp.reorder_ms / 1000.0)
             return
         held = mapping.held.pop(direction.name, None)
         if held is not None:
             held.timer.cancel()
             batch.extend(held.datagrams)
             direction.reordered += 1
-        self._emit(mapping, direction, batch, _delay(imp, r_jitter))
+        self._emit(mapping, direction, batch, delay)
 
-    def _hold(self, mapping: _Mapping, direction: _Direction, batch: list[bytes], timeout: float) -> None:
+    def _hold(self, mapping: _Mapping, direction: _Direction, batch: list[bytes],
+              delay: float, timeout: float) -> None:
         """Hold batch until the flow's next datagram (or timeout); one slot per flow direction."""
         assert self._loop is not None
         timer = self._loop.call_later(timeout, self._release_held, mapping, direction)
-        mapping.held[direction.name] = _Held(batch, timer)
+        mapping.held[direction.name] = _Held(batch, delay, timer)
 
     def _release_held(self, mapping: _Mapping, direction: _Direction) -> None:
+        """Nothing overtook it in time: let it go, still through the delay line."""
         held = mapping.held.pop(direction.name, None)
         if held is None:
             return
         direction.reorder_timeouts += 1
-        self._send(mapping, direction, held.datagrams)
+        self._emit(mapping, direction, held.datagrams, held.delay)
 
     def _emit(self, mapping: _Mapping, direction: _Direction, batch: list[bytes], delay: float) -> None:
         """Send batch now, or after delay through the bounded delay line (in order)."""
@@ -703,14 +710,14 @@ async def _sleep_until(deadline: float) -> None:
 async def _run_both(a: Any, b: Any) -> None:
     """Run two coroutines to completion; if one fails, cancel the other and re-raise.
 
-    Connection errors end the pipe quietly: the peer went away.
+    Socket errors (resets, unreachable) end the pipe quietly: the peer went away.
     """
     tasks = [asyncio.ensure_future(a), asyncio.ensure_future(b)]
     try:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             exc = task.exception()
-            if exc is not None and not isinstance(exc, ConnectionError):
+            if exc is not None and not isinstance(exc, OSError):
                 raise exc
     finally:
         for task in tasks:
@@ -765,7 +772,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    relay.start()
+    try:
+        relay.start()
+    except OSError as exc:
+        print(f"relay: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr)
+        return 1
     print(f"listening {args.listen[0]}:{relay.port}", flush=True)
     while not stop.wait(0.5):
         pass

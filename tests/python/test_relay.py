@@ -219,6 +219,29 @@ def test_reorder_reorders_without_losing(sink, client):
     assert inversions >= stats["reordered"] > 0
 
 
+def test_a_held_datagram_goes_after_reorder_ms_if_nothing_overtakes_it(sink, client):
+    relay = run_relay(sink.addr, seed=3, reorder=1.0, reorder_ms=100)
+    try:
+        client.sendto(b"lonely", (HOST, relay.port))
+        time.sleep(0.05)
+        assert sink.received == [] and relay.stats()["udp"]["held"] == 1
+        wait_for(lambda: sink.received == [b"lonely"], timeout=1.0, what="the held datagram")
+        assert relay.stats()["udp"]["up"]["reorder_timeouts"] == 1
+    finally:
+        relay.stop()
+
+
+def test_reorder_with_delay_loses_nothing(sink, client):
+    relay = run_relay(sink.addr, seed=6, reorder=0.3, delay_ms=20, jitter_ms=5, reorder_ms=5)
+    try:
+        send_paced(client, relay, 500)
+        settle_udp(relay, sink)
+    finally:
+        relay.stop()
+    got = sink.indices()
+    assert sorted(got) == list(range(500)) and got != sorted(got)
+
+
 def test_duplicate_duplicates(sink, client):
     relay = run_relay(sink.addr, seed=4, duplicate=0.25)
     try:
@@ -428,6 +451,25 @@ def test_tcp_connections_are_bounded(tcp_echo):
         relay.stop()
 
 
+def test_stop_is_prompt_with_stalled_pipes_and_delayed_datagrams(tcp_echo, sink, client):
+    relay = run_relay(tcp_echo.addr, seed=1)
+    with tcp_connect(relay) as sock:
+        sock.sendall(b"x")
+        assert recv_exactly(sock, 1) == b"x"
+        relay.set(blackhole=True)
+        sock.sendall(bytes(100_000))
+        t0 = time.monotonic()
+        relay.stop()
+        assert time.monotonic() - t0 < 2.0
+    assert not any(t.name == "l2sess-relay" for t in threading.enumerate())
+    delayed = run_relay(sink.addr, seed=1, delay_ms=5000)
+    client.sendto(b"late", (HOST, delayed.port))
+    wait_for(lambda: delayed.stats()["udp"]["pending"] == 1, what="the datagram to be delayed")
+    t0 = time.monotonic()
+    delayed.stop()
+    assert time.monotonic() - t0 < 2.0
+
+
 # ---- settings -------------------------------------------------------------------
 
 def test_settings_are_validated():
@@ -445,6 +487,16 @@ def test_settings_are_validated():
 
 
 # ---- CLI and control socket ------------------------------------------------------
+
+def test_cli_reports_a_busy_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind((HOST, 0))
+        proc = subprocess.run(
+            [sys.executable, "-m", "l2sess.relay", "--listen", f"{HOST}:{busy.getsockname()[1]}",
+             "--target", f"{HOST}:9"],
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 1 and "cannot listen" in proc.stderr
+
 
 def control(path, message):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
