@@ -194,7 +194,7 @@ class Relay:
     def __init__(
         self,
         listen: tuple[str, int] = ("127.0.0.1", 0),
-        target: tuple[str, int] = ("127.0.0.1", 0),
+        target: tuple[str, int] | None = None,
         seed: int = 0,
         *,
         udp_idle_timeout: float = 120.0,
@@ -205,6 +205,8 @@ class Relay:
         control: str | None = None,
         **impairments: Any,
     ) -> None:
+        if target is None:
+            raise ValueError("target=(host, port) of the node is required")
         if udp_idle_timeout <= 0 or max_mappings < 1 or max_tcp < 1 or max_pending < 1:
             raise ValueError("udp_idle_timeout, max_mappings, max_tcp and max_pending must be positive")
         self.listen = (listen[0], int(listen[1]))

@@ -477,6 +477,8 @@ def test_settings_are_validated():
         Relay(target=(HOST, 9), loss=1.5)
     with pytest.raises(ValueError):
         Relay(target=(HOST, 9), bogus=1)
+    with pytest.raises(ValueError):
+        Relay()
     with pytest.raises(TypeError):
         Impairments(block_udp="yes")
     relay = Relay(target=(HOST, 9))
