@@ -418,6 +418,23 @@ def test_block_tcp_stalls_then_unblock_resumes_without_loss(tcp_echo):
     assert echoed == payload
 
 
+def test_tcp_gets_delay_but_keeps_order(tcp_echo):
+    payload = random.Random(3).randbytes(200_000)
+    relay = run_relay(tcp_echo.addr, seed=1, delay_ms=60, jitter_ms=50, loss=1.0)  # loss is UDP-only
+    try:
+        with tcp_connect(relay) as sock:
+            t0 = time.monotonic()
+            sock.sendall(b"ping")
+            assert recv_exactly(sock, 4) == b"ping"
+            assert time.monotonic() - t0 >= 0.110  # 60 ms each way, jitter not applied
+            sender = threading.Thread(target=sock.sendall, args=(payload,))
+            sender.start()
+            assert recv_exactly(sock, len(payload)) == payload
+            sender.join()
+    finally:
+        relay.stop()
+
+
 def test_block_tcp_holds_new_connections_until_unblocked(tcp_echo):
     relay = run_relay(tcp_echo.addr, seed=1, block_tcp=True)
     try:
