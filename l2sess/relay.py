@@ -16,8 +16,11 @@ delay and block/blackhole (bytes stall, nothing is closed or lost).
 Determinism: each direction (up = client to target, down = target to client)
 has its own random.Random derived from the seed, and every datagram received in
 that direction draws exactly four numbers from it, whatever the settings. So
-the fate of the n-th datagram of a direction depends only on the seed, n and
-the settings in force, not on timing or on the other direction.
+whether the n-th datagram of a direction is lost or duplicated, and its delay,
+depend only on the seed, n and the settings in force, not on timing or on the
+other direction. (Whether a reorder draw can hold it also depends on its
+flow's one hold slot being free, and a hold ends on the next datagram or on a
+timer, whichever comes first.)
 
 In-process:
 
