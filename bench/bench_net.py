@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
 import math
@@ -64,6 +65,7 @@ REPORT = struct.Struct(">QQ")    # receiver -> sender: messages, bytes received 
 REPORT_EVERY = 256 * 1024        # the receiver reports after this many bytes
 SEND_WINDOW = 4 * 1024 * 1024    # aioquic: at most this much unconfirmed (see _aioquic_stream)
 WAIT_S = 10.0                    # bound on any single wait for the other end
+DRAIN_EVERY = 64                 # ours: read events after this many sends
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,13 @@ class Settings:
     resumptions: int      # measured resumptions per stack
     warmup: int           # discarded runs before each latency series
     seconds: float        # sending time of each throughput run
+    rounds: int           # latency series are taken in this many interleaved rounds
 
     @staticmethod
     def of(quick: bool) -> Settings:
         # --quick is a smoke run (the pytest smoke test uses it): enough
         # runs for the table to be filled, not for the figures to be stable.
-        return Settings(20, 20, 2, 0.4) if quick else Settings(200, 200, 10, 3.0)
+        return Settings(20, 20, 2, 0.4, 2) if quick else Settings(200, 200, 10, 3.0, 5)
 
 
 # ---- figures ------------------------------------------------------------------
@@ -344,28 +347,6 @@ class _Connections:
         self.closing.clear()
 
 
-async def _aioquic_latencies(port: int, cert_pem: str, s: Settings) -> tuple[Latency, Latency]:
-    conns = _Connections(port, cert_pem)
-    full = Latency(note="connect() to HandshakeCompleted, certificate verified, fresh connection each")
-    for i in range(s.warmup + s.handshakes):
-        ms, _, _ = await conns.open()
-        if i >= s.warmup:
-            full.samples_ms.append(ms)
-
-    resume = Latency(note="TLS 1.3 PSK (psk_dhe_ke) with the previous connection's ticket")
-    _, ticket, _ = await conns.open()
-    for i in range(s.warmup + s.resumptions):
-        ms, ticket, resumed = await conns.open(ticket)
-        if i < s.warmup:
-            continue
-        if resumed:
-            resume.samples_ms.append(ms)
-        else:
-            resume.failures += 1  # a full handshake after all: not a resumption figure
-    await conns.finish()
-    return full, resume
-
-
 async def _aioquic_stream(port: int, cert_pem: str, size: int, seconds: float) -> Throughput:
     """One stream, messages of `size` bytes for `seconds`, then until the receiver has them all.
 
@@ -408,19 +389,48 @@ async def _aioquic_stream(port: int, cert_pem: str, size: int, seconds: float) -
     return Throughput(size, sent, elapsed)
 
 
-def bench_aioquic(s: Settings) -> StackResult:
-    result = StackResult("aioquic", info={"version": _version("aioquic"),
-                                          "tls": "TLS 1.3, P-256 ECDSA self-signed certificate, verified"})
-    with ServerProcess("aioquic") as server:
-        port, pem = server.info["port"], server.info["cert_pem"]
+class AioquicStack:
+    """aioquic's side: a server child process, and timed clients here."""
 
-        async def run() -> None:
-            result.handshake, result.resumption = await _aioquic_latencies(port, pem, s)
-            for size in MESSAGE_SIZES:
-                result.throughput[size] = await _aioquic_stream(port, pem, size, s.seconds)
+    name = "aioquic"
 
-        asyncio.run(run())
-    return result
+    def __init__(self, server: ServerProcess) -> None:
+        self.port, self.pem = server.info["port"], server.info["cert_pem"]
+        self.ticket: Any = None  # the resumption chain's latest ticket
+        self.result = StackResult(self.name, Latency(note="connect() to HandshakeCompleted, certificate "
+                                                          "verified, fresh connection each"),
+                                  Latency(note="TLS 1.3 PSK (psk_dhe_ke) with the previous connection's ticket"),
+                                  info={"version": _version("aioquic"),
+                                        "tls": "TLS 1.3, P-256 ECDSA self-signed certificate, verified; "
+                                               "QUIC defaults (1200-byte datagrams, 1 MiB flow control windows)"})
+
+    def full_handshakes(self, n: int, into: Latency) -> None:
+        async def series() -> None:
+            conns = _Connections(self.port, self.pem)
+            for _ in range(n):
+                ms, _, _ = await conns.open()
+                into.samples_ms.append(ms)
+            await conns.finish()
+
+        asyncio.run(series())
+
+    def resumptions(self, n: int, into: Latency) -> None:
+        async def series() -> None:
+            conns = _Connections(self.port, self.pem)
+            if self.ticket is None:
+                _, self.ticket, _ = await conns.open()
+            for _ in range(n):
+                ms, self.ticket, resumed = await conns.open(self.ticket)
+                if resumed:
+                    into.samples_ms.append(ms)
+                else:
+                    into.failures += 1  # a full handshake after all: not a resumption figure
+            await conns.finish()
+
+        asyncio.run(series())
+
+    def stream(self, size: int, seconds: float) -> Throughput:
+        return asyncio.run(_aioquic_stream(self.port, self.pem, size, seconds))
 
 
 # ---- l2sess --------------------------------------------------------------------------
@@ -509,72 +519,13 @@ def _resume_ms(node: Any, did: str) -> float | None:
     return None
 
 
-def _l2sess_handshakes(peer: Peer, s: Settings, transport: str, result: StackResult) -> None:
-    """A fresh client Node per run: nothing cached but the server's bundle,
-    so every run is a full handshake (transport connection + PQ handshake,
-    no discovery). Identities are made before the clock starts."""
-    from l2sess.identity import Identity
-
-    lat = Latency(note="connect() to 'established' at the client; fresh Node each, bundle cached")
-    used: set[str] = set()
-    for i in range(s.warmup + s.handshakes):
-        with _Client(Identity.generate(), transport) as node:
-            t0 = time.perf_counter_ns()
-            node.connect(peer.did, peer.address, bundle=peer.bundle)
-            try:
-                ms, ev = _wait_established(node, t0)
-            except (RuntimeError, TimeoutError):
-                lat.failures += 1
-                continue
-            used.add(ev.transport)
-            if i >= s.warmup:
-                lat.samples_ms.append(ms)
-    result.handshake = lat
-    result.info["handshake transports"] = sorted(t for t in used if t)
-
-
-def _l2sess_resumptions(peer: Peer, s: Settings, transport: str, result: StackResult) -> None:
-    """A chain: one full handshake, then each run exports the session, stops
-    the Node, starts a new one with the same identity (as after a gateway
-    restart) and imports the session; the clock runs from import_session()
-    to 'established'. The loop's own resume_ms is kept beside the wall
-    clock, which also holds the event's hand-over to Python."""
-    from l2sess.identity import Identity
-
-    identity = Identity.generate()
-    wall = Latency(note="import_session() to 'established', new Node with the same identity each run")
-    loop_ms: list[float] = []
-    with _Client(identity, transport) as node:
-        node.connect(peer.did, peer.address, bundle=peer.bundle)
-        _wait_established(node, time.perf_counter_ns())
-        blob = node.export(peer.did)
-    for i in range(s.warmup + s.resumptions):
-        with _Client(identity, transport) as node:
-            node.add_peer(peer.did, peer.address, connect=False, bundle=peer.bundle)
-            t0 = time.perf_counter_ns()
-            node.import_session(blob)
-            try:
-                ms, _ = _wait_established(node, t0)
-            except (RuntimeError, TimeoutError):
-                wall.failures += 1
-                continue  # the blob stays the last good one
-            blob = node.export(peer.did)
-            if i >= s.warmup:
-                wall.samples_ms.append(ms)
-                reported = _resume_ms(node, peer.did)
-                if reported is not None:
-                    loop_ms.append(reported)
-    result.resumption = wall
-    if loop_ms:
-        result.info["resume_ms (loop's own, ms resolution) p50/p99"] = [percentile(loop_ms, 50),
-                                                                         percentile(loop_ms, 99)]
-
-
 def _l2sess_stream(peer: Peer, size: int, seconds: float, transport: str) -> Throughput:
     """One session, messages of `size` bytes sent as fast as the send queue
     takes them (QueueFull is the backpressure) for `seconds`, then until
-    'delivered' has come for every seq: delivered means the receiver's node
-    acknowledged it, i.e. the receiver has it."""
+    'delivered' has come for every one: delivered means the receiver's node
+    acknowledged it, i.e. the receiver has it. The Node is fresh, so every
+    'delivered' of this session is for a message sent here: counting them
+    is enough."""
     from l2sess.errors import QueueFull
     from l2sess.identity import Identity
 
@@ -582,49 +533,181 @@ def _l2sess_stream(peer: Peer, size: int, seconds: float, transport: str) -> Thr
     with _Client(Identity.generate(), transport) as node:
         node.connect(peer.did, peer.address, bundle=peer.bundle)
         _wait_established(node, time.perf_counter_ns())
-        delivered: set[int] = set()
+        delivered = 0
 
-        def drain(timeout: float | None) -> None:
+        def drain(timeout: float) -> None:
+            nonlocal delivered
             ev = node.next_event(timeout=timeout)
             while ev is not None:
-                if ev.kind == "delivered":
-                    delivered.add(ev.seq)
+                delivered += ev.kind == "delivered"
                 ev = node.next_event(timeout=0)
 
-        sent: list[int] = []
+        sent = 0
         t0 = time.perf_counter_ns()
         deadline = t0 + int(seconds * 1e9)
         while time.perf_counter_ns() < deadline:
             try:
-                sent.append(node.send(peer.did, message))
+                node.send(peer.did, message)
+                sent += 1
             except QueueFull:
                 drain(0.001)  # wait for acknowledgements to free the queue
+                continue
+            if sent % DRAIN_EVERY == 0:
+                # Left alone, 'delivered' events would fill the event queue
+                # and the loop would stop reading the socket the acks come on.
+                drain(0)
         give_up = time.perf_counter_ns() + int(WAIT_S * 1e9)
-        while not delivered.issuperset(sent):
+        while delivered < sent:
             if time.perf_counter_ns() > give_up:
-                raise TimeoutError(f"{len(set(sent) - delivered)} of {len(sent)} messages never delivered")
+                raise TimeoutError(f"{sent - delivered} of {sent} messages not delivered after {WAIT_S:g} s")
             drain(0.01)
         elapsed = (time.perf_counter_ns() - t0) / 1e9
-    return Throughput(size, len(sent), elapsed)
+    return Throughput(size, sent, elapsed)
 
 
-def bench_ours(s: Settings, transport: str) -> StackResult:
-    result = StackResult("l2sess", info={"version": _version("l2sess"), "transport": transport})
-    why = node_available()
-    if why:
-        result.skipped = why
-        return result
-    try:
-        with ServerProcess("l2sess", ["--transport", transport]) as server:
-            peer = Peer(server.info["did"], (server.info["address"][0], int(server.info["address"][1])),
-                        bytes.fromhex(server.info["bundle"]))
-            _l2sess_handshakes(peer, s, transport, result)
-            _l2sess_resumptions(peer, s, transport, result)
-            for size in MESSAGE_SIZES:
-                result.throughput[size] = _l2sess_stream(peer, size, s.seconds, transport)
-    except Exception as e:  # noqa: BLE001 - keep the aioquic figures; say what broke
-        result.skipped = f"failed: {type(e).__name__}: {e}"
-    return result
+class OursStack:
+    """Our side: a listening Node in a child process (accept_any), and
+    client Nodes here."""
+
+    name = "l2sess"
+
+    def __init__(self, server: ServerProcess, transport: str) -> None:
+        self.peer = Peer(server.info["did"], (server.info["address"][0], int(server.info["address"][1])),
+                         bytes.fromhex(server.info["bundle"]))
+        self.transport = transport
+        self.resume_identity: Any = None  # the resumption chain: its identity and latest export
+        self.blob = b""
+        self.loop_resume_ms: list[float] = []
+        self.transports: set[str] = set()
+        self.result = StackResult(self.name, Latency(note="connect() to 'established' at the client; "
+                                                          "fresh Node each, bundle cached"),
+                                  Latency(note="import_session() to 'established', new Node with the same "
+                                               "identity each run"),
+                                  info={"version": _version("l2sess"), "transport": transport})
+
+    def full_handshakes(self, n: int, into: Latency) -> None:
+        """A fresh client Node per run: nothing cached but the server's
+        bundle, so every run is a full handshake (transport connection + PQ
+        handshake, no discovery). Identities are made before the clock starts."""
+        from l2sess.identity import Identity
+
+        for _ in range(n):
+            with _Client(Identity.generate(), self.transport) as node:
+                t0 = time.perf_counter_ns()
+                node.connect(self.peer.did, self.peer.address, bundle=self.peer.bundle)
+                try:
+                    ms, ev = _wait_established(node, t0)
+                except (RuntimeError, TimeoutError):
+                    into.failures += 1
+                    continue
+                into.samples_ms.append(ms)
+                if ev.transport:
+                    self.transports.add(ev.transport)
+        self.result.info["handshake transports"] = sorted(self.transports)
+
+    def resumptions(self, n: int, into: Latency) -> None:
+        """A chain: one full handshake, then each run exports the session,
+        stops the Node, starts a new one with the same identity (as after a
+        gateway restart) and imports the session; the clock runs from
+        import_session() to 'established'. The loop's own resume_ms is kept
+        beside the wall clock, which also holds the event's hand-over to
+        Python."""
+        from l2sess.identity import Identity
+
+        peer = self.peer
+        if self.resume_identity is None:
+            self.resume_identity = Identity.generate()
+            with _Client(self.resume_identity, self.transport) as node:
+                node.connect(peer.did, peer.address, bundle=peer.bundle)
+                _wait_established(node, time.perf_counter_ns())
+                self.blob = node.export(peer.did)
+        for _ in range(n):
+            with _Client(self.resume_identity, self.transport) as node:
+                node.add_peer(peer.did, peer.address, connect=False, bundle=peer.bundle)
+                t0 = time.perf_counter_ns()
+                node.import_session(self.blob)
+                try:
+                    ms, _ = _wait_established(node, t0)
+                except (RuntimeError, TimeoutError):
+                    into.failures += 1
+                    continue  # the blob stays the last good one
+                self.blob = node.export(peer.did)
+                into.samples_ms.append(ms)
+                reported = _resume_ms(node, peer.did)
+                if reported is not None:
+                    self.loop_resume_ms.append(reported)
+        if self.loop_resume_ms:
+            self.result.info["resume_ms (the loop's own, ms resolution) p50/p99"] = [
+                percentile(self.loop_resume_ms, 50), percentile(self.loop_resume_ms, 99)]
+
+    def stream(self, size: int, seconds: float) -> Throughput:
+        return _l2sess_stream(self.peer, size, seconds, self.transport)
+
+
+# ---- the run -------------------------------------------------------------------------
+
+def _split(total: int, parts: int) -> list[int]:
+    """total as `parts` near-equal counts."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+class Runner:
+    """Runs the measurements of every stack in interleaved rounds.
+
+    The machine's background load changes while the bench runs; taking each
+    latency series in rounds that alternate between the stacks (and which
+    goes first) spreads that over both alike, as bench_crypto.py does. A
+    stack that fails is dropped, with the reason, and the others go on."""
+
+    def __init__(self, stacks: list[Any]) -> None:
+        self.stacks = stacks
+
+    def _each(self, action: Callable[[Any], None], reverse: bool = False) -> None:
+        for stack in (list(reversed(self.stacks)) if reverse else list(self.stacks)):
+            try:
+                action(stack)
+            except Exception as e:  # noqa: BLE001 - reported in the table
+                stack.result.skipped = f"failed: {type(e).__name__}: {e}"
+                self.stacks.remove(stack)
+
+    def latency(self, method: str, total: int, warmup: int, rounds: int, field_name: str) -> None:
+        self._each(lambda st: getattr(st, method)(warmup, Latency()))  # discarded
+        for r, n in enumerate(_split(total, rounds)):
+            self._each(lambda st: getattr(st, method)(n, getattr(st.result, field_name)), reverse=r % 2 == 1)
+
+    def throughput(self, sizes: tuple[int, ...], seconds: float) -> None:
+        for size in sizes:
+            self._each(lambda st: st.result.throughput.__setitem__(size, st.stream(size, seconds)))
+
+
+def run(s: Settings, part: str, transport: str) -> tuple[StackResult, StackResult]:
+    """(ours, aioquic) figures; a stack not run says why in .skipped."""
+    ours = StackResult("l2sess", skipped="not run (--part)")
+    theirs = StackResult("aioquic", skipped="not run (--part)")
+    with contextlib.ExitStack() as servers:
+        stacks: list[Any] = []
+        if part in ("both", "aioquic"):
+            aq = AioquicStack(servers.enter_context(ServerProcess("aioquic")))
+            stacks.append(aq)
+            theirs = aq.result
+        if part in ("both", "ours"):
+            why = node_available()
+            if why:
+                ours = StackResult("l2sess", skipped=why)
+            else:
+                try:
+                    mine = OursStack(servers.enter_context(ServerProcess("l2sess", ["--transport", transport])),
+                                     transport)
+                except Exception as e:  # noqa: BLE001 - keep the aioquic figures; say what broke
+                    ours = StackResult("l2sess", skipped=f"failed: {type(e).__name__}: {e}")
+                else:
+                    stacks.append(mine)
+                    ours = mine.result
+        runner = Runner(stacks)
+        runner.latency("full_handshakes", s.handshakes, s.warmup, s.rounds, "handshake")
+        runner.latency("resumptions", s.resumptions, s.warmup, s.rounds, "resumption")
+        runner.throughput(MESSAGE_SIZES, s.seconds)
+    return ours, theirs
 
 
 # ---- the table ------------------------------------------------------------------------
@@ -739,8 +822,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     s = Settings.of(args.quick)
-    theirs = bench_aioquic(s) if args.part in ("both", "aioquic") else StackResult("aioquic", skipped="not run (--part)")
-    ours = bench_ours(s, args.transport) if args.part in ("both", "ours") else StackResult("l2sess", skipped="not run (--part)")
+    ours, theirs = run(s, args.part, args.transport)
     rows = build_rows(ours, theirs)
     info = machine()
     print(render(rows, ours, theirs, s, args.transport))
