@@ -380,11 +380,14 @@ async def _aioquic_stream(port: int, cert_pem: str, size: int, seconds: float) -
         deadline = t0 + int(seconds * 1e9)
         try:
             while time.perf_counter_ns() < deadline:
-                while (sent - confirmed[0]) * size < SEND_WINDOW and time.perf_counter_ns() < deadline:
+                if (sent - confirmed[0]) * size < SEND_WINDOW:
                     writer.write(message)
                     sent += 1
-                progress.clear()
-                await asyncio.wait_for(progress.wait(), WAIT_S)
+                else:
+                    # A full window is at least REPORT_EVERY unreported
+                    # bytes: a report is bound to come.
+                    progress.clear()
+                    await asyncio.wait_for(progress.wait(), WAIT_S)
             writer.write(FRAME.pack(END_OF_STREAM))
             while confirmed[0] < sent:
                 progress.clear()
