@@ -111,12 +111,14 @@ test: ctest sanitize cross pytest
 
 # The Python crypto bench, then the C engine bench (Release; about two
 # minutes, most of it the 2 x 100k real handshakes behind the tick and
-# memory figures).
+# memory figures), then the loopback network bench against aioquic (about
+# half a minute; our rows say "skipped" until l2sess.node exists).
 bench: build
 	$(PY) bench/bench_crypto.py
 	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
 	cmake --build $(BUILD)/native -j $(JOBS) --target bench_engine
 	$(BUILD)/native/bench_engine
+	$(PY) bench/bench_net.py
 
 demo: build
 	$(PY) -m l2sess.demo
