@@ -21,8 +21,9 @@ from l2sess.session import SessionConfig
 
 __all__ = ["Node", "NodeEvent", "parse_address"]
 
-# Events kept for inspection (Node.recent), newest last.
-RECENT_EVENTS = 10_000
+# Control events kept for inspection (Node.recent), newest last; messages and
+# deliveries are not kept (their payloads would hold memory for nothing).
+RECENT_EVENTS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Node:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.recent: collections.deque[NodeEvent] = collections.deque(maxlen=RECENT_EVENTS)
+        self._dids: dict[bytes, str] = {}
 
     # ---- life cycle -------------------------------------------------------------
 
@@ -209,9 +211,12 @@ class Node:
             if t is None:
                 return None
         kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data = t
-        ev = NodeEvent(kind, did_from_public_key(pk), session, time_ms, fr, to, reason, seq, transport, error,
-                       data)
-        self.recent.append(ev)
+        did = self._dids.get(pk)
+        if did is None:
+            did = self._dids.setdefault(pk, did_from_public_key(pk))
+        ev = NodeEvent(kind, did, session, time_ms, fr, to, reason, seq, transport, error, data)
+        if kind not in ("message", "delivered"):
+            self.recent.append(ev)
         return ev
 
     def wait_for(self, pred, timeout: float) -> NodeEvent:
