@@ -1,0 +1,172 @@
+"""l2sess.Node in one process: two nodes on 127.0.0.1 through the C loop."""
+import threading
+
+import pytest
+
+from l2sess import Identity, InvalidState, QueueFull, SessionConfig
+from l2sess.node import Node, format_metrics, parse_address
+from l2sess.store import inbox_watermarks, read_inbox
+
+
+def established(ev):
+    return ev.kind == "state" and ev.to_state == "established"
+
+
+@pytest.fixture
+def pair():
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def test_connect_send_receive_both_ways(pair):
+    a, b = pair
+    a.connect(b.did, b.address)  # no bundle: fetched in-band and verified
+    ev = a.wait_for(established, 10)
+    assert ev.did == b.did and ev.transport == "quic"
+    seqs = [a.send(b.did, b"m%d" % i) for i in range(100)]
+    assert seqs == list(range(seqs[0], seqs[0] + 100))
+    got = [b.wait_for(lambda e: e.kind == "message", 10) for _ in range(100)]
+    assert [e.data for e in got] == [b"m%d" % i for i in range(100)]
+    assert [e.seq for e in got] == seqs
+    b.send(a.did, b"back")
+    assert a.wait_for(lambda e: e.kind == "message", 10).data == b"back"
+    st = a.status()
+    (peer,) = st["peers"]
+    assert peer["did"] == b.did and peer["session"]["state"] == "established"
+    assert st["stats"]["handshakes"] == 1
+
+
+def test_send_before_a_session_is_invalid_state(pair):
+    a, b = pair
+    with pytest.raises(InvalidState):
+        a.send(b.did, b"too early")
+
+
+def test_unknown_peer_is_refused_without_accept_any():
+    b = Node(Identity.generate(), ("127.0.0.1", 0)).start()  # no accept_any, no peers
+    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        with pytest.raises(TimeoutError):
+            b.wait_for(lambda e: e.kind == "message", 1.5)
+        assert not any(p["session"] and p["session"]["state"] == "established" for p in b.peers())
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_wrong_did_at_an_address_is_a_peer_error(pair):
+    a, b = pair
+    impostor = Identity.generate()
+    a.connect(impostor.did, b.address)  # b answers with its own DID: refused
+    ev = a.wait_for(lambda e: e.kind == "peer_error", 10)
+    assert ev.did == impostor.did
+    assert not any(p["session"] for p in a.peers())
+
+
+def test_queue_full_is_typed_and_loses_nothing():
+    cfg = SessionConfig(send_queue_limit=8)
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0), cfg).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        sent = []
+        with pytest.raises(QueueFull):
+            for i in range(10_000):
+                sent.append(a.send(b.did, b"x%d" % i))
+        got = [b.wait_for(lambda e: e.kind == "message", 10).data for _ in sent]
+        assert got == [b"x%d" % i for i in range(len(sent))]
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_inbox_is_written_before_ack_and_watermarks_read_back(tmp_path):
+    inbox = str(tmp_path / "inbox.log")
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True, inbox=inbox).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        last = [a.send(b.did, bytes([i]) * 10) for i in range(20)][-1]
+        a.wait_for(lambda e: e.kind == "delivered" and e.seq == last, 10)
+    finally:
+        a.stop()
+        b.stop()
+    lines = read_inbox(inbox)
+    assert [x[3] for x in lines] == [bytes([i]) * 10 for i in range(20)]
+    assert all(x[2] == a.identity.public_key for x in lines)
+    (sid,) = {x[0] for x in lines}
+    assert inbox_watermarks(inbox) == {sid: last}
+
+
+def test_export_import_resumes_without_handshake():
+    ident = Identity.generate()
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
+    a = Node(ident, ("127.0.0.1", 0)).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        blob = a.export(b.did)
+        a.stop()
+        a = Node(ident, ("127.0.0.1", 0)).start()
+        a.add_peer(b.did, b.address)
+        a.import_session(blob)
+        a.wait_for(established, 10)
+        st = a.status()
+        assert st["stats"]["handshakes"] == 0 and st["stats"]["resumptions"] == 1
+        assert 0 < st["peers"][0]["resume_ms"] < 1000
+        a.send(b.did, b"resumed")
+        assert b.wait_for(lambda e: e.kind == "message", 10).data == b"resumed"
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_metrics_are_prometheus_text(pair):
+    a, b = pair
+    a.connect(b.did, b.address, bundle=b.bundle)
+    a.wait_for(established, 10)
+    text = a.metrics()
+    assert "# TYPE l2sess_handshakes_total counter" in text
+    assert f'l2sess_peer_state{{did="{b.did}",state="established"}} 1' in text
+    for line in text.splitlines():
+        assert line.startswith("#") or len(line.split(" ")) == 2
+    assert format_metrics(a.status()).count("\n") == text.count("\n")
+
+
+def test_events_wait_releases_the_gil(pair):
+    a, b = pair
+    ticks = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks.append(1)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        assert a.next_event(timeout=0.3) is None
+    finally:
+        stop.set()
+        t.join()
+    assert len(ticks) > 1000  # the other thread ran while next_event waited
+
+
+def test_bad_arguments_are_typed(pair):
+    a, b = pair
+    with pytest.raises(ValueError):
+        a.connect("did:key:nonsense", b.address)
+    with pytest.raises(ValueError):
+        a.connect(b.did, "localhost:notaport")
+    with pytest.raises(ValueError):
+        parse_address("no-port")
+    with pytest.raises(TypeError):
+        a.send(b.did, "text, not bytes")
+    with pytest.raises(ValueError):
+        Node(Identity.generate(), ("999.1.1.1", 0))
