@@ -515,7 +515,8 @@ int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 		s->pending = PENDING_RESUME;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
-	ret = l2s_resume_create_init(st, s->peer_pk, s->session_id, s->rs, usable_ticket(s, now) ? s->ticket : NULL,
+	ret = l2s_resume_create_init(st, s->peer_pk, l2s_node_binding(node, s->path), s->session_id, s->rs,
+				     usable_ticket(s, now) ? s->ticket : NULL,
 				     usable_ticket(s, now) ? s->ticket_len : 0, s->cfg.resume_dh != 0, s->pending_index,
 				     &node->rng);
 	if (ret == L2S_OK)
@@ -605,7 +606,14 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		       const uint8_t *msg, size_t len, uint64_t now)
 {
-	struct l2s_resume_ctx ctx = { &node->id, &node->x->tickets, &node->x->nonces, lookup_session_rs, node };
+	struct l2s_resume_ctx ctx = {
+		.self = &node->id,
+		.tickets = &node->x->tickets,
+		.nonces = &node->x->nonces,
+		.lookup = lookup_session_rs,
+		.lookup_arg = node,
+		.binding = l2s_node_binding(node, path), /* the connection it arrived on */
+	};
 	struct l2s_resume_responder rst;
 	struct l2s_session_keys keys;
 	uint8_t resp[L2S_RESUME_RESP_BYTES];

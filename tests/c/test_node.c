@@ -84,7 +84,7 @@ static void test_resume_bad_share_leaves_nothing(void)
 	struct ns_peer a, b;
 	struct l2s_output o;
 	struct l2s_event ev;
-	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], k[32];
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], k[32], unbound[32] = { 0 };
 	uint32_t live, created = 0;
 	int ended = 0;
 
@@ -105,10 +105,10 @@ static void test_resume_bad_share_leaves_nothing(void)
 	while (l2s_node_next_event(b.node, &ev))
 		;
 	live = b.node->live;
-	CHECK(l2s_resume_create_init(&ist, b.pk, as->session_id, as->rs, as->ticket, as->ticket_len, 1, 7,
+	CHECK(l2s_resume_create_init(&ist, b.pk, NULL, as->session_id, as->rs, as->ticket, as->ticket_len, 1, 7,
 				     &a.node->rng) == L2S_OK);
 	memcpy(ist.msg + 58, small, 32);
-	l2s_kdf_resume_binder(k, as->rs);
+	l2s_kdf_resume_binder(k, as->rs, unbound);
 	l2s_mac_put(ist.msg, 92 + as->ticket_len, k);
 	l2s_mac_put(ist.msg, 108 + as->ticket_len, b.node->id.mac1_key);
 	CHECK(l2s_node_receive(b.node, 1, (const uint8_t *)"addr-a", 6, ist.msg, ist.msg_len, ns_now) ==
@@ -126,6 +126,49 @@ static void test_resume_bad_share_leaves_nothing(void)
 	l2s_resume_initiator_wipe(&ist);
 	l2s_node_free(a.node);
 	l2s_node_free(b.node);
+}
+
+/* Resumption on a bound path (QUIC: the TLS exporter, PROTOCOL.md §2.1, §8):
+ * a restarts from its StoredSession and resumes on a connection whose two
+ * ends hold the same binding; the session goes on under the same id. */
+static void test_resume_on_bound_path(void)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint8_t bind[32], stored[4096], sid[16];
+	uint32_t hb;
+	size_t len;
+
+	l2s_config_default(&cfg);
+	memset(bind, 0xb7, sizeof(bind));
+	ns_make_peer(&a, 0x70);
+	ns_make_peer(&b, 0x71);
+	CHECK(l2s_node_path_binding(a.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind) == L2S_OK);
+	CHECK(ns_connect(&a, &b, &cfg));
+	hb = b.session;
+	memcpy(sid, l2s_node_session(b.node, hb)->session_id, sizeof(sid));
+	ns_send_n(&a, 3);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+
+	/* a restarts: same identity and storage key, a new connection whose
+	 * binding both ends agree on. */
+	ns_free_peer(&a);
+	ns_make_peer(&a, 0x70);
+	memset(bind, 0xb8, sizeof(bind));
+	CHECK(l2s_node_path_binding(a.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state(&b, hb) == L2S_ESTABLISHED);
+	CHECK(b.accepted == 1 && b.session == hb); /* resumed, not a new session */
+	CHECK(memcmp(l2s_node_session(a.node, a.session)->session_id, sid, sizeof(sid)) == 0);
+	ns_send_n(&a, 4);
+	ns_pump(&a, &b);
+	CHECK(b.received == 7 && b.out_of_order <= 1);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
 }
 
 int main(void)
@@ -220,5 +263,6 @@ int main(void)
 
 	test_half_open_replaced();
 	test_resume_bad_share_leaves_nothing();
+	test_resume_on_bound_path();
 	return tu_finish("test_node");
 }
