@@ -207,6 +207,7 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->retries = 0;
 	s->retry_at = 0;
 	s->need_sync = 1;
+	l2s_delivery_want_sync(&s->dl); /* and re-sent until the peer's ACK shows it */
 	/* New keys from a handshake or resumption restart rotation numbering:
 	 * a peer that restarted from stored state counts from 1 again. */
 	s->rot_answered = 0;
@@ -821,7 +822,7 @@ int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *ou
 	dl = malloc(l2s_delivery_export_size(&s->dl));
 	if (!dl)
 		return L2S_ERR_NOMEM;
-	ret = l2s_delivery_export(&s->dl, dl, l2s_delivery_export_size(&s->dl), &dl_len);
+	ret = l2s_delivery_export(&s->dl, L2S_DELIVERY_SEQ_RESERVE, dl, l2s_delivery_export_size(&s->dl), &dl_len);
 	st.role = s->initiator ? L2S_ROLE_INITIATOR : L2S_ROLE_RESPONDER;
 	memcpy(st.peer_pk, s->peer_pk, sizeof(st.peer_pk));
 	memcpy(st.session_id, s->session_id, sizeof(st.session_id));

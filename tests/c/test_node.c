@@ -171,6 +171,122 @@ static void test_resume_on_bound_path(void)
 	ns_free_peer(&b);
 }
 
+/* ---- restoring a stale checkpoint (PROTOCOL.md §5 "Sync", §10) ---------- */
+
+#define SYNC_MSG_BYTES (16 + 1 + 8 + 16) /* TRANSPORT header, SYNC frame, tag */
+
+static uint8_t lose_from_tag;
+static int syncs_to_lose;
+
+/* Loses the next syncs_to_lose SYNC-sized messages from lose_from_tag (a
+ * HEARTBEAT has that size too; none is due in these tests). */
+static int lose_syncs(void *arg, const struct ns_peer *from, const struct ns_peer *to, uint8_t *msg, size_t len)
+{
+	(void)arg;
+	(void)to;
+	if (from->tag != lose_from_tag || len != SYNC_MSG_BYTES || msg[1] != L2S_MSG_TRANSPORT || !syncs_to_lose)
+		return 1;
+	syncs_to_lose--;
+	return 0;
+}
+
+/* a checkpoints while its 100 messages are unacknowledged, sends 50 more
+ * that b acknowledges, dies and restarts from the checkpoint: its new
+ * messages get seqs above the reserve, and the SYNC that steps b over the
+ * gap (re-sent if lost) lets b deliver them. Without the reserve they would
+ * reuse seqs 101.. and b would drop them as duplicates. */
+static void test_stale_checkpoint_sender(int lost)
+{
+	struct l2s_config cfg;
+	struct l2s_session_info info;
+	struct ns_peer a, b;
+	const struct l2s_delivery *bd;
+	uint8_t stored[8192];
+	uint64_t dups;
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x72);
+	ns_make_peer(&b, 0x73);
+	CHECK(ns_connect(&a, &b, &cfg));
+	ns_send_ids(&a, 0, 100);
+	ns_move(&a, &b); /* delivered; b's ACKs not yet back */
+	CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+	ns_pump(&a, &b);
+	ns_send_ids(&a, 100, 50);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.unacked == 0 && info.next_send_seq == 151);
+	CHECK(ns_got_ids(&b, 0, 150));
+	bd = &l2s_node_session(b.node, b.session)->dl;
+	dups = bd->rx_duplicates;
+
+	ns_free_peer(&a); /* SIGKILL */
+	ns_make_peer(&a, 0x72);
+	lose_from_tag = 0x72;
+	syncs_to_lose = lost;
+	ns_filter = lose_syncs;
+	CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+	ns_send_ids(&a, 150, 100); /* queued behind the checkpoint's 100 */
+	ns_pump(&a, &b);
+	ns_advance(&a, &b, 3000, 50);
+	ns_filter = NULL;
+	CHECK(syncs_to_lose == 0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	CHECK(ns_got_ids(&b, 0, 250));
+	CHECK(b.id_seqs[149] == 150 && b.id_seqs[150] == 101 + L2S_DELIVERY_SEQ_RESERVE);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.unacked == 0 &&
+	      info.next_send_seq == 201 + L2S_DELIVERY_SEQ_RESERVE);
+	CHECK(l2s_node_session(a.node, a.session)->dl.sync_base == 0); /* the SYNC took effect */
+	if (!lost)
+		CHECK(bd->rx_duplicates == dups + 100 && bd->rx_dropped == 0); /* only the re-sent old ones */
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
+/* b checkpoints after 100 messages, gets 50 more, dies and restarts from the
+ * checkpoint. a's SYNC (re-sent if lost) moves b past what a had
+ * acknowledged; delivery goes on in order both ways, and b's own messages
+ * after the restart reach a. (That b's app saw 100..149 before the crash is
+ * for its delivered_upto watermark; the engine must neither lose nor stall.) */
+static void test_stale_checkpoint_receiver(int lost)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint8_t stored[8192];
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x74);
+	ns_make_peer(&b, 0x75);
+	CHECK(ns_connect(&a, &b, &cfg));
+	ns_send_ids(&a, 0, 100);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_export(b.node, b.session, stored, sizeof(stored), &len) == L2S_OK);
+	ns_send_ids(&a, 100, 50);
+	ns_pump(&a, &b);
+	CHECK(ns_got_ids(&b, 0, 150));
+
+	ns_free_peer(&b);
+	ns_make_peer(&b, 0x75);
+	lose_from_tag = 0x74;
+	syncs_to_lose = lost;
+	ns_filter = lose_syncs;
+	CHECK(l2s_node_resume(b.node, stored, len, &cfg, 1, ns_now, &b.session) == L2S_OK);
+	ns_pump(&a, &b);
+	ns_send_ids(&a, 150, 100);
+	ns_send_ids(&b, 1000, 10);
+	ns_pump(&a, &b);
+	ns_advance(&a, &b, 3000, 50);
+	ns_filter = NULL;
+	CHECK(syncs_to_lose == 0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(ns_got_ids(&b, 150, 100));
+	CHECK(b.id_seqs[0] == 151);
+	CHECK(ns_got_ids(&a, 1000, 10));
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -264,5 +380,9 @@ int main(void)
 	test_half_open_replaced();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();
+	for (int lost = 0; lost <= 2; lost++) {
+		test_stale_checkpoint_sender(lost);
+		test_stale_checkpoint_receiver(lost);
+	}
 	return tu_finish("test_node");
 }
