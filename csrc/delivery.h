@@ -3,7 +3,8 @@
  * messages (PROTOCOL.md §5 "Delivery"). Knows nothing of keys or frames: the
  * caller turns what it returns into DATA and ACK frames and feeds received
  * ones back in. Sequence numbers start at 1 and continue across rotations,
- * resumptions and transport changes (export/import keeps them).
+ * resumptions and transport changes (export/import keeps them, with a
+ * reserve for stale checkpoints: see export below).
  *
  * Send side. enqueue() copies a message into the queue and gives it the next
  * seq; the queue is bounded by the config's send_queue_limit (messages) and
