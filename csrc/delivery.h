@@ -177,8 +177,8 @@ uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
 /* A SYNC from the peer: moves next_expected up to send_base, delivers what
  * was held below it (the peer freed it when our SACK covered it) and what
  * is now in order, stepping over seqs that will never come, and returns the
- * count. Every
- * SYNC is answered with an ACK: the sender re-sends it until it sees one. */
+ * count. Every SYNC is answered with an ACK: the sender re-sends it until it
+ * sees one. */
 int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx);
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
 

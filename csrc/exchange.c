@@ -516,6 +516,7 @@ int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 		s->pending = PENDING_RESUME;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
+	/* Bound to the connection it goes out on, as a handshake is (§8). */
 	ret = l2s_resume_create_init(st, s->peer_pk, l2s_node_binding(node, s->path), s->session_id, s->rs,
 				     usable_ticket(s, now) ? s->ticket : NULL,
 				     usable_ticket(s, now) ? s->ticket_len : 0, s->cfg.resume_dh != 0, s->pending_index,

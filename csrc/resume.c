@@ -115,9 +115,8 @@ static int encode_init(struct l2s_resume_initiator *st, const uint8_t nonce[L2S_
 
 int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L2S_ED25519_PK_BYTES],
 			   const uint8_t *binding, const uint8_t session_id[L2S_SESSION_ID_BYTES],
-			   const uint8_t rs[L2S_KEY_BYTES],
-			   const uint8_t *ticket, size_t ticket_len, int with_x25519, uint32_t sender_index,
-			   struct l2s_rng *rng)
+			   const uint8_t rs[L2S_KEY_BYTES], const uint8_t *ticket, size_t ticket_len, int with_x25519,
+			   uint32_t sender_index, struct l2s_rng *rng)
 {
 	uint8_t nonce[L2S_NONCE_BYTES], x_pk[L2S_X25519_BYTES], mac1_key[L2S_KEY_BYTES];
 	int ret = L2S_OK;

@@ -16,8 +16,8 @@
  * relayed from another QUIC connection fails the responder's binder check.
  *
  * Keys come from ck' = KDF("resumption keys", rs || dh || H(binding ||
- * RESUME_INIT || RESP bytes 0..76)) exactly as §4.2 derives them from ck, with the
- * resumption initiator in the initiator role, except that session_id is
+ * RESUME_INIT || RESP bytes 0..76)) exactly as §4.2 derives them from ck,
+ * with the resumption initiator in the initiator role, except that session_id is
  * kept: keys->session_id is the resumed session's id, keys->rs and keys->rc
  * are the next resumption secret and rotation chain.
  */
@@ -60,9 +60,8 @@ struct l2s_resume_initiator {
  * L2S_ERR_LENGTH when ticket_len > 256. */
 int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L2S_ED25519_PK_BYTES],
 			   const uint8_t *binding, const uint8_t session_id[L2S_SESSION_ID_BYTES],
-			   const uint8_t rs[L2S_KEY_BYTES],
-			   const uint8_t *ticket, size_t ticket_len, int with_x25519, uint32_t sender_index,
-			   struct l2s_rng *rng);
+			   const uint8_t rs[L2S_KEY_BYTES], const uint8_t *ticket, size_t ticket_len, int with_x25519,
+			   uint32_t sender_index, struct l2s_rng *rng);
 /* Consumes RESUME_RESP: L2S_ERR_DECODE, L2S_ERR_AUTH (mac1: drop; confirm,
  * or no X25519 share when one was offered: the attempt failed; call
  * l2s_mac1_verify() first to tell the two apart),

@@ -220,8 +220,8 @@ static void test_refusals(void)
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	/* An I that does not know rs cannot make a binder. */
 	fix_fill(bad_rs, 32, 0x77);
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
-	      L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, TICKET, sizeof(TICKET), 0, 1,
+				     &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
@@ -250,7 +250,8 @@ static void test_refusals(void)
 		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, sizeof(t), 0, 1, &I.rng) ==
 		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, 100, 0, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, 100, 0, 1, &I.rng) ==
+		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 		l2s_ticket_keys_wipe(&other);
 	}
@@ -261,7 +262,8 @@ static void test_refusals(void)
 	{
 		struct l2s_resume_ctx no = { .self = &R.id, .nonces = &NC };
 
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) ==
+		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &no, ist.msg, ist.msg_len, NOW) == L2S_ERR_NOT_FOUND);
 		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1,
 					     &I.rng) == L2S_OK);
@@ -284,7 +286,8 @@ static void test_refusals(void)
 						   0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00 };
 		uint8_t k[32];
 
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) ==
+		      L2S_OK);
 		memcpy(ist.msg + 58, small, 32);
 		l2s_kdf_resume_binder(k, KI.rs, ist.binding); /* zeros: no binding */
 		l2s_mac_put(ist.msg, 92, k);
@@ -342,8 +345,10 @@ static void test_deterministic(void)
 	fix_fill(seed, 32, 0);
 	l2s_rng_init_seeded(&r1, seed);
 	l2s_rng_init_seeded(&r2, seed);
-	CHECK(l2s_resume_create_init(&a, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r1) == L2S_OK);
-	CHECK(l2s_resume_create_init(&b, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r2) == L2S_OK);
+	CHECK(l2s_resume_create_init(&a, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r1) ==
+	      L2S_OK);
+	CHECK(l2s_resume_create_init(&b, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r2) ==
+	      L2S_OK);
 	CHECK(a.msg_len == b.msg_len && memcmp(a.msg, b.msg, a.msg_len) == 0);
 	l2s_resume_initiator_wipe(&a);
 	l2s_resume_initiator_wipe(&b);
