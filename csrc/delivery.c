@@ -118,6 +118,9 @@ static void free_list(struct l2s_dlist *l)
 static void reset_state(struct l2s_delivery *d)
 {
 	d->next_seq = 1;
+	d->sync_base = 0;
+	d->sync_due_ms = 0;
+	d->sync_rto_ms = d->rto_base_ms;
 	d->queue.head = d->queue.tail = NULL;
 	d->first_unsent = NULL;
 	d->flight.head = d->flight.tail = NULL;
@@ -269,9 +272,28 @@ static void unpark_in_reach(struct l2s_delivery *d)
 	}
 }
 
+/* An ACK at or past sync_base shows that the owed SYNC took effect (or was
+ * not needed). Otherwise, once an ACK frees the last message below
+ * sync_base, the SYNC is due at once: the peer waits at the gap for seqs
+ * that will never come, and holds or drops what we send above it. */
+static void sync_after_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t base_before)
+{
+	if (!d->sync_base)
+		return;
+	if (next_expected >= d->sync_base) {
+		d->sync_base = 0;
+		return;
+	}
+	if (base_before < d->sync_base && l2s_delivery_send_base(d) >= d->sync_base) {
+		d->sync_due_ms = 0;
+		d->sync_rto_ms = d->rto_base_ms;
+	}
+}
+
 int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t sack, l2s_acked_fn *acked,
 			void *ctx)
 {
+	uint64_t base_before = l2s_delivery_send_base(d);
 	struct l2s_dmsg *m;
 	int freed = 0;
 
@@ -300,6 +322,7 @@ int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t
 		}
 	}
 	unpark_in_reach(d);
+	sync_after_ack(d, next_expected, base_before);
 	return freed;
 }
 
@@ -316,26 +339,69 @@ void l2s_delivery_resend_all(struct l2s_delivery *d)
 	d->first_unsent = d->queue.head;
 }
 
+/* Whether the owed SYNC may go out: nothing below sync_base is queued. */
+static int sync_ready(const struct l2s_delivery *d)
+{
+	return d->sync_base && l2s_delivery_send_base(d) >= d->sync_base;
+}
+
 uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d)
 {
-	return d->flight.head ? d->flight.head->due_ms : UINT64_MAX;
+	uint64_t t = d->flight.head ? d->flight.head->due_ms : UINT64_MAX;
+
+	if (sync_ready(d) && d->sync_due_ms && d->sync_due_ms < t)
+		t = d->sync_due_ms;
+	return t;
+}
+
+void l2s_delivery_want_sync(struct l2s_delivery *d)
+{
+	uint64_t base = l2s_delivery_send_base(d);
+
+	/* An import's gap stays owed: its sync_base lies above this one. */
+	if (base > d->sync_base)
+		d->sync_base = base;
+	d->sync_due_ms = 0;
+	d->sync_rto_ms = d->rto_base_ms;
+}
+
+int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms)
+{
+	return sync_ready(d) && d->sync_due_ms <= now_ms;
+}
+
+void l2s_delivery_sync_sent(struct l2s_delivery *d, uint64_t now_ms)
+{
+	/* A SYNC from below the gap needs no answer: the one that steps over
+	 * the gap becomes due when the ACK frees the last message below it. */
+	if (!sync_ready(d))
+		return;
+	d->sync_due_ms = add_sat(now_ms, d->sync_rto_ms);
+	d->sync_rto_ms = d->sync_rto_ms >= d->rto_max_ms / 2 ? d->rto_max_ms : 2 * d->sync_rto_ms;
 }
 
 /* ---- receive side -------------------------------------------------------- */
 
+/* Delivers the first held message; the stream continues after it. */
+static void deliver_held(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
+{
+	struct l2s_dmsg *m = d->reorder.head;
+
+	list_unlink(&d->reorder, m);
+	d->buffered--;
+	d->buffered_bytes -= m->len;
+	d->next_expected = m->seq + 1;
+	deliver(ctx, m->seq, m->data, m->len);
+	msg_free(m);
+}
+
 /* Delivers held messages that have become next in line. */
 static int drain_reorder(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
 {
-	struct l2s_dmsg *m;
 	int n = 0;
 
-	while ((m = d->reorder.head) && m->seq == d->next_expected) {
-		list_unlink(&d->reorder, m);
-		d->buffered--;
-		d->buffered_bytes -= m->len;
-		d->next_expected++;
-		deliver(ctx, m->seq, m->data, m->len);
-		msg_free(m);
+	while (d->reorder.head && d->reorder.head->seq == d->next_expected) {
+		deliver_held(d, deliver, ctx);
 		n++;
 	}
 	return n;
@@ -446,7 +512,17 @@ static uint8_t *put_list(uint8_t *p, const struct l2s_dlist *l, uint32_t count)
 	return p;
 }
 
-int l2s_delivery_export(const struct l2s_delivery *d, uint8_t *out, size_t cap, size_t *len)
+/* next_seq as a checkpoint records it: seq_reserve ahead, so that seqs used
+ * after the checkpoint are not used again by whoever restores it. */
+static uint64_t reserved_next_seq(const struct l2s_delivery *d, uint64_t seq_reserve)
+{
+	if (seq_reserve > L2S_DELIVERY_MAX_SEQ - d->next_seq)
+		return L2S_DELIVERY_MAX_SEQ;
+	return d->next_seq + seq_reserve;
+}
+
+int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint8_t *out, size_t cap,
+			size_t *len)
 {
 	size_t need = l2s_delivery_export_size(d);
 	uint8_t *p = out;
@@ -455,7 +531,7 @@ int l2s_delivery_export(const struct l2s_delivery *d, uint8_t *out, size_t cap, 
 	if (cap < need)
 		return L2S_ERR_LENGTH;
 	*p++ = L2S_DELIVERY_EXPORT_VERSION;
-	l2s_put_u64(p, d->next_seq);
+	l2s_put_u64(p, reserved_next_seq(d, seq_reserve));
 	l2s_put_u64(p + 8, d->next_expected);
 	p = put_list(p + 16, &d->queue, d->queued);
 	put_list(p, &d->reorder, d->buffered);
@@ -560,6 +636,11 @@ int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len)
 	}
 	d->first_unsent = d->queue.head;
 	d->ack_pending = 1;
+	/* The checkpoint may be stale: the seqs between what the peer has and
+	 * next_seq may never come. The peer learns to step over them. */
+	d->sync_base = d->next_seq;
+	d->sync_due_ms = 0;
+	d->sync_rto_ms = d->rto_base_ms;
 	return L2S_OK;
 }
 
@@ -570,21 +651,26 @@ uint64_t l2s_delivery_send_base(const struct l2s_delivery *d)
 
 int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx)
 {
-	struct l2s_dmsg *m;
+	int n = 0;
 
-	/* Everything below the peer's send base was acknowledged by us (or by
-	 * the state we lost): nothing below it will ever be re-sent. */
-	if (send_base <= d->next_expected || send_base > L2S_DELIVERY_MAX_SEQ)
+	if (send_base == 0 || send_base > L2S_DELIVERY_MAX_SEQ)
 		return 0;
-	while ((m = d->reorder.head) && m->seq < send_base) {
-		list_unlink(&d->reorder, m);
-		d->buffered--;
-		d->buffered_bytes -= m->len;
-		msg_free(m);
+	/* Answered even when it changes nothing: the sender re-sends its SYNC
+	 * until an ACK shows next_expected at or past it. */
+	d->ack_pending = 1;
+	/* Everything below the peer's send base was acknowledged by us (or by
+	 * the state we lost, or skipped by its restore): nothing below it will
+	 * ever be sent again. */
+	if (send_base <= d->next_expected)
+		return 0;
+	/* What we hold below send_base was SACKed, so the sender freed it:
+	 * deliver it, in order, stepping over the seqs that will never come. */
+	while (d->reorder.head && d->reorder.head->seq < send_base) {
+		deliver_held(d, deliver, ctx);
+		n++;
 	}
 	d->next_expected = send_base;
-	d->ack_pending = 1;
-	return drain_reorder(d, deliver, ctx);
+	return n + drain_reorder(d, deliver, ctx);
 }
 
 int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old)

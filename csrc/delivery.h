@@ -3,7 +3,8 @@
  * messages (PROTOCOL.md §5 "Delivery"). Knows nothing of keys or frames: the
  * caller turns what it returns into DATA and ACK frames and feeds received
  * ones back in. Sequence numbers start at 1 and continue across rotations,
- * resumptions and transport changes (export/import keeps them).
+ * resumptions and transport changes (export/import keeps them, with a
+ * reserve for stale checkpoints: see export below).
  *
  * Send side. enqueue() copies a message into the queue and gives it the next
  * seq; the queue is bounded by the config's send_queue_limit (messages) and
@@ -81,6 +82,14 @@ struct l2s_delivery {
 	uint32_t queued, in_flight;
 	uint64_t queued_bytes;
 
+	/* A SYNC owed to the peer until one of its ACKs reaches sync_base: after
+	 * an import the seqs skipped by the reserve are a gap the peer must be
+	 * told to step over, and after re-establishment it must learn where the
+	 * stream stands. 0: none owed. */
+	uint64_t sync_base;
+	uint64_t sync_due_ms;           /* its next (re)transmission; 0: at once */
+	uint32_t sync_rto_ms;           /* doubled per send, like a message's */
+
 	/* receive side */
 	uint64_t next_expected;         /* seq to deliver next */
 	struct l2s_dlist reorder;       /* held out of order, seq order */
@@ -125,10 +134,26 @@ int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t
  * back at the start value: after re-establishment, resumption, transport
  * fallback or rotation. */
 void l2s_delivery_resend_all(struct l2s_delivery *d);
-/* The earliest retransmission deadline, UINT64_MAX when nothing is in
- * flight. Never-sent messages inside the window are due at once and are not
- * counted here: drain next_due() after enqueue, on_ack and resend_all. */
+/* The earliest retransmission deadline (of a message or of an owed SYNC),
+ * UINT64_MAX when none. Never-sent messages inside the window and a SYNC
+ * due at once are not counted here: drain next_due() and sync_due() after
+ * enqueue, on_ack, resend_all and want_sync. */
 uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d);
+
+/* ---- SYNC: telling the peer where our stream stands ----
+ *
+ * A SYNC carries send_base() and is owed until an ACK shows the peer's
+ * next_expected at sync_base or above. It is due when nothing below
+ * sync_base is still queued (so it never makes the peer skip a message we
+ * will re-send), at once when that becomes true, then again after a timeout
+ * that doubles like a message's until the ACK arrives. */
+
+/* Keys were confirmed: owe a SYNC for where the stream stands now. */
+void l2s_delivery_want_sync(struct l2s_delivery *d);
+/* 1 when a SYNC (value: send_base()) should be sent at now_ms. */
+int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms);
+/* Records that a SYNC was sent at now_ms: arms its retransmission. */
+void l2s_delivery_sync_sent(struct l2s_delivery *d, uint64_t now_ms);
 
 /* ---- receive side ---- */
 
@@ -149,8 +174,11 @@ int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old);
 void l2s_delivery_reset_receive(struct l2s_delivery *d);
 /* The lowest unacknowledged seq (next_seq when none): the SYNC frame's value. */
 uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
-/* A SYNC from the peer: moves next_expected up to send_base, drops what was
- * held below it, and delivers what is now in order. Returns the count. */
+/* A SYNC from the peer: moves next_expected up to send_base, delivers what
+ * was held below it (the peer freed it when our SACK covered it) and what
+ * is now in order, stepping over seqs that will never come, and returns the
+ * count. Every SYNC is answered with an ACK: the sender re-sends it until it
+ * sees one. */
 int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx);
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
 
@@ -170,15 +198,26 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
  * buffer is kept because the peer may have freed SACKed messages in it.
  * Queue limits are not applied on import: an accepted message is never
  * dropped, the queue refuses new ones until it is below its limits again.
+ *
+ * A checkpoint may be stale when it is imported: the sender may have used
+ * (and had acknowledged) seqs from next_seq on after it was taken, and the
+ * peer would drop new messages with those seqs as duplicates. So export
+ * writes next_seq + seq_reserve (a StoredSession uses
+ * L2S_DELIVERY_SEQ_RESERVE): new messages after an import get seqs above
+ * anything sent before, as long as fewer than seq_reserve were enqueued
+ * after the export. Import owes the peer a SYNC for the gap (see above).
  */
 #define L2S_DELIVERY_EXPORT_VERSION 1
 
 size_t l2s_delivery_export_size(const struct l2s_delivery *d);
-/* *len gets the size; L2S_ERR_LENGTH (with *len set) when cap is short. */
-int l2s_delivery_export(const struct l2s_delivery *d, uint8_t *out, size_t cap, size_t *len);
+/* *len gets the size; L2S_ERR_LENGTH (with *len set) when cap is short.
+ * next_seq is written seq_reserve ahead, at most L2S_DELIVERY_MAX_SEQ. */
+int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint8_t *out, size_t cap,
+			size_t *len);
 /* Into a just-initialised (empty) d, else L2S_ERR_STATE. L2S_ERR_DECODE for
  * any malformed input, L2S_ERR_NOMEM; d is left empty on error. Imported
- * messages are unsent (due at once) and an ACK is pending. */
+ * messages are unsent (due at once), an ACK is pending and a SYNC is owed
+ * up to the imported next_seq. */
 int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len);
 
 #endif /* L2S_DELIVERY_H */

@@ -207,6 +207,7 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->retries = 0;
 	s->retry_at = 0;
 	s->need_sync = 1;
+	l2s_delivery_want_sync(&s->dl); /* and re-sent until the peer's ACK shows it */
 	/* New keys from a handshake or resumption restart rotation numbering:
 	 * a peer that restarted from stored state counts from 1 again. */
 	s->rot_answered = 0;
@@ -515,7 +516,9 @@ int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 		s->pending = PENDING_RESUME;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
-	ret = l2s_resume_create_init(st, s->peer_pk, s->session_id, s->rs, usable_ticket(s, now) ? s->ticket : NULL,
+	/* Bound to the connection it goes out on, as a handshake is (§8). */
+	ret = l2s_resume_create_init(st, s->peer_pk, l2s_node_binding(node, s->path), s->session_id, s->rs,
+				     usable_ticket(s, now) ? s->ticket : NULL,
 				     usable_ticket(s, now) ? s->ticket_len : 0, s->cfg.resume_dh != 0, s->pending_index,
 				     &node->rng);
 	if (ret == L2S_OK)
@@ -605,7 +608,14 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		       const uint8_t *msg, size_t len, uint64_t now)
 {
-	struct l2s_resume_ctx ctx = { &node->id, &node->x->tickets, &node->x->nonces, lookup_session_rs, node };
+	struct l2s_resume_ctx ctx = {
+		.self = &node->id,
+		.tickets = &node->x->tickets,
+		.nonces = &node->x->nonces,
+		.lookup = lookup_session_rs,
+		.lookup_arg = node,
+		.binding = l2s_node_binding(node, path), /* the connection it arrived on */
+	};
 	struct l2s_resume_responder rst;
 	struct l2s_session_keys keys;
 	uint8_t resp[L2S_RESUME_RESP_BYTES];
@@ -813,7 +823,7 @@ int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *ou
 	dl = malloc(l2s_delivery_export_size(&s->dl));
 	if (!dl)
 		return L2S_ERR_NOMEM;
-	ret = l2s_delivery_export(&s->dl, dl, l2s_delivery_export_size(&s->dl), &dl_len);
+	ret = l2s_delivery_export(&s->dl, L2S_DELIVERY_SEQ_RESERVE, dl, l2s_delivery_export_size(&s->dl), &dl_len);
 	st.role = s->initiator ? L2S_ROLE_INITIATOR : L2S_ROLE_RESPONDER;
 	memcpy(st.peer_pk, s->peer_pk, sizeof(st.peer_pk));
 	memcpy(st.session_id, s->session_id, sizeof(st.session_id));

@@ -161,9 +161,12 @@ void l2s_kdf_cookie_key(uint8_t k[L2S_KEY_BYTES], const uint8_t r_pk[L2S_ED25519
 	kdf1(k, L2S_KEY_BYTES, "cookie key", r_pk);
 }
 
-void l2s_kdf_resume_binder(uint8_t k[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES])
+void l2s_kdf_resume_binder(uint8_t k[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES],
+			   const uint8_t binding[L2S_BINDING_BYTES])
 {
-	kdf1(k, L2S_KEY_BYTES, "resume binder", rs);
+	struct l2s_part p[] = { { rs, L2S_KEY_BYTES }, { binding, L2S_BINDING_BYTES } };
+
+	l2s_kdf(k, L2S_KEY_BYTES, "resume binder", p, 2);
 }
 
 void l2s_kdf_resume_confirm(uint8_t k[L2S_KEY_BYTES], const uint8_t ck[L2S_KEY_BYTES])

@@ -77,7 +77,10 @@ void l2s_kdf_mac1_key(uint8_t k[L2S_KEY_BYTES], const uint8_t pk[L2S_ED25519_PK_
 void l2s_kdf_cookie_key(uint8_t k[L2S_KEY_BYTES], const uint8_t r_pk[L2S_ED25519_PK_BYTES]);
 
 /* ---- resumption (§8) ---- */
-void l2s_kdf_resume_binder(uint8_t k[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES]);
+/* The binder key KDF("resume binder", rs || binding): only a RESUME_INIT made
+ * for this transport connection verifies. */
+void l2s_kdf_resume_binder(uint8_t k[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES],
+			   const uint8_t binding[L2S_BINDING_BYTES]);
 void l2s_kdf_resume_confirm(uint8_t k[L2S_KEY_BYTES], const uint8_t ck[L2S_KEY_BYTES]);
 /* ck' = KDF("resumption keys", rs || dh || th); dh is NULL without X25519. */
 void l2s_kdf_resumption_keys(uint8_t ck[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES],

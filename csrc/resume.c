@@ -9,6 +9,7 @@
 #define RESUME_HEAD_BYTES 92 /* RESUME_INIT bytes before the ticket */
 
 static const uint8_t zero16[16];
+static const uint8_t zero_binding[L2S_BINDING_BYTES];
 
 void l2s_resume_initiator_wipe(struct l2s_resume_initiator *st)
 {
@@ -20,14 +21,20 @@ void l2s_resume_responder_wipe(struct l2s_resume_responder *st)
 	l2s_wipe(st, sizeof(*st));
 }
 
-/* ck' = KDF("resumption keys", rs || dh || H(RESUME_INIT || RESP bytes 0..76)). */
+/* ck' = KDF("resumption keys", rs || dh || H(binding || RESUME_INIT || RESP
+ * bytes 0..76)): keys made on one transport connection differ on any other. */
 static void resumed_chaining_key(uint8_t ck[L2S_KEY_BYTES], const uint8_t rs[L2S_KEY_BYTES], const uint8_t *dh,
-				 const uint8_t *init_msg, size_t init_len, const uint8_t *resp_msg)
+				 const uint8_t binding[L2S_BINDING_BYTES], const uint8_t *init_msg, size_t init_len,
+				 const uint8_t *resp_msg)
 {
 	uint8_t th[L2S_HASH_BYTES];
-	struct l2s_part p[] = { { init_msg, init_len }, { resp_msg, L2S_RESUME_RESP_CONFIRM_OFF } };
+	struct l2s_part p[] = {
+		{ binding, L2S_BINDING_BYTES },
+		{ init_msg, init_len },
+		{ resp_msg, L2S_RESUME_RESP_CONFIRM_OFF },
+	};
 
-	l2s_hash_parts(th, p, 2);
+	l2s_hash_parts(th, p, 3);
 	l2s_kdf_resumption_keys(ck, rs, dh, th);
 }
 
@@ -39,22 +46,24 @@ static void resumed_keys(struct l2s_session_keys *keys, const uint8_t ck[L2S_KEY
 	memcpy(keys->session_id, session_id, L2S_SESSION_ID_BYTES);
 }
 
-/* Writes MAC(KDF(label, secret), msg[0..off)) at msg + off. */
-static void put_binder(uint8_t *msg, size_t off, const uint8_t rs[L2S_KEY_BYTES])
+/* Writes MAC(KDF("resume binder", rs || binding), msg[0..off)) at msg + off. */
+static void put_binder(uint8_t *msg, size_t off, const uint8_t rs[L2S_KEY_BYTES],
+		       const uint8_t binding[L2S_BINDING_BYTES])
 {
 	uint8_t k[L2S_KEY_BYTES];
 
-	l2s_kdf_resume_binder(k, rs);
+	l2s_kdf_resume_binder(k, rs, binding);
 	l2s_mac_put(msg, off, k);
 	l2s_wipe(k, sizeof(k));
 }
 
-static int check_binder(const uint8_t *msg, size_t off, const uint8_t rs[L2S_KEY_BYTES])
+static int check_binder(const uint8_t *msg, size_t off, const uint8_t rs[L2S_KEY_BYTES],
+			const uint8_t binding[L2S_BINDING_BYTES])
 {
 	uint8_t k[L2S_KEY_BYTES];
 	int ret;
 
-	l2s_kdf_resume_binder(k, rs);
+	l2s_kdf_resume_binder(k, rs, binding);
 	ret = l2s_mac_check(msg, off, k);
 	l2s_wipe(k, sizeof(k));
 	return ret;
@@ -105,9 +114,9 @@ static int encode_init(struct l2s_resume_initiator *st, const uint8_t nonce[L2S_
 }
 
 int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L2S_ED25519_PK_BYTES],
-			   const uint8_t session_id[L2S_SESSION_ID_BYTES], const uint8_t rs[L2S_KEY_BYTES],
-			   const uint8_t *ticket, size_t ticket_len, int with_x25519, uint32_t sender_index,
-			   struct l2s_rng *rng)
+			   const uint8_t *binding, const uint8_t session_id[L2S_SESSION_ID_BYTES],
+			   const uint8_t rs[L2S_KEY_BYTES], const uint8_t *ticket, size_t ticket_len, int with_x25519,
+			   uint32_t sender_index, struct l2s_rng *rng)
 {
 	uint8_t nonce[L2S_NONCE_BYTES], x_pk[L2S_X25519_BYTES], mac1_key[L2S_KEY_BYTES];
 	int ret = L2S_OK;
@@ -117,6 +126,7 @@ int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L
 	l2s_resume_initiator_wipe(st);
 	memcpy(st->rs, rs, L2S_KEY_BYTES);
 	memcpy(st->session_id, session_id, L2S_SESSION_ID_BYTES);
+	memcpy(st->binding, binding ? binding : zero_binding, L2S_BINDING_BYTES);
 	st->sender_index = sender_index;
 	st->with_x25519 = !!with_x25519;
 	l2s_rng_bytes(rng, nonce, sizeof(nonce));
@@ -130,7 +140,7 @@ int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L
 		l2s_resume_initiator_wipe(st);
 		return ret;
 	}
-	put_binder(st->msg, RESUME_HEAD_BYTES + ticket_len, st->rs);
+	put_binder(st->msg, RESUME_HEAD_BYTES + ticket_len, st->rs, st->binding);
 	l2s_kdf_mac1_key(mac1_key, r_pk);
 	l2s_mac_put(st->msg, st->msg_len - L2S_MAC_BYTES, mac1_key);
 	return L2S_OK;
@@ -173,7 +183,7 @@ int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_i
 		return L2S_ERR_NOT_FOUND;
 	ret = initiator_dh(dh, &have_dh, st, m.x25519_pk);
 	if (ret == L2S_OK) {
-		resumed_chaining_key(ck, st->rs, have_dh ? dh : NULL, st->msg, st->msg_len, msg);
+		resumed_chaining_key(ck, st->rs, have_dh ? dh : NULL, st->binding, st->msg, st->msg_len, msg);
 		ret = check_confirm(msg, ck);
 	}
 	if (ret == L2S_OK) {
@@ -233,6 +243,7 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 	int ret;
 
 	l2s_resume_responder_wipe(st);
+	memcpy(st->binding, ctx->binding ? ctx->binding : zero_binding, L2S_BINDING_BYTES);
 	/* The codec enforces mode vs ticket_len and flags vs x25519_pk. */
 	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
@@ -243,7 +254,7 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 	else
 		ret = secret_from_store(st, ctx, &m);
 	if (ret == L2S_OK)
-		ret = check_binder(msg, RESUME_HEAD_BYTES + m.ticket_len, st->rs);
+		ret = check_binder(msg, RESUME_HEAD_BYTES + m.ticket_len, st->rs, st->binding);
 	/* Only requests that proved rs reach the cache: nobody else can fill it. */
 	if (ret == L2S_OK)
 		ret = l2s_nonce_cache_insert(ctx->nonces, m.nonce, now_ms);
@@ -308,7 +319,7 @@ int l2s_resume_create_resp(uint8_t out[L2S_RESUME_RESP_BYTES], struct l2s_sessio
 	if (ret == L2S_OK)
 		ret = encode_resp(out, st, sender_index, nonce, x_pk);
 	if (ret == L2S_OK) {
-		resumed_chaining_key(ck, st->rs, have_dh ? dh : NULL, st->msg, st->msg_len, out);
+		resumed_chaining_key(ck, st->rs, have_dh ? dh : NULL, st->binding, st->msg, st->msg_len, out);
 		put_confirm(out, ck);
 		l2s_kdf_mac1_key(mac1_key, st->peer_pk);
 		l2s_mac_put(out, L2S_RESUME_RESP_MAC1_OFF, mac1_key);

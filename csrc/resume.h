@@ -10,9 +10,14 @@
  *   l2s_resume_consume_resp(&keys, &ist) <----  l2s_resume_create_resp(out, &keys, &rst, ...)
  *   send CONFIRM under keys                      established on the first frame under keys
  *
- * Keys come from ck' = KDF("resumption keys", rs || dh || H(RESUME_INIT ||
- * RESP bytes 0..76)) exactly as §4.2 derives them from ck, with the
- * resumption initiator in the initiator role, except that session_id is
+ * Both messages are bound to the transport connection they travel on, as
+ * the full handshake is through h0: the binder key is KDF("resume binder",
+ * rs || binding) and the binding enters the transcript hash, so a RESUME_INIT
+ * relayed from another QUIC connection fails the responder's binder check.
+ *
+ * Keys come from ck' = KDF("resumption keys", rs || dh || H(binding ||
+ * RESUME_INIT || RESP bytes 0..76)) exactly as §4.2 derives them from ck,
+ * with the resumption initiator in the initiator role, except that session_id is
  * kept: keys->session_id is the resumed session's id, keys->rs and keys->rc
  * are the next resumption secret and rotation chain.
  */
@@ -37,6 +42,7 @@ struct l2s_resume_initiator {
 	uint8_t rs[L2S_KEY_BYTES];
 	uint8_t session_id[L2S_SESSION_ID_BYTES];
 	uint8_t x_sk[L2S_X25519_BYTES];       /* fresh X25519 secret, if with_x25519 */
+	uint8_t binding[L2S_BINDING_BYTES];   /* of the path RESUME_INIT was sent on */
 	uint8_t msg[L2S_RESUME_INIT_MAX_BYTES]; /* the RESUME_INIT as sent */
 	size_t msg_len;
 	uint32_t sender_index;
@@ -45,15 +51,17 @@ struct l2s_resume_initiator {
 };
 
 /* Builds RESUME_INIT into st->msg (st->msg_len bytes).
- *   r_pk: R's identity (mac1); session_id, rs: the session being resumed;
+ *   r_pk: R's identity (mac1); binding: the channel binding of the path
+ *   RESUME_INIT goes out on, NULL for 32 zero bytes (PROTOCOL.md §2.1);
+ *   session_id, rs: the session being resumed;
  *   ticket, ticket_len: R's ticket (ticket mode), or NULL, 0 (key derivation);
  *   with_x25519: offer a fresh X25519 share.
  * rng draws: 32 bytes (nonce_i), then 32 bytes (X25519 secret) if offered.
  * L2S_ERR_LENGTH when ticket_len > 256. */
 int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L2S_ED25519_PK_BYTES],
-			   const uint8_t session_id[L2S_SESSION_ID_BYTES], const uint8_t rs[L2S_KEY_BYTES],
-			   const uint8_t *ticket, size_t ticket_len, int with_x25519, uint32_t sender_index,
-			   struct l2s_rng *rng);
+			   const uint8_t *binding, const uint8_t session_id[L2S_SESSION_ID_BYTES],
+			   const uint8_t rs[L2S_KEY_BYTES], const uint8_t *ticket, size_t ticket_len, int with_x25519,
+			   uint32_t sender_index, struct l2s_rng *rng);
 /* Consumes RESUME_RESP: L2S_ERR_DECODE, L2S_ERR_AUTH (mac1: drop; confirm,
  * or no X25519 share when one was offered: the attempt failed; call
  * l2s_mac1_verify() first to tell the two apart),
@@ -77,6 +85,7 @@ struct l2s_resume_ctx {
 	struct l2s_nonce_cache *nonces;        /* nonce_i replay cache */
 	l2s_resume_lookup_fn lookup;           /* NULL: key-derivation mode refused */
 	void *lookup_arg;
+	const uint8_t *binding;                /* of the path RESUME_INIT arrived on; NULL: zeros */
 };
 
 /* The responder between consume-INIT and create-RESP: short-lived. */
@@ -85,6 +94,7 @@ struct l2s_resume_responder {
 	uint8_t session_id[L2S_SESSION_ID_BYTES];
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];  /* whom the session belongs to */
 	uint8_t peer_x_pk[L2S_X25519_BYTES];    /* I's X25519 share, if flagged */
+	uint8_t binding[L2S_BINDING_BYTES];     /* ctx->binding, for the transcript */
 	uint8_t msg[L2S_RESUME_INIT_MAX_BYTES]; /* the RESUME_INIT (transcript) */
 	size_t msg_len;
 	uint64_t ticket_not_after_ms;            /* ticket mode */
@@ -95,7 +105,8 @@ struct l2s_resume_responder {
 /* Consumes RESUME_INIT. Order: decode and field rules (L2S_ERR_DECODE),
  * mac1 (L2S_ERR_AUTH), the ticket (L2S_ERR_AUTH: not ours, forged or for
  * another session_id; L2S_ERR_EXPIRED) or the lookup (L2S_ERR_NOT_FOUND),
- * binder (L2S_ERR_AUTH), nonce cache (L2S_ERR_REPLAY). No public-key work.
+ * binder (L2S_ERR_AUTH: also when made for another connection's binding),
+ * nonce cache (L2S_ERR_REPLAY). No public-key work.
  * On L2S_OK st says which session (session_id, peer_pk) is resumed; the
  * caller checks quarantine and whether it accepts. On an error st is wiped. */
 int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,

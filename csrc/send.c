@@ -111,8 +111,11 @@ void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 
 	if (!can_send_data(s))
 		return;
-	if (s->need_sync && l2s_send_simple(node, s, L2S_FRAME_SYNC, l2s_delivery_send_base(&s->dl), now) == L2S_OK)
+	if ((s->need_sync || l2s_delivery_sync_due(&s->dl, now)) &&
+	    l2s_send_simple(node, s, L2S_FRAME_SYNC, l2s_delivery_send_base(&s->dl), now) == L2S_OK) {
 		s->need_sync = 0;
+		l2s_delivery_sync_sent(&s->dl, now);
+	}
 	while ((m = l2s_delivery_next_due(&s->dl, now)) != NULL)
 		if (send_data(node, s, m, now) != L2S_OK)
 			break;

@@ -351,6 +351,8 @@ MAX_MESSAGE = L2S_MAX_MESSAGE
 MAX_PAYLOAD = L2S_MAX_PAYLOAD
 SESSION_ID_BYTES = L2S_SESSION_ID_BYTES
 MAX_ADDR_BYTES = L2S_MAX_ADDR_BYTES
+# A StoredSession stores its next send seq this far ahead (a checkpoint may be stale).
+DELIVERY_SEQ_RESERVE = L2S_DELIVERY_SEQ_RESERVE
 
 # Error codes (enum l2s_err), for code that inspects Node.receive's result.
 ERR_CODES = {

@@ -106,6 +106,8 @@ cdef extern from "l2s.h" nogil:
         L2S_SESSION_ID_BYTES
         L2S_MAX_ADDR_BYTES
 
+    const uint64_t L2S_DELIVERY_SEQ_RESERVE
+
     const char *l2s_state_name(int state)
     const char *l2s_reason_name(int reason)
 

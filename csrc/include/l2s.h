@@ -280,10 +280,11 @@ int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *c
  * message was used, or why it was dropped (it is counted either way). */
 int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		     const uint8_t *msg, size_t len, uint64_t now_ms);
-/* Binds handshakes on a path to its transport connection: binding is the
- * connection's channel binding (QUIC: the TLS exporter value, PROTOCOL.md
- * §2.1), entering the transcript h0 on both sides, so a handshake cannot be
- * spliced into another connection. NULL clears it (32 zero bytes are used). */
+/* Binds handshakes and resumptions on a path to its transport connection:
+ * binding is the connection's channel binding (QUIC: the TLS exporter value,
+ * PROTOCOL.md §2.1), entering the transcript h0 and the resumption binder
+ * and transcript on both sides, so neither can be spliced into another
+ * connection. NULL clears it (32 zero bytes are used). */
 int l2s_node_path_binding(struct l2s_node *node, uint32_t path, const uint8_t *binding);
 /* The transport's view of a path: up = 0 when it has lost connectivity. */
 int l2s_node_path_status(struct l2s_node *node, uint32_t path, int up, uint64_t now_ms);
@@ -345,7 +346,13 @@ int l2s_session_rotate(struct l2s_node *node, uint32_t handle, uint64_t now_ms);
 /* Moves the session to another path (transport fallback) and resumes on it. */
 int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms);
 /* StoredSession: the resumption state and delivery state, sealed with the
- * node's storage key. *len gets the size; L2S_ERR_LENGTH when cap is short. */
+ * node's storage key. *len gets the size; L2S_ERR_LENGTH when cap is short.
+ * A checkpoint may be restored after more messages were sent: its next send
+ * seq is stored L2S_DELIVERY_SEQ_RESERVE ahead, so a session restored from
+ * it never reuses a seq as long as fewer messages than that were sent after
+ * the export (the peer is told to step over the gap, PROTOCOL.md §5). Restore
+ * one checkpoint at most once: export again before sending after a resume. */
+#define L2S_DELIVERY_SEQ_RESERVE ((uint64_t)1 << 20)
 int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len);
 /* Sends CLOSE and ends the session (its handle becomes invalid). */
 int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms);

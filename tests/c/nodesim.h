@@ -25,6 +25,7 @@
 #include "testutil.h"
 
 #define NS_MAX_STATES 256
+#define NS_MAX_IDS 1024 /* message ids recorded per peer */
 #define NS_BUNDLE_NOW_S 1800000000u /* "now" in Unix seconds for bundle checks */
 
 struct ns_state_ev {
@@ -48,6 +49,11 @@ struct ns_peer {
 	int warnings, out_of_order, accepted, closed;
 	uint8_t last_msg[64];
 	size_t last_msg_len;
+	/* the first 4 bytes (big-endian) of each message of 4 bytes or more,
+	 * with its seq, in delivery order: ns_send_ids() numbers messages */
+	uint32_t ids[NS_MAX_IDS];
+	uint64_t id_seqs[NS_MAX_IDS];
+	int nids;
 };
 
 /* Node parameters a test may change before ns_make_peer_opts(). */
@@ -140,6 +146,11 @@ static inline void ns_drain_events(struct ns_peer *p)
 			p->last_msg_len = ev.len < sizeof(p->last_msg) ? ev.len : sizeof(p->last_msg);
 			if (p->last_msg_len)
 				memcpy(p->last_msg, ev.data, p->last_msg_len);
+			if (ev.len >= 4 && p->nids < NS_MAX_IDS) {
+				p->id_seqs[p->nids] = ev.seq;
+				p->ids[p->nids++] = (uint32_t)ev.data[0] << 24 | (uint32_t)ev.data[1] << 16 |
+						    (uint32_t)ev.data[2] << 8 | ev.data[3];
+			}
 		}
 		if (ev.type == L2S_EV_DELIVERED)
 			p->delivered++;
@@ -248,6 +259,35 @@ static inline void ns_send_n(struct ns_peer *from, int n)
 		memset(msg, i, sizeof(msg));
 		CHECK(l2s_session_send(from->node, from->session, msg, sizeof(msg), ns_now, &seq) == L2S_OK);
 	}
+}
+
+/* n messages numbered first, first + 1, ... (4 bytes each, big-endian). */
+static inline void ns_send_ids(struct ns_peer *from, uint32_t first, int n)
+{
+	uint8_t msg[4];
+	uint64_t seq;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t id = first + (uint32_t)i;
+
+		msg[0] = (uint8_t)(id >> 24);
+		msg[1] = (uint8_t)(id >> 16);
+		msg[2] = (uint8_t)(id >> 8);
+		msg[3] = (uint8_t)id;
+		CHECK(l2s_session_send(from->node, from->session, msg, sizeof(msg), ns_now, &seq) == L2S_OK);
+	}
+}
+
+/* 1 when p's app got exactly ids first .. first + n - 1, in order, once
+ * each, with strictly ascending seqs. */
+static inline int ns_got_ids(const struct ns_peer *p, uint32_t first, int n)
+{
+	if (p->nids != n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (p->ids[i] != first + (uint32_t)i || (i && p->id_seqs[i] <= p->id_seqs[i - 1]))
+			return 0;
+	return 1;
 }
 
 /* a starts a full handshake to b (b's current bundle); L2S_OK or the error. */

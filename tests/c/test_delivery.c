@@ -199,7 +199,7 @@ static int restart(struct ep *e, const struct l2s_config *cfg)
 	uint8_t *blob = malloc(need);
 	int ok;
 
-	ok = l2s_delivery_export(&e->d, blob, need, &len) == L2S_OK && len == need;
+	ok = l2s_delivery_export(&e->d, 0, blob, need, &len) == L2S_OK && len == need;
 	l2s_delivery_free(&e->d);
 	l2s_delivery_init(&e->d, cfg);
 	ok = ok && l2s_delivery_import(&e->d, blob, len) == L2S_OK;
@@ -630,7 +630,7 @@ static uint8_t *sample_blob(const struct l2s_config *cfg, size_t *len)
 	CHECK(l2s_delivery_on_data(&d, 9, buf, 0, log_deliver, NULL) == 0);
 	*len = l2s_delivery_export_size(&d);
 	blob = malloc(*len);
-	CHECK(l2s_delivery_export(&d, blob, *len, &n) == L2S_OK && n == *len);
+	CHECK(l2s_delivery_export(&d, 0, blob, *len, &n) == L2S_OK && n == *len);
 	l2s_delivery_free(&d);
 	return blob;
 }
@@ -648,14 +648,14 @@ static void test_export_import(void)
 	/* 25 fixed + queue (2:5 3:10 5:20 6:25 bytes) + buffer (4:7 9:0). */
 	CHECK(len == 25 + 4 * 12 + 60 + 2 * 12 + 7);
 	l2s_delivery_init(&d, &cfg);
-	CHECK(l2s_delivery_export(&d, blob, 24, &out_len) == L2S_ERR_LENGTH && out_len == 25);
+	CHECK(l2s_delivery_export(&d, 0, blob, 24, &out_len) == L2S_ERR_LENGTH && out_len == 25);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
 	CHECK(d.next_seq == 7 && d.queued == 4 && d.queued_bytes == 60);
 	CHECK(d.next_expected == 1 && d.buffered == 2 && d.buffered_bytes == 7);
 	CHECK(l2s_delivery_ack_pending(&d));
 	/* Exporting again gives the same bytes. */
 	again = malloc(len);
-	CHECK(l2s_delivery_export(&d, again, len, &n) == L2S_OK && n == len);
+	CHECK(l2s_delivery_export(&d, 0, again, len, &n) == L2S_OK && n == len);
 	CHECK(memcmp(again, blob, len) == 0);
 	free(again);
 	/* Continue: everything queued is due at once, seqs go on from 7. */
@@ -674,6 +674,92 @@ static void test_export_import(void)
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_ERR_STATE);
 	l2s_delivery_free(&d);
 	free(blob);
+}
+
+/* A checkpoint is exported with a seq reserve; its import owes the peer a
+ * SYNC over the gap: not while older messages are queued (the peer must not
+ * skip them), at once when the ACK frees the last of them, then re-sent
+ * with a doubling timeout until an ACK reaches the reserved next_seq. */
+static void test_reserve_and_sync(void)
+{
+	struct l2s_config cfg;
+	struct l2s_delivery d;
+	uint8_t blob[128];
+	uint64_t seqs[16], seq;
+	size_t len, n;
+
+	default_cfg(&cfg);
+	l2s_delivery_init(&d, &cfg);
+	for (int i = 0; i < 3; i++)
+		CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
+	send_all_due(&d, 0, seqs, &n);
+	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == 1);
+	CHECK(l2s_delivery_export(&d, 1000, blob, sizeof(blob), &len) == L2S_OK);
+	CHECK(l2s_get_u64(blob + 1) == 1004);
+	l2s_delivery_free(&d);
+
+	l2s_delivery_init(&d, &cfg);
+	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
+	CHECK(d.next_seq == 1004 && d.sync_base == 1004);
+	CHECK(!l2s_delivery_sync_due(&d, 0)); /* 2 and 3 are still queued */
+	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK && seq == 1004);
+	send_all_due(&d, 10, seqs, &n);
+	CHECK(n == 2 && seqs[0] == 2 && seqs[1] == 3); /* 1004 waits behind them */
+	l2s_delivery_sync_sent(&d, 10);                /* a SYNC(2): arms nothing */
+	CHECK(!l2s_delivery_sync_due(&d, 10) && l2s_delivery_next_deadline(&d) == 210);
+	CHECK(l2s_delivery_on_ack(&d, 3, 0, NULL, NULL) == 1);
+	CHECK(!l2s_delivery_sync_due(&d, 20));
+	CHECK(l2s_delivery_on_ack(&d, 4, 0, NULL, NULL) == 1); /* the last one below the gap */
+	CHECK(l2s_delivery_sync_due(&d, 20) && l2s_delivery_send_base(&d) == 1004);
+	send_all_due(&d, 20, seqs, &n);
+	CHECK(n == 1 && seqs[0] == 1004);
+	l2s_delivery_sync_sent(&d, 20);
+	CHECK(!l2s_delivery_sync_due(&d, 219) && l2s_delivery_sync_due(&d, 220));
+	CHECK(l2s_delivery_next_deadline(&d) == 220);
+	l2s_delivery_sync_sent(&d, 220); /* lost: re-sent after twice the timeout */
+	CHECK(!l2s_delivery_sync_due(&d, 619) && l2s_delivery_sync_due(&d, 620));
+	CHECK(l2s_delivery_on_ack(&d, 4, 0, NULL, NULL) == 0 && l2s_delivery_sync_due(&d, 620));
+	CHECK(l2s_delivery_on_ack(&d, 1004, 0, NULL, NULL) == 0); /* the peer stepped over */
+	CHECK(d.sync_base == 0 && !l2s_delivery_sync_due(&d, 10000));
+	CHECK(l2s_delivery_next_deadline(&d) == 220); /* 1004's own timer only */
+	/* Re-established: a SYNC for where the stream stands, until acknowledged. */
+	l2s_delivery_want_sync(&d);
+	CHECK(d.sync_base == 1004 && l2s_delivery_sync_due(&d, 0));
+	CHECK(l2s_delivery_on_ack(&d, 1005, 0, NULL, NULL) == 1 && d.sync_base == 0);
+	/* The reserve stops at the largest seq. */
+	d.next_seq = L2S_DELIVERY_MAX_SEQ - 5;
+	CHECK(l2s_delivery_export(&d, L2S_DELIVERY_SEQ_RESERVE, blob, sizeof(blob), &len) == L2S_OK);
+	CHECK(l2s_get_u64(blob + 1) == L2S_DELIVERY_MAX_SEQ);
+	l2s_delivery_free(&d);
+}
+
+/* The receiving end of a SYNC: held messages below send_base were SACKed
+ * and freed by the sender, so they are delivered (never dropped), in order,
+ * stepping over the gap; every SYNC is answered with an ACK. */
+static void test_sync_receiver(void)
+{
+	struct l2s_config cfg;
+	struct l2s_delivery r;
+	uint64_t ne, sack;
+
+	default_cfg(&cfg);
+	l2s_delivery_init(&r, &cfg);
+	dlog_n = 0;
+	CHECK(l2s_delivery_on_data(&r, 5, NULL, 0, log_deliver, NULL) == 0);
+	CHECK(l2s_delivery_on_data(&r, 7, NULL, 0, log_deliver, NULL) == 0);
+	l2s_delivery_build_ack(&r, &ne, &sack);
+	CHECK(l2s_delivery_sync(&r, 6, log_deliver, NULL) == 1);
+	CHECK(dlog_n == 1 && dlog[0] == 5 && r.next_expected == 6 && r.buffered == 1);
+	CHECK(l2s_delivery_ack_pending(&r));
+	l2s_delivery_build_ack(&r, &ne, &sack);
+	CHECK(ne == 6 && sack == 1);
+	CHECK(l2s_delivery_sync(&r, 6, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* re-sent */
+	l2s_delivery_build_ack(&r, &ne, &sack);
+	CHECK(l2s_delivery_sync(&r, 2, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* stale */
+	CHECK(l2s_delivery_sync(&r, 9, log_deliver, NULL) == 1);
+	CHECK(dlog_n == 2 && dlog[1] == 7 && r.next_expected == 9 && r.buffered == 0);
+	CHECK(l2s_delivery_on_data(&r, 9, NULL, 0, log_deliver, NULL) == 1 && dlog[2] == 9);
+	l2s_delivery_free(&r);
 }
 
 /* Sets a big-endian field of a copy of blob, imports it and expects err. */
@@ -806,6 +892,8 @@ int main(void)
 	test_ack_rules();
 	test_receive_rules();
 	test_export_import();
+	test_reserve_and_sync();
+	test_sync_receiver();
 	test_import_malformed();
 	test_import_over_limits();
 	test_simulations();

@@ -36,7 +36,6 @@ static void test_kdf(void)
 	ctx_check("l2sess/1 2026-11 rotation chain", l2s_kdf_rotation_chain);
 	ctx_check("l2sess/1 2026-11 mac1", l2s_kdf_mac1_key);
 	ctx_check("l2sess/1 2026-11 cookie key", l2s_kdf_cookie_key);
-	ctx_check("l2sess/1 2026-11 resume binder", l2s_kdf_resume_binder);
 	ctx_check("l2sess/1 2026-11 resume confirm", l2s_kdf_resume_confirm);
 	ctx_check("l2sess/1 2026-11 ticket key", l2s_kdf_ticket_key);
 	ctx_check("l2sess/1 2026-11 stored session", l2s_kdf_stored_session);
@@ -50,6 +49,9 @@ static void test_kdf(void)
 	fix_fill(m, 64, 7);
 	l2s_kdf_init_key(a, m, m + 32);
 	l2s_blake3_derive_key(b, 32, "l2sess/1 2026-11 init key", 25, m, 64);
+	CHECK_MEM(a, b, 32);
+	l2s_kdf_resume_binder(a, m, m + 32); /* rs || binding */
+	l2s_blake3_derive_key(b, 32, "l2sess/1 2026-11 resume binder", 30, m, 64);
 	CHECK_MEM(a, b, 32);
 	l2s_kdf_rotation(a, m, m + 32, ck);
 	{

@@ -84,7 +84,7 @@ static void test_resume_bad_share_leaves_nothing(void)
 	struct ns_peer a, b;
 	struct l2s_output o;
 	struct l2s_event ev;
-	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], k[32];
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], k[32], unbound[32] = { 0 };
 	uint32_t live, created = 0;
 	int ended = 0;
 
@@ -105,10 +105,10 @@ static void test_resume_bad_share_leaves_nothing(void)
 	while (l2s_node_next_event(b.node, &ev))
 		;
 	live = b.node->live;
-	CHECK(l2s_resume_create_init(&ist, b.pk, as->session_id, as->rs, as->ticket, as->ticket_len, 1, 7,
+	CHECK(l2s_resume_create_init(&ist, b.pk, NULL, as->session_id, as->rs, as->ticket, as->ticket_len, 1, 7,
 				     &a.node->rng) == L2S_OK);
 	memcpy(ist.msg + 58, small, 32);
-	l2s_kdf_resume_binder(k, as->rs);
+	l2s_kdf_resume_binder(k, as->rs, unbound);
 	l2s_mac_put(ist.msg, 92 + as->ticket_len, k);
 	l2s_mac_put(ist.msg, 108 + as->ticket_len, b.node->id.mac1_key);
 	CHECK(l2s_node_receive(b.node, 1, (const uint8_t *)"addr-a", 6, ist.msg, ist.msg_len, ns_now) ==
@@ -126,6 +126,258 @@ static void test_resume_bad_share_leaves_nothing(void)
 	l2s_resume_initiator_wipe(&ist);
 	l2s_node_free(a.node);
 	l2s_node_free(b.node);
+}
+
+/* Resumption on a bound path (QUIC: the TLS exporter, PROTOCOL.md §2.1, §8):
+ * a restarts from its StoredSession and resumes on a connection whose two
+ * ends hold the same binding; the session goes on under the same id. */
+static void test_resume_on_bound_path(void)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint8_t bind[32], stored[4096], sid[16];
+	uint32_t hb;
+	size_t len;
+
+	l2s_config_default(&cfg);
+	memset(bind, 0xb7, sizeof(bind));
+	ns_make_peer(&a, 0x70);
+	ns_make_peer(&b, 0x71);
+	CHECK(l2s_node_path_binding(a.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind) == L2S_OK);
+	CHECK(ns_connect(&a, &b, &cfg));
+	hb = b.session;
+	memcpy(sid, l2s_node_session(b.node, hb)->session_id, sizeof(sid));
+	ns_send_n(&a, 3);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+
+	/* a restarts: same identity and storage key, a new connection whose
+	 * binding both ends agree on. */
+	ns_free_peer(&a);
+	ns_make_peer(&a, 0x70);
+	memset(bind, 0xb8, sizeof(bind));
+	CHECK(l2s_node_path_binding(a.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind) == L2S_OK);
+	CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state(&b, hb) == L2S_ESTABLISHED);
+	CHECK(b.accepted == 1 && b.session == hb); /* resumed, not a new session */
+	CHECK(memcmp(l2s_node_session(a.node, a.session)->session_id, sid, sizeof(sid)) == 0);
+	ns_send_n(&a, 4);
+	ns_pump(&a, &b);
+	CHECK(b.received == 7 && b.out_of_order == 1); /* the StoredSession reserve's jump */
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
+/* ---- restoring a stale checkpoint (PROTOCOL.md §5 "Sync", §10) ---------- */
+
+#define SYNC_MSG_BYTES (16 + 1 + 8 + 16) /* TRANSPORT header, SYNC frame, tag */
+
+static uint8_t lose_from_tag;
+static int syncs_to_lose;
+
+/* Loses the next syncs_to_lose SYNC-sized messages from lose_from_tag (a
+ * HEARTBEAT has that size too; none is due in these tests). */
+static int lose_syncs(void *arg, const struct ns_peer *from, const struct ns_peer *to, uint8_t *msg, size_t len)
+{
+	(void)arg;
+	(void)to;
+	if (from->tag != lose_from_tag || len != SYNC_MSG_BYTES || msg[1] != L2S_MSG_TRANSPORT || !syncs_to_lose)
+		return 1;
+	syncs_to_lose--;
+	return 0;
+}
+
+/* a checkpoints while its 100 messages are unacknowledged, sends 50 more
+ * that b acknowledges, dies and restarts from the checkpoint: its new
+ * messages get seqs above the reserve, and the SYNC that steps b over the
+ * gap (re-sent if lost) lets b deliver them. Without the reserve they would
+ * reuse seqs 101.. and b would drop them as duplicates. */
+static void test_stale_checkpoint_sender(int lost)
+{
+	struct l2s_config cfg;
+	struct l2s_session_info info;
+	struct ns_peer a, b;
+	const struct l2s_delivery *bd;
+	uint8_t stored[8192];
+	uint64_t dups;
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x72);
+	ns_make_peer(&b, 0x73);
+	CHECK(ns_connect(&a, &b, &cfg));
+	ns_send_ids(&a, 0, 100);
+	ns_move(&a, &b); /* delivered; b's ACKs not yet back */
+	CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+	ns_pump(&a, &b);
+	ns_send_ids(&a, 100, 50);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.unacked == 0 && info.next_send_seq == 151);
+	CHECK(ns_got_ids(&b, 0, 150));
+	bd = &l2s_node_session(b.node, b.session)->dl;
+	dups = bd->rx_duplicates;
+
+	ns_free_peer(&a); /* SIGKILL */
+	ns_make_peer(&a, 0x72);
+	lose_from_tag = 0x72;
+	syncs_to_lose = lost;
+	ns_filter = lose_syncs;
+	CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+	ns_send_ids(&a, 150, 100); /* queued behind the checkpoint's 100 */
+	ns_pump(&a, &b);
+	ns_advance(&a, &b, 3000, 50);
+	ns_filter = NULL;
+	CHECK(syncs_to_lose == 0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	CHECK(ns_got_ids(&b, 0, 250));
+	CHECK(b.id_seqs[149] == 150 && b.id_seqs[150] == 101 + L2S_DELIVERY_SEQ_RESERVE);
+	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.unacked == 0 &&
+	      info.next_send_seq == 201 + L2S_DELIVERY_SEQ_RESERVE);
+	CHECK(l2s_node_session(a.node, a.session)->dl.sync_base == 0); /* the SYNC took effect */
+	if (!lost)
+		CHECK(bd->rx_duplicates == dups + 100 && bd->rx_dropped == 0); /* only the re-sent old ones */
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
+/* b checkpoints after 100 messages, gets 50 more, dies and restarts from the
+ * checkpoint. a's SYNC (re-sent if lost) moves b past what a had
+ * acknowledged; delivery goes on in order both ways, and b's own messages
+ * after the restart reach a. (That b's app saw 100..149 before the crash is
+ * for its delivered_upto watermark; the engine must neither lose nor stall.) */
+static void test_stale_checkpoint_receiver(int lost)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint8_t stored[8192];
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x74);
+	ns_make_peer(&b, 0x75);
+	CHECK(ns_connect(&a, &b, &cfg));
+	ns_send_ids(&a, 0, 100);
+	ns_pump(&a, &b);
+	CHECK(l2s_session_export(b.node, b.session, stored, sizeof(stored), &len) == L2S_OK);
+	ns_send_ids(&a, 100, 50);
+	ns_pump(&a, &b);
+	CHECK(ns_got_ids(&b, 0, 150));
+
+	ns_free_peer(&b);
+	ns_make_peer(&b, 0x75);
+	lose_from_tag = 0x74;
+	syncs_to_lose = lost;
+	ns_filter = lose_syncs;
+	CHECK(l2s_node_resume(b.node, stored, len, &cfg, 1, ns_now, &b.session) == L2S_OK);
+	ns_pump(&a, &b);
+	ns_send_ids(&a, 150, 100);
+	ns_send_ids(&b, 1000, 10);
+	ns_pump(&a, &b);
+	ns_advance(&a, &b, 3000, 50);
+	ns_filter = NULL;
+	CHECK(syncs_to_lose == 0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(ns_got_ids(&b, 150, 100));
+	CHECK(b.id_seqs[0] == 151);
+	CHECK(ns_got_ids(&a, 1000, 10));
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
+static uint64_t loss_state;
+
+/* Loses about 15% of TRANSPORT messages either way (a deterministic PRNG). */
+static int lossy(void *arg, const struct ns_peer *from, const struct ns_peer *to, uint8_t *msg, size_t len)
+{
+	(void)arg;
+	(void)from;
+	(void)to;
+	if (len < 2 || msg[1] != L2S_MSG_TRANSPORT)
+		return 1;
+	loss_state ^= loss_state << 13;
+	loss_state ^= loss_state >> 7;
+	loss_state ^= loss_state << 17;
+	return loss_state % 100 >= 15;
+}
+
+static uint64_t unacked(const struct ns_peer *p)
+{
+	struct l2s_session_info info;
+
+	CHECK(l2s_session_info(p->node, p->session, &info) == L2S_OK);
+	return info.unacked;
+}
+
+/* Advances until p has nothing unacknowledged (at most 60 s). */
+static void advance_until_acked(struct ns_peer *p, struct ns_peer *q)
+{
+	for (int i = 0; i < 3000 && unacked(p); i++)
+		ns_advance(p, q, 20, 20);
+	CHECK(unacked(p) == 0);
+}
+
+/* What a restored receiver's app got: first .. first + n - 1 last, once
+ * each and in order; before them only messages it had before the crash
+ * (ids below first: what its checkpoint held out of order is delivered
+ * again, for the app's delivered-up-to watermark to drop); seqs ascending. */
+static int got_after_restore(const struct ns_peer *p, uint32_t first, int n)
+{
+	int old = p->nids - n;
+
+	if (old < 0)
+		return 0;
+	for (int i = 0; i < p->nids; i++) {
+		uint32_t want = i < old ? p->ids[i] : first + (uint32_t)(i - old);
+
+		if (p->ids[i] != want || (i < old && want >= first) || (i && p->id_seqs[i] <= p->id_seqs[i - 1]))
+			return 0;
+	}
+	return 1;
+}
+
+/* The stale-checkpoint restores over a lossy link, of the sender (a) or of
+ * the receiver (b): the checkpoint is taken in the middle of traffic (some
+ * messages unacknowledged, some held out of order), and still every message
+ * sent after it reaches b once, in order, and b's own reach a. */
+static void test_stale_checkpoint_lossy(uint64_t seed, int restore_b)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b, *r;
+	uint8_t stored[8192];
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x76);
+	ns_make_peer(&b, 0x77);
+	r = restore_b ? &b : &a;
+	CHECK(ns_connect(&a, &b, &cfg));
+	loss_state = seed;
+	ns_filter = lossy;
+	ns_send_ids(&a, 0, 100);
+	ns_advance(&a, &b, 20 * (seed % 8), 20);
+	CHECK(l2s_session_export(r->node, r->session, stored, sizeof(stored), &len) == L2S_OK);
+	advance_until_acked(&a, &b);
+	ns_send_ids(&a, 100, 50);
+	advance_until_acked(&a, &b);
+	CHECK(ns_got_ids(&b, 0, 150));
+
+	ns_free_peer(r);
+	ns_make_peer(r, restore_b ? 0x77 : 0x76);
+	CHECK(l2s_node_resume(r->node, stored, len, &cfg, 1, ns_now, &r->session) == L2S_OK);
+	ns_send_ids(&a, 150, 100);
+	ns_send_ids(&b, 1000, 20);
+	for (int i = 0; i < 3000 && (ns_state_of(r) != L2S_ESTABLISHED || unacked(&a) || unacked(&b)); i++)
+		ns_advance(&a, &b, 20, 20);
+	ns_filter = NULL;
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(unacked(&a) == 0 && unacked(&b) == 0);
+	CHECK(restore_b ? got_after_restore(&b, 150, 100) : ns_got_ids(&b, 0, 250));
+	CHECK(ns_got_ids(&a, 1000, 20));
+	ns_free_peer(&a);
+	ns_free_peer(&b);
 }
 
 int main(void)
@@ -220,5 +472,14 @@ int main(void)
 
 	test_half_open_replaced();
 	test_resume_bad_share_leaves_nothing();
+	test_resume_on_bound_path();
+	for (int lost = 0; lost <= 2; lost++) {
+		test_stale_checkpoint_sender(lost);
+		test_stale_checkpoint_receiver(lost);
+	}
+	for (uint64_t seed = 1; seed <= 16; seed++) {
+		test_stale_checkpoint_lossy(0x9e3779b97f4a7c15u * seed, 0);
+		test_stale_checkpoint_lossy(0x9e3779b97f4a7c15u * seed, 1);
+	}
 	return tu_finish("test_node");
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Resumption (PROTOCOL.md §8): both modes with and without the X25519
- * share, binder and confirm, replayed nonces, every-byte tampering. */
+ * share, binder and confirm, channel binding, replayed nonces, every-byte
+ * tampering. */
 #include <sodium.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ static int resume(const uint8_t *ticket, int with_x, struct l2s_session_keys *ki
 	uint32_t idx = 0;
 	int ret;
 
-	ret = l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, ticket, ticket ? L2S_TICKET_BYTES : 0,
+	ret = l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, ticket, ticket ? L2S_TICKET_BYTES : 0,
 				     with_x, 0x31, &I.rng);
 	if (ret == L2S_OK)
 		ret = l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, now);
@@ -110,20 +111,25 @@ static void test_schedule(void)
 	struct l2s_resume_responder rst;
 	struct l2s_resume_ctx c = ctx();
 	struct l2s_session_keys ki, kr;
-	uint8_t resp[L2S_RESUME_RESP_BYTES], buf[512], th[32], dh[32], ck[32], k[32], mac[32];
+	uint8_t resp[L2S_RESUME_RESP_BYTES], buf[512], th[32], dh[32], ck[32], k[32], mac[32], bind[32];
 	uint32_t idx;
 
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, NULL, 0, 1, 7, &I.rng) == L2S_OK);
+	fix_fill(bind, 32, 0x3c);
+	c.binding = bind;
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, bind, KI.session_id, KI.rs, NULL, 0, 1, 7, &I.rng) == L2S_OK);
 	CHECK(ist.msg_len == 124 && ist.msg[8] == 2 && ist.msg[9] == 1);
-	l2s_blake3_derive_key(k, 32, "l2sess/1 2026-11 resume binder", 30, KI.rs, 32);
+	memcpy(buf, KI.rs, 32);
+	memcpy(buf + 32, bind, 32);
+	l2s_blake3_derive_key(k, 32, "l2sess/1 2026-11 resume binder", 30, buf, 64);
 	l2s_blake3_keyed(mac, 32, k, ist.msg, 92);
 	CHECK_MEM(mac, ist.msg + 92, 16);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
 	CHECK(l2s_resume_create_resp(resp, &kr, &rst, 8, &R.rng) == L2S_OK);
 	CHECK(l2s_x25519(dh, ist.x_sk, resp + 44) == L2S_OK);
-	memcpy(buf, ist.msg, 124);
-	memcpy(buf + 124, resp, 76);
-	l2s_blake3(th, 32, buf, 200);
+	memcpy(buf, bind, 32);
+	memcpy(buf + 32, ist.msg, 124);
+	memcpy(buf + 156, resp, 76);
+	l2s_blake3(th, 32, buf, 232);
 	memcpy(buf, KI.rs, 32);
 	memcpy(buf + 32, dh, 32);
 	memcpy(buf + 64, th, 32);
@@ -143,6 +149,52 @@ static void test_schedule(void)
 	CHECK(fix_keys_match(&ki, &kr));
 }
 
+/* The channel binding (QUIC TLS exporter, PROTOCOL.md §2.1): a RESUME_INIT
+ * made for one connection is refused on another before the nonce cache, and
+ * the binding enters the key schedule on both sides. */
+static void test_binding(void)
+{
+	struct l2s_resume_initiator ist;
+	struct l2s_resume_responder rst;
+	struct l2s_resume_ctx c = ctx();
+	struct l2s_session_keys ki, kr;
+	uint8_t resp[L2S_RESUME_RESP_BYTES], here[32], there[32];
+	uint32_t idx;
+
+	fix_fill(here, 32, 0x41);
+	fix_fill(there, 32, 0x42);
+	for (int mode = 0; mode < 2; mode++) {
+		const uint8_t *t = mode ? NULL : TICKET;
+		size_t tlen = mode ? 0 : sizeof(TICKET);
+
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, here, KI.session_id, KI.rs, t, tlen, 0, 9, &I.rng) ==
+		      L2S_OK);
+		c.binding = there; /* relayed onto another connection */
+		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
+		c.binding = NULL; /* or onto an unbound path */
+		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
+		/* The refusals did not spend the nonce: the real one still works. */
+		c.binding = here;
+		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
+		CHECK(l2s_resume_create_resp(resp, &kr, &rst, 10, &R.rng) == L2S_OK);
+		CHECK(l2s_resume_consume_resp(&ki, &idx, &ist, &I.id, resp, sizeof(resp)) == L2S_OK);
+		CHECK(fix_keys_match(&ki, &kr));
+		l2s_resume_initiator_wipe(&ist);
+	}
+	/* Past the binder, the binding still enters the transcript: an
+	 * initiator holding another binding derives other keys (confirm fails). */
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, here, KI.session_id, KI.rs, NULL, 0, 0, 9, &I.rng) == L2S_OK);
+	c.binding = here;
+	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
+	CHECK(l2s_resume_create_resp(resp, &kr, &rst, 10, &R.rng) == L2S_OK);
+	memcpy(ist.binding, there, 32);
+	CHECK(l2s_resume_consume_resp(&ki, &idx, &ist, &I.id, resp, sizeof(resp)) == L2S_ERR_AUTH);
+	memcpy(ist.binding, here, 32);
+	CHECK(l2s_resume_consume_resp(&ki, &idx, &ist, &I.id, resp, sizeof(resp)) == L2S_OK);
+	CHECK(fix_keys_match(&ki, &kr));
+	l2s_resume_initiator_wipe(&ist);
+}
+
 static void test_refusals(void)
 {
 	struct l2s_resume_initiator ist;
@@ -154,35 +206,35 @@ static void test_refusals(void)
 	uint32_t idx;
 
 	/* Replay: the same RESUME_INIT twice. */
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 1, &I.rng) ==
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 1, &I.rng) ==
 	      L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW + 10) == L2S_ERR_REPLAY);
 	CHECK(sodium_is_zero((uint8_t *)&rst, sizeof(rst)));
 
 	/* Binder tampered (mac1 made valid again): refused at the binder. */
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
 	      L2S_OK);
 	ist.msg[92 + 120] ^= 1;
 	l2s_mac_put(ist.msg, ist.msg_len - 16, R.id.mac1_key);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	/* An I that does not know rs cannot make a binder. */
 	fix_fill(bad_rs, 32, 0x77);
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, bad_rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
-	      L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, TICKET, sizeof(TICKET), 0, 1,
+				     &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, bad_rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	/* Unknown session in key-derivation mode; no lookup at all. */
 	fix_fill(other_sid, 16, 0x99);
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, other_sid, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, other_sid, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_NOT_FOUND);
 	/* The ticket names another session than the message. */
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, other_sid, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, other_sid, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
 	      L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	/* Expired ticket. */
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
 	      L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW + 3600000) == L2S_ERR_EXPIRED);
 	/* A ticket from another responder's keys, and a wrong-length one. */
@@ -195,31 +247,33 @@ static void test_refusals(void)
 		memcpy(tc.rs, KI.rs, 32);
 		tc.not_after_ms = NOW + 1000;
 		CHECK(l2s_ticket_seal(t, &other, &tc, &M.rng) == L2S_OK);
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, t, sizeof(t), 0, 1, &I.rng) ==
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, sizeof(t), 0, 1, &I.rng) ==
 		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, t, 100, 0, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, 100, 0, 1, &I.rng) ==
+		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 		l2s_ticket_keys_wipe(&other);
 	}
 	/* Sent to the wrong responder: mac1. */
-	CHECK(l2s_resume_create_init(&ist, M.id.pk, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, M.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	/* A mode the responder does not offer. */
 	{
 		struct l2s_resume_ctx no = { .self = &R.id, .nonces = &NC };
 
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 0, 1, &I.rng) ==
+		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &no, ist.msg, ist.msg_len, NOW) == L2S_ERR_NOT_FOUND);
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1,
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1,
 					     &I.rng) == L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &no, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 	}
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, TICKET, 257, 0, 1, &I.rng) ==
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, 257, 0, 1, &I.rng) ==
 	      L2S_ERR_LENGTH);
 
 	/* I asked for X25519, the answer has none: refused (no silent downgrade). */
-	CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) == L2S_OK);
+	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) == L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
 	rst.flags = 0;
 	CHECK(l2s_resume_create_resp(resp, &kr, &rst, 2, &R.rng) == L2S_OK);
@@ -232,9 +286,10 @@ static void test_refusals(void)
 						   0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00 };
 		uint8_t k[32];
 
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) == L2S_OK);
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, NULL, 0, 1, 1, &I.rng) ==
+		      L2S_OK);
 		memcpy(ist.msg + 58, small, 32);
-		l2s_kdf_resume_binder(k, KI.rs);
+		l2s_kdf_resume_binder(k, KI.rs, ist.binding); /* zeros: no binding */
 		l2s_mac_put(ist.msg, 92, k);
 		l2s_mac_put(ist.msg, 108, R.id.mac1_key);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK);
@@ -255,7 +310,7 @@ static void test_tamper(void)
 	int bad = 0;
 
 	for (int mode = 0; mode < 2; mode++) {
-		CHECK(l2s_resume_create_init(&ist, R.id.pk, KI.session_id, KI.rs, mode ? NULL : TICKET,
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, mode ? NULL : TICKET,
 					     mode ? 0 : sizeof(TICKET), 1, 0x41, &I.rng) == L2S_OK);
 		for (size_t k = 0; k < ist.msg_len; k++) {
 			memcpy(m, ist.msg, ist.msg_len);
@@ -290,8 +345,10 @@ static void test_deterministic(void)
 	fix_fill(seed, 32, 0);
 	l2s_rng_init_seeded(&r1, seed);
 	l2s_rng_init_seeded(&r2, seed);
-	CHECK(l2s_resume_create_init(&a, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r1) == L2S_OK);
-	CHECK(l2s_resume_create_init(&b, R.id.pk, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r2) == L2S_OK);
+	CHECK(l2s_resume_create_init(&a, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r1) ==
+	      L2S_OK);
+	CHECK(l2s_resume_create_init(&b, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 5, &r2) ==
+	      L2S_OK);
 	CHECK(a.msg_len == b.msg_len && memcmp(a.msg, b.msg, a.msg_len) == 0);
 	l2s_resume_initiator_wipe(&a);
 	l2s_resume_initiator_wipe(&b);
@@ -304,6 +361,7 @@ int main(void)
 	setup();
 	test_modes();
 	test_schedule();
+	test_binding();
 	test_refusals();
 	test_tamper();
 	test_deterministic();

@@ -1438,6 +1438,71 @@ static void test_channel_binding(void)
 	ns_free_peer(&d);
 }
 
+/* A message to `to` from `from`'s address, arriving on `path`. */
+static int rx_on_path(struct ns_peer *to, const struct ns_peer *from, uint32_t path, const uint8_t *msg,
+		      size_t len)
+{
+	int r = l2s_node_receive(to->node, path, from->addr, from->addr_len, msg, len, ns_now);
+
+	ns_drain_events(to);
+	return r;
+}
+
+/* Resumption is bound like the handshake (PROTOCOL.md §8): a RESUME_INIT
+ * made on one connection and spliced onto another (another binding, or
+ * none) fails the binder, is counted as dropped, costs no nonce and leaves
+ * the established session as it was; on its own connection it resumes. */
+static void test_resume_binding(void)
+{
+	uint8_t bind1[32], bind2[32], bind3[32], ri[L2S_RESUME_INIT_MIN_BYTES + L2S_MAX_TICKET];
+	uint8_t rr[L2S_RESUME_RESP_BYTES];
+	uint64_t dropped;
+	struct l2s_session *sb;
+	struct ns_peer a, b;
+	uint8_t sid[16];
+	size_t len;
+
+	memset(bind1, 0xc1, sizeof(bind1));
+	memset(bind2, 0xc2, sizeof(bind2));
+	memset(bind3, 0xc3, sizeof(bind3));
+	ns_make_peer(&a, 0x65);
+	ns_make_peer(&b, 0x66);
+	CHECK(l2s_node_path_binding(a.node, 1, bind1) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 1, bind1) == L2S_OK);
+	CHECK(l2s_node_path_binding(a.node, 2, bind2) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 2, bind2) == L2S_OK);
+	CHECK(l2s_node_path_binding(b.node, 3, bind3) == L2S_OK);
+	CHECK(ns_connect(&a, &b, &cfg));
+	sb = sess(&b, b.session);
+	memcpy(sid, sb->session_id, sizeof(sid));
+	data_flows(&a, a.session, &b, b.session);
+
+	/* a moves to connection 2 and resumes there. */
+	CHECK(l2s_session_set_path(a.node, a.session, 2, ns_now) == L2S_OK);
+	len = take(&a, L2S_MSG_RESUME_INIT, ri, sizeof(ri));
+	CHECK(len == L2S_RESUME_INIT_MIN_BYTES + L2S_TICKET_BYTES);
+	dropped = b.node->stats[L2S_STAT_RX_DROPPED];
+	/* Spliced onto connection 3, onto connection 1 and onto an unbound path. */
+	CHECK(rx_on_path(&b, &a, 3, ri, len) == L2S_ERR_AUTH);
+	CHECK(rx_on_path(&b, &a, 1, ri, len) == L2S_ERR_AUTH);
+	CHECK(rx_on_path(&b, &a, 9, ri, len) == L2S_ERR_AUTH);
+	CHECK(b.node->stats[L2S_STAT_RX_DROPPED] == dropped + 3);
+	CHECK(ns_discard(&b) == 0);
+	CHECK(b.node->live == 1 && b.node->half_open == 0 && sess(&b, b.session) == sb);
+	CHECK(sb->state == L2S_ESTABLISHED && sb->pending == PENDING_NONE && !sb->kp_valid[KP_NEXT]);
+	CHECK(sb->path == 1 && memcmp(sb->session_id, sid, sizeof(sid)) == 0);
+
+	/* On its own connection it resumes (the refusals spent no nonce). */
+	CHECK(rx_on_path(&b, &a, 2, ri, len) == L2S_OK);
+	CHECK(take(&b, L2S_MSG_RESUME_RESP, rr, sizeof(rr)) == sizeof(rr));
+	CHECK(rx_on_path(&a, &b, 2, rr, sizeof(rr)) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(memcmp(sb->session_id, sid, sizeof(sid)) == 0);
+	data_flows(&a, a.session, &b, b.session);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	if (l2s_init() != L2S_OK)
@@ -1460,5 +1525,6 @@ int main(void)
 	test_restart_heartbeats();
 	test_peer_close();
 	test_channel_binding();
+	test_resume_binding();
 	return tu_finish("test_security");
 }

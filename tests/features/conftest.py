@@ -26,6 +26,7 @@ from l2sess import (
     resume,
     transition_table,
 )
+from l2sess._core import DELIVERY_SEQ_RESERVE
 from l2sess.did import public_key_from_did
 
 from impostor import forged_response, kdf, mac
@@ -257,7 +258,8 @@ def resumption_initiated(world):
 @then("existing key material is reused")
 def key_material_reused(world):
     """Same session id; only RESUME_INIT/RESUME_RESP and TRANSPORT on the wire (no full
-    handshake); the RESUME_INIT names the old session; sequence numbers continue."""
+    handshake); the RESUME_INIT names the old session; sequence numbers continue past
+    the StoredSession's reserve (PROTOCOL.md §10: a stale checkpoint never reuses one)."""
     alice, bob = world["alice"], world["bob"]
     s, p = sessions(world)
     t0 = world.notes["t0"]
@@ -268,7 +270,7 @@ def key_material_reused(world):
     resps = [d for d in wire if d.type == RESUME_RESP]
     assert len(inits) == 1 and inits[0].dest == bob.address["quic"] and inits[0].data[10:26] == s.session_id
     assert len(resps) == 1 and resps[0].dest == alice.address["quic"] and resps[0].size == 124
-    assert s.send(b"after the resumption") == world.notes["next_seq"]
+    assert s.send(b"after the resumption") == world.notes["next_seq"] + DELIVERY_SEQ_RESERVE
     world.run(0.1)
     assert received(p) == world.notes["before"] + [b"after the resumption"]
 
