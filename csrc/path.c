@@ -131,7 +131,7 @@ int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p)
 
 	if (p->kind == L2S_TRANSPORT_UTCP)
 		return l2s_tcp_queued(l->tcp, p->conn) != 0;
-	return l2s_quic_get_conn_stats(l->quic, p->conn, &cs) == L2S_OK && (cs.bytes_in_flight || cs.queued_bytes);
+	return l2s_quic_get_conn_stats(l->quic, p->conn, &cs) == L2S_OK && cs.bytes_in_flight;
 }
 
 /* Anything the connection accepted: a message, or on QUIC any packet (ACKs). */

@@ -220,8 +220,16 @@ static int bundle_valid(struct lpeer *pe)
 
 static void carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
+	struct l2s_session_info si;
+
 	if (pe->session && l2s_session_set_path(l->node, pe->session, p->id, now) == L2S_OK) {
 		l->st.resumptions++;
+		/* Still established: the move is the whole interruption. */
+		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
+		    si.state == L2S_ESTABLISHED) {
+			pe->resume_ms = now - pe->resume_from_ms;
+			pe->resume_from_ms = 0;
+		}
 		return;
 	}
 	pe->session = 0;
@@ -406,14 +414,20 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 
 /* ---- timers ----------------------------------------------------------------- */
 
-/* The carrier failed when it has data in flight and nothing came back. */
+/* The carrier failed when it has data in flight and nothing came back. On
+ * QUIC "in flight" is the transport's own: unacknowledged packets, which
+ * the peer's stack acknowledges even while its application reads nothing.
+ * μTCP shows no such thing, so there it is the session's unacknowledged
+ * messages (a peer that stops reading for path_timeout_ms looks gone, and
+ * the session moves to a new connection: nothing is lost). */
 static uint64_t silence_deadline(struct l2s_loop *l, struct lpeer *pe, struct lpath *p)
 {
 	struct l2s_session_info si;
 	int busy = l2s_path_in_flight(l, p);
 
-	if (!busy && pe->session && l2s_session_info(l->node, pe->session, &si) == L2S_OK)
-		busy = si.unacked || si.queued;
+	if (!busy && p->kind == L2S_TRANSPORT_UTCP && pe->session &&
+	    l2s_session_info(l->node, pe->session, &si) == L2S_OK)
+		busy = si.unacked != 0;
 	return busy ? l2s_path_last_rx(l, p) + l->p.path_timeout_ms : UINT64_MAX;
 }
 

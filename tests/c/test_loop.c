@@ -295,6 +295,44 @@ static int both_ways(struct tnode *a, struct tnode *b, uint64_t n, uint64_t time
 /* ---- 1. QUIC, in-band discovery, 1,000 messages each way ------------------------ */
 
 static struct tnode A, B;
+static FILE *inbox; /* B's */
+
+/* PROTOCOL.md §12: one line per delivered message, in order. */
+static void check_inbox(uint64_t want)
+{
+	static char line[4096];
+	static uint8_t pl[1024];
+	uint64_t n = 0, bad = 0, last = 0;
+	char hexpk[65];
+
+	for (int i = 0; i < 32; i++)
+		snprintf(hexpk + 2 * i, 3, "%02x", A.pk[i]);
+	rewind(inbox);
+	while (fgets(line, sizeof(line), inbox)) {
+		char sid[33], pk[65], data[2048];
+		unsigned long long seq;
+		size_t len;
+
+		if (sscanf(line, "%32s %llu %64s %2047s", sid, &seq, pk, data) != 4 || strlen(sid) != 32 ||
+		    strcmp(pk, hexpk) != 0 || seq != last + 1) {
+			bad++;
+			continue;
+		}
+		len = payload(pl, seq, SEED_MSG);
+		for (size_t i = 0; i < len; i++) {
+			unsigned v;
+
+			if (sscanf(data + 2 * i, "%2x", &v) != 1 || v != pl[i])
+				bad++;
+		}
+		if (strlen(data) != 2 * len)
+			bad++;
+		last = seq;
+		n++;
+	}
+	CHECK(n == want && bad == 0);
+	fseek(inbox, 0, SEEK_END);
+}
 
 static void test_quic_session(void)
 {
@@ -322,6 +360,7 @@ static void test_quic_session(void)
 	CHECK(both_ways(&A, &B, 1000, 20000));
 	printf("test_loop: 2 x 1000 messages over QUIC in %llu ms\n", (unsigned long long)(now_ms() - t0));
 	CHECK(A.rx == 1000 && B.rx == 1000 && A.rx_bad == 0 && B.rx_bad == 0);
+	check_inbox(1000);
 	run_until(link_up, &k, 300);
 	CHECK(A.transport_evs == 0 && B.transport_evs == 0);
 }
@@ -348,6 +387,35 @@ static void test_utcp_only(void)
 	node_remove(&C);
 	/* B still serves A */
 	CHECK(both_ways(&A, &B, 10, 5000));
+}
+
+/* The race: F listens on μTCP only, so E's QUIC attempt hears nothing and
+ * μTCP, started happy_eyeballs_ms later, wins and carries the session. */
+static void test_utcp_wins_race(void)
+{
+	struct tnode E, F;
+	struct link k = { &E, &F, L2S_TRANSPORT_UTCP };
+	struct l2s_loop_stats se;
+	uint64_t t0;
+
+	CHECK(node_new(&F, "F", 1, NULL));
+	CHECK(node_new(&E, "E", 0, NULL));
+	if (!E.l || !F.l)
+		return;
+	CHECK(l2s_loop_add_peer(F.l, E.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(E.l, F.pk, (struct sockaddr *)&F.addr, sizeof(F.addr), 1) == L2S_OK);
+	t0 = now_ms();
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(now_ms() - t0 >= 250); /* μTCP waited for QUIC first */
+	printf("test_loop: uTCP won the race after %llu ms\n", (unsigned long long)(now_ms() - t0));
+	CHECK(both_ways(&E, &F, 100, 5000));
+	run_for(1300); /* a QUIC retry (every 1 s) fails quietly */
+	l2s_loop_stats(E.l, &se);
+	CHECK(se.quic.connected == 0 && se.tcp.connected == 1);
+	CHECK(E.peer_errors == 0 && E.transport_evs == 0 && E.rx_bad == 0 && F.rx_bad == 0);
+	CHECK(established(&E, F.pk, L2S_TRANSPORT_UTCP));
+	node_remove(&E);
+	node_remove(&F);
 }
 
 /* ---- 3. a wrong DID key ------------------------------------------------------------- */
@@ -378,6 +446,31 @@ static void test_bad_did(void)
 	CHECK(sd.sessions == 0 && sd.handshakes == 0);
 	CHECK(!established(&D, wrong_pk, 0));
 	node_remove(&D);
+}
+
+/* Nobody listens: μTCP's connect is refused, PEER_ERROR(IO), and retried. */
+static void test_refused(void)
+{
+	struct tnode G;
+	struct sockaddr_in closed = loopback(0);
+	socklen_t len = sizeof(closed);
+	uint8_t pk[32], sk[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* a port that was just free */
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&closed, sizeof(closed)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&closed, &len) == 0);
+	close(fd);
+	CHECK(node_new(&G, "G", 1, NULL));
+	if (!G.l)
+		return;
+	l2s_ed25519_keypair(pk, sk);
+	CHECK(l2s_loop_add_peer(G.l, pk, (struct sockaddr *)&closed, sizeof(closed), 1) == L2S_OK);
+	CHECK(run_until(got_error, &G, 2000));
+	CHECK(G.last_error == (uint64_t)-L2S_ERR_IO);
+	run_for(600); /* backoff 50 .. 500 ms: it tries again */
+	CHECK(G.peer_errors >= 2);
+	node_remove(&G);
 }
 
 /* ---- 4. raw UDP discovery ---------------------------------------------------------- */
@@ -641,7 +734,7 @@ static void test_event_bound(void)
 {
 	struct xfer x = { &A, &B, 0, 1500, B.rx };
 	struct l2s_loop_stats st;
-	uint64_t end;
+	uint64_t end, moves = A.transport_evs;
 
 	/* B's limit is 64: the loop stops taking messages at 32 waiting events. */
 	B.hold = 1;
@@ -663,6 +756,8 @@ static void test_event_bound(void)
 	CHECK(B.rx - x.base == 1500 && B.rx_bad == 0);
 	l2s_loop_stats(B.l, &st);
 	CHECK(st.events_peak <= 32 + 8);
+	/* QUIC acknowledged the held data: no false path failure */
+	CHECK(A.transport_evs == moves);
 }
 
 /* ---- 9. l2s_loop_run on a thread ------------------------------------------------------------- */
@@ -718,10 +813,15 @@ int main(void)
 	l2s_loop_free(B.l);
 	nnodes = 1;
 	B.p.event_queue_limit = 64;
+	inbox = tmpfile();
+	CHECK(inbox != NULL);
+	B.p.inbox_fd = inbox ? fileno(inbox) : -1;
 	CHECK(node_start(&B));
 	test_quic_session();
 	test_utcp_only();
+	test_utcp_wins_race();
 	test_bad_did();
+	test_refused();
 	test_raw_discovery();
 	test_fallback();
 	test_export_import(a_sk);
@@ -731,6 +831,8 @@ int main(void)
 	for (int i = nnodes - 1; i >= 0; i--)
 		node_remove(nodes[i]);
 	l2s_wipe(a_sk, sizeof(a_sk));
+	if (inbox)
+		fclose(inbox);
 	printf("test_loop: %llu ms\n", (unsigned long long)(now_ms() - t0));
 	return tu_finish("test_loop");
 }
