@@ -85,9 +85,10 @@ static int sign_answer(uint8_t *ans, size_t len, const uint8_t *nonce, const str
 	return ret;
 }
 
-int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s_disc_responder *r,
-			 const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len,
-			 uint64_t now_ms)
+/* by_transport: the probe came over a connection, which proves the address. */
+static int answer(uint8_t *out, size_t cap, size_t *len, const struct l2s_disc_responder *r,
+		  const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len, uint64_t now_ms,
+		  int by_transport)
 {
 	uint8_t addr[19], token[L2S_DISC_TOKEN_BYTES];
 	struct l2s_disc_answer a = { 0 };
@@ -107,7 +108,8 @@ int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s
 	/* The bucket before any hashing or signing: that is the cost to bound. */
 	if (!l2s_ratelimit_allow(r->rl, addr, addr_len, now_ms))
 		return L2S_ERR_BUSY;
-	proven = p.token && r->bundle && l2s_disc_token_check(r->secrets, from, p.token) == L2S_OK;
+	proven = r->bundle &&
+		 (by_transport || (p.token && l2s_disc_token_check(r->secrets, from, p.token) == L2S_OK));
 	a.identity_pk = r->self->pk;
 	a.observed = *from;
 	a.n_transports = r->n_transports;
@@ -132,6 +134,20 @@ int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s
 		return ret;
 	*len = n;
 	return L2S_OK;
+}
+
+int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s_disc_responder *r,
+			 const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len,
+			 uint64_t now_ms)
+{
+	return answer(out, cap, len, r, from, probe, probe_len, now_ms, 0);
+}
+
+int l2s_discovery_answer_inband(uint8_t *out, size_t cap, size_t *len, const struct l2s_disc_responder *r,
+				const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len,
+				uint64_t now_ms)
+{
+	return answer(out, cap, len, r, from, probe, probe_len, now_ms, 1);
 }
 
 int l2s_discovery_verify(const uint8_t *answer, size_t len, const uint8_t nonce[L2S_DISC_NONCE_BYTES],

@@ -103,6 +103,14 @@ int l2s_discovery_answer(uint8_t *out, size_t cap, size_t *len, const struct l2s
 			 const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len,
 			 uint64_t now_ms);
 
+/* In-band (PROTOCOL.md §11.3): the probe came as a message on a QUIC or
+ * μTCP connection, whose handshake already proved the prober's address, so
+ * the answer carries the bundle (when r->bundle is set) without a token and
+ * without the 3x rule. Same errors otherwise, the rate limit included. */
+int l2s_discovery_answer_inband(uint8_t *out, size_t cap, size_t *len, const struct l2s_disc_responder *r,
+				const struct l2s_disc_addr *from, const uint8_t *probe, size_t probe_len,
+				uint64_t now_ms);
+
 struct l2s_disc_result {
 	struct l2s_disc_addr observed;
 	struct l2s_disc_transport transports[L2S_DISC_MAX_TRANSPORTS];

@@ -192,4 +192,11 @@ struct l2s_loop_stats {
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 
+/* Tests only: while block is set, the QUIC endpoint drops every datagram
+ * it receives (l2s_quic_test_drop_rx), as if the network ate them. */
+void l2s_loop_test_block_quic(struct l2s_loop *l, int block);
+/* Tests only: the channel binding the engine holds for the path of pk's
+ * session (32 zero bytes when it has none). L2S_ERR_NOT_FOUND without one. */
+int l2s_loop_test_binding(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t out[32]);
+
 #endif /* L2S_LOOP_H */

@@ -34,6 +34,7 @@
 #define RETRY_TOKEN_LIFE_MS 10000
 #define RESET_BUDGET 64            /* stateless resets per second */
 #define MS NGTCP2_MILLISECONDS     /* ngtcp2 counts nanoseconds */
+#define QUIC_FIXED_BIT 0x40        /* RFC 9000 §17: set in every packet we accept */
 
 #define TLS_PRIORITY                                                                       \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
@@ -100,6 +101,8 @@ struct l2s_quic {
 	uint16_t *gens;
 	uint32_t nslots, nconns, handshaking_in;
 	struct qevent *ev_head, *ev_tail, *ev_taken;
+	uint32_t datagrams_queued;   /* DATAGRAM events waiting, at most L2S_QUIC_MAX_DATAGRAMS */
+	int test_drop_rx;
 	uint64_t reset_window_ms;
 	uint32_t resets_in_window;
 	size_t pending_len;
@@ -983,13 +986,48 @@ static void send_version_negotiation(struct l2s_quic *q, const ngtcp2_version_ci
 	}
 }
 
+/* Not QUIC (the fixed bit is clear and it names no connection of ours):
+ * queued for the caller as a DATAGRAM event, within a small bound. */
+static void on_other_datagram(struct l2s_quic *q, const struct sockaddr *from, socklen_t fromlen,
+			      const uint8_t *pkt, size_t len)
+{
+	struct qevent *e;
+
+	if (q->datagrams_queued >= L2S_QUIC_MAX_DATAGRAMS || len > L2S_QUIC_MAX_DATAGRAM_BYTES ||
+	    !(e = calloc(1, sizeof(*e) + len))) {
+		q->st.datagrams_dropped++;
+		return;
+	}
+	e->ev.type = L2S_QUIC_EV_DATAGRAM;
+	memcpy(&e->ev.peer, from, fromlen);
+	e->ev.peer_len = fromlen;
+	memcpy(e->data, pkt, len);
+	e->ev.data = e->data;
+	e->ev.len = len;
+	q->datagrams_queued++;
+	q->st.datagrams++;
+	event_push(q, e);
+}
+
 /* One received datagram. */
 static void on_datagram(struct l2s_quic *q, const struct sockaddr *from, socklen_t fromlen, const uint8_t *pkt,
 			size_t len, uint64_t now_ms)
 {
 	ngtcp2_version_cid vc;
 	struct qconn *c;
-	int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, CID_LEN);
+	int rv;
+
+	if (!len)
+		return;
+	rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, CID_LEN);
+	/* ngtcp2 always offers grease_quic_bit, so a peer's packets may lack
+	 * the fixed bit; a new client's Initial never does. Without the bit,
+	 * only a packet for one of our connections is QUIC. */
+	if (!(pkt[0] & QUIC_FIXED_BIT) && (rv != 0 || vc.dcidlen > NGTCP2_MAX_CIDLEN ||
+					   !conn_by_cid(q, vc.dcid, vc.dcidlen))) {
+		on_other_datagram(q, from, fromlen, pkt, len);
+		return;
+	}
 
 	if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
 		q->st.rx_dropped++;
@@ -1025,7 +1063,10 @@ static void on_datagram(struct l2s_quic *q, const struct sockaddr *from, socklen
 		ngtcp2_path path;
 
 		path_of(&path, q, from, fromlen);
-		conn_after_read(q, c, ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, ts_of(now_ms)), now_ms);
+		rv = ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, ts_of(now_ms));
+		if (rv == 0)
+			c->st.last_rx_ms = now_ms;
+		conn_after_read(q, c, rv, now_ms);
 	}
 }
 
@@ -1317,7 +1358,7 @@ int l2s_quic_on_readable(struct l2s_quic *q, uint64_t now_ms)
 
 		if (rc == 0)
 			break;
-		if (rc < 0 || fromlen > sizeof(from) || from.ss_family != q->local.ss_family) {
+		if (rc < 0 || fromlen > sizeof(from) || from.ss_family != q->local.ss_family || q->test_drop_rx) {
 			q->st.rx_dropped++;
 			continue;
 		}
@@ -1414,9 +1455,33 @@ int l2s_quic_next_event(struct l2s_quic *q, struct l2s_quic_event *ev)
 		ngtcp2_conn_extend_max_stream_offset(c->conn, c->stream_id, e->credit);
 		ngtcp2_conn_extend_max_offset(c->conn, e->credit);
 	}
+	if (e->ev.type == L2S_QUIC_EV_DATAGRAM)
+		q->datagrams_queued--;
 	*ev = e->ev;
 	q->ev_taken = e;
 	return 1;
+}
+
+int l2s_quic_send_datagram(struct l2s_quic *q, const struct sockaddr *to, socklen_t tolen, const uint8_t *data,
+			   size_t len)
+{
+	if (!q || !to || tolen > sizeof(struct sockaddr_storage) || to->sa_family != q->local.ss_family)
+		return L2S_ERR_CONFIG;
+	if (!len || len > TX_MAX || (data[0] & QUIC_FIXED_BIT))
+		return L2S_ERR_LENGTH;
+	/* Like the stateless answers: never queued behind the connections. */
+	if (sock_send(q->fd, to, tolen, data, len) != 0) {
+		q->st.tx_errors++;
+		return L2S_ERR_IO;
+	}
+	q->st.tx_datagrams++;
+	q->st.tx_bytes += len;
+	return L2S_OK;
+}
+
+void l2s_quic_test_drop_rx(struct l2s_quic *q, int drop)
+{
+	q->test_drop_rx = drop;
 }
 
 int l2s_quic_channel_binding(const struct l2s_quic *q, uint32_t conn, uint8_t out[L2S_QUIC_BINDING_BYTES])

@@ -35,6 +35,15 @@
  * but untaken messages never exceed it) and up to L2S_QUIC_MAX_CIDS
  * connection IDs; one datagram buffer for reading and one for a blocked
  * write. Junk datagrams are dropped and counted (struct l2s_quic_stats).
+ *
+ * Other datagrams on the port. A datagram whose first byte lacks QUIC's
+ * fixed bit ((b & 0x40) == 0) and whose destination connection ID names
+ * none of our connections is not QUIC. (ngtcp2 0.12 always offers
+ * grease_quic_bit, RFC 9287, so an established peer may clear the bit; a
+ * new client's Initial never does, RFC 9287 §3.1.) Such a datagram (raw
+ * discovery, PROTOCOL.md §11) is passed up as an L2S_QUIC_EV_DATAGRAM event
+ * with its source, at most L2S_QUIC_MAX_DATAGRAMS waiting (more are dropped
+ * and counted), and l2s_quic_send_datagram() answers it from the same port.
  */
 #ifndef L2S_QUIC_H
 #define L2S_QUIC_H
@@ -51,6 +60,8 @@
 #define L2S_QUIC_MAX_KEEPALIVE_MS 25000 /* DESIGN.md §5: NAT bindings */
 #define L2S_QUIC_MAX_CONNECTIONS 65535
 #define L2S_QUIC_FRAME_OVERHEAD 4 /* the u32 length */
+#define L2S_QUIC_MAX_DATAGRAMS 64        /* DATAGRAM events waiting; more are dropped */
+#define L2S_QUIC_MAX_DATAGRAM_BYTES 1500 /* a larger non-QUIC datagram is dropped */
 
 /* Application error codes in CONNECTION_CLOSE (type 0x1d). */
 enum l2s_quic_app_error {
@@ -128,6 +139,7 @@ enum l2s_quic_event_type {
 	L2S_QUIC_EV_MESSAGE,       /* one whole message, in order */
 	L2S_QUIC_EV_CLOSED,        /* the handle is gone (last event of a connection) */
 	L2S_QUIC_EV_PATH,          /* the peer's address changed (validated); peer is set */
+	L2S_QUIC_EV_DATAGRAM,      /* a non-QUIC datagram (conn 0); peer is its source, data/len it */
 };
 
 enum l2s_quic_close_reason {
@@ -171,6 +183,7 @@ struct l2s_quic_stats {
 	uint64_t accepted, refused_full, connected, closed, path_changes;
 	uint64_t framing_errors;      /* connections closed for L2S_QUIC_APP_FRAMING or _STREAM */
 	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */
+	uint64_t datagrams, datagrams_dropped; /* non-QUIC datagrams passed up, and over the bound */
 	uint32_t connections;         /* open now, including closing ones */
 };
 void l2s_quic_get_stats(const struct l2s_quic *q, struct l2s_quic_stats *st);
@@ -183,6 +196,7 @@ struct l2s_quic_conn_stats {
 	uint64_t queued_bytes;                                 /* as l2s_quic_queued */
 	uint64_t smoothed_rtt_us, min_rtt_us, cwnd, bytes_in_flight;
 	uint32_t path_changes;
+	uint64_t last_rx_ms;                                   /* the last packet the connection accepted */
 };
 int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_quic_conn_stats *st);
 
@@ -196,6 +210,17 @@ int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_
  * §9), so they end by idle timeout. The old socket is closed: poll the new
  * l2s_quic_fd(). */
 int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t len, uint64_t now_ms);
+
+/* Sends one non-QUIC datagram (its first byte must lack the fixed bit, at
+ * most one UDP payload) from the endpoint's socket, at once, never queued.
+ * L2S_ERR_CONFIG for another address family, L2S_ERR_LENGTH, L2S_ERR_IO
+ * when the socket refuses it (dropped, counted in tx_errors). */
+int l2s_quic_send_datagram(struct l2s_quic *q, const struct sockaddr *to, socklen_t tolen, const uint8_t *data,
+			   size_t len);
+
+/* Tests only: while drop is set, every received datagram is read and
+ * dropped (counted in rx_dropped), as if the network ate them. */
+void l2s_quic_test_drop_rx(struct l2s_quic *q, int drop);
 
 /* Tests only: puts raw bytes on conn's stream, bypassing the framing (to
  * show that the peer refuses a bad length). Same errors as l2s_quic_send. */

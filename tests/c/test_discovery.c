@@ -206,6 +206,44 @@ static void test_rate_limit(void)
 	l2s_ratelimit_free(&small);
 }
 
+/* In-band (§11.3): the connection proved the address, so a token-less probe
+ * gets the bundle at once, past the 3x rule; a bad probe and the rate
+ * limit still refuse, and the answer still verifies against the DID only. */
+static void test_inband(void)
+{
+	uint8_t probe[L2S_DISC_PROBE_MAX_BYTES], ans[L2S_DISC_ANSWER_MAX_BYTES], nonce[32];
+	const struct l2s_disc_addr src = { L2S_DISC_AF_INET, 7, { 203, 0, 113, 5 } };
+	struct l2s_disc_result res;
+	struct l2s_ratelimit small;
+	size_t pl, al;
+	int ok = 0, busy = 0;
+
+	CHECK(l2s_discovery_probe_make(probe, sizeof(probe), &pl, 0, nonce, &rng, NULL) == L2S_OK);
+	CHECK(l2s_discovery_answer_inband(ans, sizeof(ans), &al, &resp, &src, probe, pl, NOW_MS) == L2S_OK);
+	CHECK(al > L2S_DISC_AMPLIFICATION * pl);
+	CHECK(l2s_discovery_verify(ans, al, nonce, id.pk, NOW_S, &res) == L2S_OK);
+	CHECK(res.has_bundle && !res.has_token && same_addr(&res.observed, &src));
+	CHECK(l2s_discovery_verify(ans, al, nonce, other.pk, NOW_S, &res) == L2S_ERR_AUTH);
+	/* The plain answer to the same probe is still a token. */
+	CHECK(l2s_discovery_answer(ans, sizeof(ans), &al, &resp, &src, probe, pl, NOW_MS) == L2S_OK);
+	CHECK(l2s_discovery_verify(ans, al, nonce, id.pk, NOW_S, &res) == L2S_OK && res.has_token);
+	probe[pl - 1] = 1; /* non-zero padding */
+	CHECK(l2s_discovery_answer_inband(ans, sizeof(ans), &al, &resp, &src, probe, pl, NOW_MS) ==
+	      L2S_ERR_DECODE);
+	probe[pl - 1] = 0;
+	CHECK(l2s_ratelimit_init(&small, 16, 1, 3, &rng) == L2S_OK);
+	resp.rl = &small;
+	for (int i = 0; i < 10; i++) {
+		int ret = l2s_discovery_answer_inband(ans, sizeof(ans), &al, &resp, &src, probe, pl, NOW_MS);
+
+		ok += ret == L2S_OK;
+		busy += ret == L2S_ERR_BUSY;
+	}
+	CHECK(ok == 3 && busy == 7);
+	resp.rl = &rl;
+	l2s_ratelimit_free(&small);
+}
+
 /* Every truncation and extension of a valid message is refused. */
 static void check_bounds(const uint8_t *msg, size_t len, int is_probe)
 {
@@ -271,6 +309,7 @@ int main(void)
 	test_forgery();
 	test_expired_bundle();
 	test_rate_limit();
+	test_inband();
 	test_decoder_bounds();
 	l2s_ratelimit_free(&rl);
 	return tu_finish("test_discovery");

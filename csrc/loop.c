@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The event loop (loop.h): its life, one round of work, epoll over the
+ * transports' sockets and a wake-up eventfd, and the calls other threads
+ * make. The parts: path.c (connections as engine paths), peer.c (keeping
+ * peers connected), loop_event.c (events and inbox), loop_disc.c
+ * (discovery answers). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "loop_internal.h"
+#include "node.h"
+#include "store.h"
+
+#define MAX_EPOLL_EVENTS 64
+#define TCP_PORT_TRIES 8 /* port 0: ports whose TCP twin is taken are given back */
+
+/* Monotonic ms + 1: the engine takes 0 as "never". */
+uint64_t l2s_loop_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 + 1;
+}
+
+/* Bundle expiry is wall-clock time. */
+uint64_t l2s_loop_unix_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec;
+}
+
+void l2s_loop_params_default(struct l2s_loop_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	l2s_config_default(&p->cfg);
+	p->inbox_fd = -1;
+}
+
+static void params_fill(struct l2s_loop_params *p)
+{
+	if (!p->happy_eyeballs_ms)
+		p->happy_eyeballs_ms = 250;
+	if (!p->path_timeout_ms)
+		p->path_timeout_ms = 3000;
+	if (!p->quic_retry_ms)
+		p->quic_retry_ms = 30000;
+	if (!p->reconnect_base_ms)
+		p->reconnect_base_ms = 100;
+	if (!p->reconnect_max_ms)
+		p->reconnect_max_ms = 10000;
+	if (p->reconnect_max_ms < p->reconnect_base_ms)
+		p->reconnect_max_ms = p->reconnect_base_ms;
+	if (!p->event_queue_limit)
+		p->event_queue_limit = 8192;
+	if (p->event_queue_limit < 2)
+		p->event_queue_limit = 2;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static void set_port(struct sockaddr_storage *sa, uint16_t port)
+{
+	if (sa->ss_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+static uint16_t get_port(const struct sockaddr_storage *sa)
+{
+	return ntohs(sa->ss_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+					      : ((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+/* A connect-only node still needs a UDP socket for QUIC: any port. */
+static void any_addr(struct sockaddr_storage *sa, socklen_t *len)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->ss_family = AF_INET;
+	*len = sizeof(struct sockaddr_in);
+}
+
+/* UDP first; μTCP takes the same port number. */
+static int open_transports_once(struct l2s_loop *l, struct sockaddr_storage *bind, socklen_t bind_len)
+{
+	struct sockaddr_storage tcp_at = *bind;
+	int ret;
+
+	if (!l->p.no_quic) {
+		ret = l2s_quic_new(&l->quic, (struct sockaddr *)bind, bind_len, &l->p.quic);
+		if (ret != L2S_OK)
+			return ret;
+		l2s_quic_local_addr(l->quic, &l->local, &l->local_len);
+		set_port(&tcp_at, get_port(&l->local));
+	}
+	if (l->p.no_utcp)
+		return L2S_OK;
+	ret = l2s_tcp_new(&l->tcp, l->p.listen_len ? (struct sockaddr *)&tcp_at : NULL, bind_len, &l->p.tcp);
+	if (ret == L2S_OK && l->p.listen_len && l->p.no_quic)
+		l2s_tcp_local_addr(l->tcp, &l->local, &l->local_len);
+	return ret;
+}
+
+static int open_transports(struct l2s_loop *l)
+{
+	struct sockaddr_storage bind;
+	socklen_t bind_len = l->p.listen_len;
+	int ret = L2S_ERR_IO;
+
+	if (l->p.listen_len)
+		memcpy(&bind, &l->p.listen, sizeof(bind));
+	else
+		any_addr(&bind, &bind_len);
+	for (int i = 0; i < TCP_PORT_TRIES; i++) {
+		ret = open_transports_once(l, &bind, bind_len);
+		if (ret == L2S_OK)
+			return L2S_OK;
+		l2s_quic_free(l->quic);
+		l->quic = NULL;
+		/* only an ephemeral port may be tried again */
+		if (errno != EADDRINUSE || get_port(&bind) != 0)
+			break;
+	}
+	return ret;
+}
+
+static int epoll_set(struct l2s_loop *l, int fd, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.fd = fd };
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &e) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e);
+	return -1;
+}
+
+static uint32_t to_epoll(short ev)
+{
+	return (ev & POLLIN ? EPOLLIN : 0) | (ev & POLLOUT ? EPOLLOUT : 0);
+}
+
+static short from_epoll(uint32_t ev)
+{
+	return (short)((ev & EPOLLIN ? POLLIN : 0) | (ev & EPOLLOUT ? POLLOUT : 0) | (ev & EPOLLERR ? POLLERR : 0) |
+		       (ev & EPOLLHUP ? POLLHUP : 0));
+}
+
+/* μTCP's fd set changes between rounds (tcp.h). MOD every fd, as a closed
+ * and reused fd number has left the epoll set; DEL what is gone. */
+static void sync_tcp_fds(struct l2s_loop *l)
+{
+	size_t n = l2s_tcp_pollfds(l->tcp, l->tcp_fds + l->n_tcp_fds, l->tcp_fds_cap - l->n_tcp_fds);
+	struct pollfd *now = l->tcp_fds + l->n_tcp_fds;
+
+	for (size_t i = 0; i < l->n_tcp_fds; i++) {
+		size_t j = 0;
+
+		while (j < n && now[j].fd != l->tcp_fds[i].fd)
+			j++;
+		if (j == n)
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->tcp_fds[i].fd, NULL);
+	}
+	for (size_t j = 0; j < n; j++)
+		epoll_set(l, now[j].fd, to_epoll(now[j].events));
+	memmove(l->tcp_fds, now, n * sizeof(*now));
+	l->n_tcp_fds = n;
+}
+
+static void sync_fds(struct l2s_loop *l)
+{
+	if (l->quic)
+		epoll_set(l, l2s_quic_fd(l->quic), EPOLLIN | (l2s_quic_want_write(l->quic) ? EPOLLOUT : 0));
+	if (l->tcp)
+		sync_tcp_fds(l);
+}
+
+/* ---- life ------------------------------------------------------------------- */
+
+static int loop_init(struct l2s_loop *l, uint64_t now)
+{
+	int ret;
+
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->epfd < 0 || l->wakefd < 0)
+		return L2S_ERR_IO;
+	if (epoll_set(l, l->wakefd, EPOLLIN) != 0)
+		return L2S_ERR_IO;
+	if ((ret = l2s_node_new(&l->node, &l->p.node, now)) != L2S_OK ||
+	    (ret = l2s_node_set_accept_config(l->node, &l->p.cfg)) != L2S_OK ||
+	    (ret = l2s_identity_init(&l->id, l->p.node.identity_sk)) != L2S_OK ||
+	    (ret = l2s_node_prekey_bundle(l->node, l->bundle)) != L2S_OK)
+		return ret;
+	l2s_rng_init_system(&l->rng);
+	if ((ret = open_transports(l)) != L2S_OK || (ret = l2s_loop_paths_init(l)) != L2S_OK ||
+	    (ret = l2s_loop_disc_init(l, now)) != L2S_OK)
+		return ret;
+	l->tcp_fds_cap = 2 * (1 + (size_t)(l->p.tcp.max_connections ? l->p.tcp.max_connections : 256));
+	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) ||
+	    !(l->tcp_fds = calloc(l->tcp_fds_cap, sizeof(*l->tcp_fds))))
+		return L2S_ERR_NOMEM;
+	return L2S_OK;
+}
+
+int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
+{
+	struct l2s_loop *l;
+	int ret;
+
+	if (!out || !p || (p->no_quic && p->no_utcp) || l2s_config_check(&p->cfg) != L2S_OK)
+		return L2S_ERR_CONFIG;
+	if (p->listen_len > sizeof(p->listen))
+		return L2S_ERR_CONFIG;
+	if (l2s_init() != L2S_OK)
+		return L2S_ERR_INIT;
+	if (!(l = calloc(1, sizeof(*l))))
+		return L2S_ERR_NOMEM;
+	l->p = *p;
+	params_fill(&l->p);
+	l->epfd = l->wakefd = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	ret = loop_init(l, l2s_loop_now());
+	if (ret != L2S_OK) {
+		l2s_loop_free(l);
+		return ret;
+	}
+	*out = l;
+	return L2S_OK;
+}
+
+/* Politely: CONNECTION_CLOSE and FIN, the sessions stay (both sides may resume). */
+static void close_connections(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; l->paths && i < l->npaths; i++)
+		if (l->paths[i].id)
+			l2s_path_close(l, &l->paths[i], now);
+	if (l->quic)
+		l2s_quic_flush(l->quic, now);
+	if (l->tcp) /* a short linger so the FINs leave with what was queued */
+		for (int i = 0; i < 20 && l2s_tcp_next_expiry(l->tcp) != UINT64_MAX; i++) {
+			size_t n = l2s_tcp_pollfds(l->tcp, l->tcp_fds, l->tcp_fds_cap);
+
+			if (n > l->tcp_fds_cap)
+				n = l->tcp_fds_cap;
+			if (poll(l->tcp_fds, n, 5) <= 0)
+				break;
+			for (size_t j = 0; j < n; j++)
+				if (l->tcp_fds[j].revents)
+					l2s_tcp_on_io(l->tcp, l->tcp_fds[j].fd, l->tcp_fds[j].revents, l2s_loop_now());
+		}
+}
+
+void l2s_loop_free(struct l2s_loop *l)
+{
+	if (!l)
+		return;
+	if (l->tcp_fds)
+		close_connections(l, l2s_loop_now());
+	l2s_quic_free(l->quic);
+	l2s_tcp_free(l->tcp);
+	l2s_node_free(l->node);
+	for (uint32_t i = 0; l->peers && i < l->npeers; i++)
+		l2s_peer_free(l->peers[i]);
+	free(l->peers);
+	free(l->paths);
+	free(l->tcp_fds);
+	l2s_loop_events_free(l);
+	l2s_loop_disc_free(l);
+	l2s_identity_wipe(&l->id);
+	l2s_rng_wipe(&l->rng);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->wakefd >= 0)
+		close(l->wakefd);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	l2s_wipe(&l->p.node, sizeof(l->p.node));
+	l2s_wipe(l, sizeof(*l));
+	free(l);
+}
+
+/* ---- one round --------------------------------------------------------------- */
+
+static void wake(struct l2s_loop *l)
+{
+	uint64_t one = 1;
+
+	if (write(l->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, so the loop wakes anyway */
+	}
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int wait_ms(struct l2s_loop *l, uint64_t now, int limit)
+{
+	uint64_t t = min64(l2s_node_next_deadline(l->node), l2s_peers_next_timer(l));
+	uint64_t d;
+
+	t = min64(t, l2s_cookie_secrets_deadline(&l->disc_secrets));
+	if (l->quic)
+		t = min64(t, l2s_quic_next_expiry(l->quic));
+	if (l->tcp)
+		t = min64(t, l2s_tcp_next_expiry(l->tcp));
+	if (t == UINT64_MAX)
+		return limit;
+	d = t <= now ? 0 : t - now;
+	if (limit >= 0 && d > (uint64_t)limit)
+		return limit;
+	return d > 60000 ? 60000 : (int)d;
+}
+
+static void on_ready(struct l2s_loop *l, const struct epoll_event *e, uint64_t now)
+{
+	uint64_t v;
+
+	if (e->data.fd == l->wakefd) {
+		if (read(l->wakefd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: someone else drained it */
+		}
+	} else if (l->quic && e->data.fd == l2s_quic_fd(l->quic)) {
+		if (e->events & (EPOLLIN | EPOLLERR))
+			l2s_quic_on_readable(l->quic, now);
+	} else if (l->tcp) {
+		l2s_tcp_on_io(l->tcp, e->data.fd, from_epoll(e->events), now);
+	}
+}
+
+/* Everything due: timers, what the transports hold, the engine's outputs. */
+static void work(struct l2s_loop *l, uint64_t now)
+{
+	if (l->quic)
+		l2s_quic_on_timer(l->quic, now);
+	if (l->tcp)
+		l2s_tcp_on_timer(l->tcp, now);
+	l2s_loop_disc_tick(l, now);
+	l2s_node_tick(l->node, now);
+	l2s_loop_node_events(l, now);
+	l2s_loop_quic_events(l, now);
+	l2s_loop_tcp_events(l, now);
+	l2s_peers_check_paths(l, now);
+	l2s_peers_tick(l, now);
+	l2s_loop_node_events(l, now);
+	l2s_peers_sync_paths(l, now);
+	/* The inbox lines are written: now the acknowledgements may leave. */
+	l2s_loop_flush_outputs(l);
+	if (l->quic)
+		l2s_quic_flush(l->quic, now);
+	l->st.rounds++;
+}
+
+int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
+{
+	struct epoll_event evs[MAX_EPOLL_EVENTS];
+	int n, wait;
+
+	pthread_mutex_lock(&l->mu);
+	sync_fds(l);
+	wait = atomic_load(&l->stopping) ? 0 : wait_ms(l, l2s_loop_now(), timeout_ms);
+	pthread_mutex_unlock(&l->mu);
+	n = epoll_wait(l->epfd, evs, MAX_EPOLL_EVENTS, wait);
+	if (n < 0 && errno != EINTR)
+		return L2S_ERR_IO;
+	pthread_mutex_lock(&l->mu);
+	for (int i = 0; i < n; i++)
+		on_ready(l, &evs[i], l2s_loop_now());
+	work(l, l2s_loop_now());
+	pthread_mutex_unlock(&l->mu);
+	return L2S_OK;
+}
+
+int l2s_loop_run(struct l2s_loop *l)
+{
+	int ret = L2S_OK;
+
+	while (!atomic_load(&l->stopping) && ret == L2S_OK)
+		ret = l2s_loop_run_once(l, -1);
+	pthread_mutex_lock(&l->mu);
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}
+
+void l2s_loop_stop(struct l2s_loop *l)
+{
+	atomic_store(&l->stopping, 1);
+	wake(l);
+}
+
+int l2s_loop_wait_event(struct l2s_loop *l, int timeout_ms)
+{
+	struct timespec until;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	if (timeout_ms > 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&l->mu);
+	while (!l->ev_head && !atomic_load(&l->stopping) && timeout_ms != 0 && ret == 0)
+		ret = timeout_ms < 0 ? pthread_cond_wait(&l->cv, &l->mu) : pthread_cond_timedwait(&l->cv, &l->mu, &until);
+	ret = l->ev_head != NULL;
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}
+
+/* ---- the public calls ----------------------------------------------------------- */
+
+int l2s_loop_local_addr(struct l2s_loop *l, struct sockaddr_storage *addr, socklen_t *len)
+{
+	pthread_mutex_lock(&l->mu);
+	*addr = l->local;
+	*len = l->local_len;
+	pthread_mutex_unlock(&l->mu);
+	return l->local_len ? L2S_OK : L2S_ERR_STATE;
+}
+
+int l2s_loop_bundle(struct l2s_loop *l, uint8_t out[L2S_PREKEY_BUNDLE_BYTES])
+{
+	memcpy(out, l->bundle, L2S_PREKEY_BUNDLE_BYTES); /* written once, in new */
+	return L2S_OK;
+}
+
+/* Locks, finds pk's peer (or fails with L2S_ERR_NOT_FOUND). */
+static struct lpeer *lock_peer(struct l2s_loop *l, const uint8_t *pk)
+{
+	struct lpeer *pe;
+
+	pthread_mutex_lock(&l->mu);
+	if (!(pe = l2s_peer_find(l, pk)))
+		pthread_mutex_unlock(&l->mu);
+	return pe;
+}
+
+static int unlock_wake(struct l2s_loop *l, int ret)
+{
+	pthread_mutex_unlock(&l->mu);
+	wake(l);
+	return ret;
+}
+
+int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const struct sockaddr *addr,
+		      socklen_t addr_len, int connect)
+{
+	struct lpeer *pe;
+
+	if (addr_len > sizeof(struct sockaddr_storage) || (connect && (!addr || !addr_len)))
+		return L2S_ERR_CONFIG;
+	pthread_mutex_lock(&l->mu);
+	if (!(pe = l2s_peer_find(l, pk)) && !(pe = l2s_peer_add(l, pk)))
+		return unlock_wake(l, L2S_ERR_NOMEM);
+	memset(&pe->addr, 0, sizeof(pe->addr));
+	if (addr_len)
+		memcpy(&pe->addr, addr, addr_len);
+	pe->addr_len = addr_len;
+	pe->configured = 1;
+	pe->closed = 0;
+	if (connect && !pe->connect && !pe->path)
+		pe->reconnect_at = l2s_loop_now(); /* at once */
+	pe->connect = connect;
+	l->st.peers = l->npeers;
+	return unlock_wake(l, L2S_OK);
+}
+
+int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
+			     size_t len)
+{
+	struct lpeer *pe;
+	int ret = l2s_prekey_bundle_verify(bundle, len, pk, l2s_loop_unix_s());
+
+	if (ret != L2S_OK)
+		return ret;
+	if (!(pe = lock_peer(l, pk)))
+		return L2S_ERR_NOT_FOUND;
+	memcpy(pe->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
+	pe->has_bundle = 1;
+	return unlock_wake(l, L2S_OK);
+}
+
+/* The peer and session id a StoredSession names (its seal is checked here). */
+static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, uint8_t pk[L2S_ED25519_PK_BYTES],
+		       uint8_t sid[L2S_SESSION_ID_BYTES])
+{
+	struct l2s_stored_session st = { 0 };
+	uint8_t *dl = malloc(len ? len : 1);
+	int ret;
+
+	if (!dl)
+		return L2S_ERR_NOMEM;
+	ret = l2s_store_open(&st, dl, len, stored, len, l->p.node.storage_key, l2s_loop_now());
+	if (ret == L2S_OK) {
+		memcpy(pk, st.peer_pk, L2S_ED25519_PK_BYTES);
+		memcpy(sid, st.session_id, L2S_SESSION_ID_BYTES);
+	}
+	l2s_stored_session_wipe(&st);
+	l2s_wipe(dl, len);
+	free(dl);
+	return ret;
+}
+
+int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
+{
+	uint8_t pk[L2S_ED25519_PK_BYTES], sid[L2S_SESSION_ID_BYTES], *copy;
+	struct lpeer *pe;
+	int ret;
+
+	pthread_mutex_lock(&l->mu);
+	ret = stored_peer(l, stored, len, pk, sid);
+	pthread_mutex_unlock(&l->mu);
+	if (ret != L2S_OK)
+		return ret;
+	if (!(pe = lock_peer(l, pk)))
+		return L2S_ERR_NOT_FOUND;
+	if (!(copy = malloc(len)))
+		return unlock_wake(l, L2S_ERR_NOMEM);
+	memcpy(copy, stored, len);
+	if (pe->import)
+		l2s_wipe(pe->import, pe->import_len);
+	free(pe->import);
+	pe->import = copy;
+	pe->import_len = len;
+	pe->imported = 1;
+	memcpy(pe->filter_sid, sid, sizeof(sid));
+	pe->filter_upto = delivered_upto;
+	pe->has_filter = 1;
+	pe->resume_from_ms = l2s_loop_now();
+	if (!pe->path && !pe->quic_try && !pe->tcp_try)
+		pe->reconnect_at = pe->resume_from_ms;
+	return unlock_wake(l, L2S_OK);
+}
+
+int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t *out, size_t cap,
+		    size_t *len)
+{
+	struct lpeer *pe = lock_peer(l, pk);
+	int ret;
+
+	if (!pe)
+		return L2S_ERR_NOT_FOUND;
+	ret = pe->session ? l2s_session_export(l->node, pe->session, out, cap, len) : L2S_ERR_NOT_FOUND;
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}
+
+int l2s_loop_send(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *msg, size_t len,
+		  uint64_t *seq)
+{
+	struct lpeer *pe = lock_peer(l, pk);
+	struct l2s_session_info si;
+	uint64_t s;
+	int ret;
+
+	if (!pe)
+		return L2S_ERR_NOT_FOUND;
+	if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK)
+		return unlock_wake(l, L2S_ERR_NOT_FOUND);
+	if (si.state == L2S_FAILED)
+		return unlock_wake(l, L2S_ERR_STATE);
+	ret = l2s_session_send(l->node, pe->session, msg, len, l2s_loop_now(), &s);
+	if (ret == L2S_OK) {
+		pe->tx_messages++;
+		if (seq)
+			*seq = s;
+	}
+	return unlock_wake(l, ret);
+}
+
+int l2s_loop_rotate(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+{
+	struct lpeer *pe = lock_peer(l, pk);
+
+	if (!pe)
+		return L2S_ERR_NOT_FOUND;
+	return unlock_wake(l, pe->session ? l2s_session_rotate(l->node, pe->session, l2s_loop_now())
+					  : L2S_ERR_NOT_FOUND);
+}
+
+int l2s_loop_close_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+{
+	struct lpeer *pe = lock_peer(l, pk);
+	int ret = L2S_OK;
+
+	if (!pe)
+		return L2S_ERR_NOT_FOUND;
+	pe->closed = 1;
+	pe->reconnect_at = pe->tcp_at = pe->quic_retry_at = 0;
+	if (pe->session)
+		ret = l2s_session_close(l->node, pe->session, l2s_loop_now());
+	return unlock_wake(l, ret);
+}
+
+size_t l2s_loop_peer_count(struct l2s_loop *l)
+{
+	size_t n;
+
+	pthread_mutex_lock(&l->mu);
+	n = l->npeers;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+static void fill_info(struct l2s_loop *l, const struct lpeer *pe, struct l2s_loop_peer_info *info)
+{
+	struct lpath *p = l2s_path_get(l, pe->path);
+	struct l2s_quic_conn_stats cs;
+
+	memset(info, 0, sizeof(*info));
+	memcpy(info->pk, pe->pk, sizeof(info->pk));
+	info->addr = pe->addr;
+	info->addr_len = pe->addr_len;
+	info->connect = pe->connect;
+	info->has_session = pe->session && l2s_session_info(l->node, pe->session, &info->session) == L2S_OK;
+	info->transport = p ? p->kind : L2S_TRANSPORT_NONE;
+	if (p && p->kind == L2S_TRANSPORT_QUIC && l2s_quic_get_conn_stats(l->quic, p->conn, &cs) == L2S_OK)
+		info->rtt_us = cs.smoothed_rtt_us;
+	info->established_ms = pe->established_ms;
+	info->resume_ms = pe->resume_ms;
+	info->fallbacks = pe->fallbacks;
+	info->returns = pe->returns;
+	info->tx_messages = pe->tx_messages;
+	info->rx_messages = pe->rx_messages;
+	info->delivered = pe->delivered;
+}
+
+int l2s_loop_peer_info(struct l2s_loop *l, size_t i, struct l2s_loop_peer_info *info)
+{
+	int ret = L2S_ERR_NOT_FOUND;
+
+	pthread_mutex_lock(&l->mu);
+	if (i < l->npeers) {
+		fill_info(l, l->peers[i], info);
+		ret = L2S_OK;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}
+
+void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
+{
+	uint32_t sessions = 0;
+
+	pthread_mutex_lock(&l->mu);
+	*st = l->st;
+	if (l->quic)
+		l2s_quic_get_stats(l->quic, &st->quic);
+	if (l->tcp)
+		l2s_tcp_get_stats(l->tcp, &st->tcp);
+	for (uint32_t i = 0; i < l->npeers; i++)
+		sessions += l->peers[i]->session != 0;
+	st->sessions = sessions;
+	st->peers = l->npeers;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- tests only ------------------------------------------------------------------- */
+
+void l2s_loop_test_block_quic(struct l2s_loop *l, int block)
+{
+	pthread_mutex_lock(&l->mu);
+	if (l->quic)
+		l2s_quic_test_drop_rx(l->quic, block);
+	pthread_mutex_unlock(&l->mu);
+}
+
+int l2s_loop_test_binding(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t out[32])
+{
+	struct lpeer *pe = lock_peer(l, pk);
+	struct l2s_session_info si;
+	int ret = L2S_ERR_NOT_FOUND;
+
+	if (!pe)
+		return ret;
+	if (pe->session && l2s_session_info(l->node, pe->session, &si) == L2S_OK) {
+		const uint8_t *b = l2s_node_binding(l->node, si.path);
+
+		memset(out, 0, 32);
+		if (b)
+			memcpy(out, b, 32);
+		ret = L2S_OK;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}

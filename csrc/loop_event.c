@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The application's side of the loop: the engine's events passed on (with
+ * the session's transport), the inbox lines for delivered messages
+ * (PROTOCOL.md §12), and the bounded event queue. The queue never drops:
+ * above half of event_queue_limit the loop stops taking messages from the
+ * transports, whose flow control then holds the peers back. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+
+int l2s_loop_paused(const struct l2s_loop *l)
+{
+	return l->ev_count >= l->p.event_queue_limit / 2;
+}
+
+void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len)
+{
+	struct levent *e = malloc(sizeof(*e) + len);
+
+	/* Without memory the event cannot be kept; nothing better to do than count it. */
+	if (!e) {
+		l->st.rx_dropped[-L2S_ERR_NOMEM]++;
+		return;
+	}
+	e->next = NULL;
+	e->ev = *ev;
+	if (len)
+		memcpy(e->data, data, len);
+	e->ev.data = len ? e->data : NULL;
+	e->ev.len = len;
+	if (l->ev_tail)
+		l->ev_tail->next = e;
+	else
+		l->ev_head = e;
+	l->ev_tail = e;
+	l->ev_count++;
+	l->st.events_queued++;
+	if (l->ev_count > l->st.events_peak)
+		l->st.events_peak = l->ev_count;
+	pthread_cond_broadcast(&l->cv);
+}
+
+void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now)
+{
+	struct l2s_loop_event ev = { 0 };
+
+	ev.type = L2S_LOOP_EV_PEER_ERROR;
+	ev.time_ms = now;
+	ev.error = err;
+	memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
+	l2s_loop_event_push(l, &ev, NULL, 0);
+}
+
+void l2s_loop_events_free(struct l2s_loop *l)
+{
+	struct levent *e;
+
+	while ((e = l->ev_head)) {
+		l->ev_head = e->next;
+		l2s_wipe(e->data, e->ev.len);
+		free(e);
+	}
+	l->ev_tail = NULL;
+	if (l->ev_taken)
+		l2s_wipe(l->ev_taken->data, l->ev_taken->ev.len);
+	free(l->ev_taken);
+	l->ev_taken = NULL;
+	l->ev_count = 0;
+}
+
+int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
+{
+	struct levent *e;
+	int was_paused, ret = 0;
+
+	pthread_mutex_lock(&l->mu);
+	was_paused = l2s_loop_paused(l);
+	if (l->ev_taken)
+		l2s_wipe(l->ev_taken->data, l->ev_taken->ev.len);
+	free(l->ev_taken);
+	l->ev_taken = NULL;
+	if ((e = l->ev_head)) {
+		l->ev_head = e->next;
+		if (!l->ev_head)
+			l->ev_tail = NULL;
+		l->ev_count--;
+		l->ev_taken = e;
+		*ev = e->ev;
+		ret = 1;
+	}
+	/* Room again: the loop takes messages from the transports again. */
+	if (was_paused && !l2s_loop_paused(l)) {
+		uint64_t one = 1;
+
+		if (write(l->wakefd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the loop wakes anyway */
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+	return ret;
+}
+
+/* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nothing sane to do: the line is lost to a broken inbox */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void hex(char *out, const uint8_t *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+}
+
+/* <session_id 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n */
+static void inbox_line(struct l2s_loop *l, const uint8_t sid[L2S_SESSION_ID_BYTES], const struct l2s_event *ev)
+{
+	size_t cap = 2 * L2S_SESSION_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
+	char *line = malloc(cap), *p;
+
+	if (!line)
+		return;
+	p = line;
+	hex(p, sid, L2S_SESSION_ID_BYTES);
+	p += 2 * L2S_SESSION_ID_BYTES;
+	p += snprintf(p, 23, " %llu ", (unsigned long long)ev->seq);
+	hex(p, ev->peer_pk, L2S_ED25519_PK_BYTES);
+	p += 2 * L2S_ED25519_PK_BYTES;
+	*p++ = ' ';
+	hex(p, ev->data, ev->len);
+	p += 2 * ev->len;
+	*p++ = '\n';
+	write_all(l->p.inbox_fd, line, (size_t)(p - line));
+	l2s_wipe(line, cap);
+	free(line);
+}
+
+/* A MESSAGE goes on unless the inbox already had it before a restart. */
+static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev)
+{
+	struct l2s_session_info si;
+
+	if (l2s_session_info(l->node, ev->session, &si) != L2S_OK)
+		memset(&si, 0, sizeof(si));
+	if (pe->has_filter && memcmp(si.session_id, pe->filter_sid, sizeof(si.session_id)) == 0 &&
+	    ev->seq <= pe->filter_upto)
+		return 0;
+	pe->rx_messages++;
+	pe->delivered++;
+	if (l->p.inbox_fd >= 0)
+		inbox_line(l, si.session_id, ev);
+	return 1;
+}
+
+static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
+{
+	struct l2s_loop_event out = { 0 };
+
+	out.type = ev->type;
+	out.session = ev->session;
+	out.time_ms = ev->time_ms;
+	memcpy(out.peer_pk, ev->peer_pk, sizeof(out.peer_pk));
+	out.from = ev->from;
+	out.to = ev->to;
+	out.reason = ev->reason;
+	out.seq = ev->seq;
+	out.transport = l2s_path_kind(l, ev->path);
+	l2s_loop_event_push(l, &out, ev->data, ev->type == L2S_EV_MESSAGE ? ev->len : 0);
+}
+
+/* Sessions of DIDs we do not serve end at ACCEPTED, and say nothing. */
+static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
+{
+	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
+
+	if (ev->type != L2S_EV_ACCEPTED)
+		return pe != NULL;
+	if (!pe && l->p.accept_any && (pe = l2s_peer_add(l, ev->peer_pk)))
+		l->st.peers = l->npeers;
+	if (!pe || pe->closed) {
+		l2s_session_close(l->node, ev->session, now);
+		return 0;
+	}
+	return 1;
+}
+
+void l2s_loop_node_events(struct l2s_loop *l, uint64_t now)
+{
+	struct l2s_event ev;
+
+	while (l2s_node_next_event(l->node, &ev)) {
+		struct lpeer *pe;
+
+		if (!admit(l, &ev, now))
+			continue;
+		l2s_peer_on_session_event(l, &ev, now);
+		pe = l2s_peer_find(l, ev.peer_pk);
+		if (ev.type == L2S_EV_MESSAGE && !deliver(l, pe, &ev))
+			continue;
+		if (ev.type == L2S_EV_TRANSPORT)
+			pe->path_kind = l2s_path_kind(l, ev.path);
+		pass_on(l, &ev);
+	}
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The loop's path table: every transport connection (QUIC or μTCP) is one
+ * engine path, named by a loop path id that is never 0 and not reused
+ * before the 32-bit counter wraps. The transports' events are turned into
+ * engine calls here: messages to l2s_node_receive, CONNECTED to the path's
+ * channel binding and status, CLOSED to a path that is down.
+ *
+ * The table has one slot per connection the transports allow and is
+ * searched linearly: the loop serves few connections per node (peers, and
+ * a fallback connection at times), not thousands. */
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "loop_internal.h"
+
+int l2s_loop_paths_init(struct l2s_loop *l)
+{
+	l->npaths = (l->p.quic.max_connections ? l->p.quic.max_connections : 256) +
+		    (l->p.tcp.max_connections ? l->p.tcp.max_connections : 256);
+	l->paths = calloc(l->npaths, sizeof(*l->paths));
+	l->next_path_id = 1;
+	return l->paths ? L2S_OK : L2S_ERR_NOMEM;
+}
+
+struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id)
+{
+	for (uint32_t i = 0; id && i < l->npaths; i++)
+		if (l->paths[i].id == id)
+			return &l->paths[i];
+	return NULL;
+}
+
+struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn)
+{
+	for (uint32_t i = 0; i < l->npaths; i++)
+		if (l->paths[i].id && l->paths[i].kind == kind && l->paths[i].conn == conn)
+			return &l->paths[i];
+	return NULL;
+}
+
+int l2s_path_kind(struct l2s_loop *l, uint32_t id)
+{
+	struct lpath *p = l2s_path_get(l, id);
+
+	return p ? p->kind : L2S_TRANSPORT_NONE;
+}
+
+static uint32_t new_path_id(struct l2s_loop *l)
+{
+	uint32_t id;
+
+	do {
+		id = l->next_path_id++;
+		if (!l->next_path_id)
+			l->next_path_id = 1;
+	} while (!id || l2s_path_get(l, id));
+	return id;
+}
+
+/* family || IP: the engine keys rate limits and cookies on the host, not the port. */
+static size_t host_bytes(uint8_t out[LOOP_ADDR_BYTES], const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET) {
+		out[0] = 4;
+		memcpy(out + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 5;
+	}
+	if (sa->ss_family == AF_INET6) {
+		out[0] = 6;
+		memcpy(out + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return 17;
+	}
+	return 0;
+}
+
+static void path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, socklen_t sa_len)
+{
+	memset(&p->sa, 0, sizeof(p->sa));
+	memcpy(&p->sa, sa, sa_len);
+	p->sa_len = sa_len;
+	p->addr_len = host_bytes(p->addr, &p->sa);
+}
+
+struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
+			    const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npaths; i++) {
+		struct lpath *p = &l->paths[i];
+
+		if (p->id)
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->id = new_path_id(l);
+		p->kind = kind;
+		p->conn = conn;
+		p->outbound = outbound;
+		p->opened_ms = p->last_rx_ms = now;
+		path_set_addr(p, sa, sa_len);
+		return p;
+	}
+	return NULL;
+}
+
+void l2s_path_free(struct l2s_loop *l, struct lpath *p)
+{
+	(void)l;
+	l2s_wipe(p->nonce, sizeof(p->nonce));
+	memset(p, 0, sizeof(*p));
+}
+
+/* The transport reports CLOSED later; the slot lives until then. */
+void l2s_path_close(struct l2s_loop *l, struct lpath *p, uint64_t now)
+{
+	if (p->kind == L2S_TRANSPORT_QUIC)
+		l2s_quic_close(l->quic, p->conn, L2S_QUIC_APP_NO_ERROR, now);
+	else
+		l2s_tcp_close(l->tcp, p->conn, now);
+}
+
+int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len)
+{
+	if (p->kind == L2S_TRANSPORT_QUIC)
+		return l2s_quic_send(l->quic, p->conn, msg, len);
+	return l2s_tcp_send(l->tcp, p->conn, msg, len);
+}
+
+int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p)
+{
+	struct l2s_quic_conn_stats cs;
+
+	if (p->kind == L2S_TRANSPORT_UTCP)
+		return l2s_tcp_queued(l->tcp, p->conn) != 0;
+	return l2s_quic_get_conn_stats(l->quic, p->conn, &cs) == L2S_OK && cs.bytes_in_flight;
+}
+
+/* Anything the connection accepted: a message, or on QUIC any packet (ACKs). */
+uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p)
+{
+	struct l2s_quic_conn_stats cs;
+
+	if (p->kind == L2S_TRANSPORT_QUIC && l2s_quic_get_conn_stats(l->quic, p->conn, &cs) == L2S_OK &&
+	    cs.last_rx_ms > p->last_rx_ms)
+		return cs.last_rx_ms;
+	return p->last_rx_ms;
+}
+
+/* ---- from the transports -------------------------------------------------- */
+
+static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
+{
+	int ret;
+
+	p->last_rx_ms = now;
+	/* Discovery travels in-band too (PROTOCOL.md §11.3); the node never sees it. */
+	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_PROBE) {
+		l2s_loop_disc_inband(l, p, msg, len, now);
+		return;
+	}
+	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_ANSWER) {
+		l2s_peer_on_answer(l, p, msg, len, now);
+		return;
+	}
+	ret = l2s_node_receive(l->node, p->id, p->addr, p->addr_len, msg, len, now);
+	if (ret == L2S_OK)
+		l->st.rx_messages++;
+	else if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
+		l->st.rx_dropped[-ret]++;
+	/* Each message may release events: count them before taking another. */
+	l2s_loop_node_events(l, now);
+}
+
+static void on_connected(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
+			 const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now)
+{
+	struct lpath *p = l2s_path_by_conn(l, kind, conn);
+	uint8_t b[L2S_QUIC_BINDING_BYTES];
+
+	if (!p && !(p = l2s_path_open(l, kind, conn, outbound, sa, sa_len, now))) {
+		/* the table is as large as both transports allow: should not happen */
+		if (kind == L2S_TRANSPORT_QUIC)
+			l2s_quic_close(l->quic, conn, L2S_QUIC_APP_NO_ERROR, now);
+		else
+			l2s_tcp_close(l->tcp, conn, now);
+		return;
+	}
+	path_set_addr(p, sa, sa_len);
+	p->connected = 1;
+	p->last_rx_ms = now;
+	/* QUIC binds the handshakes on this path to its TLS session (PROTOCOL.md §2.1). */
+	if (kind == L2S_TRANSPORT_QUIC && l2s_quic_channel_binding(l->quic, conn, b) == L2S_OK) {
+		l2s_node_path_binding(l->node, p->id, b);
+		l2s_wipe(b, sizeof(b));
+	}
+	l2s_node_path_status(l->node, p->id, 1, now);
+	if (p->outbound)
+		l2s_peer_on_connected(l, p, now);
+}
+
+static void on_closed(struct l2s_loop *l, int kind, uint32_t conn, uint64_t now)
+{
+	struct lpath *p = l2s_path_by_conn(l, kind, conn);
+
+	if (!p)
+		return;
+	if (p->connected)
+		l2s_node_path_status(l->node, p->id, 0, now);
+	l2s_peer_on_closed(l, p, now);
+	l2s_path_free(l, p);
+}
+
+void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now)
+{
+	struct l2s_quic_event ev;
+	struct lpath *p;
+
+	while (l->quic && !l2s_loop_paused(l) && l2s_quic_next_event(l->quic, &ev)) {
+		switch (ev.type) {
+		case L2S_QUIC_EV_CONNECTED:
+			on_connected(l, L2S_TRANSPORT_QUIC, ev.conn, ev.outbound, &ev.peer, ev.peer_len, now);
+			break;
+		case L2S_QUIC_EV_MESSAGE:
+			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn)))
+				on_message(l, p, ev.data, ev.len, now);
+			break;
+		case L2S_QUIC_EV_PATH:
+			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn)))
+				path_set_addr(p, &ev.peer, ev.peer_len);
+			break;
+		case L2S_QUIC_EV_CLOSED:
+			on_closed(l, L2S_TRANSPORT_QUIC, ev.conn, now);
+			break;
+		case L2S_QUIC_EV_DATAGRAM:
+			l2s_loop_disc_datagram(l, &ev, now);
+			break;
+		}
+	}
+}
+
+void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now)
+{
+	struct l2s_tcp_event ev;
+	struct lpath *p;
+
+	while (l->tcp && !l2s_loop_paused(l) && l2s_tcp_next_event(l->tcp, &ev)) {
+		switch (ev.type) {
+		case L2S_TCP_EV_CONNECTED:
+			on_connected(l, L2S_TRANSPORT_UTCP, ev.conn, ev.outbound, &ev.peer, ev.peer_len, now);
+			break;
+		case L2S_TCP_EV_MESSAGE:
+			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_UTCP, ev.conn)))
+				on_message(l, p, ev.data, ev.len, now);
+			break;
+		case L2S_TCP_EV_CLOSED:
+			on_closed(l, L2S_TRANSPORT_UTCP, ev.conn, now);
+			break;
+		}
+	}
+}
+
+/* The engine's outputs to their paths. A path that is gone or full drops
+ * the message: the engine retransmits what matters. */
+void l2s_loop_flush_outputs(struct l2s_loop *l)
+{
+	struct l2s_output o;
+
+	while (l2s_node_next_output(l->node, &o)) {
+		struct lpath *p = l2s_path_get(l, o.path);
+
+		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK)
+			l->st.tx_messages++;
+		else
+			l->st.tx_dropped++;
+	}
+}

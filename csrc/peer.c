@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Peers: keeping a session with the peers added with connect = 1 (and with
+ * those whose session was imported), over whichever transport works
+ * (loop.h steps 1-6, PROTOCOL.md §2.3):
+ *
+ *   start:     QUIC at once, μTCP happy_eyeballs_ms later; the first to
+ *              connect carries the session, the other is closed;
+ *   carry:     set_path (a session exists), resume (an import waits),
+ *              establish (a bundle is cached) or an in-band probe first;
+ *   fallback:  the carrier closed or went quiet with data in flight: the
+ *              other transport is connected at once;
+ *   return:    on μTCP, QUIC is tried every quic_retry_ms;
+ *   reconnect: everything down: start again after a jittered backoff.
+ *
+ * Peers sit in an array searched linearly by key: L2S_LOOP_MAX_PEERS
+ * bounds it, and the loop's work per peer is small. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "bundle.h"
+#include "loop_internal.h"
+
+struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+{
+	for (uint32_t i = 0; i < l->npeers; i++)
+		if (memcmp(l->peers[i]->pk, pk, L2S_ED25519_PK_BYTES) == 0)
+			return l->peers[i];
+	return NULL;
+}
+
+struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+{
+	struct lpeer *pe;
+
+	if (l->npeers >= L2S_LOOP_MAX_PEERS || !(pe = calloc(1, sizeof(*pe))))
+		return NULL;
+	memcpy(pe->pk, pk, L2S_ED25519_PK_BYTES);
+	l->peers[l->npeers++] = pe;
+	return pe;
+}
+
+uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe)
+{
+	for (uint32_t i = 0; i < l->npeers; i++)
+		if (l->peers[i] == pe)
+			return i + 1;
+	return 0;
+}
+
+struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
+{
+	return p->peer && p->peer <= l->npeers ? l->peers[p->peer - 1] : NULL;
+}
+
+void l2s_peer_free(struct lpeer *pe)
+{
+	if (pe->import)
+		l2s_wipe(pe->import, pe->import_len);
+	free(pe->import);
+	l2s_wipe(pe, sizeof(*pe));
+	free(pe);
+}
+
+/* This side keeps the peer connected (the accepting side of a session
+ * does not, unless it imported the session). */
+static int wants_connection(const struct lpeer *pe)
+{
+	return pe->addr_len && !pe->closed && (pe->connect || pe->imported);
+}
+
+static uint64_t backoff_ms(struct l2s_loop *l, struct lpeer *pe)
+{
+	struct l2s_config c = { 0 };
+
+	c.backoff_base_ms = l->p.reconnect_base_ms;
+	c.backoff_max_ms = l->p.reconnect_max_ms;
+	return l2s_backoff_delay(&c, pe->attempt++, &l->rng);
+}
+
+static void schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	pe->tcp_at = 0;
+	pe->reconnect_at = now + backoff_ms(l, pe);
+}
+
+/* ---- making connections --------------------------------------------------- */
+
+static uint32_t connect_kind(struct l2s_loop *l, struct lpeer *pe, int kind, uint64_t now)
+{
+	struct lpath *p;
+	uint32_t conn;
+	int ret;
+
+	if (kind == L2S_TRANSPORT_QUIC)
+		ret = l2s_quic_connect(l->quic, (struct sockaddr *)&pe->addr, pe->addr_len, now, &conn);
+	else
+		ret = l2s_tcp_connect(l->tcp, (struct sockaddr *)&pe->addr, pe->addr_len, now, &conn);
+	if (ret != L2S_OK) {
+		l2s_loop_peer_error(l, pe, ret, now);
+		return 0;
+	}
+	if (!(p = l2s_path_open(l, kind, conn, 1, &pe->addr, pe->addr_len, now))) {
+		if (kind == L2S_TRANSPORT_QUIC)
+			l2s_quic_close(l->quic, conn, L2S_QUIC_APP_NO_ERROR, now);
+		else
+			l2s_tcp_close(l->tcp, conn, now);
+		l2s_loop_peer_error(l, pe, L2S_ERR_NOMEM, now);
+		return 0;
+	}
+	p->peer = l2s_peer_index(l, pe);
+	return p->id;
+}
+
+static void try_quic(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	if (l->quic && !pe->quic_try)
+		pe->quic_try = connect_kind(l, pe, L2S_TRANSPORT_QUIC, now);
+}
+
+static void try_tcp(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	pe->tcp_at = 0;
+	if (l->tcp && !pe->tcp_try)
+		pe->tcp_try = connect_kind(l, pe, L2S_TRANSPORT_UTCP, now);
+}
+
+static int trying(const struct lpeer *pe)
+{
+	return pe->quic_try || pe->tcp_try;
+}
+
+/* Happy eyeballs: QUIC now, μTCP a little later unless QUIC wins first. */
+static void start_attempt(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	pe->reconnect_at = 0;
+	if ((pe->session || pe->import) && !pe->resume_from_ms)
+		pe->resume_from_ms = now;
+	try_quic(l, pe, now);
+	if (!l->quic)
+		try_tcp(l, pe, now);
+	else if (l->tcp)
+		pe->tcp_at = now + l->p.happy_eyeballs_ms;
+	if (!trying(pe) && !pe->tcp_at)
+		schedule_reconnect(l, pe, now);
+}
+
+/* The carrier failed: the other transport at once (QUIC returns later
+ * through quic_retry_ms, or with the next full attempt). */
+static void fall_back(struct l2s_loop *l, struct lpeer *pe, int failed_kind, uint64_t now)
+{
+	if (!pe->resume_from_ms)
+		pe->resume_from_ms = now;
+	if (failed_kind == L2S_TRANSPORT_QUIC)
+		try_tcp(l, pe, now);
+	else
+		try_quic(l, pe, now);
+	if (!trying(pe))
+		start_attempt(l, pe, now);
+}
+
+/* ---- a session on a connected path ---------------------------------------- */
+
+static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	uint8_t probe[L2S_DISC_PROBE_MIN_BYTES];
+	size_t len;
+
+	if (l2s_discovery_probe_make(probe, sizeof(probe), &len, 0, p->nonce, &l->rng, NULL) != L2S_OK ||
+	    l2s_path_send(l, p, probe, len) != L2S_OK) {
+		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
+		return;
+	}
+	p->probing = 1;
+	l->st.disc_probes++;
+}
+
+static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	uint32_t h;
+	int ret = l2s_node_establish(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(), &l->p.cfg,
+				     p->id, now, &h);
+
+	if (ret == L2S_ERR_EXPIRED || ret == L2S_ERR_AUTH || ret == L2S_ERR_DECODE) {
+		pe->has_bundle = 0; /* fetch a fresh one next time */
+	}
+	if (ret != L2S_OK) {
+		l2s_loop_peer_error(l, pe, ret, now);
+		schedule_reconnect(l, pe, now);
+		return;
+	}
+	pe->session = h;
+	pe->started_resume = 0;
+}
+
+static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	uint32_t h;
+	int ret = l2s_node_resume(l->node, pe->import, pe->import_len, &l->p.cfg, p->id, now, &h);
+
+	l2s_wipe(pe->import, pe->import_len);
+	free(pe->import);
+	pe->import = NULL;
+	if (ret != L2S_OK) {
+		l2s_loop_peer_error(l, pe, ret, now);
+		return;
+	}
+	pe->session = h;
+	pe->started_resume = 1;
+	/* A refused resumption then falls back to a full handshake. */
+	if (pe->has_bundle)
+		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
+}
+
+static int bundle_valid(struct lpeer *pe)
+{
+	return pe->has_bundle &&
+	       l2s_prekey_bundle_verify(pe->bundle, sizeof(pe->bundle), pe->pk, l2s_loop_unix_s()) == L2S_OK;
+}
+
+static void carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	struct l2s_session_info si;
+
+	if (pe->session && l2s_session_set_path(l->node, pe->session, p->id, now) == L2S_OK) {
+		l->st.resumptions++;
+		/* Still established: the move is the whole interruption. */
+		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
+		    si.state == L2S_ESTABLISHED) {
+			pe->resume_ms = now - pe->resume_from_ms;
+			pe->resume_from_ms = 0;
+		}
+		return;
+	}
+	pe->session = 0;
+	if (pe->import)
+		resume_import(l, pe, p, now);
+	else if (bundle_valid(pe))
+		establish(l, pe, p, now);
+	else
+		send_probe(l, pe, p, now);
+}
+
+static void count_move(struct l2s_loop *l, struct lpeer *pe, int to)
+{
+	if (pe->path_kind == L2S_TRANSPORT_QUIC && to == L2S_TRANSPORT_UTCP) {
+		pe->fallbacks++;
+		l->st.fallbacks++;
+	} else if (pe->path_kind == L2S_TRANSPORT_UTCP && to == L2S_TRANSPORT_QUIC) {
+		pe->returns++;
+		l->st.returns++;
+	}
+	pe->path_kind = to;
+}
+
+static void close_try(struct l2s_loop *l, uint32_t *try, uint64_t now)
+{
+	struct lpath *p = l2s_path_get(l, *try);
+
+	*try = 0;
+	if (p)
+		l2s_path_close(l, p, now);
+}
+
+/* p connected and wins: it carries the session from now on. */
+static void adopt(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	if (pe->quic_try == p->id)
+		pe->quic_try = 0;
+	if (pe->tcp_try == p->id)
+		pe->tcp_try = 0;
+	close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->tcp_try : &pe->quic_try, now);
+	pe->tcp_at = 0;
+	pe->reconnect_at = 0;
+	pe->path = p->id;
+	pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
+	count_move(l, pe, p->kind);
+	carry(l, pe, p, now);
+}
+
+void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now)
+{
+	struct lpeer *pe = l2s_peer_of_path(l, p);
+	struct lpath *carrier;
+
+	if (!pe || pe->closed || (pe->quic_try != p->id && pe->tcp_try != p->id)) {
+		l2s_path_close(l, p, now);
+		return;
+	}
+	carrier = l2s_path_get(l, pe->path);
+	if (!carrier) {
+		adopt(l, pe, p, now);
+	} else if (carrier->kind == L2S_TRANSPORT_UTCP && p->kind == L2S_TRANSPORT_QUIC) {
+		/* back to QUIC; μTCP closes once the session moved */
+		adopt(l, pe, p, now);
+		l2s_path_close(l, carrier, now);
+	} else {
+		close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->quic_try : &pe->tcp_try, now);
+	}
+}
+
+/* The carrier is gone (closed, or silent with data in flight). */
+static void carrier_lost(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	pe->path = 0;
+	pe->quic_retry_at = 0;
+	if (wants_connection(pe))
+		fall_back(l, pe, p->kind, now);
+}
+
+void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now)
+{
+	struct lpeer *pe = l2s_peer_of_path(l, p);
+	int was_try;
+
+	if (!pe)
+		return;
+	if (pe->path == p->id) {
+		carrier_lost(l, pe, p, now);
+		return;
+	}
+	was_try = pe->quic_try == p->id || pe->tcp_try == p->id;
+	if (pe->quic_try == p->id)
+		pe->quic_try = 0;
+	if (pe->tcp_try == p->id)
+		pe->tcp_try = 0;
+	/* An attempt failed; the whole race failed when nothing else is left. */
+	if (was_try && !pe->path && !trying(pe) && !pe->tcp_at && wants_connection(pe)) {
+		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
+		schedule_reconnect(l, pe, now);
+	}
+}
+
+/* An in-band DISCOVERY_ANSWER (PROTOCOL.md §11.3) to our probe on p. */
+void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
+{
+	struct lpeer *pe = l2s_peer_of_path(l, p);
+	struct l2s_disc_result res;
+	struct l2s_disc_answer a;
+	int ret;
+
+	if (!pe || !p->probing || pe->path != p->id) {
+		l->st.disc_dropped++;
+		return;
+	}
+	p->probing = 0;
+	ret = l2s_discovery_verify(msg, len, p->nonce, pe->pk, l2s_loop_unix_s(), &res);
+	if (ret == L2S_OK && !res.has_bundle)
+		ret = L2S_ERR_DECODE;
+	if (ret != L2S_OK || l2s_decode_disc_answer(msg, len, &a) != L2S_OK) {
+		l2s_loop_peer_error(l, pe, ret != L2S_OK ? ret : L2S_ERR_DECODE, now);
+		pe->path = 0;
+		l2s_path_close(l, p, now);
+		schedule_reconnect(l, pe, now);
+		return;
+	}
+	memcpy(pe->bundle, a.bundle, sizeof(pe->bundle));
+	pe->has_bundle = 1;
+	establish(l, pe, p, now);
+}
+
+/* ---- the engine's view ------------------------------------------------------ */
+
+static void on_established(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	pe->established_ms = now;
+	pe->attempt = 0;
+	if (pe->resume_from_ms) {
+		pe->resume_ms = now - pe->resume_from_ms;
+		pe->resume_from_ms = 0;
+	}
+	if (pe->started_resume) {
+		l->st.resumptions++;
+		pe->started_resume = 0;
+	}
+}
+
+static void on_ended(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	pe->session = 0;
+	pe->started_resume = 0;
+	if (wants_connection(pe) && !pe->reconnect_at)
+		schedule_reconnect(l, pe, now);
+}
+
+void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
+{
+	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
+	struct lpath *p;
+
+	if (!pe)
+		return;
+	if (ev->type == L2S_EV_ACCEPTED) {
+		pe->session = ev->session;
+		pe->path = ev->path;
+		pe->path_kind = l2s_path_kind(l, ev->path);
+		if ((p = l2s_path_get(l, ev->path)) && !p->peer)
+			p->peer = l2s_peer_index(l, pe);
+		return;
+	}
+	if (ev->session != pe->session || ev->type != L2S_EV_STATE)
+		return;
+	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ESTABLISHED && ev->from != L2S_DEGRADED &&
+	    ev->from != L2S_ROTATING) {
+		if (!pe->started_resume)
+			l->st.handshakes++;
+		on_established(l, pe, now);
+	} else if (ev->to == L2S_ESTABLISHED) {
+		on_established(l, pe, now);
+	} else if (ev->to == L2S_STATE_END) {
+		on_ended(l, pe, now);
+	}
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+/* The carrier failed when it has data in flight and nothing came back. On
+ * QUIC "in flight" is the transport's own: unacknowledged packets, which
+ * the peer's stack acknowledges even while its application reads nothing.
+ * μTCP shows no such thing, so there it is the session's unacknowledged
+ * messages (a peer that stops reading for path_timeout_ms looks gone, and
+ * the session moves to a new connection: nothing is lost). */
+static uint64_t silence_deadline(struct l2s_loop *l, struct lpeer *pe, struct lpath *p)
+{
+	struct l2s_session_info si;
+	int busy = l2s_path_in_flight(l, p);
+
+	if (!busy && p->kind == L2S_TRANSPORT_UTCP && pe->session &&
+	    l2s_session_info(l->node, pe->session, &si) == L2S_OK)
+		busy = si.unacked != 0;
+	return busy ? l2s_path_last_rx(l, p) + l->p.path_timeout_ms : UINT64_MAX;
+}
+
+void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p = l2s_path_get(l, pe->path);
+
+		if (!p || !p->connected || !wants_connection(pe) || now < silence_deadline(l, pe, p))
+			continue;
+		l2s_node_path_status(l->node, p->id, 0, now);
+		l2s_path_close(l, p, now);
+		carrier_lost(l, pe, p, now);
+	}
+}
+
+static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	struct lpath *carrier = l2s_path_get(l, pe->path);
+
+	if (!wants_connection(pe))
+		return;
+	if (pe->tcp_at && now >= pe->tcp_at && !carrier)
+		try_tcp(l, pe, now);
+	if (pe->quic_retry_at && now >= pe->quic_retry_at) {
+		pe->quic_retry_at = now + l->p.quic_retry_ms;
+		if (carrier && carrier->kind == L2S_TRANSPORT_UTCP)
+			try_quic(l, pe, now);
+	}
+	if (pe->reconnect_at && now >= pe->reconnect_at) {
+		pe->reconnect_at = 0;
+		if (carrier && carrier->connected && !pe->session)
+			carry(l, pe, carrier, now);
+		else if (!carrier && !trying(pe))
+			start_attempt(l, pe, now);
+	}
+}
+
+void l2s_peers_tick(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++)
+		peer_tick(l, l->peers[i], now);
+}
+
+static uint64_t min_nz(uint64_t a, uint64_t b)
+{
+	return b && b < a ? b : a;
+}
+
+uint64_t l2s_peers_next_timer(struct l2s_loop *l)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p = l2s_path_get(l, pe->path);
+
+		if (!wants_connection(pe))
+			continue;
+		t = min_nz(t, pe->tcp_at);
+		t = min_nz(t, pe->quic_retry_at);
+		t = min_nz(t, pe->reconnect_at);
+		if (p && p->connected)
+			t = min_nz(t, silence_deadline(l, pe, p));
+	}
+	return t;
+}
+
+/* The accepting side learns of a move from the session's path: the engine
+ * moved it when the peer resumed on another connection. The application
+ * hears of it once, as on the side that moved. */
+void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct l2s_loop_event ev = { 0 };
+		struct l2s_session_info si;
+		struct lpath *p;
+		int kind;
+
+		if (!pe->session || wants_connection(pe) || l2s_session_info(l->node, pe->session, &si) != L2S_OK ||
+		    si.path == pe->path)
+			continue;
+		pe->path = si.path;
+		if ((p = l2s_path_get(l, si.path)) && !p->peer)
+			p->peer = i + 1;
+		kind = l2s_path_kind(l, si.path);
+		if (kind == pe->path_kind || kind == L2S_TRANSPORT_NONE)
+			continue;
+		if (pe->path_kind != L2S_TRANSPORT_NONE) {
+			ev.type = L2S_EV_TRANSPORT;
+			ev.session = pe->session;
+			ev.time_ms = now;
+			memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
+			ev.transport = kind;
+			l2s_loop_event_push(l, &ev, NULL, 0);
+		}
+		count_move(l, pe, kind);
+	}
+}

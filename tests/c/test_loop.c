@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The event loop (loop.h) end to end: two or three loops in this process on
+ * 127.0.0.1, real crypto, real sockets, driven alternately with
+ * l2s_loop_run_once (and once on a thread with l2s_loop_run):
+ *  1. QUIC + in-band discovery + handshake, 1,000 messages each way exactly
+ *     once in order, equal non-zero channel bindings;
+ *  2. a μTCP-only node;
+ *  3. a peer added with the wrong DID key: PEER_ERROR(AUTH), no session;
+ *  4. raw UDP discovery from a plain socket: token (<= 3x), then bundle;
+ *  5. QUIC blocked mid-transfer: one TRANSPORT event, on μTCP, nothing
+ *     lost; unblocked: back on QUIC within quic_retry_ms;
+ *  6. export, free, a new loop with the same identity imports: resumption
+ *     (same session id, no handshake), queued messages arrive once, and
+ *     delivered_upto holds back what the inbox had;
+ *  7. junk at the UDP and TCP ports: dropped and counted, sessions work;
+ *  8. the event queue bound while the application does not read;
+ *  9. l2s_loop_run on a thread with l2s_loop_wait_event, then stop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "discovery.h"
+#include "loop.h"
+#include "netutil.h"
+#include "testutil.h"
+
+#define MAXN 4
+#define SEED_MSG 0x5eed
+
+struct tnode {
+	const char *name;
+	struct l2s_loop *l;
+	struct l2s_loop_params p;
+	uint8_t pk[L2S_ED25519_PK_BYTES];
+	struct sockaddr_in addr;
+	int hold;                 /* do not take events (the queue-bound test) */
+	struct {
+		uint8_t pk[32];
+		uint64_t next;    /* the seq expected next from this sender */
+	} from[MAXN];
+	int nfrom;
+	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error;
+	int last_transport;
+};
+
+static struct tnode *nodes[MAXN];
+static int nnodes;
+
+static uint64_t unix_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec;
+}
+
+static size_t payload(uint8_t *out, uint64_t seq, uint32_t seed)
+{
+	size_t len = 16 + (size_t)(seq * 131 % 700);
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(seq * 7 + i * 13 + seed);
+	return len;
+}
+
+/* The seq expected next from pk (0: none yet). */
+static uint64_t *rx_next(struct tnode *n, const uint8_t pk[32])
+{
+	for (int i = 0; i < n->nfrom; i++)
+		if (memcmp(n->from[i].pk, pk, 32) == 0)
+			return &n->from[i].next;
+	if (n->nfrom == MAXN)
+		return &n->from[0].next; /* not in these tests */
+	memcpy(n->from[n->nfrom].pk, pk, 32);
+	n->from[n->nfrom].next = 0;
+	return &n->from[n->nfrom++].next;
+}
+
+static void on_event(struct tnode *n, const struct l2s_loop_event *ev)
+{
+	static uint8_t want[1024];
+
+	switch (ev->type) {
+	case L2S_EV_MESSAGE: {
+		size_t len = payload(want, ev->seq, SEED_MSG);
+		uint64_t *next = rx_next(n, ev->peer_pk);
+
+		if ((*next && ev->seq != *next) || ev->len != len || memcmp(ev->data, want, len) != 0) {
+			if (!n->rx_bad)
+				fprintf(stderr, "%s: seq %llu, expected %llu (len %zu/%zu)\n", n->name,
+					(unsigned long long)ev->seq, (unsigned long long)*next, ev->len, len);
+			n->rx_bad++;
+		}
+		*next = ev->seq + 1;
+		n->rx++;
+		break;
+	}
+	case L2S_EV_DELIVERED:
+		n->delivered++;
+		break;
+	case L2S_EV_TRANSPORT:
+		n->transport_evs++;
+		n->last_transport = ev->transport;
+		break;
+	case L2S_EV_ACCEPTED:
+		n->accepted++;
+		break;
+	case L2S_LOOP_EV_PEER_ERROR:
+		n->peer_errors++;
+		n->last_error = (uint64_t)-ev->error;
+		break;
+	}
+}
+
+static void drain(struct tnode *n)
+{
+	struct l2s_loop_event ev;
+
+	while (!n->hold && l2s_loop_next_event(n->l, &ev))
+		on_event(n, &ev);
+}
+
+static void pump_once(void)
+{
+	for (int i = 0; i < nnodes; i++) {
+		l2s_loop_run_once(nodes[i]->l, 1);
+		drain(nodes[i]);
+	}
+}
+
+typedef int (*cond_fn)(void *);
+
+static int run_until(cond_fn cond, void *arg, uint64_t timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (now_ms() < end) {
+		pump_once();
+		if (cond(arg))
+			return 1;
+	}
+	return cond(arg);
+}
+
+static void run_for(uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (now_ms() < end)
+		pump_once();
+}
+
+static void node_params(struct l2s_loop_params *p, const uint8_t sk[L2S_ED25519_SK_BYTES],
+			const uint8_t storage_key[32])
+{
+	struct sockaddr_in a = loopback(0);
+
+	l2s_loop_params_default(p);
+	memcpy(p->node.identity_sk, sk, L2S_ED25519_SK_BYTES);
+	l2s_random(p->node.prekey_seed, sizeof(p->node.prekey_seed));
+	p->node.prekey_not_after_s = unix_s() + 3600;
+	memcpy(p->node.storage_key, storage_key, 32);
+	p->node.handshake_rate_per_s = 1000;
+	memcpy(&p->listen, &a, sizeof(a));
+	p->listen_len = sizeof(a);
+	p->cfg.retransmit_timeout_ms = 100;
+	p->cfg.heartbeat_interval_ms = 2000;
+	p->cfg.heartbeat_reply_timeout_ms = 1000;
+	p->quic.handshake_timeout_ms = 1000;
+	p->path_timeout_ms = 600;
+	p->quic_retry_ms = 1000;
+	p->reconnect_base_ms = 50;
+	p->reconnect_max_ms = 500;
+}
+
+static int node_start(struct tnode *n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (l2s_loop_new(&n->l, &n->p) != L2S_OK)
+		return 0;
+	l2s_loop_local_addr(n->l, &ss, &len);
+	memcpy(&n->addr, &ss, sizeof(n->addr));
+	nodes[nnodes++] = n;
+	return 1;
+}
+
+static int node_new(struct tnode *n, const char *name, int no_quic, uint8_t sk_out[L2S_ED25519_SK_BYTES])
+{
+	uint8_t sk[L2S_ED25519_SK_BYTES], key[32];
+
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	l2s_ed25519_keypair(n->pk, sk);
+	l2s_random(key, sizeof(key));
+	node_params(&n->p, sk, key);
+	n->p.no_quic = no_quic;
+	if (sk_out)
+		memcpy(sk_out, sk, sizeof(sk));
+	l2s_wipe(sk, sizeof(sk));
+	return node_start(n);
+}
+
+static void node_remove(struct tnode *n)
+{
+	for (int i = 0; i < nnodes; i++)
+		if (nodes[i] == n) {
+			nodes[i] = nodes[--nnodes];
+			break;
+		}
+	l2s_loop_free(n->l);
+	n->l = NULL;
+}
+
+static int peer_of(struct tnode *n, const uint8_t pk[32], struct l2s_loop_peer_info *info)
+{
+	size_t count = l2s_loop_peer_count(n->l);
+
+	for (size_t i = 0; i < count; i++)
+		if (l2s_loop_peer_info(n->l, i, info) == L2S_OK && memcmp(info->pk, pk, 32) == 0)
+			return 1;
+	return 0;
+}
+
+struct link {
+	struct tnode *a, *b;
+	int transport;
+};
+
+static int established(struct tnode *n, const uint8_t pk[32], int transport)
+{
+	struct l2s_loop_peer_info info;
+
+	return peer_of(n, pk, &info) && info.has_session && info.session.state == L2S_ESTABLISHED &&
+	       (!transport || info.transport == transport);
+}
+
+static int link_up(void *arg)
+{
+	struct link *k = arg;
+
+	return established(k->a, k->b->pk, k->transport) && established(k->b, k->a->pk, k->transport);
+}
+
+/* ---- sending with back-pressure ----------------------------------------- */
+
+struct xfer {
+	struct tnode *from, *to;
+	uint64_t sent, want, base; /* base: to->rx before */
+};
+
+static void feed(struct xfer *x)
+{
+	static uint8_t buf[1024];
+
+	while (x->sent < x->want) {
+		uint64_t seq = 0;
+		struct l2s_loop_peer_info info;
+		size_t len;
+		int ret;
+
+		if (!peer_of(x->from, x->to->pk, &info) || !info.has_session)
+			return;
+		len = payload(buf, info.session.next_send_seq, SEED_MSG);
+		ret = l2s_loop_send(x->from->l, x->to->pk, buf, len, &seq);
+		if (ret != L2S_OK)
+			return; /* QUEUE_FULL: the next round makes room */
+		x->sent++;
+	}
+}
+
+static int xfers_done(void *arg)
+{
+	struct xfer *x = arg;
+
+	feed(&x[0]);
+	feed(&x[1]);
+	return x[0].to->rx - x[0].base >= x[0].want && x[1].to->rx - x[1].base >= x[1].want;
+}
+
+static int both_ways(struct tnode *a, struct tnode *b, uint64_t n, uint64_t timeout_ms)
+{
+	struct xfer x[2] = { { a, b, 0, n, b->rx }, { b, a, 0, n, a->rx } };
+
+	return run_until(xfers_done, x, timeout_ms);
+}
+
+/* ---- 1. QUIC, in-band discovery, 1,000 messages each way ------------------------ */
+
+static struct tnode A, B;
+static FILE *inbox; /* B's */
+
+/* PROTOCOL.md §12: one line per delivered message, in order. */
+static void check_inbox(uint64_t want)
+{
+	static char line[4096];
+	static uint8_t pl[1024];
+	uint64_t n = 0, bad = 0, last = 0;
+	char hexpk[65];
+
+	for (int i = 0; i < 32; i++)
+		snprintf(hexpk + 2 * i, 3, "%02x", A.pk[i]);
+	rewind(inbox);
+	while (fgets(line, sizeof(line), inbox)) {
+		char sid[33], pk[65], data[2048];
+		unsigned long long seq;
+		size_t len;
+
+		if (sscanf(line, "%32s %llu %64s %2047s", sid, &seq, pk, data) != 4 || strlen(sid) != 32 ||
+		    strcmp(pk, hexpk) != 0 || seq != last + 1) {
+			bad++;
+			continue;
+		}
+		len = payload(pl, seq, SEED_MSG);
+		for (size_t i = 0; i < len; i++) {
+			unsigned v;
+
+			if (sscanf(data + 2 * i, "%2x", &v) != 1 || v != pl[i])
+				bad++;
+		}
+		if (strlen(data) != 2 * len)
+			bad++;
+		last = seq;
+		n++;
+	}
+	CHECK(n == want && bad == 0);
+	fseek(inbox, 0, SEEK_END);
+}
+
+static void test_quic_session(void)
+{
+	struct link k = { &A, &B, L2S_TRANSPORT_QUIC };
+	struct l2s_loop_stats sa, sb;
+	uint8_t ba[32], bb[32], zero[32] = { 0 };
+	uint64_t t0;
+
+	CHECK(l2s_loop_add_peer(B.l, A.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(A.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	t0 = now_ms();
+	CHECK(run_until(link_up, &k, 5000));
+	printf("test_loop: QUIC + in-band discovery + handshake in %llu ms\n", (unsigned long long)(now_ms() - t0));
+	l2s_loop_stats(A.l, &sa);
+	l2s_loop_stats(B.l, &sb);
+	CHECK(sa.disc_probes == 1 && sb.disc_answers == 1); /* no cached bundle: fetched in-band */
+	CHECK(sa.handshakes == 1 && sa.resumptions == 0);
+	CHECK(B.accepted == 1);
+	/* The QUIC exporter entered both handshakes: equal and not zero. */
+	CHECK(l2s_loop_test_binding(A.l, B.pk, ba) == L2S_OK);
+	CHECK(l2s_loop_test_binding(B.l, A.pk, bb) == L2S_OK);
+	CHECK(memcmp(ba, bb, 32) == 0 && memcmp(ba, zero, 32) != 0);
+
+	t0 = now_ms();
+	CHECK(both_ways(&A, &B, 1000, 20000));
+	printf("test_loop: 2 x 1000 messages over QUIC in %llu ms\n", (unsigned long long)(now_ms() - t0));
+	CHECK(A.rx == 1000 && B.rx == 1000 && A.rx_bad == 0 && B.rx_bad == 0);
+	check_inbox(1000);
+	run_until(link_up, &k, 300);
+	CHECK(A.transport_evs == 0 && B.transport_evs == 0);
+}
+
+/* ---- 2. μTCP only ----------------------------------------------------------------- */
+
+static void test_utcp_only(void)
+{
+	struct tnode C;
+	struct link k = { &C, &B, L2S_TRANSPORT_UTCP };
+	struct l2s_loop_stats sc;
+
+	CHECK(node_new(&C, "C", 1, NULL));
+	if (!C.l)
+		return;
+	CHECK(l2s_loop_add_peer(B.l, C.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(C.l, C.pk, NULL, 0, 0) == L2S_OK); /* a peer without address: never dialled */
+	CHECK(l2s_loop_add_peer(C.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(both_ways(&C, &B, 300, 10000));
+	CHECK(C.rx == 300 && C.rx_bad == 0);
+	l2s_loop_stats(C.l, &sc);
+	CHECK(sc.quic.connections == 0 && sc.tcp.connected >= 1 && sc.disc_probes == 1);
+	node_remove(&C);
+	/* B still serves A */
+	CHECK(both_ways(&A, &B, 10, 5000));
+}
+
+/* The race: F listens on μTCP only, so E's QUIC attempt hears nothing and
+ * μTCP, started happy_eyeballs_ms later, wins and carries the session. */
+static void test_utcp_wins_race(void)
+{
+	struct tnode E, F;
+	struct link k = { &E, &F, L2S_TRANSPORT_UTCP };
+	struct l2s_loop_stats se;
+	uint64_t t0;
+
+	CHECK(node_new(&F, "F", 1, NULL));
+	CHECK(node_new(&E, "E", 0, NULL));
+	if (!E.l || !F.l)
+		return;
+	CHECK(l2s_loop_add_peer(F.l, E.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(E.l, F.pk, (struct sockaddr *)&F.addr, sizeof(F.addr), 1) == L2S_OK);
+	t0 = now_ms();
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(now_ms() - t0 >= 250); /* μTCP waited for QUIC first */
+	printf("test_loop: uTCP won the race after %llu ms\n", (unsigned long long)(now_ms() - t0));
+	CHECK(both_ways(&E, &F, 100, 5000));
+	run_for(1300); /* a QUIC retry (every 1 s) fails quietly */
+	l2s_loop_stats(E.l, &se);
+	CHECK(se.quic.connected == 0 && se.tcp.connected == 1);
+	CHECK(E.peer_errors == 0 && E.transport_evs == 0 && E.rx_bad == 0 && F.rx_bad == 0);
+	CHECK(established(&E, F.pk, L2S_TRANSPORT_UTCP));
+	node_remove(&E);
+	node_remove(&F);
+}
+
+/* ---- 3. a wrong DID key ------------------------------------------------------------- */
+
+static int got_error(void *arg)
+{
+	struct tnode *n = arg;
+
+	return n->peer_errors > 0;
+}
+
+static void test_bad_did(void)
+{
+	struct tnode D;
+	uint8_t wrong_pk[32], wrong_sk[64];
+	struct l2s_loop_stats sd;
+
+	CHECK(node_new(&D, "D", 0, NULL));
+	if (!D.l)
+		return;
+	l2s_ed25519_keypair(wrong_pk, wrong_sk);
+	CHECK(l2s_loop_add_peer(B.l, D.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(D.l, wrong_pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	CHECK(run_until(got_error, &D, 3000));
+	CHECK(D.last_error == (uint64_t)-L2S_ERR_AUTH);
+	run_for(200);
+	l2s_loop_stats(D.l, &sd);
+	CHECK(sd.sessions == 0 && sd.handshakes == 0);
+	CHECK(!established(&D, wrong_pk, 0));
+	node_remove(&D);
+}
+
+/* Nobody listens: μTCP's connect is refused, PEER_ERROR(IO), and retried. */
+static void test_refused(void)
+{
+	struct tnode G;
+	struct sockaddr_in closed = loopback(0);
+	socklen_t len = sizeof(closed);
+	uint8_t pk[32], sk[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* a port that was just free */
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&closed, sizeof(closed)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&closed, &len) == 0);
+	close(fd);
+	CHECK(node_new(&G, "G", 1, NULL));
+	if (!G.l)
+		return;
+	l2s_ed25519_keypair(pk, sk);
+	CHECK(l2s_loop_add_peer(G.l, pk, (struct sockaddr *)&closed, sizeof(closed), 1) == L2S_OK);
+	CHECK(run_until(got_error, &G, 2000));
+	CHECK(G.last_error == (uint64_t)-L2S_ERR_IO);
+	run_for(600); /* backoff 50 .. 500 ms: it tries again */
+	CHECK(G.peer_errors >= 2);
+	node_remove(&G);
+}
+
+/* ---- 4. raw UDP discovery ---------------------------------------------------------- */
+
+static int udp_exchange(int fd, const uint8_t *probe, size_t len, uint8_t *ans, size_t cap, size_t *ans_len)
+{
+	uint64_t end = now_ms() + 2000;
+
+	if (sendto(fd, probe, len, 0, (struct sockaddr *)&B.addr, sizeof(B.addr)) != (ssize_t)len)
+		return 0;
+	while (now_ms() < end) {
+		ssize_t n;
+
+		pump_once();
+		n = recv(fd, ans, cap, MSG_DONTWAIT);
+		if (n > 0) {
+			*ans_len = (size_t)n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t k)
+{
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(hay + i, needle, k) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_raw_discovery(void)
+{
+	uint8_t probe[L2S_DISC_PROBE_MAX_BYTES], ans[2048], nonce[32], bundle[L2S_PREKEY_BUNDLE_BYTES];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in any = loopback(0);
+	struct l2s_disc_result res;
+	struct l2s_rng rng;
+	size_t pl, al = 0;
+
+	l2s_rng_init_system(&rng);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&any, sizeof(any)) == 0);
+	CHECK(l2s_discovery_probe_make(probe, sizeof(probe), &pl, 0, nonce, &rng, NULL) == L2S_OK);
+	CHECK(udp_exchange(fd, probe, pl, ans, sizeof(ans), &al));
+	CHECK(al > 0 && al <= L2S_DISC_AMPLIFICATION * pl);
+	CHECK(l2s_discovery_verify(ans, al, nonce, B.pk, unix_s(), &res) == L2S_OK);
+	CHECK(res.has_token && !res.has_bundle && res.n_transports == 2);
+	CHECK(res.observed.port != 0 && res.observed.ip[0] == 127);
+	CHECK(l2s_discovery_probe_make(probe, sizeof(probe), &pl, 0, nonce, &rng, res.token) == L2S_OK);
+	CHECK(udp_exchange(fd, probe, pl, ans, sizeof(ans), &al));
+	CHECK(l2s_discovery_verify(ans, al, nonce, B.pk, unix_s(), &res) == L2S_OK);
+	CHECK(res.has_bundle && !res.has_token);
+	CHECK(l2s_loop_bundle(B.l, bundle) == L2S_OK);
+	CHECK(l2s_prekey_bundle_verify(bundle, sizeof(bundle), B.pk, unix_s()) == L2S_OK);
+	/* the answer's bundle is B's own (the verify above opened it) */
+	CHECK(contains(ans, al, bundle, sizeof(bundle)));
+	/* The answer is for the nonce we kept: another DID does not verify. */
+	CHECK(l2s_discovery_verify(ans, al, nonce, A.pk, unix_s(), &res) == L2S_ERR_AUTH);
+	close(fd);
+	l2s_rng_wipe(&rng);
+}
+
+/* ---- 5. QUIC blocked: μTCP carries on, QUIC comes back ---------------------------------- */
+
+struct moved {
+	struct tnode *n;
+	uint64_t evs;
+	int transport;
+};
+
+static int moved_to(void *arg)
+{
+	struct moved *m = arg;
+
+	return m->n->transport_evs >= m->evs && m->n->last_transport == m->transport &&
+	       established(&A, B.pk, m->transport);
+}
+
+static void test_fallback(void)
+{
+	struct xfer x[2] = { { &A, &B, 0, 600, B.rx }, { &B, &A, 0, 600, A.rx } };
+	struct moved to_tcp = { &A, 1, L2S_TRANSPORT_UTCP }, to_quic = { &A, 2, L2S_TRANSPORT_QUIC };
+	struct l2s_loop_peer_info info;
+	uint64_t t0, a_evs = A.transport_evs, b_evs = B.transport_evs;
+	uint64_t a_rx = A.rx, b_rx = B.rx;
+
+	/* Half the transfer on QUIC, then the network eats A's QUIC datagrams. */
+	x[0].want = x[1].want = 300;
+	CHECK(run_until(xfers_done, x, 10000));
+	x[0].want = x[1].want = 600;
+	feed(&x[0]);
+	feed(&x[1]);
+	l2s_loop_test_block_quic(A.l, 1);
+	t0 = now_ms();
+	CHECK(run_until(moved_to, &to_tcp, 5000));
+	printf("test_loop: fallback to uTCP after %llu ms (path timeout 600 ms)\n", (unsigned long long)(now_ms() - t0));
+	CHECK(run_until(xfers_done, x, 10000));
+	CHECK(A.rx - a_rx == 600 && B.rx - b_rx == 600 && A.rx_bad == 0 && B.rx_bad == 0);
+	CHECK(A.transport_evs - a_evs == 1); /* one event for the move, no noise */
+	CHECK(peer_of(&B, A.pk, &info) && info.transport == L2S_TRANSPORT_UTCP);
+	CHECK(B.transport_evs - b_evs == 1 && B.last_transport == L2S_TRANSPORT_UTCP);
+	/* The network heals: A is back on QUIC within quic_retry_ms (1 s) and a bit. */
+	l2s_loop_test_block_quic(A.l, 0);
+	to_quic.evs = A.transport_evs + 1;
+	t0 = now_ms();
+	CHECK(run_until(moved_to, &to_quic, 4000));
+	printf("test_loop: back on QUIC %llu ms after unblocking\n", (unsigned long long)(now_ms() - t0));
+	CHECK(both_ways(&A, &B, 100, 5000));
+	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
+	CHECK(peer_of(&A, B.pk, &info) && info.fallbacks == 1 && info.returns == 1);
+	CHECK(A.transport_evs - a_evs == 2);
+}
+
+/* ---- 6. export, restart, import -------------------------------------------------------- */
+
+static int resumed(void *arg)
+{
+	struct tnode *n = arg;
+	struct l2s_loop_stats st;
+
+	l2s_loop_stats(n->l, &st);
+	return st.resumptions >= 1 && established(n, B.pk, 0);
+}
+
+static int got_rx(void *arg)
+{
+	uint64_t *want = arg;
+
+	return B.rx >= want[0] && A.rx >= want[1];
+}
+
+static void test_export_import(uint8_t a_sk[64])
+{
+	static uint8_t blob[1 << 20];
+	uint8_t buf[1024];
+	struct l2s_loop_peer_info before, after, ainfo;
+	struct l2s_loop_stats st;
+	uint64_t want[2], upto, seq;
+	size_t len;
+	int fails = 0;
+
+	CHECK(peer_of(&B, A.pk, &before) && before.has_session);
+	/* 50 messages queued at A that never leave before it goes away */
+	for (int i = 0; i < 50; i++) {
+		CHECK(peer_of(&A, B.pk, &ainfo));
+		len = payload(buf, ainfo.session.next_send_seq, SEED_MSG);
+		fails += l2s_loop_send(A.l, B.pk, buf, len, &seq) != L2S_OK;
+	}
+	CHECK(fails == 0);
+	CHECK(l2s_loop_export(A.l, B.pk, blob, sizeof(blob), &len) == L2S_OK);
+	upto = *rx_next(&A, B.pk) - 1; /* what A's inbox has from B */
+	node_remove(&A);
+	A.p.node.handshake_counter = 0;
+	CHECK(node_start(&A));
+	if (!A.l)
+		return;
+	CHECK(l2s_loop_add_peer(A.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	/* B's next 5 messages are taken as delivered already (an inbox that ran ahead) */
+	CHECK(l2s_loop_import(A.l, blob, len, upto + 5) == L2S_OK);
+	CHECK(run_until(resumed, &A, 5000));
+	l2s_loop_stats(A.l, &st);
+	CHECK(st.handshakes == 0 && st.resumptions == 1);
+	CHECK(peer_of(&A, B.pk, &ainfo) && ainfo.resume_ms > 0 && ainfo.resume_ms < 5000);
+	printf("test_loop: import to established in %llu ms\n", (unsigned long long)ainfo.resume_ms);
+	want[0] = B.rx + 50;
+	want[1] = 0;
+	CHECK(run_until(got_rx, want, 5000));
+	CHECK(B.rx == want[0] && B.rx_bad == 0); /* the 50 exactly once, in order */
+	CHECK(peer_of(&B, A.pk, &after) && after.has_session);
+	CHECK(memcmp(before.session.session_id, after.session.session_id, 16) == 0); /* the same session */
+	/* B sends 10: the first 5 are held back by delivered_upto */
+	*rx_next(&A, B.pk) = upto + 6;
+	for (int i = 0; i < 10; i++) {
+		CHECK(peer_of(&B, A.pk, &after));
+		len = payload(buf, after.session.next_send_seq, SEED_MSG);
+		CHECK(l2s_loop_send(B.l, A.pk, buf, len, &seq) == L2S_OK);
+	}
+	want[0] = B.rx;
+	want[1] = A.rx + 5;
+	CHECK(run_until(got_rx, want, 5000));
+	run_for(200);
+	CHECK(A.rx == want[1] && A.rx_bad == 0);
+	(void)a_sk;
+}
+
+/* ---- 7. junk at the ports ------------------------------------------------------------------- */
+
+static int tcp_to(const struct sockaddr_in *a)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)a, sizeof(*a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_junk(void)
+{
+	struct l2s_loop_stats s0, s1;
+	uint8_t buf[1400];
+	int u = socket(AF_INET, SOCK_DGRAM, 0), t;
+	uint64_t dropped0 = 0, dropped1 = 0;
+
+	l2s_loop_stats(B.l, &s0);
+	for (int i = 0; i < 200; i++) {
+		size_t len = 1 + (size_t)(i * 53) % sizeof(buf);
+
+		l2s_random(buf, len);
+		if (i % 2)
+			buf[0] &= (uint8_t)~0x40; /* not QUIC: discovery's junk */
+		sendto(u, buf, len, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+		if (i % 20 == 0)
+			pump_once();
+	}
+	/* μTCP: a frame of random bytes, then an oversized length */
+	t = tcp_to(&B.addr);
+	CHECK(t >= 0);
+	if (t >= 0) {
+		uint8_t frame[4 + 300] = { 0, 0, 1, 44 };
+		uint8_t big[4] = { 0x7f, 0xff, 0xff, 0xff };
+
+		l2s_random(frame + 4, 300);
+		frame[4] = 1; /* version 1, some type */
+		CHECK(write(t, frame, sizeof(frame)) == (ssize_t)sizeof(frame));
+		run_for(100);
+		CHECK(write(t, big, sizeof(big)) == (ssize_t)sizeof(big));
+		run_for(100);
+		close(t);
+	}
+	/* and a truncated frame */
+	t = tcp_to(&B.addr);
+	if (t >= 0) {
+		uint8_t part[6] = { 0, 0, 4, 0, 1, 4 };
+
+		CHECK(write(t, part, sizeof(part)) == (ssize_t)sizeof(part));
+		run_for(50);
+		close(t);
+	}
+	run_for(200);
+	l2s_loop_stats(B.l, &s1);
+	for (int i = 0; i < 17; i++) {
+		dropped0 += s0.rx_dropped[i];
+		dropped1 += s1.rx_dropped[i];
+	}
+	CHECK(s1.quic.rx_dropped + s1.disc_dropped + s1.quic.datagrams_dropped - s0.quic.rx_dropped -
+		      s0.disc_dropped - s0.quic.datagrams_dropped >=
+	      190);
+	CHECK(s1.disc_dropped > s0.disc_dropped);
+	CHECK(s1.tcp.framing_errors == s0.tcp.framing_errors + 1);
+	CHECK(dropped1 > dropped0); /* the random frame reached the node and was refused */
+	CHECK(both_ways(&A, &B, 50, 5000));
+	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
+	close(u);
+}
+
+/* ---- 8. the event queue bound --------------------------------------------------------------- */
+
+static void test_event_bound(void)
+{
+	struct xfer x = { &A, &B, 0, 1500, B.rx };
+	struct l2s_loop_stats st;
+	uint64_t end, moves = A.transport_evs;
+
+	/* B's limit is 64: the loop stops taking messages at 32 waiting events. */
+	B.hold = 1;
+	end = now_ms() + 1500;
+	while (now_ms() < end) {
+		feed(&x);
+		pump_once();
+	}
+	l2s_loop_stats(B.l, &st);
+	CHECK(st.events_peak >= 32 && st.events_peak <= 32 + 8);
+	printf("test_loop: held events peaked at %llu (limit 64), %llu of 1500 sent\n",
+	       (unsigned long long)st.events_peak, (unsigned long long)x.sent);
+	B.hold = 0;
+	end = now_ms() + 20000;
+	while (now_ms() < end && B.rx - x.base < 1500) {
+		feed(&x);
+		pump_once();
+	}
+	CHECK(B.rx - x.base == 1500 && B.rx_bad == 0);
+	l2s_loop_stats(B.l, &st);
+	CHECK(st.events_peak <= 32 + 8);
+	/* QUIC acknowledged the held data: no false path failure */
+	CHECK(A.transport_evs == moves);
+}
+
+/* ---- 9. l2s_loop_run on a thread ------------------------------------------------------------- */
+
+static void *run_thread(void *arg)
+{
+	return (void *)(intptr_t)l2s_loop_run(arg);
+}
+
+static void test_thread(void)
+{
+	pthread_t th;
+	struct l2s_loop_event ev;
+	struct l2s_loop_peer_info info;
+	uint8_t buf[1024];
+	size_t len;
+	uint64_t seq, end, got = 0;
+	void *ret;
+
+	/* B runs on its own thread; A is pumped here. */
+	for (int i = 0; i < nnodes; i++)
+		if (nodes[i] == &B)
+			nodes[i] = nodes[--nnodes];
+	CHECK(pthread_create(&th, NULL, run_thread, B.l) == 0);
+	CHECK(peer_of(&A, B.pk, &info));
+	len = payload(buf, info.session.next_send_seq, SEED_MSG);
+	CHECK(l2s_loop_send(A.l, B.pk, buf, len, &seq) == L2S_OK);
+	end = now_ms() + 5000;
+	while (now_ms() < end && !got) {
+		pump_once();
+		if (l2s_loop_wait_event(B.l, 10) == 1)
+			while (l2s_loop_next_event(B.l, &ev))
+				got += ev.type == L2S_EV_MESSAGE && ev.seq == seq;
+	}
+	CHECK(got == 1);
+	l2s_loop_stop(B.l);
+	CHECK(pthread_join(th, &ret) == 0 && ret == NULL);
+	CHECK(l2s_loop_wait_event(B.l, -1) == 0); /* stopped: returns at once */
+	nodes[nnodes++] = &B;
+}
+
+int main(void)
+{
+	uint8_t a_sk[64];
+	uint64_t t0 = now_ms();
+
+	if (l2s_init() != L2S_OK)
+		return 1;
+	CHECK(node_new(&A, "A", 0, a_sk));
+	CHECK(node_new(&B, "B", 0, NULL));
+	if (!A.l || !B.l)
+		return tu_finish("test_loop");
+	l2s_loop_free(B.l);
+	nnodes = 1;
+	B.p.event_queue_limit = 64;
+	inbox = tmpfile();
+	CHECK(inbox != NULL);
+	B.p.inbox_fd = inbox ? fileno(inbox) : -1;
+	CHECK(node_start(&B));
+	test_quic_session();
+	test_utcp_only();
+	test_utcp_wins_race();
+	test_bad_did();
+	test_refused();
+	test_raw_discovery();
+	test_fallback();
+	test_export_import(a_sk);
+	test_junk();
+	test_event_bound();
+	test_thread();
+	for (int i = nnodes - 1; i >= 0; i--)
+		node_remove(nodes[i]);
+	l2s_wipe(a_sk, sizeof(a_sk));
+	if (inbox)
+		fclose(inbox);
+	printf("test_loop: %llu ms\n", (unsigned long long)(now_ms() - t0));
+	return tu_finish("test_loop");
+}
