@@ -1201,7 +1201,7 @@ cdef class Loop:
     def peers(self):
         """Every peer (configured or inbound) as a dict."""
         cdef l2s_loop *loop = self._l()
-        cdef l2s_loop_peer_info info
+        cdef l2s_lpeer info
         out = []
         for i in range(l2s_loop_peer_count(loop)):
             if l2s_loop_peer_info(loop, i, &info) != L2S_OK:
@@ -1220,7 +1220,7 @@ cdef class Loop:
 
     def stats(self):
         """The loop's counters (flat dict of ints; rx_dropped by error name)."""
-        cdef l2s_loop_stats s
+        cdef l2s_lstats s
         l2s_loop_stats(self._l(), &s)
         d = {
             "rounds": s.rounds, "rx_messages": s.rx_messages, "tx_messages": s.tx_messages,

@@ -19,6 +19,7 @@ cdef extern from "l2s.h" nogil:
         L2S_ERR_NOMEM
         L2S_ERR_BUSY
         L2S_ERR_CONFIG
+        L2S_ERR_IO
         L2S_X25519_BYTES
         L2S_ED25519_PK_BYTES
         L2S_ED25519_SEED_BYTES
@@ -321,7 +322,7 @@ cdef extern from "loop.h" nogil:
     int l2s_loop_next_event(l2s_loop *l, l2s_loop_event *ev)
     int l2s_loop_wait_event(l2s_loop *l, int timeout_ms)
 
-    struct l2s_loop_peer_info:
+    ctypedef struct l2s_lpeer "struct l2s_loop_peer_info":
         uint8_t pk[32]
         sockaddr_storage addr
         socklen_t addr_len
@@ -336,9 +337,9 @@ cdef extern from "loop.h" nogil:
         uint64_t tx_messages, rx_messages, delivered
 
     size_t l2s_loop_peer_count(l2s_loop *l)
-    int l2s_loop_peer_info(l2s_loop *l, size_t i, l2s_loop_peer_info *info)
+    int l2s_loop_peer_info(l2s_loop *l, size_t i, l2s_lpeer *info)
 
-    struct l2s_loop_stats:
+    ctypedef struct l2s_lstats "struct l2s_loop_stats":
         l2s_quic_stats quic
         l2s_tcp_stats tcp
         uint64_t rounds
@@ -350,4 +351,4 @@ cdef extern from "loop.h" nogil:
         uint64_t events_queued, events_peak
         uint32_t sessions, peers
 
-    void l2s_loop_stats(l2s_loop *l, l2s_loop_stats *st)
+    void l2s_loop_stats(l2s_loop *l, l2s_lstats *st)
