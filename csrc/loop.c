@@ -273,7 +273,7 @@ void l2s_loop_free(struct l2s_loop *l)
 	for (uint32_t i = 0; l->peers && i < l->npeers; i++)
 		l2s_peer_free(l->peers[i]);
 	free(l->peers);
-	free(l->paths);
+	l2s_loop_paths_free(l);
 	free(l->tcp_fds);
 	l2s_loop_events_free(l);
 	l2s_loop_disc_free(l);
@@ -360,6 +360,8 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_loop_flush_outputs(l);
 	if (l->quic)
 		l2s_quic_flush(l->quic, now);
+	/* after the flush, so that a closed session's CLOSE left first */
+	l2s_peers_reap(l, now);
 	l->st.rounds++;
 }
 

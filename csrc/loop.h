@@ -39,10 +39,12 @@
  * l2s_loop_stop() is also async-signal-safe.
  *
  * Bounds. Events for the application wait in a queue of event_queue_limit
- * events; above half of it the loop stops reading sockets (transport flow
- * control then stops the peers), so it only overflows by what one received
- * message can release (at most the reorder window), and no event is ever
- * dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
+ * events; above half of it the loop stops taking messages from the
+ * transports (which still acknowledge at their level: QUIC's stream window
+ * and μTCP's receive buffer then stop the peers), so it only overflows by
+ * what one received message can release (at most the reorder window of
+ * MESSAGEs, or the DELIVERED events of one acknowledgement), and no event
+ * is ever dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
  */
 #ifndef L2S_LOOP_H
 #define L2S_LOOP_H

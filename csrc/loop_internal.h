@@ -14,6 +14,7 @@
 #include "discovery.h"
 #include "identity.h"
 #include "loop.h"
+#include "map.h"
 #include "ratelimit.h"
 #include "rng.h"
 
@@ -94,6 +95,7 @@ struct l2s_loop {
 	/* paths */
 	struct lpath *paths;
 	uint32_t npaths, next_path_id;
+	struct l2s_map path_by_id, path_by_conn;
 
 	/* peers */
 	struct lpeer **peers;
@@ -116,6 +118,7 @@ uint64_t l2s_loop_unix_s(void);
 
 /* path.c */
 int l2s_loop_paths_init(struct l2s_loop *l);
+void l2s_loop_paths_free(struct l2s_loop *l);
 struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id);
 struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn);
 struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
@@ -144,6 +147,7 @@ void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
 uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
 
 /* loop_event.c */
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);

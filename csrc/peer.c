@@ -379,6 +379,7 @@ static void on_ended(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	pe->session = 0;
 	pe->started_resume = 0;
+	pe->imported = 0; /* the accepting side kept it up for that session only */
 	if (wants_connection(pe) && !pe->reconnect_at)
 		schedule_reconnect(l, pe, now);
 }
@@ -527,5 +528,23 @@ void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now)
 			l2s_loop_event_push(l, &ev, NULL, 0);
 		}
 		count_move(l, pe, kind);
+	}
+}
+
+/* Peers closed with l2s_loop_close_peer lose their connections once the
+ * session is gone and its CLOSE was flushed. */
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p;
+
+		if (!pe->closed || pe->session)
+			continue;
+		if ((p = l2s_path_get(l, pe->path)))
+			l2s_path_close(l, p, now);
+		pe->path = 0;
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
 	}
 }
