@@ -196,6 +196,11 @@ static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 	if (!pe && l->p.accept_any && (pe = l2s_peer_add(l, ev->peer_pk)))
 		l->st.peers = l->npeers;
 	if (!pe || pe->closed) {
+		/* Its HANDSHAKE_RESP waits in the engine's outputs: hold it back,
+		 * so the stranger learns nothing (beyond LOOP_MAX_REFUSED in one
+		 * round the answer leaves, to a session that is gone). */
+		if (l->nrefused < LOOP_MAX_REFUSED)
+			l->refused[l->nrefused++] = ev->session;
 		l2s_session_close(l->node, ev->session, now);
 		return 0;
 	}

@@ -19,6 +19,7 @@
 #include "rng.h"
 
 #define LOOP_ADDR_BYTES 17 /* family (4 or 6) || IP: what the engine keys rate limits on */
+#define LOOP_MAX_REFUSED 64 /* sessions refused in one round whose answers are held back */
 
 /* One transport connection, named for the engine by a path id. */
 struct lpath {
@@ -104,6 +105,10 @@ struct l2s_loop {
 	/* the TCP fds registered with epoll last round */
 	struct pollfd *tcp_fds;
 	size_t n_tcp_fds, tcp_fds_cap;
+
+	/* sessions closed at ACCEPTED this round: their answers never leave */
+	uint32_t refused[LOOP_MAX_REFUSED];
+	uint32_t nrefused;
 
 	/* application events */
 	struct levent *ev_head, *ev_tail, *ev_taken;

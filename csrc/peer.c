@@ -498,36 +498,60 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 	return t;
 }
 
-/* The accepting side learns of a move from the session's path: the engine
- * moved it when the peer resumed on another connection. The application
- * hears of it once, as on the side that moved. */
+static void transport_event(struct l2s_loop *l, struct lpeer *pe, int kind, uint64_t now)
+{
+	struct l2s_loop_event ev = { 0 };
+
+	ev.type = L2S_EV_TRANSPORT;
+	ev.session = pe->session;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
+	ev.transport = kind;
+	l2s_loop_event_push(l, &ev, NULL, 0);
+}
+
+/* The engine moved the session to the connection its peer resumed (or
+ * answered) on: that connection carries it now. This is how the accepting
+ * side follows a move, and how either side takes a connection the other
+ * made (a restarted peer resuming toward us). The application hears of a
+ * change of transport once, as on the side that moved. */
+static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	struct l2s_session_info si;
+
+	pe->path = p->id;
+	if (!p->peer)
+		p->peer = l2s_peer_index(l, pe);
+	l2s_node_path_status(l->node, p->id, 1, now);
+	if (wants_connection(pe)) {
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
+		pe->tcp_at = pe->reconnect_at = 0;
+		pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
+		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
+		    si.state == L2S_ESTABLISHED) {
+			pe->resume_ms = now - pe->resume_from_ms;
+			pe->resume_from_ms = 0;
+		}
+	}
+	if (p->kind == pe->path_kind)
+		return;
+	if (pe->path_kind != L2S_TRANSPORT_NONE)
+		transport_event(l, pe, p->kind, now);
+	count_move(l, pe, p->kind);
+}
+
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now)
 {
 	for (uint32_t i = 0; i < l->npeers; i++) {
 		struct lpeer *pe = l->peers[i];
-		struct l2s_loop_event ev = { 0 };
 		struct l2s_session_info si;
 		struct lpath *p;
-		int kind;
 
-		if (!pe->session || wants_connection(pe) || l2s_session_info(l->node, pe->session, &si) != L2S_OK ||
-		    si.path == pe->path)
+		if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK || si.path == pe->path)
 			continue;
-		pe->path = si.path;
-		if ((p = l2s_path_get(l, si.path)) && !p->peer)
-			p->peer = i + 1;
-		kind = l2s_path_kind(l, si.path);
-		if (kind == pe->path_kind || kind == L2S_TRANSPORT_NONE)
-			continue;
-		if (pe->path_kind != L2S_TRANSPORT_NONE) {
-			ev.type = L2S_EV_TRANSPORT;
-			ev.session = pe->session;
-			ev.time_ms = now;
-			memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
-			ev.transport = kind;
-			l2s_loop_event_push(l, &ev, NULL, 0);
-		}
-		count_move(l, pe, kind);
+		if ((p = l2s_path_get(l, si.path)) && p->connected)
+			follow_session(l, pe, p, now);
 	}
 }
 

@@ -45,7 +45,7 @@ struct tnode {
 		uint64_t next;    /* the seq expected next from this sender */
 	} from[MAXN];
 	int nfrom;
-	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error;
+	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error, closed;
 	int last_transport;
 };
 
@@ -110,6 +110,9 @@ static void on_event(struct tnode *n, const struct l2s_loop_event *ev)
 		break;
 	case L2S_EV_ACCEPTED:
 		n->accepted++;
+		break;
+	case L2S_EV_CLOSED:
+		n->closed++;
 		break;
 	case L2S_LOOP_EV_PEER_ERROR:
 		n->peer_errors++;
@@ -656,6 +659,78 @@ static void test_export_import(uint8_t a_sk[64])
 	(void)a_sk;
 }
 
+/* The accepting side restarts: B (connect = 0, with A's address) exports,
+ * goes away, comes back on another port and imports. It resumes toward A,
+ * A's session follows the connection B made, and B's queued messages
+ * arrive once. */
+static int a_follows(void *arg)
+{
+	(void)arg;
+	return established(&A, B.pk, 0) && established(&B, A.pk, 0) && resumed(&B);
+}
+
+static int b_resumed_a(void *arg)
+{
+	struct l2s_loop_stats st;
+
+	(void)arg;
+	l2s_loop_stats(B.l, &st);
+	return st.resumptions >= 1 && established(&B, A.pk, 0) && established(&A, B.pk, 0);
+}
+
+static void test_accepting_side_import(void)
+{
+	static uint8_t blob[1 << 20];
+	struct l2s_loop_peer_info before, after, info;
+	uint8_t buf[1024];
+	uint64_t seq, want[2];
+	size_t len;
+
+	CHECK(l2s_loop_add_peer(B.l, A.pk, (struct sockaddr *)&A.addr, sizeof(A.addr), 0) == L2S_OK);
+	CHECK(peer_of(&A, B.pk, &before) && before.has_session);
+	for (int i = 0; i < 30; i++) {
+		CHECK(peer_of(&B, A.pk, &info));
+		len = payload(buf, info.session.next_send_seq, SEED_MSG);
+		CHECK(l2s_loop_send(B.l, A.pk, buf, len, &seq) == L2S_OK);
+	}
+	CHECK(l2s_loop_export(B.l, A.pk, blob, sizeof(blob), &len) == L2S_OK);
+	node_remove(&B);
+	CHECK(node_start(&B));
+	if (!B.l)
+		return;
+	CHECK(l2s_loop_add_peer(B.l, A.pk, (struct sockaddr *)&A.addr, sizeof(A.addr), 0) == L2S_OK);
+	CHECK(l2s_loop_import(B.l, blob, len, *rx_next(&B, A.pk) - 1) == L2S_OK);
+	want[0] = 0;
+	want[1] = A.rx + 30;
+	CHECK(run_until(b_resumed_a, NULL, 5000));
+	CHECK(run_until(got_rx, want, 5000));
+	run_for(100);
+	CHECK(A.rx == want[1] && A.rx_bad == 0);
+	CHECK(peer_of(&A, B.pk, &after) && memcmp(before.session.session_id, after.session.session_id, 16) == 0);
+	CHECK(both_ways(&A, &B, 20, 5000));
+	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
+	(void)a_follows;
+}
+
+/* A DID that is not B's peer (and B has no accept_any): its session is
+ * closed at ACCEPTED and it gets no answer, so it never gets established. */
+static void test_not_a_peer(void)
+{
+	struct tnode H;
+	size_t peers = l2s_loop_peer_count(B.l);
+	uint64_t accepted = B.accepted;
+
+	CHECK(node_new(&H, "H", 0, NULL));
+	if (!H.l)
+		return;
+	CHECK(l2s_loop_add_peer(H.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	run_for(800);
+	CHECK(!established(&H, B.pk, 0));
+	CHECK(l2s_loop_peer_count(B.l) == peers && B.accepted == accepted);
+	CHECK(H.accepted == 0 && H.transport_evs == 0);
+	node_remove(&H);
+}
+
 /* ---- 7. junk at the ports ------------------------------------------------------------------- */
 
 static int tcp_to(const struct sockaddr_in *a)
@@ -815,6 +890,31 @@ static void test_thread(void)
 	nodes[nnodes++] = &B;
 }
 
+static int b_closed(void *arg)
+{
+	struct l2s_loop_stats st;
+
+	(void)arg;
+	l2s_loop_stats(A.l, &st);
+	return B.closed >= 1 && st.quic.connections == 0 && st.tcp.connections == 0;
+}
+
+/* A ends its session with B: B hears CLOSE, A's connections go, and A does
+ * not dial again. */
+static void test_close_peer(void)
+{
+	struct l2s_loop_stats st;
+	uint64_t errors = A.peer_errors;
+
+	CHECK(l2s_loop_close_peer(A.l, B.pk) == L2S_OK);
+	CHECK(run_until(b_closed, NULL, 3000));
+	run_for(700);
+	l2s_loop_stats(A.l, &st);
+	CHECK(st.quic.connections == 0 && st.tcp.connections == 0 && st.sessions == 0);
+	CHECK(A.peer_errors == errors);
+	CHECK(l2s_loop_send(A.l, B.pk, (const uint8_t *)"x", 1, NULL) == L2S_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
 	uint8_t a_sk[64];
@@ -841,9 +941,12 @@ int main(void)
 	test_raw_discovery();
 	test_fallback();
 	test_export_import(a_sk);
+	test_accepting_side_import();
+	test_not_a_peer();
 	test_junk();
 	test_event_bound();
 	test_thread();
+	test_close_peer();
 	for (int i = nnodes - 1; i >= 0; i--)
 		node_remove(nodes[i]);
 	l2s_wipe(a_sk, sizeof(a_sk));
