@@ -19,6 +19,16 @@
 
 #define MAX_EPOLL_EVENTS 64
 #define TCP_PORT_TRIES 8 /* port 0: ports whose TCP twin is taken are given back */
+#define IDLE_CHECK_MS 1000
+
+/* An inbound connection without a session may stay this long silent: two
+ * handshake timeouts (a slow handshake), and never less than a failed path. */
+static uint64_t idle_inbound_ms(const struct l2s_loop *l)
+{
+	uint64_t t = 2 * l->p.cfg.handshake_timeout_ms;
+
+	return t > l->p.path_timeout_ms ? t : l->p.path_timeout_ms;
+}
 
 /* Monotonic ms + 1: the engine takes 0 as "never". */
 uint64_t l2s_loop_now(void)
@@ -312,6 +322,7 @@ static int wait_ms(struct l2s_loop *l, uint64_t now, int limit)
 	uint64_t d;
 
 	t = min64(t, l2s_cookie_secrets_deadline(&l->disc_secrets));
+	t = min64(t, l->idle_check_at);
 	if (l->quic)
 		t = min64(t, l2s_quic_next_expiry(l->quic));
 	if (l->tcp)
@@ -362,6 +373,10 @@ static void work(struct l2s_loop *l, uint64_t now)
 		l2s_quic_flush(l->quic, now);
 	/* after the flush, so that a closed session's CLOSE left first */
 	l2s_peers_reap(l, now);
+	if (now >= l->idle_check_at) {
+		l2s_paths_reap_idle(l, idle_inbound_ms(l), now);
+		l->idle_check_at = now + IDLE_CHECK_MS;
+	}
 	l->st.rounds++;
 }
 

@@ -34,6 +34,7 @@ struct lpath {
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
+	int closing;                  /* closed for idleness; CLOSED will follow */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };
 
@@ -84,6 +85,7 @@ struct l2s_loop {
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	struct l2s_rng rng;
+	uint64_t idle_check_at;       /* next look for idle inbound connections */
 
 	/* discovery responder */
 	struct l2s_identity id;
@@ -153,6 +155,7 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
 /* loop_event.c */
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);

@@ -331,6 +331,14 @@ void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now)
 	}
 }
 
+/* Nothing carries, nothing is being tried, nothing is scheduled (a connect
+ * that failed at once): schedule, so that a peer is never forgotten. */
+static void ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	if (wants_connection(pe) && !pe->path && !trying(pe) && !pe->tcp_at && !pe->reconnect_at)
+		schedule_reconnect(l, pe, now);
+}
+
 /* An in-band DISCOVERY_ANSWER (PROTOCOL.md §11.3) to our probe on p. */
 void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -466,6 +474,7 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		else if (!carrier && !trying(pe))
 			start_attempt(l, pe, now);
 	}
+	ensure_progress(l, pe, now);
 }
 
 void l2s_peers_tick(struct l2s_loop *l, uint64_t now)
@@ -517,8 +526,12 @@ static void transport_event(struct l2s_loop *l, struct lpeer *pe, int kind, uint
  * change of transport once, as on the side that moved. */
 static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
+	struct lpath *old = l2s_path_get(l, pe->path);
 	struct l2s_session_info si;
 
+	/* ours and of no use now (one the peer made ends by idleness) */
+	if (old && old->outbound)
+		l2s_path_close(l, old, now);
 	pe->path = p->id;
 	if (!p->peer)
 		p->peer = l2s_peer_index(l, pe);
@@ -570,5 +583,23 @@ void l2s_peers_reap(struct l2s_loop *l, uint64_t now)
 		pe->path = 0;
 		close_try(l, &pe->quic_try, now);
 		close_try(l, &pe->tcp_try, now);
+	}
+}
+
+/* An inbound connection that carries no session (a stranger's, a
+ * prober's, or one a session moved away from) ends after idle_ms of
+ * silence, so that connections cannot be hoarded. */
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npaths; i++) {
+		struct lpath *p = &l->paths[i];
+		struct lpeer *pe;
+
+		if (!p->id || p->outbound || p->closing || now < p->last_rx_ms + idle_ms)
+			continue;
+		if ((pe = l2s_peer_of_path(l, p)) && pe->path == p->id && pe->session)
+			continue;
+		p->closing = 1;
+		l2s_path_close(l, p, now);
 	}
 }

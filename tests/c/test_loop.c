@@ -173,6 +173,7 @@ static void node_params(struct l2s_loop_params *p, const uint8_t sk[L2S_ED25519_
 	memcpy(&p->listen, &a, sizeof(a));
 	p->listen_len = sizeof(a);
 	p->cfg.retransmit_timeout_ms = 100;
+	p->cfg.handshake_timeout_ms = 1000; /* idle inbound connections go after 2 s */
 	p->cfg.heartbeat_interval_ms = 2000;
 	p->cfg.heartbeat_reply_timeout_ms = 1000;
 	p->quic.handshake_timeout_ms = 1000;
@@ -731,6 +732,36 @@ static void test_not_a_peer(void)
 	node_remove(&H);
 }
 
+/* accept_any: a stranger's session is accepted and its DID listed as a
+ * peer (connect 0, no address). */
+static void test_accept_any(void)
+{
+	struct tnode J, K;
+	struct link k = { &J, &K, L2S_TRANSPORT_QUIC };
+	struct l2s_loop_peer_info info;
+	uint8_t sk[64], key[32];
+
+	memset(&K, 0, sizeof(K));
+	K.name = "K";
+	l2s_ed25519_keypair(K.pk, sk);
+	l2s_random(key, sizeof(key));
+	node_params(&K.p, sk, key);
+	K.p.accept_any = 1;
+	CHECK(node_start(&K));
+	CHECK(node_new(&J, "J", 0, NULL));
+	if (!J.l || !K.l)
+		return;
+	CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(l2s_loop_peer_count(K.l) == 1);
+	CHECK(l2s_loop_peer_info(K.l, 0, &info) == L2S_OK && memcmp(info.pk, J.pk, 32) == 0);
+	CHECK(info.connect == 0 && info.addr_len == 0 && info.has_session && info.transport == L2S_TRANSPORT_QUIC);
+	CHECK(both_ways(&J, &K, 20, 5000));
+	node_remove(&J);
+	node_remove(&K);
+	l2s_wipe(sk, sizeof(sk));
+}
+
 /* ---- 7. junk at the ports ------------------------------------------------------------------- */
 
 static int tcp_to(const struct sockaddr_in *a)
@@ -785,6 +816,20 @@ static void test_junk(void)
 
 		CHECK(write(t, part, sizeof(part)) == (ssize_t)sizeof(part));
 		run_for(50);
+		close(t);
+	}
+	/* a connection that says nothing is closed after 2 handshake timeouts */
+	t = tcp_to(&B.addr);
+	CHECK(t >= 0);
+	if (t >= 0) {
+		uint64_t end = now_ms() + 4000;
+		ssize_t n = -1;
+
+		while (now_ms() < end && n != 0) {
+			pump_once();
+			n = recv(t, buf, sizeof(buf), MSG_DONTWAIT);
+		}
+		CHECK(n == 0); /* EOF: B closed it */
 		close(t);
 	}
 	run_for(200);
@@ -943,6 +988,7 @@ int main(void)
 	test_export_import(a_sk);
 	test_accepting_side_import();
 	test_not_a_peer();
+	test_accept_any();
 	test_junk();
 	test_event_bound();
 	test_thread();
