@@ -198,6 +198,7 @@ static void sync_fds(struct l2s_loop *l)
 
 static int loop_init(struct l2s_loop *l, uint64_t now)
 {
+	uint8_t key[32];
 	int ret;
 
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -219,7 +220,10 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) ||
 	    !(l->tcp_fds = calloc(l->tcp_fds_cap, sizeof(*l->tcp_fds))))
 		return L2S_ERR_NOMEM;
-	return L2S_OK;
+	l2s_rng_bytes(&l->rng, key, sizeof(key));
+	ret = l2s_map_init(&l->peer_by_pk, L2S_LOOP_MAX_PEERS, key);
+	l2s_wipe(key, sizeof(key));
+	return ret;
 }
 
 int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
@@ -283,6 +287,8 @@ void l2s_loop_free(struct l2s_loop *l)
 	for (uint32_t i = 0; l->peers && i < l->npeers; i++)
 		l2s_peer_free(l->peers[i]);
 	free(l->peers);
+	if (l->peer_by_pk.slots)
+		l2s_map_free(&l->peer_by_pk);
 	l2s_loop_paths_free(l);
 	free(l->tcp_fds);
 	l2s_loop_events_free(l);

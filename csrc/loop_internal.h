@@ -41,6 +41,7 @@ struct lpath {
 /* A peer: configured with l2s_loop_add_peer, or the DID of an inbound session. */
 struct lpeer {
 	uint8_t pk[L2S_ED25519_PK_BYTES];
+	uint32_t index;               /* in the loop's array, + 1 */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int connect, configured, closed;
@@ -103,6 +104,7 @@ struct l2s_loop {
 	/* peers */
 	struct lpeer **peers;
 	uint32_t npeers;
+	struct l2s_map peer_by_pk;
 
 	/* the TCP fds registered with epoll last round */
 	struct pollfd *tcp_fds;

@@ -12,8 +12,8 @@
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
  *   reconnect: everything down: start again after a jittered backoff.
  *
- * Peers sit in an array searched linearly by key: L2S_LOOP_MAX_PEERS
- * bounds it, and the loop's work per peer is small. */
+ * Peers sit in an array (L2S_LOOP_MAX_PEERS bounds it) found by key
+ * through a map; the timers visit them all each round, which is cheap. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,29 +23,32 @@
 
 struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
-	for (uint32_t i = 0; i < l->npeers; i++)
-		if (memcmp(l->peers[i]->pk, pk, L2S_ED25519_PK_BYTES) == 0)
-			return l->peers[i];
-	return NULL;
+	uint32_t i;
+
+	return l2s_map_get(&l->peer_by_pk, pk, L2S_ED25519_PK_BYTES, &i) == L2S_OK ? l->peers[i] : NULL;
 }
 
+/* Peers are never removed, so an index names one for the loop's life. */
 struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
 	struct lpeer *pe;
 
 	if (l->npeers >= L2S_LOOP_MAX_PEERS || !(pe = calloc(1, sizeof(*pe))))
 		return NULL;
+	if (l2s_map_put(&l->peer_by_pk, pk, L2S_ED25519_PK_BYTES, l->npeers) != L2S_OK) {
+		free(pe);
+		return NULL;
+	}
 	memcpy(pe->pk, pk, L2S_ED25519_PK_BYTES);
+	pe->index = l->npeers + 1;
 	l->peers[l->npeers++] = pe;
 	return pe;
 }
 
 uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe)
 {
-	for (uint32_t i = 0; i < l->npeers; i++)
-		if (l->peers[i] == pe)
-			return i + 1;
-	return 0;
+	(void)l;
+	return pe->index;
 }
 
 struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
