@@ -34,6 +34,7 @@ struct lpath {
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
+	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };

@@ -164,6 +164,17 @@ static void fall_back(struct l2s_loop *l, struct lpeer *pe, int failed_kind, uin
 
 /* ---- a session on a connected path ---------------------------------------- */
 
+/* The carrier will not do (no answer, a bad one): drop it, try again later. */
+static void give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now)
+{
+	l2s_loop_peer_error(l, pe, err, now);
+	p->probing = 0;
+	pe->path = 0;
+	pe->quic_retry_at = 0;
+	l2s_path_close(l, p, now);
+	schedule_reconnect(l, pe, now);
+}
+
 static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
 	uint8_t probe[L2S_DISC_PROBE_MIN_BYTES];
@@ -171,10 +182,11 @@ static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, ui
 
 	if (l2s_discovery_probe_make(probe, sizeof(probe), &len, 0, p->nonce, &l->rng, NULL) != L2S_OK ||
 	    l2s_path_send(l, p, probe, len) != L2S_OK) {
-		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
+		give_up_path(l, pe, p, L2S_ERR_IO, now);
 		return;
 	}
 	p->probing = 1;
+	p->probe_deadline = now + l->p.cfg.handshake_timeout_ms;
 	l->st.disc_probes++;
 }
 
@@ -205,7 +217,9 @@ static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p,
 	free(pe->import);
 	pe->import = NULL;
 	if (ret != L2S_OK) {
+		/* the next try is a full handshake on this connection */
 		l2s_loop_peer_error(l, pe, ret, now);
+		schedule_reconnect(l, pe, now);
 		return;
 	}
 	pe->session = h;
@@ -358,11 +372,10 @@ void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg,
 	ret = l2s_discovery_verify(msg, len, p->nonce, pe->pk, l2s_loop_unix_s(), &res);
 	if (ret == L2S_OK && !res.has_bundle)
 		ret = L2S_ERR_DECODE;
-	if (ret != L2S_OK || l2s_decode_disc_answer(msg, len, &a) != L2S_OK) {
-		l2s_loop_peer_error(l, pe, ret != L2S_OK ? ret : L2S_ERR_DECODE, now);
-		pe->path = 0;
-		l2s_path_close(l, p, now);
-		schedule_reconnect(l, pe, now);
+	if (ret == L2S_OK)
+		ret = l2s_decode_disc_answer(msg, len, &a);
+	if (ret != L2S_OK) {
+		give_up_path(l, pe, p, ret, now);
 		return;
 	}
 	memcpy(pe->bundle, a.bundle, sizeof(pe->bundle));
@@ -463,6 +476,10 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 
 	if (!wants_connection(pe))
 		return;
+	if (carrier && carrier->probing && now >= carrier->probe_deadline) {
+		give_up_path(l, pe, carrier, L2S_ERR_IO, now); /* no answer to the probe */
+		carrier = NULL;
+	}
 	if (pe->tcp_at && now >= pe->tcp_at && !carrier)
 		try_tcp(l, pe, now);
 	if (pe->quic_retry_at && now >= pe->quic_retry_at) {
@@ -506,6 +523,8 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 		t = min_nz(t, pe->reconnect_at);
 		if (p && p->connected)
 			t = min_nz(t, silence_deadline(l, pe, p));
+		if (p && p->probing)
+			t = min_nz(t, p->probe_deadline);
 	}
 	return t;
 }

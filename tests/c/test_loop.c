@@ -477,6 +477,31 @@ static void test_refused(void)
 	node_remove(&G);
 }
 
+/* A listener that accepts and never answers: the in-band probe times out
+ * after handshake_timeout_ms (1 s), PEER_ERROR(IO), and it is tried again. */
+static void test_silent_peer(void)
+{
+	struct tnode G;
+	struct sockaddr_in silent = loopback(0);
+	socklen_t len = sizeof(silent);
+	uint8_t pk[32], sk[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint64_t t0;
+
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&silent, sizeof(silent)) == 0 && listen(fd, 8) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&silent, &len) == 0);
+	CHECK(node_new(&G, "G", 1, NULL));
+	if (!G.l)
+		return;
+	l2s_ed25519_keypair(pk, sk);
+	CHECK(l2s_loop_add_peer(G.l, pk, (struct sockaddr *)&silent, sizeof(silent), 1) == L2S_OK);
+	t0 = now_ms();
+	CHECK(run_until(got_error, &G, 3000));
+	CHECK(G.last_error == (uint64_t)-L2S_ERR_IO && now_ms() - t0 >= 900);
+	node_remove(&G);
+	close(fd);
+}
+
 /* ---- 4. raw UDP discovery ---------------------------------------------------------- */
 
 static int udp_exchange(int fd, const uint8_t *probe, size_t len, uint8_t *ans, size_t cap, size_t *ans_len)
@@ -983,6 +1008,7 @@ int main(void)
 	test_utcp_wins_race();
 	test_bad_did();
 	test_refused();
+	test_silent_peer();
 	test_raw_discovery();
 	test_fallback();
 	test_export_import(a_sk);
