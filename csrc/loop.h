@@ -188,7 +188,8 @@ struct l2s_loop_stats {
 	uint64_t rx_dropped[17];    /* by -l2s_err: what the node or discovery refused */
 	uint64_t tx_messages, tx_dropped; /* outputs sent, and refused by a full transport */
 	uint64_t disc_probes, disc_answers, disc_dropped; /* raw UDP and in-band */
-	uint64_t handshakes, resumptions, fallbacks, returns;
+	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
+					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
 };

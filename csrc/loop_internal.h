@@ -39,6 +39,8 @@ struct lpath {
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };
 
+enum { STARTED_NONE, STARTED_HANDSHAKE, STARTED_RESUME };
+
 /* A peer: configured with l2s_loop_add_peer, or the DID of an inbound session. */
 struct lpeer {
 	uint8_t pk[L2S_ED25519_PK_BYTES];
@@ -55,7 +57,7 @@ struct lpeer {
 	uint64_t filter_upto;         /* MESSAGE seq <= this in session filter_sid is not delivered */
 	int has_filter;
 	uint32_t session;             /* engine handle, 0: none */
-	int started_resume;           /* the session was started with l2s_node_resume */
+	int started;                  /* how this side started the session: STARTED_* */
 	uint32_t path;                /* the path that carries the session (ours to choose when connecting) */
 	int path_kind;                /* its transport, as the application last saw it */
 	uint32_t quic_try, tcp_try;   /* connections being made, path ids */

@@ -205,7 +205,7 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 		return;
 	}
 	pe->session = h;
-	pe->started_resume = 0;
+	pe->started = STARTED_HANDSHAKE;
 }
 
 static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
@@ -223,7 +223,7 @@ static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p,
 		return;
 	}
 	pe->session = h;
-	pe->started_resume = 1;
+	pe->started = STARTED_RESUME;
 	/* A refused resumption then falls back to a full handshake. */
 	if (pe->has_bundle)
 		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
@@ -393,16 +393,18 @@ static void on_established(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		pe->resume_ms = now - pe->resume_from_ms;
 		pe->resume_from_ms = 0;
 	}
-	if (pe->started_resume) {
+	/* counted on the side that started them */
+	if (pe->started == STARTED_HANDSHAKE)
+		l->st.handshakes++;
+	else if (pe->started == STARTED_RESUME)
 		l->st.resumptions++;
-		pe->started_resume = 0;
-	}
+	pe->started = STARTED_NONE;
 }
 
 static void on_ended(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	pe->session = 0;
-	pe->started_resume = 0;
+	pe->started = STARTED_NONE;
 	pe->imported = 0; /* the accepting side kept it up for that session only */
 	if (wants_connection(pe) && !pe->reconnect_at)
 		schedule_reconnect(l, pe, now);
@@ -425,16 +427,10 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 	}
 	if (ev->session != pe->session || ev->type != L2S_EV_STATE)
 		return;
-	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ESTABLISHED && ev->from != L2S_DEGRADED &&
-	    ev->from != L2S_ROTATING) {
-		if (!pe->started_resume)
-			l->st.handshakes++;
+	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ROTATING)
 		on_established(l, pe, now);
-	} else if (ev->to == L2S_ESTABLISHED) {
-		on_established(l, pe, now);
-	} else if (ev->to == L2S_STATE_END) {
+	else if (ev->to == L2S_STATE_END)
 		on_ended(l, pe, now);
-	}
 }
 
 /* ---- timers ----------------------------------------------------------------- */
