@@ -256,6 +256,11 @@ int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
 /* Politely: CONNECTION_CLOSE and FIN, the sessions stay (both sides may resume). */
 static void close_connections(struct l2s_loop *l, uint64_t now)
 {
+	/* what the engine has for the peers (acknowledgements) goes first */
+	if (l->node && l->paths)
+		l2s_loop_flush_outputs(l);
+	if (l->quic)
+		l2s_quic_flush(l->quic, now);
 	for (uint32_t i = 0; l->paths && i < l->npaths; i++)
 		if (l->paths[i].id)
 			l2s_path_close(l, &l->paths[i], now);
