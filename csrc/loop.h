@@ -81,7 +81,7 @@ struct l2s_loop_params {
 	uint64_t reconnect_max_ms;      /* 0: 10 s */
 	uint32_t event_queue_limit;     /* 0: 8192 */
 	int accept_any;                 /* accept sessions from DIDs that are not peers */
-	int inbox_fd;                   /* -1: none. Else every MESSAGE is written here
+	int inbox_fd;                   /* -1: none. Else (a blocking fd) every MESSAGE is written here
 					 * (PROTOCOL.md §12 inbox line) before the round's outputs,
 					 * so its acknowledgement never leaves before the write */
 };
@@ -174,7 +174,7 @@ struct l2s_loop_peer_info {
 	uint64_t established_ms;         /* when the session last became established */
 	uint64_t resume_ms;              /* import/reconnect to established, last time; 0: none */
 	uint32_t fallbacks, returns;     /* moves QUIC -> μTCP and back */
-	uint64_t tx_messages, rx_messages, delivered;
+	uint64_t tx_messages, rx_messages, delivered; /* sent; received; passed on (delivered_upto held back the rest) */
 };
 size_t l2s_loop_peer_count(struct l2s_loop *l);
 /* The i-th peer (0 <= i < count), or an inbound session's peer. */

@@ -106,6 +106,8 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
 
+/* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits
+ * for each line, which is the point. */
 static void write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -160,10 +162,10 @@ static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event 
 
 	if (l2s_session_info(l->node, ev->session, &si) != L2S_OK)
 		memset(&si, 0, sizeof(si));
+	pe->rx_messages++;
 	if (pe->has_filter && memcmp(si.session_id, pe->filter_sid, sizeof(si.session_id)) == 0 &&
 	    ev->seq <= pe->filter_upto)
 		return 0;
-	pe->rx_messages++;
 	pe->delivered++;
 	if (l->p.inbox_fd >= 0)
 		inbox_line(l, si.session_id, ev);
