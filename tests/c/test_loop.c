@@ -196,7 +196,7 @@ static int node_start(struct tnode *n)
 	return 1;
 }
 
-static int node_new(struct tnode *n, const char *name, int no_quic, uint8_t sk_out[L2S_ED25519_SK_BYTES])
+static int node_new(struct tnode *n, const char *name, int no_quic)
 {
 	uint8_t sk[L2S_ED25519_SK_BYTES], key[32];
 
@@ -206,8 +206,6 @@ static int node_new(struct tnode *n, const char *name, int no_quic, uint8_t sk_o
 	l2s_random(key, sizeof(key));
 	node_params(&n->p, sk, key);
 	n->p.no_quic = no_quic;
-	if (sk_out)
-		memcpy(sk_out, sk, sizeof(sk));
 	l2s_wipe(sk, sizeof(sk));
 	return node_start(n);
 }
@@ -377,7 +375,7 @@ static void test_utcp_only(void)
 	struct link k = { &C, &B, L2S_TRANSPORT_UTCP };
 	struct l2s_loop_stats sc;
 
-	CHECK(node_new(&C, "C", 1, NULL));
+	CHECK(node_new(&C, "C", 1));
 	if (!C.l)
 		return;
 	CHECK(l2s_loop_add_peer(B.l, C.pk, NULL, 0, 0) == L2S_OK);
@@ -402,8 +400,8 @@ static void test_utcp_wins_race(void)
 	struct l2s_loop_stats se;
 	uint64_t t0;
 
-	CHECK(node_new(&F, "F", 1, NULL));
-	CHECK(node_new(&E, "E", 0, NULL));
+	CHECK(node_new(&F, "F", 1));
+	CHECK(node_new(&E, "E", 0));
 	if (!E.l || !F.l)
 		return;
 	CHECK(l2s_loop_add_peer(F.l, E.pk, NULL, 0, 0) == L2S_OK);
@@ -437,7 +435,7 @@ static void test_bad_did(void)
 	uint8_t wrong_pk[32], wrong_sk[64];
 	struct l2s_loop_stats sd;
 
-	CHECK(node_new(&D, "D", 0, NULL));
+	CHECK(node_new(&D, "D", 0));
 	if (!D.l)
 		return;
 	l2s_ed25519_keypair(wrong_pk, wrong_sk);
@@ -465,7 +463,7 @@ static void test_refused(void)
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&closed, sizeof(closed)) == 0);
 	CHECK(getsockname(fd, (struct sockaddr *)&closed, &len) == 0);
 	close(fd);
-	CHECK(node_new(&G, "G", 1, NULL));
+	CHECK(node_new(&G, "G", 1));
 	if (!G.l)
 		return;
 	l2s_ed25519_keypair(pk, sk);
@@ -490,7 +488,7 @@ static void test_silent_peer(void)
 
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&silent, sizeof(silent)) == 0 && listen(fd, 8) == 0);
 	CHECK(getsockname(fd, (struct sockaddr *)&silent, &len) == 0);
-	CHECK(node_new(&G, "G", 1, NULL));
+	CHECK(node_new(&G, "G", 1));
 	if (!G.l)
 		return;
 	l2s_ed25519_keypair(pk, sk);
@@ -632,7 +630,7 @@ static int got_rx(void *arg)
 	return B.rx >= want[0] && A.rx >= want[1];
 }
 
-static void test_export_import(uint8_t a_sk[64])
+static void test_export_import(void)
 {
 	static uint8_t blob[1 << 20];
 	uint8_t buf[1024];
@@ -687,19 +685,12 @@ static void test_export_import(uint8_t a_sk[64])
 	run_for(200);
 	CHECK(A.rx == want[1] && A.rx_bad == 0);
 	CHECK(peer_of(&A, B.pk, &ainfo) && ainfo.rx_messages - ainfo.delivered == 5);
-	(void)a_sk;
 }
 
 /* The accepting side restarts: B (connect = 0, with A's address) exports,
  * goes away, comes back on another port and imports. It resumes toward A,
  * A's session follows the connection B made, and B's queued messages
  * arrive once. */
-static int a_follows(void *arg)
-{
-	(void)arg;
-	return established(&A, B.pk, 0) && established(&B, A.pk, 0) && resumed(&B);
-}
-
 static int b_resumed_a(void *arg)
 {
 	struct l2s_loop_stats st;
@@ -740,7 +731,6 @@ static void test_accepting_side_import(void)
 	CHECK(peer_of(&A, B.pk, &after) && memcmp(before.session.session_id, after.session.session_id, 16) == 0);
 	CHECK(both_ways(&A, &B, 20, 5000));
 	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
-	(void)a_follows;
 }
 
 /* A DID that is not B's peer (and B has no accept_any): its session is
@@ -751,7 +741,7 @@ static void test_not_a_peer(void)
 	size_t peers = l2s_loop_peer_count(B.l);
 	uint64_t accepted = B.accepted;
 
-	CHECK(node_new(&H, "H", 0, NULL));
+	CHECK(node_new(&H, "H", 0));
 	if (!H.l)
 		return;
 	CHECK(l2s_loop_add_peer(H.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
@@ -778,7 +768,7 @@ static void test_accept_any(void)
 	node_params(&K.p, sk, key);
 	K.p.accept_any = 1;
 	CHECK(node_start(&K));
-	CHECK(node_new(&J, "J", 0, NULL));
+	CHECK(node_new(&J, "J", 0));
 	if (!J.l || !K.l)
 		return;
 	CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
@@ -992,13 +982,12 @@ static void test_close_peer(void)
 
 int main(void)
 {
-	uint8_t a_sk[64];
 	uint64_t t0 = now_ms();
 
 	if (l2s_init() != L2S_OK)
 		return 1;
-	CHECK(node_new(&A, "A", 0, a_sk));
-	CHECK(node_new(&B, "B", 0, NULL));
+	CHECK(node_new(&A, "A", 0));
+	CHECK(node_new(&B, "B", 0));
 	if (!A.l || !B.l)
 		return tu_finish("test_loop");
 	l2s_loop_free(B.l);
@@ -1016,7 +1005,7 @@ int main(void)
 	test_silent_peer();
 	test_raw_discovery();
 	test_fallback();
-	test_export_import(a_sk);
+	test_export_import();
 	test_accepting_side_import();
 	test_not_a_peer();
 	test_accept_any();
@@ -1026,7 +1015,6 @@ int main(void)
 	test_close_peer();
 	for (int i = nnodes - 1; i >= 0; i--)
 		node_remove(nodes[i]);
-	l2s_wipe(a_sk, sizeof(a_sk));
 	if (inbox)
 		fclose(inbox);
 	printf("test_loop: %llu ms\n", (unsigned long long)(now_ms() - t0));
