@@ -188,13 +188,21 @@ static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
 	l2s_loop_event_push(l, &out, ev->data, ev->type == L2S_EV_MESSAGE ? ev->len : 0);
 }
 
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session)
+{
+	for (uint32_t i = 0; session && i < l->nrefused; i++)
+		if (l->refused[i] == session)
+			return 1;
+	return 0;
+}
+
 /* Sessions of DIDs we do not serve end at ACCEPTED, and say nothing. */
 static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 {
 	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
 
 	if (ev->type != L2S_EV_ACCEPTED)
-		return pe != NULL;
+		return pe != NULL && !l2s_loop_refused(l, ev->session);
 	if (!pe && l->p.accept_any && (pe = l2s_peer_add(l, ev->peer_pk)))
 		l->st.peers = l->npeers;
 	if (!pe || pe->closed) {

@@ -167,6 +167,7 @@ void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 int l2s_loop_paused(const struct l2s_loop *l);
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 void l2s_loop_events_free(struct l2s_loop *l);
 
 /* loop_disc.c */

@@ -304,14 +304,6 @@ void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now)
 
 /* The engine's outputs to their paths. A path that is gone or full drops
  * the message: the engine retransmits what matters. */
-static int refused(const struct l2s_loop *l, uint32_t session)
-{
-	for (uint32_t i = 0; session && i < l->nrefused; i++)
-		if (l->refused[i] == session)
-			return 1;
-	return 0;
-}
-
 void l2s_loop_flush_outputs(struct l2s_loop *l)
 {
 	struct l2s_output o;
@@ -319,7 +311,7 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 	while (l2s_node_next_output(l->node, &o)) {
 		struct lpath *p = l2s_path_get(l, o.path);
 
-		if (refused(l, o.session))
+		if (l2s_loop_refused(l, o.session))
 			continue;
 		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK)
 			l->st.tx_messages++;
