@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The event loop (loop.h) end to end: two or three loops in this process on
- * 127.0.0.1, real crypto, real sockets, driven alternately with
+/* The event loop (loop.h) end to end: loops in this process on 127.0.0.1
+ * (and [::1]), real crypto, real sockets, driven alternately with
  * l2s_loop_run_once (and once on a thread with l2s_loop_run):
  *  1. QUIC + in-band discovery + handshake, 1,000 messages each way exactly
- *     once in order, equal non-zero channel bindings;
- *  2. a μTCP-only node;
- *  3. a peer added with the wrong DID key: PEER_ERROR(AUTH), no session;
+ *     once in order, equal non-zero channel bindings, the inbox lines;
+ *  2. a μTCP-only node; μTCP winning the race when QUIC hears nothing;
+ *  3. a wrong DID key: PEER_ERROR(AUTH), no session; a refused connect and
+ *     a silent listener: PEER_ERROR(IO), retried;
  *  4. raw UDP discovery from a plain socket: token (<= 3x), then bundle;
  *  5. QUIC blocked mid-transfer: one TRANSPORT event, on μTCP, nothing
  *     lost; unblocked: back on QUIC within quic_retry_ms;
  *  6. export, free, a new loop with the same identity imports: resumption
  *     (same session id, no handshake), queued messages arrive once, and
- *     delivered_upto holds back what the inbox had;
- *  7. junk at the UDP and TCP ports: dropped and counted, sessions work;
+ *     delivered_upto holds back what the inbox had; the same from the
+ *     accepting side, which resumes toward the peer's address; a DID that
+ *     is not a peer gets nowhere; accept_any lists the stranger; IPv6;
+ *  7. junk at the UDP and TCP ports: dropped and counted, an idle
+ *     connection closed, sessions work;
  *  8. the event queue bound while the application does not read;
- *  9. l2s_loop_run on a thread with l2s_loop_wait_event, then stop. */
+ *  9. l2s_loop_run on a thread with l2s_loop_wait_event, stop; close_peer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -782,6 +786,66 @@ static void test_accept_any(void)
 	l2s_wipe(sk, sizeof(sk));
 }
 
+struct carried {
+	struct tnode *n;
+	const uint8_t *pk;
+	int transport;
+};
+
+static int carried_by(void *arg)
+{
+	struct carried *c = arg;
+	struct l2s_loop_peer_info info;
+
+	return peer_of(c->n, c->pk, &info) && info.has_session && info.transport == c->transport;
+}
+
+/* IPv6: the same over [::1], QUIC then μTCP after a block. */
+static void test_ipv6(void)
+{
+	struct tnode V, W;
+	struct sockaddr_in6 a6;
+	struct link k = { &V, &W, L2S_TRANSPORT_QUIC };
+	struct carried w_tcp = { &W, V.pk, L2S_TRANSPORT_UTCP };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t sk[64], key[32];
+	struct tnode *both[2] = { &V, &W };
+
+	for (int i = 0; i < 2; i++) {
+		struct tnode *n = both[i];
+
+		memset(n, 0, sizeof(*n));
+		n->name = i ? "W" : "V";
+		l2s_ed25519_keypair(n->pk, sk);
+		l2s_random(key, sizeof(key));
+		node_params(&n->p, sk, key);
+		memset(&a6, 0, sizeof(a6));
+		a6.sin6_family = AF_INET6;
+		a6.sin6_addr = in6addr_loopback;
+		memcpy(&n->p.listen, &a6, sizeof(a6));
+		n->p.listen_len = sizeof(a6);
+		if (l2s_loop_new(&n->l, &n->p) != L2S_OK) {
+			CHECK(0);
+			return;
+		}
+		nodes[nnodes++] = n;
+	}
+	l2s_wipe(sk, sizeof(sk));
+	CHECK(l2s_loop_local_addr(W.l, &ss, &len) == L2S_OK && ss.ss_family == AF_INET6);
+	CHECK(l2s_loop_add_peer(W.l, V.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(V.l, W.pk, (struct sockaddr *)&ss, len, 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(both_ways(&V, &W, 100, 5000));
+	l2s_loop_test_block_quic(V.l, 1);
+	CHECK(run_until(carried_by, &w_tcp, 5000));
+	CHECK(both_ways(&V, &W, 100, 5000));
+	CHECK(V.rx == 200 && W.rx == 200 && V.rx_bad == 0 && W.rx_bad == 0);
+	CHECK(V.transport_evs == 1 && W.transport_evs == 1);
+	node_remove(&V);
+	node_remove(&W);
+}
+
 /* ---- 7. junk at the ports ------------------------------------------------------------------- */
 
 static int tcp_to(const struct sockaddr_in *a)
@@ -1009,6 +1073,7 @@ int main(void)
 	test_accepting_side_import();
 	test_not_a_peer();
 	test_accept_any();
+	test_ipv6();
 	test_junk();
 	test_event_bound();
 	test_thread();
