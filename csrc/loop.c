@@ -131,13 +131,17 @@ static int open_transports(struct l2s_loop *l)
 	else
 		any_addr(&bind, &bind_len);
 	for (int i = 0; i < TCP_PORT_TRIES; i++) {
+		int err;
+
 		ret = open_transports_once(l, &bind, bind_len);
 		if (ret == L2S_OK)
 			return L2S_OK;
+		err = errno;
 		l2s_quic_free(l->quic);
 		l->quic = NULL;
+		errno = err;
 		/* only an ephemeral port may be tried again */
-		if (errno != EADDRINUSE || get_port(&bind) != 0)
+		if (err != EADDRINUSE || get_port(&bind) != 0)
 			break;
 	}
 	return ret;
