@@ -1013,6 +1013,18 @@ static void test_thread(void)
 				got += ev.type == L2S_EV_MESSAGE && ev.seq == seq;
 	}
 	CHECK(got == 1);
+	/* idle: the loop sleeps until its next timer, it does not spin (A is
+	 * kept running, or B would rightly find its path silent) */
+	{
+		struct l2s_loop_stats s0, s1;
+
+		run_for(100);
+		l2s_loop_stats(B.l, &s0);
+		run_for(500);
+		l2s_loop_stats(B.l, &s1);
+		CHECK(s1.rounds - s0.rounds < 50);
+		printf("test_loop: %llu rounds in 500 idle ms\n", (unsigned long long)(s1.rounds - s0.rounds));
+	}
 	l2s_loop_stop(B.l);
 	CHECK(pthread_join(th, &ret) == 0 && ret == NULL);
 	CHECK(l2s_loop_wait_event(B.l, -1) == 0); /* stopped: returns at once */
