@@ -341,6 +341,9 @@ void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now)
 		pe->quic_try = 0;
 	if (pe->tcp_try == p->id)
 		pe->tcp_try = 0;
+	/* QUIC failed before μTCP's turn: no reason to wait for it */
+	if (was_try && !pe->path && pe->tcp_at && wants_connection(pe))
+		try_tcp(l, pe, now);
 	/* An attempt failed; the whole race failed when nothing else is left. */
 	if (was_try && !pe->path && !trying(pe) && !pe->tcp_at && wants_connection(pe)) {
 		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
