@@ -19,6 +19,16 @@
 
 #define MAX_EPOLL_EVENTS 64
 #define TCP_PORT_TRIES 8 /* port 0: ports whose TCP twin is taken are given back */
+#define IDLE_CHECK_MS 1000
+
+/* An inbound connection without a session may stay this long silent: two
+ * handshake timeouts (a slow handshake), and never less than a failed path. */
+static uint64_t idle_inbound_ms(const struct l2s_loop *l)
+{
+	uint64_t t = 2 * l->p.cfg.handshake_timeout_ms;
+
+	return t > l->p.path_timeout_ms ? t : l->p.path_timeout_ms;
+}
 
 /* Monotonic ms + 1: the engine takes 0 as "never". */
 uint64_t l2s_loop_now(void)
@@ -121,13 +131,17 @@ static int open_transports(struct l2s_loop *l)
 	else
 		any_addr(&bind, &bind_len);
 	for (int i = 0; i < TCP_PORT_TRIES; i++) {
+		int err;
+
 		ret = open_transports_once(l, &bind, bind_len);
 		if (ret == L2S_OK)
 			return L2S_OK;
+		err = errno;
 		l2s_quic_free(l->quic);
 		l->quic = NULL;
+		errno = err;
 		/* only an ephemeral port may be tried again */
-		if (errno != EADDRINUSE || get_port(&bind) != 0)
+		if (err != EADDRINUSE || get_port(&bind) != 0)
 			break;
 	}
 	return ret;
@@ -188,6 +202,7 @@ static void sync_fds(struct l2s_loop *l)
 
 static int loop_init(struct l2s_loop *l, uint64_t now)
 {
+	uint8_t key[32];
 	int ret;
 
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -209,7 +224,10 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) ||
 	    !(l->tcp_fds = calloc(l->tcp_fds_cap, sizeof(*l->tcp_fds))))
 		return L2S_ERR_NOMEM;
-	return L2S_OK;
+	l2s_rng_bytes(&l->rng, key, sizeof(key));
+	ret = l2s_map_init(&l->peer_by_pk, L2S_LOOP_MAX_PEERS, key);
+	l2s_wipe(key, sizeof(key));
+	return ret;
 }
 
 int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
@@ -242,6 +260,11 @@ int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
 /* Politely: CONNECTION_CLOSE and FIN, the sessions stay (both sides may resume). */
 static void close_connections(struct l2s_loop *l, uint64_t now)
 {
+	/* what the engine has for the peers (acknowledgements) goes first */
+	if (l->node && l->paths)
+		l2s_loop_flush_outputs(l);
+	if (l->quic)
+		l2s_quic_flush(l->quic, now);
 	for (uint32_t i = 0; l->paths && i < l->npaths; i++)
 		if (l->paths[i].id)
 			l2s_path_close(l, &l->paths[i], now);
@@ -273,7 +296,9 @@ void l2s_loop_free(struct l2s_loop *l)
 	for (uint32_t i = 0; l->peers && i < l->npeers; i++)
 		l2s_peer_free(l->peers[i]);
 	free(l->peers);
-	free(l->paths);
+	if (l->peer_by_pk.slots)
+		l2s_map_free(&l->peer_by_pk);
+	l2s_loop_paths_free(l);
 	free(l->tcp_fds);
 	l2s_loop_events_free(l);
 	l2s_loop_disc_free(l);
@@ -312,6 +337,7 @@ static int wait_ms(struct l2s_loop *l, uint64_t now, int limit)
 	uint64_t d;
 
 	t = min64(t, l2s_cookie_secrets_deadline(&l->disc_secrets));
+	t = min64(t, l->idle_check_at);
 	if (l->quic)
 		t = min64(t, l2s_quic_next_expiry(l->quic));
 	if (l->tcp)
@@ -360,6 +386,12 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_loop_flush_outputs(l);
 	if (l->quic)
 		l2s_quic_flush(l->quic, now);
+	/* after the flush, so that a closed session's CLOSE left first */
+	l2s_peers_reap(l, now);
+	if (now >= l->idle_check_at) {
+		l2s_paths_reap_idle(l, idle_inbound_ms(l), now);
+		l->idle_check_at = now + IDLE_CHECK_MS;
+	}
 	l->st.rounds++;
 }
 

@@ -39,10 +39,12 @@
  * l2s_loop_stop() is also async-signal-safe.
  *
  * Bounds. Events for the application wait in a queue of event_queue_limit
- * events; above half of it the loop stops reading sockets (transport flow
- * control then stops the peers), so it only overflows by what one received
- * message can release (at most the reorder window), and no event is ever
- * dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
+ * events; above half of it the loop stops taking messages from the
+ * transports (which still acknowledge at their level: QUIC's stream window
+ * and μTCP's receive buffer then stop the peers), so it only overflows by
+ * what one received message can release (at most the reorder window of
+ * MESSAGEs, or the DELIVERED events of one acknowledgement), and no event
+ * is ever dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
  */
 #ifndef L2S_LOOP_H
 #define L2S_LOOP_H
@@ -79,7 +81,7 @@ struct l2s_loop_params {
 	uint64_t reconnect_max_ms;      /* 0: 10 s */
 	uint32_t event_queue_limit;     /* 0: 8192 */
 	int accept_any;                 /* accept sessions from DIDs that are not peers */
-	int inbox_fd;                   /* -1: none. Else every MESSAGE is written here
+	int inbox_fd;                   /* -1: none. Else (a blocking fd) every MESSAGE is written here
 					 * (PROTOCOL.md §12 inbox line) before the round's outputs,
 					 * so its acknowledgement never leaves before the write */
 };
@@ -172,7 +174,7 @@ struct l2s_loop_peer_info {
 	uint64_t established_ms;         /* when the session last became established */
 	uint64_t resume_ms;              /* import/reconnect to established, last time; 0: none */
 	uint32_t fallbacks, returns;     /* moves QUIC -> μTCP and back */
-	uint64_t tx_messages, rx_messages, delivered;
+	uint64_t tx_messages, rx_messages, delivered; /* sent; received; passed on (delivered_upto held back the rest) */
 };
 size_t l2s_loop_peer_count(struct l2s_loop *l);
 /* The i-th peer (0 <= i < count), or an inbound session's peer. */
@@ -186,7 +188,8 @@ struct l2s_loop_stats {
 	uint64_t rx_dropped[17];    /* by -l2s_err: what the node or discovery refused */
 	uint64_t tx_messages, tx_dropped; /* outputs sent, and refused by a full transport */
 	uint64_t disc_probes, disc_answers, disc_dropped; /* raw UDP and in-band */
-	uint64_t handshakes, resumptions, fallbacks, returns;
+	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
+					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
 };

@@ -71,6 +71,17 @@ static void responder(struct l2s_loop *l, struct l2s_disc_responder *r)
 	r->rl = &l->disc_rl;
 }
 
+static void answered(struct l2s_loop *l, int ret)
+{
+	if (ret == L2S_OK) {
+		l->st.disc_answers++;
+		return;
+	}
+	l->st.disc_dropped++;
+	if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
+		l->st.rx_dropped[-ret]++;
+}
+
 /* A raw probe on the UDP port; anything else there is junk. */
 void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev, uint64_t now)
 {
@@ -78,6 +89,7 @@ void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev,
 	struct l2s_disc_responder r;
 	struct l2s_disc_addr from;
 	size_t len;
+	int ret;
 
 	if (ev->len < 2 || ev->data[0] != L2S_WIRE_VERSION || ev->data[1] != L2S_MSG_DISCOVERY_PROBE ||
 	    l2s_loop_disc_addr(&from, &ev->peer, ev->peer_len) != L2S_OK) {
@@ -86,12 +98,10 @@ void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev,
 	}
 	l->st.disc_probes++;
 	responder(l, &r);
-	if (l2s_discovery_answer(ans, sizeof(ans), &len, &r, &from, ev->data, ev->len, now) != L2S_OK ||
-	    l2s_quic_send_datagram(l->quic, (const struct sockaddr *)&ev->peer, ev->peer_len, ans, len) != L2S_OK) {
-		l->st.disc_dropped++;
-		return;
-	}
-	l->st.disc_answers++;
+	ret = l2s_discovery_answer(ans, sizeof(ans), &len, &r, &from, ev->data, ev->len, now);
+	if (ret == L2S_OK)
+		ret = l2s_quic_send_datagram(l->quic, (const struct sockaddr *)&ev->peer, ev->peer_len, ans, len);
+	answered(l, ret);
 }
 
 void l2s_loop_disc_inband(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
@@ -100,14 +110,14 @@ void l2s_loop_disc_inband(struct l2s_loop *l, struct lpath *p, const uint8_t *ms
 	struct l2s_disc_responder r;
 	struct l2s_disc_addr from;
 	size_t n;
+	int ret;
 
 	l->st.disc_probes++;
 	responder(l, &r);
-	if (l2s_loop_disc_addr(&from, &p->sa, p->sa_len) != L2S_OK ||
-	    l2s_discovery_answer_inband(ans, sizeof(ans), &n, &r, &from, msg, len, now) != L2S_OK ||
-	    l2s_path_send(l, p, ans, n) != L2S_OK) {
-		l->st.disc_dropped++;
-		return;
-	}
-	l->st.disc_answers++;
+	ret = l2s_loop_disc_addr(&from, &p->sa, p->sa_len);
+	if (ret == L2S_OK)
+		ret = l2s_discovery_answer_inband(ans, sizeof(ans), &n, &r, &from, msg, len, now);
+	if (ret == L2S_OK)
+		ret = l2s_path_send(l, p, ans, n);
+	answered(l, ret);
 }

@@ -106,6 +106,8 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
 
+/* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits
+ * for each line, which is the point. */
 static void write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -160,10 +162,10 @@ static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event 
 
 	if (l2s_session_info(l->node, ev->session, &si) != L2S_OK)
 		memset(&si, 0, sizeof(si));
+	pe->rx_messages++;
 	if (pe->has_filter && memcmp(si.session_id, pe->filter_sid, sizeof(si.session_id)) == 0 &&
 	    ev->seq <= pe->filter_upto)
 		return 0;
-	pe->rx_messages++;
 	pe->delivered++;
 	if (l->p.inbox_fd >= 0)
 		inbox_line(l, si.session_id, ev);
@@ -186,16 +188,29 @@ static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
 	l2s_loop_event_push(l, &out, ev->data, ev->type == L2S_EV_MESSAGE ? ev->len : 0);
 }
 
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session)
+{
+	for (uint32_t i = 0; session && i < l->nrefused; i++)
+		if (l->refused[i] == session)
+			return 1;
+	return 0;
+}
+
 /* Sessions of DIDs we do not serve end at ACCEPTED, and say nothing. */
 static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 {
 	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
 
 	if (ev->type != L2S_EV_ACCEPTED)
-		return pe != NULL;
+		return pe != NULL && !l2s_loop_refused(l, ev->session);
 	if (!pe && l->p.accept_any && (pe = l2s_peer_add(l, ev->peer_pk)))
 		l->st.peers = l->npeers;
 	if (!pe || pe->closed) {
+		/* Its HANDSHAKE_RESP waits in the engine's outputs: hold it back,
+		 * so the stranger learns nothing (beyond LOOP_MAX_REFUSED in one
+		 * round the answer leaves, to a session that is gone). */
+		if (l->nrefused < LOOP_MAX_REFUSED)
+			l->refused[l->nrefused++] = ev->session;
 		l2s_session_close(l->node, ev->session, now);
 		return 0;
 	}

@@ -14,10 +14,12 @@
 #include "discovery.h"
 #include "identity.h"
 #include "loop.h"
+#include "map.h"
 #include "ratelimit.h"
 #include "rng.h"
 
 #define LOOP_ADDR_BYTES 17 /* family (4 or 6) || IP: what the engine keys rate limits on */
+#define LOOP_MAX_REFUSED 64 /* sessions refused in one round whose answers are held back */
 
 /* One transport connection, named for the engine by a path id. */
 struct lpath {
@@ -32,12 +34,17 @@ struct lpath {
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
+	uint64_t probe_deadline;      /* ... and its answer is due then */
+	int closing;                  /* closed for idleness; CLOSED will follow */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };
+
+enum { STARTED_NONE, STARTED_HANDSHAKE, STARTED_RESUME };
 
 /* A peer: configured with l2s_loop_add_peer, or the DID of an inbound session. */
 struct lpeer {
 	uint8_t pk[L2S_ED25519_PK_BYTES];
+	uint32_t index;               /* in the loop's array, + 1 */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int connect, configured, closed;
@@ -50,7 +57,7 @@ struct lpeer {
 	uint64_t filter_upto;         /* MESSAGE seq <= this in session filter_sid is not delivered */
 	int has_filter;
 	uint32_t session;             /* engine handle, 0: none */
-	int started_resume;           /* the session was started with l2s_node_resume */
+	int started;                  /* how this side started the session: STARTED_* */
 	uint32_t path;                /* the path that carries the session (ours to choose when connecting) */
 	int path_kind;                /* its transport, as the application last saw it */
 	uint32_t quic_try, tcp_try;   /* connections being made, path ids */
@@ -82,6 +89,7 @@ struct l2s_loop {
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	struct l2s_rng rng;
+	uint64_t idle_check_at;       /* next look for idle inbound connections */
 
 	/* discovery responder */
 	struct l2s_identity id;
@@ -94,14 +102,20 @@ struct l2s_loop {
 	/* paths */
 	struct lpath *paths;
 	uint32_t npaths, next_path_id;
+	struct l2s_map path_by_id, path_by_conn;
 
 	/* peers */
 	struct lpeer **peers;
 	uint32_t npeers;
+	struct l2s_map peer_by_pk;
 
 	/* the TCP fds registered with epoll last round */
 	struct pollfd *tcp_fds;
 	size_t n_tcp_fds, tcp_fds_cap;
+
+	/* sessions closed at ACCEPTED this round: their answers never leave */
+	uint32_t refused[LOOP_MAX_REFUSED];
+	uint32_t nrefused;
 
 	/* application events */
 	struct levent *ev_head, *ev_tail, *ev_taken;
@@ -116,6 +130,7 @@ uint64_t l2s_loop_unix_s(void);
 
 /* path.c */
 int l2s_loop_paths_init(struct l2s_loop *l);
+void l2s_loop_paths_free(struct l2s_loop *l);
 struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id);
 struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn);
 struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
@@ -144,12 +159,15 @@ void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
 uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
 /* loop_event.c */
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 int l2s_loop_paused(const struct l2s_loop *l);
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 void l2s_loop_events_free(struct l2s_loop *l);
 
 /* loop_disc.c */

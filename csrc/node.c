@@ -241,32 +241,68 @@ uint64_t l2s_node_next_deadline(const struct l2s_node *node)
 
 #define MAX_BINDINGS (1u << 16)
 
+static int binding_grow(struct l2s_node *node)
+{
+	uint32_t cap = node->binding_cap ? 2 * node->binding_cap : 16;
+	uint8_t(*b)[32];
+	uint32_t *paths;
+
+	if (cap > MAX_BINDINGS)
+		cap = MAX_BINDINGS;
+	if (!(b = realloc(node->bindings, cap * sizeof(*b))))
+		return L2S_ERR_NOMEM;
+	node->bindings = b;
+	if (!(paths = realloc(node->binding_paths, cap * sizeof(*paths))))
+		return L2S_ERR_NOMEM;
+	node->binding_paths = paths;
+	node->binding_cap = cap;
+	return L2S_OK;
+}
+
+/* Clearing frees the slot (the last binding moves into it), so a caller
+ * that names every connection by a new path id stays within MAX_BINDINGS
+ * as long as it clears the paths that are gone. */
+static void binding_clear(struct l2s_node *node, const uint8_t key[4], uint32_t i)
+{
+	uint32_t last = node->nbindings - 1;
+	uint8_t k[4];
+
+	l2s_map_del(&node->by_path, key, 4);
+	if (i != last) {
+		memcpy(node->bindings[i], node->bindings[last], 32);
+		node->binding_paths[i] = node->binding_paths[last];
+		l2s_u32_key(k, node->binding_paths[i]);
+		l2s_map_put(&node->by_path, k, sizeof(k), i);
+	}
+	l2s_wipe(node->bindings[last], 32);
+	node->nbindings--;
+}
+
 int l2s_node_path_binding(struct l2s_node *node, uint32_t path, const uint8_t *binding)
 {
 	uint8_t key[4];
 	uint32_t i;
 
 	l2s_u32_key(key, path);
-	if (l2s_map_get(&node->by_path, key, sizeof(key), &i) != L2S_OK) {
-		uint8_t(*grown)[32];
-
-		if (!binding)
-			return L2S_OK;
-		if (node->nbindings >= MAX_BINDINGS)
-			return L2S_ERR_NOMEM;
-		grown = realloc(node->bindings, (node->nbindings + 1) * sizeof(*grown));
-		if (!grown)
-			return L2S_ERR_NOMEM;
-		node->bindings = grown;
-		i = node->nbindings++;
-		if (l2s_map_put(&node->by_path, key, sizeof(key), i) != L2S_OK)
-			return L2S_ERR_NOMEM;
+	if (l2s_map_get(&node->by_path, key, sizeof(key), &i) == L2S_OK) {
+		if (binding)
+			memcpy(node->bindings[i], binding, 32);
+		else
+			binding_clear(node, key, i);
+		return L2S_OK;
 	}
-	/* A cleared binding keeps its slot as zeros: the same as no binding. */
-	if (binding)
-		memcpy(node->bindings[i], binding, 32);
-	else
-		memset(node->bindings[i], 0, 32);
+	if (!binding)
+		return L2S_OK;
+	if (node->nbindings >= MAX_BINDINGS)
+		return L2S_ERR_NOMEM;
+	if (node->nbindings == node->binding_cap && binding_grow(node) != L2S_OK)
+		return L2S_ERR_NOMEM;
+	i = node->nbindings;
+	if (l2s_map_put(&node->by_path, key, sizeof(key), i) != L2S_OK)
+		return L2S_ERR_NOMEM;
+	memcpy(node->bindings[i], binding, 32);
+	node->binding_paths[i] = path;
+	node->nbindings++;
 	return L2S_OK;
 }
 
@@ -489,6 +525,7 @@ void l2s_node_free(struct l2s_node *node)
 	if (node->bindings)
 		l2s_wipe(node->bindings, node->nbindings * sizeof(*node->bindings));
 	free(node->bindings);
+	free(node->binding_paths);
 	l2s_timers_free(&node->timers);
 	free(node->slots);
 	free(node->generation);

@@ -136,7 +136,8 @@ struct l2s_node {
 	struct l2s_map by_half;  /* peer identity -> slot of its unconfirmed inbound handshake */
 	struct l2s_map by_path;  /* path -> index into bindings */
 	uint8_t (*bindings)[32]; /* channel binding per bound path */
-	uint32_t nbindings;
+	uint32_t *binding_paths; /* the path of each binding, to move the last into a cleared slot */
+	uint32_t nbindings, binding_cap;
 	struct l2s_timers timers;
 
 	struct out_item *out_head, *out_tail, *out_current;

@@ -5,38 +5,65 @@
  * engine calls here: messages to l2s_node_receive, CONNECTED to the path's
  * channel binding and status, CLOSED to a path that is down.
  *
- * The table has one slot per connection the transports allow and is
- * searched linearly: the loop serves few connections per node (peers, and
- * a fallback connection at times), not thousands. */
+ * The table has one slot per connection the transports allow; two maps
+ * find a slot by path id and by (transport, handle). */
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 
 #include "loop_internal.h"
+#include "map.h"
 
 int l2s_loop_paths_init(struct l2s_loop *l)
 {
+	uint8_t key[32];
+	int ret;
+
 	l->npaths = (l->p.quic.max_connections ? l->p.quic.max_connections : 256) +
 		    (l->p.tcp.max_connections ? l->p.tcp.max_connections : 256);
-	l->paths = calloc(l->npaths, sizeof(*l->paths));
+	if (!(l->paths = calloc(l->npaths, sizeof(*l->paths))))
+		return L2S_ERR_NOMEM;
 	l->next_path_id = 1;
-	return l->paths ? L2S_OK : L2S_ERR_NOMEM;
+	l2s_rng_bytes(&l->rng, key, sizeof(key));
+	ret = l2s_map_init(&l->path_by_id, l->npaths, key);
+	if (ret == L2S_OK)
+		ret = l2s_map_init(&l->path_by_conn, l->npaths, key);
+	l2s_wipe(key, sizeof(key));
+	return ret;
+}
+
+void l2s_loop_paths_free(struct l2s_loop *l)
+{
+	if (l->path_by_id.slots)
+		l2s_map_free(&l->path_by_id);
+	if (l->path_by_conn.slots)
+		l2s_map_free(&l->path_by_conn);
+	free(l->paths);
+	l->paths = NULL;
+}
+
+static void conn_key(uint8_t key[5], int kind, uint32_t conn)
+{
+	key[0] = (uint8_t)kind;
+	l2s_u32_key(key + 1, conn);
 }
 
 struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id)
 {
-	for (uint32_t i = 0; id && i < l->npaths; i++)
-		if (l->paths[i].id == id)
-			return &l->paths[i];
-	return NULL;
+	uint8_t key[4];
+	uint32_t i;
+
+	l2s_u32_key(key, id);
+	return id && l2s_map_get(&l->path_by_id, key, sizeof(key), &i) == L2S_OK ? &l->paths[i] : NULL;
 }
 
 struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn)
 {
-	for (uint32_t i = 0; i < l->npaths; i++)
-		if (l->paths[i].id && l->paths[i].kind == kind && l->paths[i].conn == conn)
-			return &l->paths[i];
-	return NULL;
+	uint8_t key[5];
+	uint32_t i;
+
+	conn_key(key, kind, conn);
+	return l2s_map_get(&l->path_by_conn, key, sizeof(key), &i) == L2S_OK ? &l->paths[i] : NULL;
 }
 
 int l2s_path_kind(struct l2s_loop *l, uint32_t id)
@@ -85,13 +112,23 @@ static void path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, so
 struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
 			    const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now)
 {
+	/* A linear search for a free slot: opening is rare next to lookups. */
 	for (uint32_t i = 0; i < l->npaths; i++) {
 		struct lpath *p = &l->paths[i];
+		uint8_t ik[4], ck[5];
 
 		if (p->id)
 			continue;
 		memset(p, 0, sizeof(*p));
 		p->id = new_path_id(l);
+		l2s_u32_key(ik, p->id);
+		conn_key(ck, kind, conn);
+		if (l2s_map_put(&l->path_by_id, ik, sizeof(ik), i) != L2S_OK ||
+		    l2s_map_put(&l->path_by_conn, ck, sizeof(ck), i) != L2S_OK) {
+			l2s_map_del(&l->path_by_id, ik, sizeof(ik));
+			p->id = 0;
+			return NULL;
+		}
 		p->kind = kind;
 		p->conn = conn;
 		p->outbound = outbound;
@@ -104,7 +141,14 @@ struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int out
 
 void l2s_path_free(struct l2s_loop *l, struct lpath *p)
 {
-	(void)l;
+	uint8_t ik[4], ck[5];
+
+	l2s_u32_key(ik, p->id);
+	conn_key(ck, p->kind, p->conn);
+	l2s_map_del(&l->path_by_id, ik, sizeof(ik));
+	l2s_map_del(&l->path_by_conn, ck, sizeof(ck));
+	/* the engine's binding slot is freed with the path */
+	l2s_node_path_binding(l->node, p->id, NULL);
 	l2s_wipe(p->nonce, sizeof(p->nonce));
 	memset(p, 0, sizeof(*p));
 }
@@ -267,9 +311,12 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 	while (l2s_node_next_output(l->node, &o)) {
 		struct lpath *p = l2s_path_get(l, o.path);
 
+		if (l2s_loop_refused(l, o.session))
+			continue;
 		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK)
 			l->st.tx_messages++;
 		else
 			l->st.tx_dropped++;
 	}
+	l->nrefused = 0;
 }

@@ -12,8 +12,8 @@
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
  *   reconnect: everything down: start again after a jittered backoff.
  *
- * Peers sit in an array searched linearly by key: L2S_LOOP_MAX_PEERS
- * bounds it, and the loop's work per peer is small. */
+ * Peers sit in an array (L2S_LOOP_MAX_PEERS bounds it) found by key
+ * through a map; the timers visit them all each round, which is cheap. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,29 +23,32 @@
 
 struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
-	for (uint32_t i = 0; i < l->npeers; i++)
-		if (memcmp(l->peers[i]->pk, pk, L2S_ED25519_PK_BYTES) == 0)
-			return l->peers[i];
-	return NULL;
+	uint32_t i;
+
+	return l2s_map_get(&l->peer_by_pk, pk, L2S_ED25519_PK_BYTES, &i) == L2S_OK ? l->peers[i] : NULL;
 }
 
+/* Peers are never removed, so an index names one for the loop's life. */
 struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
 	struct lpeer *pe;
 
 	if (l->npeers >= L2S_LOOP_MAX_PEERS || !(pe = calloc(1, sizeof(*pe))))
 		return NULL;
+	if (l2s_map_put(&l->peer_by_pk, pk, L2S_ED25519_PK_BYTES, l->npeers) != L2S_OK) {
+		free(pe);
+		return NULL;
+	}
 	memcpy(pe->pk, pk, L2S_ED25519_PK_BYTES);
+	pe->index = l->npeers + 1;
 	l->peers[l->npeers++] = pe;
 	return pe;
 }
 
 uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe)
 {
-	for (uint32_t i = 0; i < l->npeers; i++)
-		if (l->peers[i] == pe)
-			return i + 1;
-	return 0;
+	(void)l;
+	return pe->index;
 }
 
 struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
@@ -161,6 +164,17 @@ static void fall_back(struct l2s_loop *l, struct lpeer *pe, int failed_kind, uin
 
 /* ---- a session on a connected path ---------------------------------------- */
 
+/* The carrier will not do (no answer, a bad one): drop it, try again later. */
+static void give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now)
+{
+	l2s_loop_peer_error(l, pe, err, now);
+	p->probing = 0;
+	pe->path = 0;
+	pe->quic_retry_at = 0;
+	l2s_path_close(l, p, now);
+	schedule_reconnect(l, pe, now);
+}
+
 static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
 	uint8_t probe[L2S_DISC_PROBE_MIN_BYTES];
@@ -168,10 +182,11 @@ static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, ui
 
 	if (l2s_discovery_probe_make(probe, sizeof(probe), &len, 0, p->nonce, &l->rng, NULL) != L2S_OK ||
 	    l2s_path_send(l, p, probe, len) != L2S_OK) {
-		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
+		give_up_path(l, pe, p, L2S_ERR_IO, now);
 		return;
 	}
 	p->probing = 1;
+	p->probe_deadline = now + l->p.cfg.handshake_timeout_ms;
 	l->st.disc_probes++;
 }
 
@@ -190,7 +205,7 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 		return;
 	}
 	pe->session = h;
-	pe->started_resume = 0;
+	pe->started = STARTED_HANDSHAKE;
 }
 
 static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
@@ -202,11 +217,13 @@ static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p,
 	free(pe->import);
 	pe->import = NULL;
 	if (ret != L2S_OK) {
+		/* the next try is a full handshake on this connection */
 		l2s_loop_peer_error(l, pe, ret, now);
+		schedule_reconnect(l, pe, now);
 		return;
 	}
 	pe->session = h;
-	pe->started_resume = 1;
+	pe->started = STARTED_RESUME;
 	/* A refused resumption then falls back to a full handshake. */
 	if (pe->has_bundle)
 		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
@@ -324,11 +341,22 @@ void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now)
 		pe->quic_try = 0;
 	if (pe->tcp_try == p->id)
 		pe->tcp_try = 0;
+	/* QUIC failed before μTCP's turn: no reason to wait for it */
+	if (was_try && !pe->path && pe->tcp_at && wants_connection(pe))
+		try_tcp(l, pe, now);
 	/* An attempt failed; the whole race failed when nothing else is left. */
 	if (was_try && !pe->path && !trying(pe) && !pe->tcp_at && wants_connection(pe)) {
 		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
 		schedule_reconnect(l, pe, now);
 	}
+}
+
+/* Nothing carries, nothing is being tried, nothing is scheduled (a connect
+ * that failed at once): schedule, so that a peer is never forgotten. */
+static void ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	if (wants_connection(pe) && !pe->path && !trying(pe) && !pe->tcp_at && !pe->reconnect_at)
+		schedule_reconnect(l, pe, now);
 }
 
 /* An in-band DISCOVERY_ANSWER (PROTOCOL.md §11.3) to our probe on p. */
@@ -347,11 +375,10 @@ void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg,
 	ret = l2s_discovery_verify(msg, len, p->nonce, pe->pk, l2s_loop_unix_s(), &res);
 	if (ret == L2S_OK && !res.has_bundle)
 		ret = L2S_ERR_DECODE;
-	if (ret != L2S_OK || l2s_decode_disc_answer(msg, len, &a) != L2S_OK) {
-		l2s_loop_peer_error(l, pe, ret != L2S_OK ? ret : L2S_ERR_DECODE, now);
-		pe->path = 0;
-		l2s_path_close(l, p, now);
-		schedule_reconnect(l, pe, now);
+	if (ret == L2S_OK)
+		ret = l2s_decode_disc_answer(msg, len, &a);
+	if (ret != L2S_OK) {
+		give_up_path(l, pe, p, ret, now);
 		return;
 	}
 	memcpy(pe->bundle, a.bundle, sizeof(pe->bundle));
@@ -369,16 +396,19 @@ static void on_established(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		pe->resume_ms = now - pe->resume_from_ms;
 		pe->resume_from_ms = 0;
 	}
-	if (pe->started_resume) {
+	/* counted on the side that started them */
+	if (pe->started == STARTED_HANDSHAKE)
+		l->st.handshakes++;
+	else if (pe->started == STARTED_RESUME)
 		l->st.resumptions++;
-		pe->started_resume = 0;
-	}
+	pe->started = STARTED_NONE;
 }
 
 static void on_ended(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	pe->session = 0;
-	pe->started_resume = 0;
+	pe->started = STARTED_NONE;
+	pe->imported = 0; /* the accepting side kept it up for that session only */
 	if (wants_connection(pe) && !pe->reconnect_at)
 		schedule_reconnect(l, pe, now);
 }
@@ -400,16 +430,10 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 	}
 	if (ev->session != pe->session || ev->type != L2S_EV_STATE)
 		return;
-	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ESTABLISHED && ev->from != L2S_DEGRADED &&
-	    ev->from != L2S_ROTATING) {
-		if (!pe->started_resume)
-			l->st.handshakes++;
+	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ROTATING)
 		on_established(l, pe, now);
-	} else if (ev->to == L2S_ESTABLISHED) {
-		on_established(l, pe, now);
-	} else if (ev->to == L2S_STATE_END) {
+	else if (ev->to == L2S_STATE_END)
 		on_ended(l, pe, now);
-	}
 }
 
 /* ---- timers ----------------------------------------------------------------- */
@@ -451,6 +475,10 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 
 	if (!wants_connection(pe))
 		return;
+	if (carrier && carrier->probing && now >= carrier->probe_deadline) {
+		give_up_path(l, pe, carrier, L2S_ERR_IO, now); /* no answer to the probe */
+		carrier = NULL;
+	}
 	if (pe->tcp_at && now >= pe->tcp_at && !carrier)
 		try_tcp(l, pe, now);
 	if (pe->quic_retry_at && now >= pe->quic_retry_at) {
@@ -465,6 +493,7 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		else if (!carrier && !trying(pe))
 			start_attempt(l, pe, now);
 	}
+	ensure_progress(l, pe, now);
 }
 
 void l2s_peers_tick(struct l2s_loop *l, uint64_t now)
@@ -493,39 +522,105 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 		t = min_nz(t, pe->reconnect_at);
 		if (p && p->connected)
 			t = min_nz(t, silence_deadline(l, pe, p));
+		if (p && p->probing)
+			t = min_nz(t, p->probe_deadline);
 	}
 	return t;
 }
 
-/* The accepting side learns of a move from the session's path: the engine
- * moved it when the peer resumed on another connection. The application
- * hears of it once, as on the side that moved. */
+static void transport_event(struct l2s_loop *l, struct lpeer *pe, int kind, uint64_t now)
+{
+	struct l2s_loop_event ev = { 0 };
+
+	ev.type = L2S_EV_TRANSPORT;
+	ev.session = pe->session;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
+	ev.transport = kind;
+	l2s_loop_event_push(l, &ev, NULL, 0);
+}
+
+/* The engine moved the session to the connection its peer resumed (or
+ * answered) on: that connection carries it now. This is how the accepting
+ * side follows a move, and how either side takes a connection the other
+ * made (a restarted peer resuming toward us). The application hears of a
+ * change of transport once, as on the side that moved. */
+static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	struct lpath *old = l2s_path_get(l, pe->path);
+	struct l2s_session_info si;
+
+	/* ours and of no use now (one the peer made ends by idleness) */
+	if (old && old->outbound)
+		l2s_path_close(l, old, now);
+	pe->path = p->id;
+	if (!p->peer)
+		p->peer = l2s_peer_index(l, pe);
+	l2s_node_path_status(l->node, p->id, 1, now);
+	if (wants_connection(pe)) {
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
+		pe->tcp_at = pe->reconnect_at = 0;
+		pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
+		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
+		    si.state == L2S_ESTABLISHED) {
+			pe->resume_ms = now - pe->resume_from_ms;
+			pe->resume_from_ms = 0;
+		}
+	}
+	if (p->kind == pe->path_kind)
+		return;
+	if (pe->path_kind != L2S_TRANSPORT_NONE)
+		transport_event(l, pe, p->kind, now);
+	count_move(l, pe, p->kind);
+}
+
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now)
 {
 	for (uint32_t i = 0; i < l->npeers; i++) {
 		struct lpeer *pe = l->peers[i];
-		struct l2s_loop_event ev = { 0 };
 		struct l2s_session_info si;
 		struct lpath *p;
-		int kind;
 
-		if (!pe->session || wants_connection(pe) || l2s_session_info(l->node, pe->session, &si) != L2S_OK ||
-		    si.path == pe->path)
+		if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK || si.path == pe->path)
 			continue;
-		pe->path = si.path;
-		if ((p = l2s_path_get(l, si.path)) && !p->peer)
-			p->peer = i + 1;
-		kind = l2s_path_kind(l, si.path);
-		if (kind == pe->path_kind || kind == L2S_TRANSPORT_NONE)
+		if ((p = l2s_path_get(l, si.path)) && p->connected)
+			follow_session(l, pe, p, now);
+	}
+}
+
+/* Peers closed with l2s_loop_close_peer lose their connections once the
+ * session is gone and its CLOSE was flushed. */
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p;
+
+		if (!pe->closed || pe->session)
 			continue;
-		if (pe->path_kind != L2S_TRANSPORT_NONE) {
-			ev.type = L2S_EV_TRANSPORT;
-			ev.session = pe->session;
-			ev.time_ms = now;
-			memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
-			ev.transport = kind;
-			l2s_loop_event_push(l, &ev, NULL, 0);
-		}
-		count_move(l, pe, kind);
+		if ((p = l2s_path_get(l, pe->path)))
+			l2s_path_close(l, p, now);
+		pe->path = 0;
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
+	}
+}
+
+/* An inbound connection that carries no session (a stranger's, a
+ * prober's, or one a session moved away from) ends after idle_ms of
+ * silence, so that connections cannot be hoarded. */
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npaths; i++) {
+		struct lpath *p = &l->paths[i];
+		struct lpeer *pe;
+
+		if (!p->id || p->outbound || p->closing || now < p->last_rx_ms + idle_ms)
+			continue;
+		if ((pe = l2s_peer_of_path(l, p)) && pe->path == p->id && pe->session)
+			continue;
+		p->closing = 1;
+		l2s_path_close(l, p, now);
 	}
 }

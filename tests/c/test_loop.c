@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The event loop (loop.h) end to end: two or three loops in this process on
- * 127.0.0.1, real crypto, real sockets, driven alternately with
+/* The event loop (loop.h) end to end: loops in this process on 127.0.0.1
+ * (and [::1]), real crypto, real sockets, driven alternately with
  * l2s_loop_run_once (and once on a thread with l2s_loop_run):
  *  1. QUIC + in-band discovery + handshake, 1,000 messages each way exactly
- *     once in order, equal non-zero channel bindings;
- *  2. a μTCP-only node;
- *  3. a peer added with the wrong DID key: PEER_ERROR(AUTH), no session;
+ *     once in order, equal non-zero channel bindings, the inbox lines;
+ *  2. a μTCP-only node; μTCP winning the race when QUIC hears nothing;
+ *  3. a wrong DID key: PEER_ERROR(AUTH), no session; a refused connect and
+ *     a silent listener: PEER_ERROR(IO), retried;
  *  4. raw UDP discovery from a plain socket: token (<= 3x), then bundle;
  *  5. QUIC blocked mid-transfer: one TRANSPORT event, on μTCP, nothing
  *     lost; unblocked: back on QUIC within quic_retry_ms;
  *  6. export, free, a new loop with the same identity imports: resumption
  *     (same session id, no handshake), queued messages arrive once, and
- *     delivered_upto holds back what the inbox had;
- *  7. junk at the UDP and TCP ports: dropped and counted, sessions work;
+ *     delivered_upto holds back what the inbox had; the same from the
+ *     accepting side, which resumes toward the peer's address; a DID that
+ *     is not a peer gets nowhere; accept_any lists the stranger; IPv6;
+ *  7. junk at the UDP and TCP ports: dropped and counted, an idle
+ *     connection closed, sessions work;
  *  8. the event queue bound while the application does not read;
- *  9. l2s_loop_run on a thread with l2s_loop_wait_event, then stop. */
+ *  9. l2s_loop_run on a thread with l2s_loop_wait_event, stop; close_peer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -45,7 +49,7 @@ struct tnode {
 		uint64_t next;    /* the seq expected next from this sender */
 	} from[MAXN];
 	int nfrom;
-	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error;
+	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error, closed;
 	int last_transport;
 };
 
@@ -111,6 +115,9 @@ static void on_event(struct tnode *n, const struct l2s_loop_event *ev)
 	case L2S_EV_ACCEPTED:
 		n->accepted++;
 		break;
+	case L2S_EV_CLOSED:
+		n->closed++;
+		break;
 	case L2S_LOOP_EV_PEER_ERROR:
 		n->peer_errors++;
 		n->last_error = (uint64_t)-ev->error;
@@ -170,6 +177,7 @@ static void node_params(struct l2s_loop_params *p, const uint8_t sk[L2S_ED25519_
 	memcpy(&p->listen, &a, sizeof(a));
 	p->listen_len = sizeof(a);
 	p->cfg.retransmit_timeout_ms = 100;
+	p->cfg.handshake_timeout_ms = 1000; /* idle inbound connections go after 2 s */
 	p->cfg.heartbeat_interval_ms = 2000;
 	p->cfg.heartbeat_reply_timeout_ms = 1000;
 	p->quic.handshake_timeout_ms = 1000;
@@ -192,7 +200,7 @@ static int node_start(struct tnode *n)
 	return 1;
 }
 
-static int node_new(struct tnode *n, const char *name, int no_quic, uint8_t sk_out[L2S_ED25519_SK_BYTES])
+static int node_new(struct tnode *n, const char *name, int no_quic)
 {
 	uint8_t sk[L2S_ED25519_SK_BYTES], key[32];
 
@@ -202,8 +210,6 @@ static int node_new(struct tnode *n, const char *name, int no_quic, uint8_t sk_o
 	l2s_random(key, sizeof(key));
 	node_params(&n->p, sk, key);
 	n->p.no_quic = no_quic;
-	if (sk_out)
-		memcpy(sk_out, sk, sizeof(sk));
 	l2s_wipe(sk, sizeof(sk));
 	return node_start(n);
 }
@@ -373,7 +379,7 @@ static void test_utcp_only(void)
 	struct link k = { &C, &B, L2S_TRANSPORT_UTCP };
 	struct l2s_loop_stats sc;
 
-	CHECK(node_new(&C, "C", 1, NULL));
+	CHECK(node_new(&C, "C", 1));
 	if (!C.l)
 		return;
 	CHECK(l2s_loop_add_peer(B.l, C.pk, NULL, 0, 0) == L2S_OK);
@@ -398,8 +404,8 @@ static void test_utcp_wins_race(void)
 	struct l2s_loop_stats se;
 	uint64_t t0;
 
-	CHECK(node_new(&F, "F", 1, NULL));
-	CHECK(node_new(&E, "E", 0, NULL));
+	CHECK(node_new(&F, "F", 1));
+	CHECK(node_new(&E, "E", 0));
 	if (!E.l || !F.l)
 		return;
 	CHECK(l2s_loop_add_peer(F.l, E.pk, NULL, 0, 0) == L2S_OK);
@@ -433,7 +439,7 @@ static void test_bad_did(void)
 	uint8_t wrong_pk[32], wrong_sk[64];
 	struct l2s_loop_stats sd;
 
-	CHECK(node_new(&D, "D", 0, NULL));
+	CHECK(node_new(&D, "D", 0));
 	if (!D.l)
 		return;
 	l2s_ed25519_keypair(wrong_pk, wrong_sk);
@@ -461,7 +467,7 @@ static void test_refused(void)
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&closed, sizeof(closed)) == 0);
 	CHECK(getsockname(fd, (struct sockaddr *)&closed, &len) == 0);
 	close(fd);
-	CHECK(node_new(&G, "G", 1, NULL));
+	CHECK(node_new(&G, "G", 1));
 	if (!G.l)
 		return;
 	l2s_ed25519_keypair(pk, sk);
@@ -471,6 +477,31 @@ static void test_refused(void)
 	run_for(600); /* backoff 50 .. 500 ms: it tries again */
 	CHECK(G.peer_errors >= 2);
 	node_remove(&G);
+}
+
+/* A listener that accepts and never answers: the in-band probe times out
+ * after handshake_timeout_ms (1 s), PEER_ERROR(IO), and it is tried again. */
+static void test_silent_peer(void)
+{
+	struct tnode G;
+	struct sockaddr_in silent = loopback(0);
+	socklen_t len = sizeof(silent);
+	uint8_t pk[32], sk[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint64_t t0;
+
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&silent, sizeof(silent)) == 0 && listen(fd, 8) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&silent, &len) == 0);
+	CHECK(node_new(&G, "G", 1));
+	if (!G.l)
+		return;
+	l2s_ed25519_keypair(pk, sk);
+	CHECK(l2s_loop_add_peer(G.l, pk, (struct sockaddr *)&silent, sizeof(silent), 1) == L2S_OK);
+	t0 = now_ms();
+	CHECK(run_until(got_error, &G, 3000));
+	CHECK(G.last_error == (uint64_t)-L2S_ERR_IO && now_ms() - t0 >= 900);
+	node_remove(&G);
+	close(fd);
 }
 
 /* ---- 4. raw UDP discovery ---------------------------------------------------------- */
@@ -577,6 +608,7 @@ static void test_fallback(void)
 	to_quic.evs = A.transport_evs + 1;
 	t0 = now_ms();
 	CHECK(run_until(moved_to, &to_quic, 4000));
+	CHECK(now_ms() - t0 <= 1000 + 500); /* the next retry, and its handshake */
 	printf("test_loop: back on QUIC %llu ms after unblocking\n", (unsigned long long)(now_ms() - t0));
 	CHECK(both_ways(&A, &B, 100, 5000));
 	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
@@ -602,18 +634,20 @@ static int got_rx(void *arg)
 	return B.rx >= want[0] && A.rx >= want[1];
 }
 
-static void test_export_import(uint8_t a_sk[64])
+static void test_export_import(void)
 {
 	static uint8_t blob[1 << 20];
 	uint8_t buf[1024];
 	struct l2s_loop_peer_info before, after, ainfo;
 	struct l2s_loop_stats st;
-	uint64_t want[2], upto, seq;
+	uint64_t want[2], upto, seq, b_rx0;
 	size_t len;
 	int fails = 0;
 
 	CHECK(peer_of(&B, A.pk, &before) && before.has_session);
-	/* 50 messages queued at A that never leave before it goes away */
+	b_rx0 = B.rx;
+	/* 50 messages queued at A when it goes away: free flushes what it can
+	 * (the acknowledgements never come back), the import sends them again */
 	for (int i = 0; i < 50; i++) {
 		CHECK(peer_of(&A, B.pk, &ainfo));
 		len = payload(buf, ainfo.session.next_send_seq, SEED_MSG);
@@ -635,9 +669,10 @@ static void test_export_import(uint8_t a_sk[64])
 	CHECK(st.handshakes == 0 && st.resumptions == 1);
 	CHECK(peer_of(&A, B.pk, &ainfo) && ainfo.resume_ms > 0 && ainfo.resume_ms < 5000);
 	printf("test_loop: import to established in %llu ms\n", (unsigned long long)ainfo.resume_ms);
-	want[0] = B.rx + 50;
+	want[0] = b_rx0 + 50;
 	want[1] = 0;
 	CHECK(run_until(got_rx, want, 5000));
+	run_for(200);
 	CHECK(B.rx == want[0] && B.rx_bad == 0); /* the 50 exactly once, in order */
 	CHECK(peer_of(&B, A.pk, &after) && after.has_session);
 	CHECK(memcmp(before.session.session_id, after.session.session_id, 16) == 0); /* the same session */
@@ -653,7 +688,162 @@ static void test_export_import(uint8_t a_sk[64])
 	CHECK(run_until(got_rx, want, 5000));
 	run_for(200);
 	CHECK(A.rx == want[1] && A.rx_bad == 0);
-	(void)a_sk;
+	CHECK(peer_of(&A, B.pk, &ainfo) && ainfo.rx_messages - ainfo.delivered == 5);
+}
+
+/* The accepting side restarts: B (connect = 0, with A's address) exports,
+ * goes away, comes back on another port and imports. It resumes toward A,
+ * A's session follows the connection B made, and B's queued messages
+ * arrive once. */
+static int b_resumed_a(void *arg)
+{
+	struct l2s_loop_stats st;
+
+	(void)arg;
+	l2s_loop_stats(B.l, &st);
+	return st.resumptions >= 1 && established(&B, A.pk, 0) && established(&A, B.pk, 0);
+}
+
+static void test_accepting_side_import(void)
+{
+	static uint8_t blob[1 << 20];
+	struct l2s_loop_peer_info before, after, info;
+	uint8_t buf[1024];
+	uint64_t seq, want[2];
+	size_t len;
+
+	CHECK(l2s_loop_add_peer(B.l, A.pk, (struct sockaddr *)&A.addr, sizeof(A.addr), 0) == L2S_OK);
+	CHECK(peer_of(&A, B.pk, &before) && before.has_session);
+	for (int i = 0; i < 30; i++) {
+		CHECK(peer_of(&B, A.pk, &info));
+		len = payload(buf, info.session.next_send_seq, SEED_MSG);
+		CHECK(l2s_loop_send(B.l, A.pk, buf, len, &seq) == L2S_OK);
+	}
+	CHECK(l2s_loop_export(B.l, A.pk, blob, sizeof(blob), &len) == L2S_OK);
+	node_remove(&B);
+	CHECK(node_start(&B));
+	if (!B.l)
+		return;
+	CHECK(l2s_loop_add_peer(B.l, A.pk, (struct sockaddr *)&A.addr, sizeof(A.addr), 0) == L2S_OK);
+	CHECK(l2s_loop_import(B.l, blob, len, *rx_next(&B, A.pk) - 1) == L2S_OK);
+	want[0] = 0;
+	want[1] = A.rx + 30;
+	CHECK(run_until(b_resumed_a, NULL, 5000));
+	CHECK(run_until(got_rx, want, 5000));
+	run_for(100);
+	CHECK(A.rx == want[1] && A.rx_bad == 0);
+	CHECK(peer_of(&A, B.pk, &after) && memcmp(before.session.session_id, after.session.session_id, 16) == 0);
+	CHECK(both_ways(&A, &B, 20, 5000));
+	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
+}
+
+/* A DID that is not B's peer (and B has no accept_any): its session is
+ * closed at ACCEPTED and it gets no answer, so it never gets established. */
+static void test_not_a_peer(void)
+{
+	struct tnode H;
+	size_t peers = l2s_loop_peer_count(B.l);
+	uint64_t accepted = B.accepted;
+
+	CHECK(node_new(&H, "H", 0));
+	if (!H.l)
+		return;
+	CHECK(l2s_loop_add_peer(H.l, B.pk, (struct sockaddr *)&B.addr, sizeof(B.addr), 1) == L2S_OK);
+	run_for(800);
+	CHECK(!established(&H, B.pk, 0));
+	CHECK(l2s_loop_peer_count(B.l) == peers && B.accepted == accepted);
+	CHECK(H.accepted == 0 && H.transport_evs == 0);
+	node_remove(&H);
+}
+
+/* accept_any: a stranger's session is accepted and its DID listed as a
+ * peer (connect 0, no address). */
+static void test_accept_any(void)
+{
+	struct tnode J, K;
+	struct link k = { &J, &K, L2S_TRANSPORT_QUIC };
+	struct l2s_loop_peer_info info;
+	uint8_t sk[64], key[32];
+
+	memset(&K, 0, sizeof(K));
+	K.name = "K";
+	l2s_ed25519_keypair(K.pk, sk);
+	l2s_random(key, sizeof(key));
+	node_params(&K.p, sk, key);
+	K.p.accept_any = 1;
+	CHECK(node_start(&K));
+	CHECK(node_new(&J, "J", 0));
+	if (!J.l || !K.l)
+		return;
+	CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(l2s_loop_peer_count(K.l) == 1);
+	CHECK(l2s_loop_peer_info(K.l, 0, &info) == L2S_OK && memcmp(info.pk, J.pk, 32) == 0);
+	CHECK(info.connect == 0 && info.addr_len == 0 && info.has_session && info.transport == L2S_TRANSPORT_QUIC);
+	CHECK(both_ways(&J, &K, 20, 5000));
+	node_remove(&J);
+	node_remove(&K);
+	l2s_wipe(sk, sizeof(sk));
+}
+
+struct carried {
+	struct tnode *n;
+	const uint8_t *pk;
+	int transport;
+};
+
+static int carried_by(void *arg)
+{
+	struct carried *c = arg;
+	struct l2s_loop_peer_info info;
+
+	return peer_of(c->n, c->pk, &info) && info.has_session && info.transport == c->transport;
+}
+
+/* IPv6: the same over [::1], QUIC then μTCP after a block. */
+static void test_ipv6(void)
+{
+	struct tnode V, W;
+	struct sockaddr_in6 a6;
+	struct link k = { &V, &W, L2S_TRANSPORT_QUIC };
+	struct carried w_tcp = { &W, V.pk, L2S_TRANSPORT_UTCP };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t sk[64], key[32];
+	struct tnode *both[2] = { &V, &W };
+
+	for (int i = 0; i < 2; i++) {
+		struct tnode *n = both[i];
+
+		memset(n, 0, sizeof(*n));
+		n->name = i ? "W" : "V";
+		l2s_ed25519_keypair(n->pk, sk);
+		l2s_random(key, sizeof(key));
+		node_params(&n->p, sk, key);
+		memset(&a6, 0, sizeof(a6));
+		a6.sin6_family = AF_INET6;
+		a6.sin6_addr = in6addr_loopback;
+		memcpy(&n->p.listen, &a6, sizeof(a6));
+		n->p.listen_len = sizeof(a6);
+		if (l2s_loop_new(&n->l, &n->p) != L2S_OK) {
+			CHECK(0);
+			return;
+		}
+		nodes[nnodes++] = n;
+	}
+	l2s_wipe(sk, sizeof(sk));
+	CHECK(l2s_loop_local_addr(W.l, &ss, &len) == L2S_OK && ss.ss_family == AF_INET6);
+	CHECK(l2s_loop_add_peer(W.l, V.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(V.l, W.pk, (struct sockaddr *)&ss, len, 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(both_ways(&V, &W, 100, 5000));
+	l2s_loop_test_block_quic(V.l, 1);
+	CHECK(run_until(carried_by, &w_tcp, 5000));
+	CHECK(both_ways(&V, &W, 100, 5000));
+	CHECK(V.rx == 200 && W.rx == 200 && V.rx_bad == 0 && W.rx_bad == 0);
+	CHECK(V.transport_evs == 1 && W.transport_evs == 1);
+	node_remove(&V);
+	node_remove(&W);
 }
 
 /* ---- 7. junk at the ports ------------------------------------------------------------------- */
@@ -695,7 +885,8 @@ static void test_junk(void)
 		uint8_t big[4] = { 0x7f, 0xff, 0xff, 0xff };
 
 		l2s_random(frame + 4, 300);
-		frame[4] = 1; /* version 1, some type */
+		frame[4] = 1; /* version 1, TRANSPORT, garbage after */
+		frame[5] = 4;
 		CHECK(write(t, frame, sizeof(frame)) == (ssize_t)sizeof(frame));
 		run_for(100);
 		CHECK(write(t, big, sizeof(big)) == (ssize_t)sizeof(big));
@@ -709,6 +900,20 @@ static void test_junk(void)
 
 		CHECK(write(t, part, sizeof(part)) == (ssize_t)sizeof(part));
 		run_for(50);
+		close(t);
+	}
+	/* a connection that says nothing is closed after 2 handshake timeouts */
+	t = tcp_to(&B.addr);
+	CHECK(t >= 0);
+	if (t >= 0) {
+		uint64_t end = now_ms() + 4000;
+		ssize_t n = -1;
+
+		while (now_ms() < end && n != 0) {
+			pump_once();
+			n = recv(t, buf, sizeof(buf), MSG_DONTWAIT);
+		}
+		CHECK(n == 0); /* EOF: B closed it */
 		close(t);
 	}
 	run_for(200);
@@ -730,12 +935,25 @@ static void test_junk(void)
 
 /* ---- 8. the event queue bound --------------------------------------------------------------- */
 
+static int b_acked(void *arg)
+{
+	struct l2s_loop_peer_info info;
+
+	(void)arg;
+	return peer_of(&B, A.pk, &info) && info.has_session && info.session.unacked == 0;
+}
+
 static void test_event_bound(void)
 {
 	struct xfer x = { &A, &B, 0, 1500, B.rx };
 	struct l2s_loop_stats st;
-	uint64_t end, moves = A.transport_evs;
+	uint64_t end, moves = A.transport_evs, rx0;
 
+	/* B's own sends acknowledged, so that what B holds is A's messages (an
+	 * acknowledgement may release many DELIVERED events at once). */
+	CHECK(run_until(b_acked, NULL, 3000));
+	run_for(100);
+	rx0 = B.rx;
 	/* B's limit is 64: the loop stops taking messages at 32 waiting events. */
 	B.hold = 1;
 	end = now_ms() + 1500;
@@ -748,6 +966,8 @@ static void test_event_bound(void)
 	printf("test_loop: held events peaked at %llu (limit 64), %llu of 1500 sent\n",
 	       (unsigned long long)st.events_peak, (unsigned long long)x.sent);
 	B.hold = 0;
+	drain(&B);
+	CHECK(B.rx - rx0 >= 28); /* what was held was mostly A's messages */
 	end = now_ms() + 20000;
 	while (now_ms() < end && B.rx - x.base < 1500) {
 		feed(&x);
@@ -793,21 +1013,57 @@ static void test_thread(void)
 				got += ev.type == L2S_EV_MESSAGE && ev.seq == seq;
 	}
 	CHECK(got == 1);
+	/* idle: the loop sleeps until its next timer, it does not spin (A is
+	 * kept running, or B would rightly find its path silent) */
+	{
+		struct l2s_loop_stats s0, s1;
+
+		run_for(100);
+		l2s_loop_stats(B.l, &s0);
+		run_for(500);
+		l2s_loop_stats(B.l, &s1);
+		CHECK(s1.rounds - s0.rounds < 50);
+		printf("test_loop: %llu rounds in 500 idle ms\n", (unsigned long long)(s1.rounds - s0.rounds));
+	}
 	l2s_loop_stop(B.l);
 	CHECK(pthread_join(th, &ret) == 0 && ret == NULL);
 	CHECK(l2s_loop_wait_event(B.l, -1) == 0); /* stopped: returns at once */
 	nodes[nnodes++] = &B;
 }
 
+static int b_closed(void *arg)
+{
+	struct l2s_loop_stats st;
+
+	(void)arg;
+	l2s_loop_stats(A.l, &st);
+	return B.closed >= 1 && st.quic.connections == 0 && st.tcp.connections == 0;
+}
+
+/* A ends its session with B: B hears CLOSE, A's connections go, and A does
+ * not dial again. */
+static void test_close_peer(void)
+{
+	struct l2s_loop_stats st;
+	uint64_t errors = A.peer_errors;
+
+	CHECK(l2s_loop_close_peer(A.l, B.pk) == L2S_OK);
+	CHECK(run_until(b_closed, NULL, 3000));
+	run_for(700);
+	l2s_loop_stats(A.l, &st);
+	CHECK(st.quic.connections == 0 && st.tcp.connections == 0 && st.sessions == 0);
+	CHECK(A.peer_errors == errors);
+	CHECK(l2s_loop_send(A.l, B.pk, (const uint8_t *)"x", 1, NULL) == L2S_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
-	uint8_t a_sk[64];
 	uint64_t t0 = now_ms();
 
 	if (l2s_init() != L2S_OK)
 		return 1;
-	CHECK(node_new(&A, "A", 0, a_sk));
-	CHECK(node_new(&B, "B", 0, NULL));
+	CHECK(node_new(&A, "A", 0));
+	CHECK(node_new(&B, "B", 0));
 	if (!A.l || !B.l)
 		return tu_finish("test_loop");
 	l2s_loop_free(B.l);
@@ -822,15 +1078,20 @@ int main(void)
 	test_utcp_wins_race();
 	test_bad_did();
 	test_refused();
+	test_silent_peer();
 	test_raw_discovery();
 	test_fallback();
-	test_export_import(a_sk);
+	test_export_import();
+	test_accepting_side_import();
+	test_not_a_peer();
+	test_accept_any();
+	test_ipv6();
 	test_junk();
 	test_event_bound();
 	test_thread();
+	test_close_peer();
 	for (int i = nnodes - 1; i >= 0; i--)
 		node_remove(nodes[i]);
-	l2s_wipe(a_sk, sizeof(a_sk));
 	if (inbox)
 		fclose(inbox);
 	printf("test_loop: %llu ms\n", (unsigned long long)(now_ms() - t0));

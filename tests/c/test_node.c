@@ -380,6 +380,39 @@ static void test_stale_checkpoint_lossy(uint64_t seed, int restore_b)
 	ns_free_peer(&b);
 }
 
+/* Path bindings: cleared ones free their slot, the others keep theirs, and
+ * a caller that names each connection by a new path id (the loop) never
+ * runs out as long as it clears the gone ones. */
+static void test_path_bindings(struct l2s_node *node)
+{
+	uint8_t b[32];
+	const uint8_t *got;
+	int bad = 0;
+
+	for (uint32_t p = 1; p <= 3; p++) {
+		memset(b, (int)p, sizeof(b));
+		CHECK(l2s_node_path_binding(node, 1000 + p, b) == L2S_OK);
+	}
+	CHECK(l2s_node_path_binding(node, 1001, NULL) == L2S_OK);
+	CHECK(l2s_node_binding(node, 1001) == NULL);
+	CHECK((got = l2s_node_binding(node, 1002)) && got[0] == 2 && got[31] == 2);
+	CHECK((got = l2s_node_binding(node, 1003)) && got[0] == 3 && got[31] == 3);
+	for (uint32_t p = 2000; p < 2000 + 100000; p++) {
+		memset(b, (int)(p & 0xff), sizeof(b));
+		bad += l2s_node_path_binding(node, p, b) != L2S_OK;
+		if (p > 2000)
+			bad += l2s_node_path_binding(node, p - 1, NULL) != L2S_OK;
+	}
+	CHECK(bad == 0);
+	CHECK((got = l2s_node_binding(node, 1003)) && got[0] == 3);
+	CHECK((got = l2s_node_binding(node, 2000 + 99999)) && got[0] == ((2000 + 99999) & 0xff));
+	CHECK(l2s_node_binding(node, 2000 + 99998) == NULL);
+	l2s_node_path_binding(node, 1002, NULL);
+	l2s_node_path_binding(node, 1003, NULL);
+	l2s_node_path_binding(node, 2000 + 99999, NULL);
+	CHECK(node->nbindings == 0);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -402,6 +435,7 @@ int main(void)
 	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
 	CHECK(ns_state_of(&b) == L2S_ESTABLISHED);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms == ns_now + cfg.ttl_ms);
+	test_path_bindings(a.node);
 
 	/* Data both ways, in order, exactly once. */
 	ns_send_n(&a, 500);
