@@ -1132,7 +1132,12 @@ static int conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		if (send_dgram(q, ps.path.remote.addr, ps.path.remote.addrlen, q->txbuf, (size_t)n) == 1)
 			break;
 	}
-	ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+	/* Pacing starts with the 1-RTT data: ngtcp2 0.12 paces the handshake
+	 * by the 333 ms initial RTT (the client's Finished waited ~22 ms
+	 * behind its first Initial), and the handshake flights are small and
+	 * bounded by anti-amplification anyway. */
+	if (ngtcp2_conn_get_handshake_completed(c->conn))
+		ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
 	return q->pending_len ? 1 : 0;
 }
 
