@@ -6,6 +6,7 @@ part owns holds a positive number, in the printed table and in --json.
 """
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,8 +25,10 @@ FIGURE = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?) (ms|msg/s|MB/s)$")
 
 def run_bench(tmp_path, part):
     out = tmp_path / "bench.json"
+    # The l2sess this test imports (the checkout's), not another install.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--part", part, "--json", str(out)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout, json.loads(out.read_text(encoding="utf-8"))
 
