@@ -219,6 +219,11 @@ class Node:
             self.recent.append(ev)
         return ev
 
+    def events(self, timeout: float | None = None):
+        """Yields events as they come; ends after timeout seconds without one."""
+        while (ev := self.next_event(timeout)) is not None:
+            yield ev
+
     def wait_for(self, pred, timeout: float) -> NodeEvent:
         """The first event for which pred(event) is true; TimeoutError after timeout s."""
         deadline = time.monotonic() + timeout
