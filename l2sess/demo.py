@@ -77,7 +77,7 @@ class Demo:
         peer = self.a.wait_peer(self.b.did, established, 20)
         ms = (time.monotonic() - t0) * 1000
         self.row("1 PQ handshake over QUIC", peer["transport"] == "quic",
-                 f"established in {ms:.0f} ms from process start, transport {peer['transport']}, "
+                 f"established {ms:.0f} ms after launching A (Python start-up included), on {peer['transport']}, "
                  f"X-Wing (ML-KEM-768 + X25519), mutual Ed25519")
 
     def messages(self) -> None:
