@@ -200,3 +200,18 @@ def test_cli_keygen_did_status_metrics(tmp_path):
     finally:
         if node.alive():
             node.kill()
+
+
+def test_cli_send_and_rotate(pair_factory):
+    pair = pair_factory().start()
+    pair.a.wait_peer(pair.b.did, established)
+    node = [sys.executable, "-m", "l2sess.node"]
+    seq = subprocess.run(node + ["send", "--config", pair.a.config_path, "--to", pair.b.did, "--data", "hi"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert int(seq) > 0
+    assert wait_payloads(pair.b, b"hi", 1) == [b"hi"]
+    subprocess.run(node + ["rotate", "--config", pair.a.config_path, "--to", pair.b.did], check=True)
+    pair.a.wait_peer(pair.b.did, lambda p: established(p) and p["session"]["rotations"] >= 1)
+    bad = subprocess.run(node + ["send", "--config", pair.a.config_path, "--to", "did:key:z6Mkbad", "--data", "x",
+                                 "--wait", "0"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "l2sess.node:" in bad.stderr
