@@ -1213,6 +1213,7 @@ cdef class Loop:
                 "session": _sinfo_dict(&info.session) if info.has_session else None,
                 "transport": TRANSPORT_NAMES.get(info.transport),
                 "rtt_us": info.rtt_us, "established_ms": info.established_ms, "resume_ms": info.resume_ms,
+                "handshake_us": info.handshake_us, "resume_us": info.resume_us,
                 "fallbacks": info.fallbacks, "returns": info.returns,
                 "tx_messages": info.tx_messages, "rx_messages": info.rx_messages, "delivered": info.delivered,
             })
