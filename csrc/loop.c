@@ -39,6 +39,15 @@ uint64_t l2s_loop_now(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 + 1;
 }
 
+/* The L2 exchanges' own durations are well under a millisecond. */
+uint64_t l2s_loop_now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
 /* Bundle expiry is wall-clock time. */
 uint64_t l2s_loop_unix_s(void)
 {
@@ -666,6 +675,8 @@ static void fill_info(struct l2s_loop *l, const struct lpeer *pe, struct l2s_loo
 		info->rtt_us = cs.smoothed_rtt_us;
 	info->established_ms = pe->established_ms;
 	info->resume_ms = pe->resume_ms;
+	info->handshake_us = pe->handshake_us;
+	info->resume_us = pe->resume_us;
 	info->fallbacks = pe->fallbacks;
 	info->returns = pe->returns;
 	info->tx_messages = pe->tx_messages;

@@ -173,6 +173,11 @@ struct l2s_loop_peer_info {
 	uint64_t rtt_us;                 /* QUIC smoothed RTT, 0 on μTCP */
 	uint64_t established_ms;         /* when the session last became established */
 	uint64_t resume_ms;              /* import/reconnect to established, last time; 0: none */
+	/* The L2 exchanges alone, as this side started them (last time; 0:
+	 * none): HANDSHAKE_INIT or RESUME_INIT (an import's or a transport
+	 * move's) handed to the transport, its first copy, to the peer's
+	 * valid answer taken; no transport connect, CLOCK_MONOTONIC in µs. */
+	uint64_t handshake_us, resume_us;
 	uint32_t fallbacks, returns;     /* moves QUIC -> μTCP and back */
 	uint64_t tx_messages, rx_messages, delivered; /* sent; received; passed on (delivered_upto held back the rest) */
 };

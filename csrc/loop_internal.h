@@ -67,6 +67,9 @@ struct lpeer {
 	uint32_t attempt;             /* reconnects since the last success, for the backoff */
 	uint64_t resume_from_ms;      /* import or reconnect start, 0: none */
 	uint64_t established_ms, resume_ms;
+	int exchange_type;            /* the HANDSHAKE_INIT or RESUME_INIT we sent last, 0: none */
+	uint64_t exchange_sent_us;    /* when its first copy went to the transport */
+	uint64_t handshake_us, resume_us; /* that to its answer, last time */
 	uint32_t fallbacks, returns;
 	uint64_t tx_messages, rx_messages, delivered;
 };
@@ -126,6 +129,7 @@ struct l2s_loop {
 
 /* loop.c */
 uint64_t l2s_loop_now(void);
+uint64_t l2s_loop_now_us(void);
 uint64_t l2s_loop_unix_s(void);
 
 /* path.c */

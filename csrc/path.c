@@ -191,6 +191,48 @@ uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p)
 
 /* ---- from the transports -------------------------------------------------- */
 
+/* ---- the L2 exchanges' own durations (l2s_loop_peer_info) ------------------- */
+
+static uint64_t *exchange_result(struct lpeer *pe, int answer)
+{
+	if (pe->exchange_type == L2S_MSG_HANDSHAKE_INIT && answer == L2S_MSG_HANDSHAKE_RESP)
+		return &pe->handshake_us;
+	if (pe->exchange_type == L2S_MSG_RESUME_INIT && answer == L2S_MSG_RESUME_RESP)
+		return &pe->resume_us;
+	return NULL;
+}
+
+/* The engine took a message on p: an answer to our INIT ends the exchange. */
+static void exchange_answered(struct l2s_loop *l, struct lpath *p, int type)
+{
+	struct lpeer *pe = l2s_peer_of_path(l, p);
+	uint64_t *result = pe && pe->exchange_sent_us ? exchange_result(pe, type) : NULL;
+
+	if (!result)
+		return;
+	*result = l2s_loop_now_us() - pe->exchange_sent_us;
+	pe->exchange_type = 0;
+	pe->exchange_sent_us = 0;
+}
+
+/* Our INIT went to the transport. Its re-sends keep the first one's time
+ * (a loss is part of the exchange); another kind of INIT starts anew. */
+static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
+{
+	int type = o->len >= 2 ? o->data[1] : 0;
+	struct lpeer *pe = NULL;
+
+	if (type != L2S_MSG_HANDSHAKE_INIT && type != L2S_MSG_RESUME_INIT)
+		return;
+	for (uint32_t i = 0; i < l->npeers && !pe; i++)
+		if (l->peers[i]->session == o->session)
+			pe = l->peers[i];
+	if (!pe || (pe->exchange_type == type && pe->exchange_sent_us))
+		return;
+	pe->exchange_type = type;
+	pe->exchange_sent_us = l2s_loop_now_us();
+}
+
 static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
 {
 	int ret;
@@ -208,6 +250,8 @@ static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, 
 	ret = l2s_node_receive(l->node, p->id, p->addr, p->addr_len, msg, len, now);
 	if (ret == L2S_OK)
 		l->st.rx_messages++;
+	if (ret == L2S_OK && len >= 2)
+		exchange_answered(l, p, msg[1]);
 	else if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
 		l->st.rx_dropped[-ret]++;
 	/* Each message may release events: count them before taking another. */
@@ -313,9 +357,10 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 
 		if (l2s_loop_refused(l, o.session))
 			continue;
-		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK)
+		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK) {
 			l->st.tx_messages++;
-		else
+			exchange_sent(l, &o);
+		} else
 			l->st.tx_dropped++;
 	}
 	l->nrefused = 0;

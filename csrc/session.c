@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* A session's life: state transitions with their audit events, key pair
  * installation and rotation (previous / current / next), failure. */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,19 @@ static void move_keys(struct l2s_node *node, struct l2s_session *s, int from, in
 	l2s_map_put(&node->by_index, key, sizeof(key), index_value(s->slot, to));
 }
 
+/* A ticket holds the rs it was sealed with: once rs changes, a resumption
+ * with it fails the peer's binder check (dropped unanswered, and the session
+ * would wait out handshake_timeout_ms). Without it, resumption names the
+ * session by id until the peer's TICKET for the new rs arrives. */
+static void drop_ticket(struct l2s_session *s)
+{
+	l2s_wipe(s->ticket, s->ticket_len);
+	free(s->ticket);
+	s->ticket = NULL;
+	s->ticket_len = 0;
+	s->ticket_not_after = 0;
+}
+
 /* New keys from a handshake, resumption or rotation. can_send: the peer has
  * confirmed them (we are the side that finished the exchange). Otherwise they
  * wait as "next" until the peer's first frame under them arrives. */
@@ -109,6 +123,8 @@ void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, cons
 	s->kp_valid[KP_NEXT] = 1;
 	l2s_u32_key(key, local_index);
 	l2s_map_put(&node->by_index, key, sizeof(key), index_value(s->slot, KP_NEXT));
+	if (s->ticket && sodium_memcmp(s->rs, k->rs, sizeof(s->rs)) != 0)
+		drop_ticket(s);
 	memcpy(s->rs, k->rs, sizeof(s->rs));
 	memcpy(s->rc, k->rc, sizeof(s->rc));
 	s->have_rs = 1;

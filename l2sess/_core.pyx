@@ -986,7 +986,7 @@ EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAG
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
                  "reconnect_max_ms", "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms",
-                 "max_sessions")
+                 "max_sessions", "handshake_rate_per_s")
 
 
 cdef dict _sinfo_dict(const l2s_sinfo *i):
@@ -1033,6 +1033,7 @@ cdef class Loop:
         p.node.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
         p.node.handshake_counter = _u64(handshake_counter, "handshake_counter")
         p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
+        p.node.handshake_rate_per_s = _u32(settings.get("handshake_rate_per_s", 0), "handshake_rate_per_s")
         p.no_quic = 1 if no_quic else 0
         p.no_utcp = 1 if no_utcp else 0
         p.accept_any = 1 if accept_any else 0
@@ -1213,6 +1214,7 @@ cdef class Loop:
                 "session": _sinfo_dict(&info.session) if info.has_session else None,
                 "transport": TRANSPORT_NAMES.get(info.transport),
                 "rtt_us": info.rtt_us, "established_ms": info.established_ms, "resume_ms": info.resume_ms,
+                "handshake_us": info.handshake_us, "resume_us": info.resume_us,
                 "fallbacks": info.fallbacks, "returns": info.returns,
                 "tx_messages": info.tx_messages, "rx_messages": info.rx_messages, "delivered": info.delivered,
             })

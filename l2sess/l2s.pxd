@@ -333,6 +333,7 @@ cdef extern from "loop.h" nogil:
         uint64_t rtt_us
         uint64_t established_ms
         uint64_t resume_ms
+        uint64_t handshake_us, resume_us
         uint32_t fallbacks, returns
         uint64_t tx_messages, rx_messages, delivered
 

@@ -171,6 +171,49 @@ static void test_resume_on_bound_path(void)
 	ns_free_peer(&b);
 }
 
+/* A restarts and resumes, then exports again the moment it is established,
+ * before b's TICKET for the new resumption secret has arrived, restarts and
+ * resumes from that export, five times over. Resumption replaces rs, so the
+ * ticket a held was sealed for the old one: resuming with it, b finds the
+ * binder wrong and drops the RESUME_INIT unanswered (the loop then waited
+ * out handshake_timeout_ms and fell back to a full handshake). */
+static void test_export_before_new_ticket(void)
+{
+	struct ns_opts fresh = { .system_rng = 1 }; /* a restart's nonces are new */
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint8_t stored[4096];
+	uint32_t hb;
+	size_t len;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x72);
+	ns_make_peer(&b, 0x73);
+	CHECK(ns_connect(&a, &b, &cfg));
+	hb = b.session;
+	ns_pump(&a, &b); /* a has b's first ticket */
+	CHECK(l2s_node_session(a.node, a.session)->ticket != NULL);
+	CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+	for (int i = 0; i < 5; i++) {
+		ns_free_peer(&a);
+		ns_make_peer_opts(&a, 0x72, &fresh);
+		CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+		ns_move(&a, &b); /* RESUME_INIT */
+		ns_move(&b, &a); /* RESUME_RESP: a is established, b not yet */
+		CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+		CHECK(l2s_session_export(a.node, a.session, stored, sizeof(stored), &len) == L2S_OK);
+		ns_pump(&a, &b);
+		CHECK(ns_state(&b, hb) == L2S_ESTABLISHED && b.session == hb);
+	}
+	ns_free_peer(&a);
+	ns_make_peer_opts(&a, 0x72, &fresh);
+	CHECK(l2s_node_resume(a.node, stored, len, &cfg, 1, ns_now, &a.session) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state(&b, hb) == L2S_ESTABLISHED && b.session == hb);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 /* ---- restoring a stale checkpoint (PROTOCOL.md §5 "Sync", §10) ---------- */
 
 #define SYNC_MSG_BYTES (16 + 1 + 8 + 16) /* TRANSPORT header, SYNC frame, tag */
@@ -507,6 +550,7 @@ int main(void)
 	test_half_open_replaced();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();
+	test_export_before_new_ticket();
 	for (int lost = 0; lost <= 2; lost++) {
 		test_stale_checkpoint_sender(lost);
 		test_stale_checkpoint_receiver(lost);

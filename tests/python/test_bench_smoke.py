@@ -18,8 +18,10 @@ pytest.importorskip("aioquic")
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "bench_net.py"
-ROWS = ("full handshake p50", "full handshake p99", "resumption p50", "resumption p99",
-        "throughput 1 KiB", "throughput 64 KiB")
+ROWS = ("full handshake incl. connect p50", "full handshake incl. connect p99", "resumption incl. connect p50",
+        "resumption incl. connect p99", "throughput 1 KiB", "throughput 64 KiB")
+OURS_ONLY = ("full handshake (L2 exchange) p50", "full handshake (L2 exchange) p99",
+             "resumption (L2 exchange) p50", "resumption (L2 exchange) p99")
 FIGURE = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?) (ms|msg/s|MB/s)$")
 
 
@@ -34,7 +36,8 @@ def run_bench(tmp_path, part):
 
 
 def table_column(stdout, column):
-    """{metric + unit: value} of one column ('ours' or 'aioquic') of the table."""
+    """{metric + unit: value} of one column ('ours' or 'aioquic') of the
+    table; a row the column has no figure for ('-') is left out."""
     lines = stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
     names = re.split(r"\s{2,}", lines[header].strip())
@@ -43,15 +46,17 @@ def table_column(stdout, column):
         if not line.strip():
             break
         cells = dict(zip(names, re.split(r"\s{2,}", line.strip())))
+        if cells[column] == "-":
+            continue
         m = FIGURE.match(cells[column])
         assert m, f"not a figure in column {column!r}: {line!r}"
         figures[f"{cells['metric']} {m.group(2)}"] = float(m.group(1).replace(",", ""))
     return figures
 
 
-def assert_positive_figures(stdout, data, column, stack):
+def assert_positive_figures(stdout, data, column, stack, rows=ROWS):
     figures = table_column(stdout, column)
-    for row in ROWS:
+    for row in rows:
         units = ("ms",) if "p" in row.split()[-1] else ("msg/s", "MB/s")
         for unit in units:
             assert figures.get(f"{row} {unit}", 0) > 0, (row, unit, stdout)
@@ -67,6 +72,7 @@ def assert_positive_figures(stdout, data, column, stack):
 def test_aioquic_part_quick(tmp_path):
     stdout, data = run_bench(tmp_path, "aioquic")
     assert_positive_figures(stdout, data, "aioquic", "aioquic")
+    assert not any(name.startswith(OURS_ONLY) for name in table_column(stdout, "aioquic"))
     assert "l2sess: not run" in stdout
 
 
@@ -84,4 +90,8 @@ def test_our_part_quick(tmp_path):
     if missing:
         pytest.skip(missing)
     stdout, data = run_bench(tmp_path, "ours")
-    assert_positive_figures(stdout, data, "ours", "l2sess")
+    assert_positive_figures(stdout, data, "ours", "l2sess", ROWS + OURS_ONLY)
+    for kind in ("handshake", "resumption"):
+        l2, whole = data["l2sess"][f"{kind}_l2"], data["l2sess"][kind]
+        # the exchange is part of the whole run it was measured in
+        assert 0 < l2["p50_ms"] <= whole["p50_ms"] and l2["runs"] == whole["runs"]
