@@ -186,12 +186,13 @@ struct l2s_loop_stats {
 	uint64_t rounds;
 	uint64_t rx_messages;       /* given to the node */
 	uint64_t rx_dropped[17];    /* by -l2s_err: what the node or discovery refused */
-	uint64_t tx_messages, tx_dropped; /* outputs sent, and refused by a full transport */
+	uint64_t tx_messages, tx_dropped; /* outputs sent; dropped (path gone, or LOOP_HOLD_BYTES full) */
 	uint64_t disc_probes, disc_answers, disc_dropped; /* raw UDP and in-band */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
+	uint64_t tx_held;           /* outputs a full transport refused, held and sent later */
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 

@@ -339,6 +339,7 @@ struct l2s_session_info {
 	uint64_t expires_ms, key_established_ms, quarantined_until_ms, next_retry_ms;
 	uint32_t missed_heartbeats, retries, rotations;
 	uint64_t queued, unacked, next_send_seq, next_recv_seq;
+	uint64_t retransmits;             /* DATA re-sent after a timeout, this session's life */
 };
 int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_session_info *info);
 /* Starts a key rotation now (otherwise the timers and counters do). */
