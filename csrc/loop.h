@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "l2s.h"
 #include "quic.h"
@@ -134,6 +135,14 @@ int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], 
  * no session with pk yet, L2S_ERR_QUEUE_FULL, L2S_ERR_STATE (failed). */
 int l2s_loop_send(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *msg, size_t len,
 		  uint64_t *seq);
+/* Queues n messages to the peer's session in order, under one lock and
+ * with one wake-up: what l2s_loop_send does n times, cheaper. Stops at the
+ * first message refused; *accepted gets how many were queued (seqs[0 ..
+ * *accepted - 1] their seqs; seqs may be NULL). L2S_OK when all were, else
+ * the refusal's error, as l2s_loop_send's (L2S_ERR_QUEUE_FULL: send the
+ * rest once 'delivered' events made room). */
+int l2s_loop_send_many(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const struct iovec *msgs,
+		       size_t n, uint64_t *seqs, size_t *accepted);
 /* Starts a key rotation of the peer's session now. */
 int l2s_loop_rotate(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
 /* Closes the peer's session (CLOSE to the peer) and stops connecting to it. */

@@ -96,6 +96,7 @@ struct l2s_loop {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int stopping;
+	atomic_int wake_pending;      /* wakefd written since the loop last looked: no need again */
 	int epfd, wakefd;
 	struct l2s_loop_params p;     /* node secrets wiped on free */
 	struct l2s_node *node;
