@@ -381,8 +381,12 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_loop_disc_tick(l, now);
 	l2s_node_tick(l->node, now);
 	l2s_loop_node_events(l, now);
+	/* one ACK per session for all the messages of this round */
+	l2s_node_receive_begin(l->node);
 	l2s_loop_quic_events(l, now);
 	l2s_loop_tcp_events(l, now);
+	l2s_node_receive_end(l->node, now);
+	l2s_loop_node_events(l, now);
 	l2s_peers_check_paths(l, now);
 	l2s_peers_tick(l, now);
 	l2s_loop_node_events(l, now);

@@ -163,7 +163,8 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	if (ret > 0)
 		ret = L2S_OK; /* a count of messages delivered or acknowledged */
 	if (l2s_node_session(node, handle) == s) {
-		l2s_send_flush(node, s, now);
+		if (!l2s_node_defer_flush(node, s))
+			l2s_send_flush(node, s, now);
 		l2s_schedule(node, s);
 	}
 	return ret;
