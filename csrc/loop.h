@@ -167,6 +167,9 @@ struct l2s_loop_event {
 };
 /* 1 and the next event, 0 when there is none. */
 int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev);
+/* Up to max events, oldest first, under one lock: how many were taken.
+ * Their data stays valid until the next l2s_loop_next_event(s) or free. */
+int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t max);
 /* Blocks (no lock held) until an event waits or timeout_ms passes (-1: no
  * limit) or the loop stops: 1 when an event waits, else 0. */
 int l2s_loop_wait_event(struct l2s_loop *l, int timeout_ms);

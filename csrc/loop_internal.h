@@ -135,7 +135,8 @@ struct l2s_loop {
 	uint32_t nrefused;
 
 	/* application events */
-	struct levent *ev_head, *ev_tail, *ev_taken;
+	struct levent *ev_head, *ev_tail;
+	struct levent *ev_taken;      /* what the application took last (data still valid) */
 	uint32_t ev_count;
 
 	struct l2s_loop_stats st;

@@ -1003,6 +1003,20 @@ cdef dict _sinfo_dict(const l2s_sinfo *i):
     }
 
 
+cdef tuple _event_tuple(const l2s_loop_event *ev):
+    """A loop event as Loop.next_event's tuple (its data copied)."""
+    data = None
+    if ev.type == L2S_EV_MESSAGE:
+        data = PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b""
+    fr = STATE_NAMES[ev.from_] if ev.type == L2S_EV_STATE and 0 <= ev.from_ < len(STATE_NAMES) else None
+    to = None
+    if ev.type == L2S_EV_STATE:
+        to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
+    reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
+    return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
+            reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+
+
 cdef class Loop:
     """The C event loop (csrc/loop.h): one node, its QUIC and μTCP endpoints,
     discovery and timers, driven by epoll on the thread that calls run().
@@ -1207,14 +1221,20 @@ cdef class Loop:
             PyMem_Free(seqs)
 
     def next_events(self, int max_events):
-        """Up to max_events events (tuples as next_event's) that wait now, oldest first."""
-        out = []
-        while len(out) < max_events:
-            t = self.next_event()
-            if t is None:
-                break
-            out.append(t)
-        return out
+        """Up to max_events events (tuples as next_event's) that wait now, oldest first,
+        taken under one lock."""
+        cdef l2s_loop_event *evs
+        cdef int n, i
+        if max_events < 1:
+            return []
+        evs = <l2s_loop_event *>PyMem_Malloc(<size_t>max_events * sizeof(l2s_loop_event))
+        if evs == NULL:
+            raise MemoryError()
+        try:
+            n = l2s_loop_next_events(self._l(), evs, <size_t>max_events)
+            return [_event_tuple(&evs[i]) for i in range(n)]
+        finally:
+            PyMem_Free(evs)
 
     def rotate(self, pk):
         cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
@@ -1238,16 +1258,7 @@ cdef class Loop:
         cdef l2s_loop_event ev
         if l2s_loop_next_event(self._l(), &ev) != 1:
             return None
-        data = None
-        if ev.type == L2S_EV_MESSAGE:
-            data = PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b""
-        fr = STATE_NAMES[ev.from_] if ev.type == L2S_EV_STATE and 0 <= ev.from_ < len(STATE_NAMES) else None
-        to = None
-        if ev.type == L2S_EV_STATE:
-            to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
-        reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
-        return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
-                reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+        return _event_tuple(&ev)
 
     def peers(self):
         """Every peer (configured or inbound) as a dict."""

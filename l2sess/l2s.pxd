@@ -323,6 +323,7 @@ cdef extern from "loop.h" nogil:
         size_t len
 
     int l2s_loop_next_event(l2s_loop *l, l2s_loop_event *ev)
+    int l2s_loop_next_events(l2s_loop *l, l2s_loop_event *evs, size_t max)
     int l2s_loop_wait_event(l2s_loop *l, int timeout_ms)
 
     ctypedef struct l2s_lpeer "struct l2s_loop_peer_info":

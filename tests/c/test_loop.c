@@ -144,11 +144,15 @@ static void on_event(struct tnode *n, const struct l2s_loop_event *ev)
 
 static void drain(struct tnode *n)
 {
-	struct l2s_loop_event ev;
 
-	while (!n->hold && l2s_loop_next_event(n->l, &ev)) {
-		n->taken++;
-		on_event(n, &ev);
+	struct l2s_loop_event evs[16];
+	int k;
+
+	/* in batches: every event's data stays valid until the next call */
+	while (!n->hold && (k = l2s_loop_next_events(n->l, evs, 16)) > 0) {
+		n->taken += (uint64_t)k;
+		for (int i = 0; i < k; i++)
+			on_event(n, &evs[i]);
 	}
 }
 
