@@ -45,6 +45,14 @@
  * what one received message can release (at most the reorder window of
  * MESSAGEs, or the DELIVERED events of one acknowledgement), and no event
  * is ever dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
+ * The engine keeps at most 512 KiB of a session's data in flight
+ * (L2S_DELIVERY_WINDOW_BYTES), half a QUIC or μTCP send buffer (1 MiB per
+ * connection by default); what a full transport still refuses waits in a
+ * per-path hold of at most LOOP_HOLD_BYTES (~770 KiB, allocated only while
+ * used) and goes first once the transport drains: nothing is dropped for a
+ * full transport, so a burst never waits for a retransmission timeout.
+ * Per connection, then, at most: send ring + receive window (1 MiB each by
+ * default) + the hold, for a device that must budget its memory.
  */
 #ifndef L2S_LOOP_H
 #define L2S_LOOP_H
