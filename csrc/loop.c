@@ -318,8 +318,9 @@ void l2s_loop_free(struct l2s_loop *l)
 /* ---- one round --------------------------------------------------------------- */
 
 /* Another thread changed what the loop works on (under the mutex, before
- * calling this). One write per round is enough: the flag is cleared under
- * the mutex before the loop works, so a change after that writes again. */
+ * calling this). One write per round is enough: the loop clears the flag
+ * under the mutex after reading the eventfd and before it works, so a
+ * change after that writes again. */
 static void wake(struct l2s_loop *l)
 {
 	uint64_t one = 1;
@@ -417,9 +418,12 @@ int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
 	if (n < 0 && errno != EINTR)
 		return L2S_ERR_IO;
 	pthread_mutex_lock(&l->mu);
-	atomic_store(&l->wake_pending, 0);
 	for (int i = 0; i < n; i++)
 		on_ready(l, &evs[i], l2s_loop_now());
+	/* After the eventfd was read: cleared before, a wake-up written in
+	 * between would be read here with the flag left set, and the next
+	 * one not written. Whoever set it changed things before we locked. */
+	atomic_store(&l->wake_pending, 0);
 	work(l, l2s_loop_now());
 	pthread_mutex_unlock(&l->mu);
 	return L2S_OK;

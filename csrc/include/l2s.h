@@ -280,11 +280,13 @@ int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *c
  * message was used, or why it was dropped (it is counted either way). */
 int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		     const uint8_t *msg, size_t len, uint64_t now_ms);
-/* A batch of receives: between begin and end, what a session's received
- * messages make it owe the peer (the ACK, and the data the ACKs let go) is
- * sent once, at end, instead of after each message: one ACK for a burst
- * of DATA. A driver that reads many messages per wake-up wraps them in a
- * batch; without one, every message is answered at once. */
+/* A batch of receives: between begin and end, what an established
+ * session's DATA and ACK frames make it owe the peer (the ACK, and the
+ * data the ACKs let go) is sent once, at end, instead of after each
+ * message: one ACK for a burst of DATA. Everything else (handshakes, key
+ * confirmation, SYNC, rotation, close) is answered at once. A driver that
+ * reads many messages per wake-up wraps them in a batch; without one,
+ * every message is answered at once. */
 void l2s_node_receive_begin(struct l2s_node *node);
 void l2s_node_receive_end(struct l2s_node *node, uint64_t now_ms);
 /* Binds handshakes and resumptions on a path to its transport connection:
