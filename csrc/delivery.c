@@ -125,7 +125,7 @@ static void reset_state(struct l2s_delivery *d)
 	d->first_unsent = NULL;
 	d->flight.head = d->flight.tail = NULL;
 	d->queued = d->in_flight = 0;
-	d->queued_bytes = 0;
+	d->queued_bytes = d->in_flight_bytes = 0;
 	d->next_expected = 1;
 	d->reorder.head = d->reorder.tail = NULL;
 	d->buffered = 0;
@@ -181,9 +181,13 @@ int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len,
 	return L2S_OK;
 }
 
+/* Whether never-sent m may go now: inside the seq window, and within the
+ * byte window unless nothing is in flight (a message never waits for itself). */
 static int in_window(const struct l2s_delivery *d, const struct l2s_dmsg *m)
 {
-	return m->seq - d->queue.head->seq < d->send_window;
+	if (m->seq - d->queue.head->seq >= d->send_window)
+		return 0;
+	return d->in_flight_bytes == 0 || d->in_flight_bytes + m->len <= L2S_DELIVERY_WINDOW_BYTES;
 }
 
 /* Whether the next ACK can report m on its own. All seqs below the oldest
@@ -229,6 +233,7 @@ void l2s_delivery_mark_sent(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t
 		if (d->first_unsent == m)
 			d->first_unsent = m->next;
 		d->in_flight++;
+		d->in_flight_bytes += m->len;
 	} else {
 		flight_unlink(&d->flight, m);
 		d->retransmits++;
@@ -250,6 +255,7 @@ static void release(struct l2s_delivery *d, struct l2s_dmsg *m, l2s_acked_fn *ac
 	if (m->sends) {
 		flight_unlink(&d->flight, m);
 		d->in_flight--;
+		d->in_flight_bytes -= m->len;
 	}
 	list_unlink(&d->queue, m);
 	d->queued--;
@@ -336,6 +342,7 @@ void l2s_delivery_resend_all(struct l2s_delivery *d)
 	}
 	d->flight.head = d->flight.tail = NULL;
 	d->in_flight = 0;
+	d->in_flight_bytes = 0;
 	d->first_unsent = d->queue.head;
 }
 

@@ -18,6 +18,11 @@
  *  - The send window, min(L2S_DELIVERY_WINDOW, reorder_window + 1), keeps a
  *    burst from flooding a lossy link and, assuming the peer holds as many
  *    messages out of order as we do, from overrunning its reorder window.
+ *  - A second bound, L2S_DELIVERY_WINDOW_BYTES of payload in flight (at
+ *    least one message always goes), keeps the window below what the
+ *    transports buffer per connection (1 MiB send rings by default): 256
+ *    messages of 64 KiB would be 16 MiB, which a transport refuses and the
+ *    engine then has to retransmit after a timeout.
  *  - The timeout starts at retransmit_timeout_ms and doubles with each send
  *    of that message, up to max(5 s, the start value); a start value of 0
  *    is taken as 1 ms, one above 2^31 ms as 2^31 ms.
@@ -45,6 +50,9 @@
 #include "l2s.h"
 
 #define L2S_DELIVERY_WINDOW 256      /* largest send window, in seqs past the oldest unacked */
+/* Largest payload in flight (sent, unacknowledged), half the transports'
+ * default per-connection send ring: a retransmission of all of it still fits. */
+#define L2S_DELIVERY_WINDOW_BYTES (512u * 1024)
 #define L2S_DELIVERY_RTO_MAX_MS 5000 /* retransmission timeout cap */
 #define L2S_DELIVERY_SACK_BITS 64
 /* Seqs stay below this, so seq arithmetic never overflows. */
@@ -81,6 +89,7 @@ struct l2s_delivery {
 	struct l2s_dlist flight;        /* sent and unacknowledged, due_ms order */
 	uint32_t queued, in_flight;
 	uint64_t queued_bytes;
+	uint64_t in_flight_bytes;       /* payload of the in-flight messages */
 
 	/* A SYNC owed to the peer until one of its ACKs reaches sync_base: after
 	 * an import the seqs skipped by the reserve are a gap the peer must be

@@ -326,10 +326,16 @@ void l2s_loop_free(struct l2s_loop *l)
 
 /* ---- one round --------------------------------------------------------------- */
 
+/* Another thread changed what the loop works on (under the mutex, before
+ * calling this). One write per round is enough: the loop clears the flag
+ * under the mutex after reading the eventfd and before it works, so a
+ * change after that writes again. */
 static void wake(struct l2s_loop *l)
 {
 	uint64_t one = 1;
 
+	if (atomic_exchange(&l->wake_pending, 1))
+		return;
 	if (write(l->wakefd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is full, so the loop wakes anyway */
 	}
@@ -385,8 +391,12 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_loop_disc_tick(l, now);
 	l2s_node_tick(l->node, now);
 	l2s_loop_node_events(l, now);
+	/* one ACK per session for all the messages of this round */
+	l2s_node_receive_begin(l->node);
 	l2s_loop_quic_events(l, now);
 	l2s_loop_tcp_events(l, now);
+	l2s_node_receive_end(l->node, now);
+	l2s_loop_node_events(l, now);
 	l2s_peers_check_paths(l, now);
 	l2s_peers_tick(l, now);
 	l2s_loop_node_events(l, now);
@@ -419,6 +429,10 @@ int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
 	pthread_mutex_lock(&l->mu);
 	for (int i = 0; i < n; i++)
 		on_ready(l, &evs[i], l2s_loop_now());
+	/* After the eventfd was read: cleared before, a wake-up written in
+	 * between would be read here with the flag left set, and the next
+	 * one not written. Whoever set it changed things before we locked. */
+	atomic_store(&l->wake_pending, 0);
 	work(l, l2s_loop_now());
 	pthread_mutex_unlock(&l->mu);
 	return L2S_OK;
@@ -602,27 +616,49 @@ int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], 
 	return ret;
 }
 
+/* With the mutex held: the session of pe that can take messages. */
+static int sending_session(struct l2s_loop *l, const struct lpeer *pe)
+{
+	struct l2s_session_info si;
+
+	if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK)
+		return L2S_ERR_NOT_FOUND;
+	return si.state == L2S_FAILED ? L2S_ERR_STATE : L2S_OK;
+}
+
 int l2s_loop_send(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *msg, size_t len,
 		  uint64_t *seq)
 {
+	struct iovec v = { .iov_base = (void *)msg, .iov_len = len };
+	size_t accepted;
+
+	return l2s_loop_send_many(l, pk, &v, 1, seq, &accepted);
+}
+
+int l2s_loop_send_many(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const struct iovec *msgs,
+		       size_t n, uint64_t *seqs, size_t *accepted)
+{
 	struct lpeer *pe = lock_peer(l, pk);
-	struct l2s_session_info si;
-	uint64_t s;
+	uint64_t now = l2s_loop_now(), s;
 	int ret;
 
+	*accepted = 0;
 	if (!pe)
 		return L2S_ERR_NOT_FOUND;
-	if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK)
-		return unlock_wake(l, L2S_ERR_NOT_FOUND);
-	if (si.state == L2S_FAILED)
-		return unlock_wake(l, L2S_ERR_STATE);
-	ret = l2s_session_send(l->node, pe->session, msg, len, l2s_loop_now(), &s);
-	if (ret == L2S_OK) {
+	ret = sending_session(l, pe);
+	for (size_t i = 0; ret == L2S_OK && i < n; i++) {
+		ret = l2s_session_send(l->node, pe->session, msgs[i].iov_base, msgs[i].iov_len, now, &s);
+		if (ret != L2S_OK)
+			break;
 		pe->tx_messages++;
-		if (seq)
-			*seq = s;
+		if (seqs)
+			seqs[i] = s;
+		(*accepted)++;
 	}
-	return unlock_wake(l, ret);
+	if (*accepted)
+		return unlock_wake(l, ret);
+	pthread_mutex_unlock(&l->mu); /* nothing new for the loop */
+	return ret;
 }
 
 int l2s_loop_rotate(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])

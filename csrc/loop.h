@@ -45,6 +45,14 @@
  * what one received message can release (at most the reorder window of
  * MESSAGEs, or the DELIVERED events of one acknowledgement), and no event
  * is ever dropped. Sends use the engine's bounded queue (L2S_ERR_QUEUE_FULL).
+ * The engine keeps at most 512 KiB of a session's data in flight
+ * (L2S_DELIVERY_WINDOW_BYTES), half a QUIC or μTCP send buffer (1 MiB per
+ * connection by default); what a full transport still refuses waits in a
+ * per-path hold of at most LOOP_HOLD_BYTES (~770 KiB, allocated only while
+ * used) and goes first once the transport drains: nothing is dropped for a
+ * full transport, so a burst never waits for a retransmission timeout.
+ * Per connection, then, at most: send ring + receive window (1 MiB each by
+ * default) + the hold, for a device that must budget its memory.
  */
 #ifndef L2S_LOOP_H
 #define L2S_LOOP_H
@@ -52,6 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "l2s.h"
 #include "quic.h"
@@ -134,6 +143,14 @@ int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], 
  * no session with pk yet, L2S_ERR_QUEUE_FULL, L2S_ERR_STATE (failed). */
 int l2s_loop_send(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *msg, size_t len,
 		  uint64_t *seq);
+/* Queues n messages to the peer's session in order, under one lock and
+ * with one wake-up: what l2s_loop_send does n times, cheaper. Stops at the
+ * first message refused; *accepted gets how many were queued (seqs[0 ..
+ * *accepted - 1] their seqs; seqs may be NULL). L2S_OK when all were, else
+ * the refusal's error, as l2s_loop_send's (L2S_ERR_QUEUE_FULL: send the
+ * rest once 'delivered' events made room). */
+int l2s_loop_send_many(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const struct iovec *msgs,
+		       size_t n, uint64_t *seqs, size_t *accepted);
 /* Starts a key rotation of the peer's session now. */
 int l2s_loop_rotate(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
 /* Closes the peer's session (CLOSE to the peer) and stops connecting to it. */
@@ -158,6 +175,9 @@ struct l2s_loop_event {
 };
 /* 1 and the next event, 0 when there is none. */
 int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev);
+/* Up to max events, oldest first, under one lock: how many were taken.
+ * Their data stays valid until the next l2s_loop_next_event(s) or free. */
+int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t max);
 /* Blocks (no lock held) until an event waits or timeout_ms passes (-1: no
  * limit) or the loop stops: 1 when an event waits, else 0. */
 int l2s_loop_wait_event(struct l2s_loop *l, int timeout_ms);
@@ -191,12 +211,13 @@ struct l2s_loop_stats {
 	uint64_t rounds;
 	uint64_t rx_messages;       /* given to the node */
 	uint64_t rx_dropped[17];    /* by -l2s_err: what the node or discovery refused */
-	uint64_t tx_messages, tx_dropped; /* outputs sent, and refused by a full transport */
+	uint64_t tx_messages, tx_dropped; /* outputs sent; dropped (path gone, or LOOP_HOLD_BYTES full) */
 	uint64_t disc_probes, disc_answers, disc_dropped; /* raw UDP and in-band */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
+	uint64_t tx_held;           /* outputs a full transport refused, held and sent later */
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 

@@ -5,6 +5,7 @@
  * above half of event_queue_limit the loop stops taking messages from the
  * transports, whose flow control then holds the peers back. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,19 @@ void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, ui
 	l2s_loop_event_push(l, &ev, NULL, 0);
 }
 
+/* The events the application took last: their data stays valid until it
+ * asks for more. */
+static void free_taken(struct l2s_loop *l)
+{
+	struct levent *e;
+
+	while ((e = l->ev_taken)) {
+		l->ev_taken = e->next;
+		l2s_wipe(e->data, e->ev.len);
+		free(e);
+	}
+}
+
 void l2s_loop_events_free(struct l2s_loop *l)
 {
 	struct levent *e;
@@ -65,32 +79,28 @@ void l2s_loop_events_free(struct l2s_loop *l)
 		free(e);
 	}
 	l->ev_tail = NULL;
-	if (l->ev_taken)
-		l2s_wipe(l->ev_taken->data, l->ev_taken->ev.len);
-	free(l->ev_taken);
-	l->ev_taken = NULL;
+	free_taken(l);
 	l->ev_count = 0;
 }
 
-int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
+int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t max)
 {
 	struct levent *e;
-	int was_paused, ret = 0;
+	int was_paused, n = 0;
 
+	if (max > INT32_MAX)
+		max = INT32_MAX;
 	pthread_mutex_lock(&l->mu);
 	was_paused = l2s_loop_paused(l);
-	if (l->ev_taken)
-		l2s_wipe(l->ev_taken->data, l->ev_taken->ev.len);
-	free(l->ev_taken);
-	l->ev_taken = NULL;
-	if ((e = l->ev_head)) {
+	free_taken(l);
+	while ((size_t)n < max && (e = l->ev_head)) {
 		l->ev_head = e->next;
 		if (!l->ev_head)
 			l->ev_tail = NULL;
 		l->ev_count--;
+		e->next = l->ev_taken;
 		l->ev_taken = e;
-		*ev = e->ev;
-		ret = 1;
+		evs[n++] = e->ev;
 	}
 	/* Room again: the loop takes messages from the transports again. */
 	if (was_paused && !l2s_loop_paused(l)) {
@@ -101,7 +111,12 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 		}
 	}
 	pthread_mutex_unlock(&l->mu);
-	return ret;
+	return n;
+}
+
+int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
+{
+	return l2s_loop_next_events(l, ev, 1);
 }
 
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "cookie.h"
+#include "delivery.h"
 #include "discovery.h"
 #include "identity.h"
 #include "loop.h"
@@ -20,6 +21,18 @@
 
 #define LOOP_ADDR_BYTES 17 /* family (4 or 6) || IP: what the engine keys rate limits on */
 #define LOOP_MAX_REFUSED 64 /* sessions refused in one round whose answers are held back */
+/* Per path: engine outputs a full transport refused, kept (copied) and sent
+ * first as it drains. One session's whole byte window and its control
+ * frames fit; beyond it an output is dropped and counted (the engine
+ * retransmits DATA on its timeout). Memory is only taken while held. */
+#define LOOP_HOLD_BYTES (L2S_DELIVERY_WINDOW_BYTES + 4 * L2S_MAX_MESSAGE)
+
+/* One held output. */
+struct lheld {
+	struct lheld *next;
+	size_t len;
+	uint8_t data[];
+};
 
 /* One transport connection, named for the engine by a path id. */
 struct lpath {
@@ -36,6 +49,8 @@ struct lpath {
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
+	struct lheld *held, *held_tail; /* refused by the full transport, in order */
+	size_t held_bytes;            /* at most LOOP_HOLD_BYTES */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };
 
@@ -84,6 +99,7 @@ struct l2s_loop {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int stopping;
+	atomic_int wake_pending;      /* wakefd written since the loop last looked: no need again */
 	int epfd, wakefd;
 	struct l2s_loop_params p;     /* node secrets wiped on free */
 	struct l2s_node *node;
@@ -105,6 +121,7 @@ struct l2s_loop {
 	/* paths */
 	struct lpath *paths;
 	uint32_t npaths, next_path_id;
+	uint32_t paths_holding;       /* paths with held outputs */
 	struct l2s_map path_by_id, path_by_conn;
 
 	/* peers */
@@ -121,7 +138,8 @@ struct l2s_loop {
 	uint32_t nrefused;
 
 	/* application events */
-	struct levent *ev_head, *ev_tail, *ev_taken;
+	struct levent *ev_head, *ev_tail;
+	struct levent *ev_taken;      /* what the application took last (data still valid) */
 	uint32_t ev_count;
 
 	struct l2s_loop_stats st;

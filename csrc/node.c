@@ -379,6 +379,7 @@ int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_se
 	info->unacked = s->dl.in_flight;
 	info->next_send_seq = s->dl.next_seq;
 	info->next_recv_seq = s->dl.next_expected;
+	info->retransmits = s->dl.retransmits;
 	return L2S_OK;
 }
 
@@ -444,6 +445,40 @@ int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, 
 	ret = l2s_receive(node, path, addr, addr_len, msg, len, now_ms);
 	node->stats[ret == L2S_OK ? L2S_STAT_RX_OK : L2S_STAT_RX_DROPPED]++;
 	return ret;
+}
+
+void l2s_node_receive_begin(struct l2s_node *node)
+{
+	node->batching = 1;
+}
+
+int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s)
+{
+	if (!node->batching)
+		return 0;
+	if (s->flush_owed)
+		return 1;
+	if (node->nowed == L2S_NODE_BATCH_SESSIONS)
+		return 0;
+	s->flush_owed = 1;
+	node->owed[node->nowed++] = s->handle;
+	return 1;
+}
+
+void l2s_node_receive_end(struct l2s_node *node, uint64_t now_ms)
+{
+	node->batching = 0;
+	for (uint32_t i = 0; i < node->nowed; i++) {
+		/* a handle whose session went during the batch finds nothing */
+		struct l2s_session *s = l2s_node_session(node, node->owed[i]);
+
+		if (s && s->flush_owed) {
+			s->flush_owed = 0;
+			l2s_send_flush(node, s, now_ms);
+			l2s_schedule(node, s);
+		}
+	}
+	node->nowed = 0;
 }
 
 /* ---- life cycle -------------------------------------------------------------- */

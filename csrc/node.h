@@ -39,12 +39,16 @@ enum pending_kind {
 	PENDING_ROTATION,  /* we sent ROTATE_INIT */
 };
 
+/* Sessions a receive batch remembers; one more is flushed at once. */
+#define L2S_NODE_BATCH_SESSIONS 64
+
 struct l2s_session {
 	uint32_t handle, slot;
 	uint8_t state, failure_reason;
 	uint8_t initiator;  /* our role in the handshake that created the keys */
 	uint8_t pending;    /* enum pending_kind */
 	uint8_t need_sync;  /* send SYNC once keys are confirmed */
+	uint8_t flush_owed; /* in a receive batch: flushed at its end */
 	uint8_t have_rs;
 	uint8_t have_cookie;
 	uint8_t resume_failed; /* the last resumption timed out: retry with a full handshake */
@@ -144,6 +148,10 @@ struct l2s_node {
 	struct ev_item *ev_head, *ev_tail, *ev_current;
 	uint32_t out_count, ev_count;
 
+	/* a receive batch (l2s_node_receive_begin): the sessions owed a flush */
+	int batching;
+	uint32_t owed[L2S_NODE_BATCH_SESSIONS], nowed;
+
 	struct l2s_node_extra *x;
 	uint64_t hs_counter; /* the last handshake counter we used */
 	uint64_t stats[L2S_STAT_COUNT];
@@ -153,6 +161,9 @@ struct l2s_node {
 	uint8_t frame_scratch[L2S_FRAME_MAX_BYTES];
 	uint8_t rx_scratch[L2S_FRAME_MAX_BYTES];
 };
+
+/* In a receive batch: 1 when s's flush was put off to the batch's end. */
+int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s);
 
 /* Index map values: which key pair (or pending exchange) an index names. */
 #define INDEX_PENDING 3

@@ -139,6 +139,21 @@ struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int out
 	return NULL;
 }
 
+static void held_free(struct l2s_loop *l, struct lpath *p)
+{
+	while (p->held) {
+		struct lheld *h = p->held;
+
+		p->held = h->next;
+		l2s_wipe(h->data, h->len);
+		free(h);
+	}
+	if (p->held_tail)
+		l->paths_holding--;
+	p->held_tail = NULL;
+	p->held_bytes = 0;
+}
+
 void l2s_path_free(struct l2s_loop *l, struct lpath *p)
 {
 	uint8_t ik[4], ck[5];
@@ -149,6 +164,7 @@ void l2s_path_free(struct l2s_loop *l, struct lpath *p)
 	l2s_map_del(&l->path_by_conn, ck, sizeof(ck));
 	/* the engine's binding slot is freed with the path */
 	l2s_node_path_binding(l->node, p->id, NULL);
+	held_free(l, p);
 	l2s_wipe(p->nonce, sizeof(p->nonce));
 	memset(p, 0, sizeof(*p));
 }
@@ -346,22 +362,89 @@ void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now)
 	}
 }
 
-/* The engine's outputs to their paths. A path that is gone or full drops
- * the message: the engine retransmits what matters. */
+/* Keeps a copy of an output the full transport refused, behind the ones
+ * already held: 0, or -1 when LOOP_HOLD_BYTES is reached (or no memory). */
+static int hold(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len)
+{
+	struct lheld *h;
+
+	if (p->held_bytes + len > LOOP_HOLD_BYTES || !(h = malloc(sizeof(*h) + len)))
+		return -1;
+	h->next = NULL;
+	h->len = len;
+	memcpy(h->data, msg, len);
+	if (p->held_tail)
+		p->held_tail->next = h;
+	else {
+		p->held = h;
+		l->paths_holding++;
+	}
+	p->held_tail = h;
+	p->held_bytes += len;
+	l->st.tx_held++;
+	return 0;
+}
+
+/* Sends p's held outputs in order until the transport is full again. One
+ * it refuses for another reason (closing) is dropped, as send_output would. */
+static void send_held(struct l2s_loop *l, struct lpath *p)
+{
+	struct lheld *h;
+	int ret = L2S_OK;
+
+	while ((h = p->held) && (ret = l2s_path_send(l, p, h->data, h->len)) != L2S_ERR_QUEUE_FULL) {
+		if (ret == L2S_OK)
+			l->st.tx_messages++;
+		else
+			l->st.tx_dropped++;
+		p->held = h->next;
+		p->held_bytes -= h->len;
+		l2s_wipe(h->data, h->len);
+		free(h);
+	}
+	if (!p->held && p->held_tail) {
+		p->held_tail = NULL;
+		l->paths_holding--;
+	}
+}
+
+static void send_all_held(struct l2s_loop *l)
+{
+	for (uint32_t i = 0; l->paths_holding && i < l->npaths; i++)
+		if (l->paths[i].id && l->paths[i].held)
+			send_held(l, &l->paths[i]);
+}
+
+/* One output to its path. What a full transport refuses is held, and so is
+ * everything after it on that path, so the path's order stays the engine's. */
+/* 1 when msg went to the transport or waits in the path's hold, 0 when dropped. */
+static int send_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len)
+{
+	int ret = L2S_ERR_NOT_FOUND;
+
+	if (p && !p->held && (ret = l2s_path_send(l, p, msg, len)) == L2S_OK) {
+		l->st.tx_messages++;
+		return 1;
+	}
+	if (p && (p->held || ret == L2S_ERR_QUEUE_FULL) && hold(l, p, msg, len) == 0)
+		return 1;
+	l->st.tx_dropped++;
+	return 0;
+}
+
+/* The engine's outputs to their paths, after what was held from earlier
+ * rounds. A path that is gone or closing drops the message, as does one
+ * whose hold is full: the engine retransmits what matters. */
 void l2s_loop_flush_outputs(struct l2s_loop *l)
 {
 	struct l2s_output o;
 
+	send_all_held(l);
 	while (l2s_node_next_output(l->node, &o)) {
-		struct lpath *p = l2s_path_get(l, o.path);
-
 		if (l2s_loop_refused(l, o.session))
 			continue;
-		if (p && l2s_path_send(l, p, o.data, o.len) == L2S_OK) {
-			l->st.tx_messages++;
+		if (send_output(l, l2s_path_get(l, o.path), o.data, o.len))
 			exchange_sent(l, &o);
-		} else
-			l->st.tx_dropped++;
 	}
 	l->nrefused = 0;
 }

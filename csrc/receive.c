@@ -129,6 +129,15 @@ static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_
 	}
 }
 
+/* DATA or ACK on the current keys of a settled session: its answer may wait
+ * for the end of a receive batch. Anything else (key confirmation, SYNC,
+ * rotation, close) is answered at once, as without a batch. */
+static int steady_data(const struct l2s_session *s, int kp, const struct l2s_frame *f)
+{
+	return kp == KP_CUR && s->state == L2S_ESTABLISHED && !s->pending && !s->need_sync && !s->dl.sync_base &&
+	       (f->type == L2S_FRAME_DATA || f->type == L2S_FRAME_ACK);
+}
+
 static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, uint64_t now)
 {
 	struct l2s_transport t;
@@ -163,7 +172,8 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	if (ret > 0)
 		ret = L2S_OK; /* a count of messages delivered or acknowledged */
 	if (l2s_node_session(node, handle) == s) {
-		l2s_send_flush(node, s, now);
+		if (!(steady_data(s, kp, &f) && l2s_node_defer_flush(node, s)))
+			l2s_send_flush(node, s, now);
 		l2s_schedule(node, s);
 	}
 	return ret;

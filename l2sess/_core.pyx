@@ -6,6 +6,8 @@ sees them; C errors become typed Python exceptions. The GIL is released
 around the post-quantum operations and bulk hashing/encryption.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from posix.uio cimport iovec
 from libc.stdint cimport uint8_t
 
 from l2sess.l2s cimport *
@@ -1001,6 +1003,20 @@ cdef dict _sinfo_dict(const l2s_sinfo *i):
     }
 
 
+cdef tuple _event_tuple(const l2s_loop_event *ev):
+    """A loop event as Loop.next_event's tuple (its data copied)."""
+    data = None
+    if ev.type == L2S_EV_MESSAGE:
+        data = PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b""
+    fr = STATE_NAMES[ev.from_] if ev.type == L2S_EV_STATE and 0 <= ev.from_ < len(STATE_NAMES) else None
+    to = None
+    if ev.type == L2S_EV_STATE:
+        to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
+    reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
+    return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
+            reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+
+
 cdef class Loop:
     """The C event loop (csrc/loop.h): one node, its QUIC and μTCP endpoints,
     discovery and timers, driven by epoll on the thread that calls run().
@@ -1166,6 +1182,61 @@ cdef class Loop:
         _ncheck(ret, "send")
         return seq
 
+    def send_many(self, pk, messages):
+        """Queues messages (a sequence of bytes) in order under one lock and one wake-up of
+        the loop; returns the seqs of those accepted, stopping at the first QueueFull (the
+        rest was not queued: send it again once 'delivered' events made room). A too long
+        message raises LengthError before anything is queued; InvalidState (no session) and
+        other refusals of the first message raise."""
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef list held = [_arg(m, "message") for m in messages]  # keeps the buffers alive
+        cdef size_t n = len(held), accepted = 0, i
+        cdef l2s_loop *loop = self._l()
+        cdef const uint8_t *ppk = _p(bpk)
+        cdef iovec *v
+        cdef uint64_t *seqs
+        cdef bytes b
+        cdef int ret
+        for b in held:
+            if len(b) > L2S_MAX_PAYLOAD:
+                raise _errors.LengthError(f"a message is at most {L2S_MAX_PAYLOAD} bytes, got {len(b)}",
+                                          L2S_ERR_LENGTH)
+        if n == 0:
+            return []
+        v = <iovec *>PyMem_Malloc(n * sizeof(iovec))
+        seqs = <uint64_t *>PyMem_Malloc(n * sizeof(uint64_t))
+        try:
+            if v == NULL or seqs == NULL:
+                raise MemoryError()
+            for i in range(n):
+                b = <bytes>held[i]
+                v[i].iov_base = <void *>_p(b)
+                v[i].iov_len = len(b)
+            with nogil:
+                ret = l2s_loop_send_many(loop, ppk, v, n, seqs, &accepted)
+            if accepted == 0 and ret != L2S_ERR_QUEUE_FULL:
+                _ncheck(ret, "send")
+            return [seqs[i] for i in range(accepted)]
+        finally:
+            PyMem_Free(v)
+            PyMem_Free(seqs)
+
+    def next_events(self, int max_events):
+        """Up to max_events events (tuples as next_event's) that wait now, oldest first,
+        taken under one lock."""
+        cdef l2s_loop_event *evs
+        cdef int n, i
+        if max_events < 1:
+            return []
+        evs = <l2s_loop_event *>PyMem_Malloc(<size_t>max_events * sizeof(l2s_loop_event))
+        if evs == NULL:
+            raise MemoryError()
+        try:
+            n = l2s_loop_next_events(self._l(), evs, <size_t>max_events)
+            return [_event_tuple(&evs[i]) for i in range(n)]
+        finally:
+            PyMem_Free(evs)
+
     def rotate(self, pk):
         cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
         _ncheck(l2s_loop_rotate(self._l(), _p(bpk)), "rotate")
@@ -1188,16 +1259,7 @@ cdef class Loop:
         cdef l2s_loop_event ev
         if l2s_loop_next_event(self._l(), &ev) != 1:
             return None
-        data = None
-        if ev.type == L2S_EV_MESSAGE:
-            data = PyBytes_FromStringAndSize(<const char *>ev.data, ev.len) if ev.len else b""
-        fr = STATE_NAMES[ev.from_] if ev.type == L2S_EV_STATE and 0 <= ev.from_ < len(STATE_NAMES) else None
-        to = None
-        if ev.type == L2S_EV_STATE:
-            to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
-        reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
-        return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
-                reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+        return _event_tuple(&ev)
 
     def peers(self):
         """Every peer (configured or inbound) as a dict."""
@@ -1229,7 +1291,7 @@ cdef class Loop:
             "tx_dropped": s.tx_dropped, "disc_probes": s.disc_probes, "disc_answers": s.disc_answers,
             "disc_dropped": s.disc_dropped, "handshakes": s.handshakes, "resumptions": s.resumptions,
             "fallbacks": s.fallbacks, "returns": s.returns, "events_queued": s.events_queued,
-            "events_peak": s.events_peak, "sessions": s.sessions, "peers": s.peers,
+            "events_peak": s.events_peak, "sessions": s.sessions, "peers": s.peers, "tx_held": s.tx_held,
             "quic_rx_datagrams": s.quic.rx_datagrams, "quic_tx_datagrams": s.quic.tx_datagrams,
             "quic_rx_dropped": s.quic.rx_dropped, "quic_rx_conn_errors": s.quic.rx_conn_errors,
             "quic_connections": s.quic.connections, "quic_framing_errors": s.quic.framing_errors,

@@ -1,5 +1,6 @@
 # Declarations of csrc/include/l2s.h for Cython.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from posix.uio cimport iovec
 
 cdef extern from "l2s.h" nogil:
     enum:
@@ -302,6 +303,8 @@ cdef extern from "loop.h" nogil:
     int l2s_loop_import(l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
     int l2s_loop_export(l2s_loop *l, const uint8_t *pk, uint8_t *out, size_t cap, size_t *len)
     int l2s_loop_send(l2s_loop *l, const uint8_t *pk, const uint8_t *msg, size_t len, uint64_t *seq)
+    int l2s_loop_send_many(l2s_loop *l, const uint8_t *pk, const iovec *msgs, size_t n, uint64_t *seqs,
+                           size_t *accepted)
     int l2s_loop_rotate(l2s_loop *l, const uint8_t *pk)
     int l2s_loop_close_peer(l2s_loop *l, const uint8_t *pk)
 
@@ -320,6 +323,7 @@ cdef extern from "loop.h" nogil:
         size_t len
 
     int l2s_loop_next_event(l2s_loop *l, l2s_loop_event *ev)
+    int l2s_loop_next_events(l2s_loop *l, l2s_loop_event *evs, size_t max)
     int l2s_loop_wait_event(l2s_loop *l, int timeout_ms)
 
     ctypedef struct l2s_lpeer "struct l2s_loop_peer_info":
@@ -351,5 +355,6 @@ cdef extern from "loop.h" nogil:
         uint64_t handshakes, resumptions, fallbacks, returns
         uint64_t events_queued, events_peak
         uint32_t sessions, peers
+        uint64_t tx_held
 
     void l2s_loop_stats(l2s_loop *l, l2s_lstats *st)

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import threading
 import time
+from collections.abc import Sequence
 
 from l2sess import _core
 from l2sess.did import did_from_public_key, public_key_from_did
@@ -183,6 +184,16 @@ class Node:
         Raises QueueFull (nothing dropped) or InvalidState (no session yet)."""
         return self._loop.send(public_key_from_did(did), data)
 
+    def send_many(self, did: str, messages: Sequence[bytes]) -> list[int]:
+        """Queues messages for the peer in order, with one lock and one wake-up of the
+        loop for all of them (cheaper than send() each for small messages). Returns the
+        seqs of the messages accepted, a prefix of `messages`: it stops at the first
+        that the full send queue refuses (no QueueFull is raised; send the rest again
+        after 'delivered' events made room; [] when nothing fitted). Raises LengthError
+        (nothing queued) for a message above the payload limit, InvalidState when
+        there is no session yet."""
+        return self._loop.send_many(public_key_from_did(did), messages)
+
     def rotate(self, did: str) -> None:
         """Starts a key rotation of the session with did now."""
         self._loop.rotate(public_key_from_did(did))
@@ -204,12 +215,29 @@ class Node:
         """The next event, waiting up to timeout seconds (None: for ever)."""
         t = self._loop.next_event()
         if t is None:
-            ms = -1 if timeout is None else max(0, int(timeout * 1000))
-            if not self._loop.wait_event(ms):
+            if not self._loop.wait_event(self._wait_ms(timeout)):
                 return None
             t = self._loop.next_event()
             if t is None:
                 return None
+        return self._event(t)
+
+    def next_events(self, max_events: int = 256, timeout: float | None = None) -> list[NodeEvent]:
+        """Up to max_events events, oldest first: those waiting now, or when none does the
+        first that comes within timeout seconds (None: for ever) and those with it.
+        [] on timeout. Cheaper per event than next_event() for a busy session."""
+        if max_events < 1:
+            raise ValueError(f"max_events must be at least 1, got {max_events}")
+        ts = self._loop.next_events(max_events)
+        if not ts and self._loop.wait_event(self._wait_ms(timeout)):
+            ts = self._loop.next_events(max_events)
+        return [self._event(t) for t in ts]
+
+    @staticmethod
+    def _wait_ms(timeout: float | None) -> int:
+        return -1 if timeout is None else max(0, int(timeout * 1000))
+
+    def _event(self, t: tuple) -> NodeEvent:
         kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data = t
         did = self._dids.get(pk)
         if did is None:

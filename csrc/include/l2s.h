@@ -280,6 +280,15 @@ int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *c
  * message was used, or why it was dropped (it is counted either way). */
 int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		     const uint8_t *msg, size_t len, uint64_t now_ms);
+/* A batch of receives: between begin and end, what an established
+ * session's DATA and ACK frames make it owe the peer (the ACK, and the
+ * data the ACKs let go) is sent once, at end, instead of after each
+ * message: one ACK for a burst of DATA. Everything else (handshakes, key
+ * confirmation, SYNC, rotation, close) is answered at once. A driver that
+ * reads many messages per wake-up wraps them in a batch; without one,
+ * every message is answered at once. */
+void l2s_node_receive_begin(struct l2s_node *node);
+void l2s_node_receive_end(struct l2s_node *node, uint64_t now_ms);
 /* Binds handshakes and resumptions on a path to its transport connection:
  * binding is the connection's channel binding (QUIC: the TLS exporter value,
  * PROTOCOL.md §2.1), entering the transcript h0 and the resumption binder
@@ -339,6 +348,7 @@ struct l2s_session_info {
 	uint64_t expires_ms, key_established_ms, quarantined_until_ms, next_retry_ms;
 	uint32_t missed_heartbeats, retries, rotations;
 	uint64_t queued, unacked, next_send_seq, next_recv_seq;
+	uint64_t retransmits;             /* DATA re-sent after a timeout, this session's life */
 };
 int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_session_info *info);
 /* Starts a key rotation now (otherwise the timers and counters do). */

@@ -455,6 +455,45 @@ static void test_rto_and_window(void)
 	l2s_delivery_free(&d);
 }
 
+/* 64 KiB messages: the byte window, not the 256-seq one, bounds the flight. */
+static void test_byte_window(void)
+{
+	const uint32_t per_window = L2S_DELIVERY_WINDOW_BYTES / L2S_MAX_PAYLOAD;
+	struct l2s_config cfg;
+	struct l2s_delivery d;
+	uint64_t seqs[64], seq, t = 1000;
+	size_t n;
+
+	default_cfg(&cfg);
+	l2s_delivery_init(&d, &cfg);
+	for (int i = 0; i < 20; i++)
+		CHECK(l2s_delivery_enqueue(&d, scratch, L2S_MAX_PAYLOAD, &seq) == L2S_OK);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == per_window && seqs[0] == 1 && d.in_flight_bytes == (uint64_t)per_window * L2S_MAX_PAYLOAD);
+	/* A retransmission is not new flight: the window stays full. */
+	send_all_due(&d, t + 200, seqs, &n);
+	CHECK(n == per_window && seqs[0] == 1 && d.retransmits == per_window);
+	CHECK(d.in_flight_bytes == (uint64_t)per_window * L2S_MAX_PAYLOAD);
+	/* Each acknowledged message lets one more go. */
+	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == 1);
+	send_all_due(&d, t + 200, seqs, &n);
+	CHECK(n == 1 && seqs[0] == per_window + 1);
+	/* A small message fits where a large one does not. */
+	CHECK(l2s_delivery_on_ack(&d, 3, 0, NULL, NULL) == 1);
+	CHECK(l2s_delivery_enqueue(&d, scratch, 10, &seq) == L2S_OK);
+	send_all_due(&d, t + 200, seqs, &n);
+	CHECK(n == 1 && seqs[0] == per_window + 2);
+	/* resend_all empties the flight: the first window goes again. */
+	l2s_delivery_resend_all(&d);
+	CHECK(d.in_flight_bytes == 0);
+	send_all_due(&d, t + 300, seqs, &n);
+	CHECK(n == per_window && seqs[0] == 3);
+	/* Everything acknowledged: the counter is back at zero. */
+	CHECK(l2s_delivery_on_ack(&d, d.next_seq, 0, NULL, NULL) == 19);
+	CHECK(d.in_flight_bytes == 0 && d.in_flight == 0);
+	l2s_delivery_free(&d);
+}
+
 /* Timed-out messages beyond SACK reach wait for the gap to close. */
 static void test_parking(void)
 {
@@ -886,6 +925,7 @@ int main(void)
 {
 	test_queue_limits();
 	test_rto_and_window();
+	test_byte_window();
 	test_parking();
 	test_rto_clamp();
 	test_resend_all_order();

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from l2sess import Identity, InvalidState, QueueFull, SessionConfig
+from l2sess import Identity, InvalidState, LengthError, QueueFull, SessionConfig
 from l2sess.node import Node, format_metrics, parse_address
 from l2sess.store import inbox_watermarks, read_inbox
 
@@ -175,3 +175,69 @@ def test_bad_arguments_are_typed(pair):
         a.send(b.did, "text, not bytes")
     with pytest.raises(ValueError):
         Node(Identity.generate(), ("999.1.1.1", 0))
+
+
+def test_send_many_keeps_order_and_stops_at_a_full_queue():
+    cfg = SessionConfig(send_queue_limit=8)
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0), cfg).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        msgs = [b"s%d" % i for i in range(40)]
+        # One call holds the loop's lock throughout: no acknowledgement can
+        # free the queue in between, so exactly the limit is taken.
+        seqs = a.send_many(b.did, msgs)
+        assert len(seqs) == 8 and seqs == list(range(seqs[0], seqs[0] + 8))
+        rest = msgs[len(seqs):]
+        while rest:
+            more = a.send_many(b.did, rest)  # [] while the queue is full
+            assert not more or more[0] == seqs[-1] + 1
+            seqs += more
+            rest = rest[len(more):]
+            if not more:
+                a.next_events(64, timeout=0.05)
+        got = [b.wait_for(lambda e: e.kind == "message", 10) for _ in msgs]
+        assert [e.data for e in got] == msgs
+        assert [e.seq for e in got] == seqs
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_send_many_refusals(pair):
+    a, b = pair
+    with pytest.raises(InvalidState):
+        a.send_many(b.did, [b"too early"])
+    a.connect(b.did, b.address, bundle=b.bundle)
+    a.wait_for(established, 10)
+    assert a.send_many(b.did, []) == []
+    with pytest.raises(LengthError):
+        a.send_many(b.did, [b"fits", bytes(65537)])  # checked before anything is queued
+    with pytest.raises(TypeError):
+        a.send_many(b.did, [b"ok", "not bytes"])
+    (seq,) = a.send_many(b.did, [bytearray(b"after")])
+    ev = b.wait_for(lambda e: e.kind == "message", 10)
+    assert (ev.data, ev.seq) == (b"after", seq) and seq == 1
+
+
+def test_next_events_takes_a_batch_in_order(pair):
+    a, b = pair
+    a.connect(b.did, b.address, bundle=b.bundle)
+    a.wait_for(established, 10)
+    b.wait_for(established, 10)
+    while b.next_events(1000, timeout=0.2):
+        pass  # whatever came with the handshake
+    seqs = a.send_many(b.did, [b"e%d" % i for i in range(50)])
+    assert len(seqs) == 50
+    delivered = 0
+    while delivered < 50:  # b's node acknowledged all: its 50 events wait
+        delivered += sum(ev.kind == "delivered" for ev in a.next_events(16, timeout=10))
+    first = b.next_events(10, timeout=0)
+    assert [(e.kind, e.seq) for e in first] == [("message", s) for s in seqs[:10]]
+    rest = []
+    while len(rest) < 40:
+        rest += b.next_events(1000, timeout=10)
+    assert [e.data for e in rest] == [b"e%d" % i for i in range(10, 50)]
+    with pytest.raises(ValueError):
+        b.next_events(0)
