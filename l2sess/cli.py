@@ -33,7 +33,7 @@ import tomllib
 
 from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
-from l2sess.node import Node, NodeEvent, format_metrics, parse_address
+from l2sess.node import Node, NodeEvent, parse_address
 from l2sess.session import SessionConfig
 from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
     utc_now
@@ -132,13 +132,10 @@ class Runner:
         marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"].get("inbox") else {}
         for p in self.cfg["peers"]:
             pk = public_key_from_did(p["did"])
-            bundle = self.state.load_bundle(pk)
-            self.node.add_peer(p["did"], p["address"], False)
-            if bundle is not None:
-                try:
-                    self.node._loop.set_peer_bundle(pk, bundle)
-                except (SessionError, ValueError):
-                    pass  # expired or re-keyed: fetched again in-band
+            try:
+                self.node.add_peer(p["did"], p["address"], False, self.state.load_bundle(pk))
+            except (SessionError, ValueError):  # an expired or re-keyed bundle: fetched again in-band
+                self.node.add_peer(p["did"], p["address"], False)
             saved = self.state.load_session(pk)
             if saved is not None:
                 blob, sid = saved
@@ -188,7 +185,7 @@ class Runner:
                     self.checkpoint()
                     next_checkpoint = time.monotonic() + interval
         finally:
-            self.node._loop.stop()
+            self.node.halt()  # no more traffic: the last checkpoint is the final state
             self.checkpoint()
             control.close()
             if metrics is not None:

@@ -124,13 +124,17 @@ class Node:
         except BaseException as exc:  # reported by stop()
             self._error = exc
 
-    def stop(self) -> None:
-        """Stops the loop and closes every connection politely; sessions are not
-        closed, so they can be resumed (export them first to keep them)."""
+    def halt(self) -> None:
+        """Stops the loop thread but keeps the loop (export still works); stop() frees it."""
         if self._thread is not None:
             self._loop.stop()
             self._thread.join()
             self._thread = None
+
+    def stop(self) -> None:
+        """Stops the loop and closes every connection politely; sessions are not
+        closed, so they can be resumed (export them first to keep them)."""
+        self.halt()
         self._loop.close()
         self._close_inbox()
         if self._error is not None:
