@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from l2sess.store import create_identity, read_inbox
+from l2sess.store import load_or_create_identity, read_inbox
 
 __all__ = ["NodeProcess", "free_port"]
 
@@ -58,10 +58,7 @@ class NodeProcess:
         self.name = name
         self.port = port or free_port()
         self.identity_path = os.path.join(self.dir, "identity.key")
-        self.did = create_identity(self.identity_path).did if not os.path.exists(self.identity_path) else None
-        if self.did is None:
-            from l2sess.store import load_identity
-            self.did = load_identity(self.identity_path).did
+        self.did = load_or_create_identity(self.identity_path)[0].did
         self.session = dict(session or {})
         self.loop = dict(loop or {})
         self.transports = list(transports)
