@@ -132,10 +132,7 @@ class Runner:
         marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"].get("inbox") else {}
         for p in self.cfg["peers"]:
             pk = public_key_from_did(p["did"])
-            try:
-                self.node.add_peer(p["did"], p["address"], False, self.state.load_bundle(pk))
-            except (SessionError, ValueError):  # an expired or re-keyed bundle: fetched again in-band
-                self.node.add_peer(p["did"], p["address"], False)
+            self.node.add_peer(p["did"], p["address"], False)
             saved = self.state.load_session(pk)
             if saved is not None:
                 blob, sid = saved

@@ -8,7 +8,6 @@ old version or the new one, never a mix. Secrets are created with mode
 state_dir/
     peers/<pk hex>.session   sealed StoredSession (PROTOCOL.md §10)
     peers/<pk hex>.json      {"session_id": hex} of that blob, for the inbox watermark
-    peers/<pk hex>.bundle    the peer's last verified prekey bundle
 """
 from __future__ import annotations
 
@@ -104,16 +103,6 @@ class StateDir:
         except (FileNotFoundError, ValueError, KeyError):
             return None
         return blob, sid
-
-    def save_bundle(self, pk: bytes, bundle: bytes) -> None:
-        write_atomic(self._file(pk, "bundle"), bundle, 0o644)
-
-    def load_bundle(self, pk: bytes) -> bytes | None:
-        try:
-            with open(self._file(pk, "bundle"), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
 
 
 def inbox_watermarks(path: str) -> dict[str, int]:
