@@ -34,6 +34,15 @@ def numbered(prefix, n, start=0, size=0):
     return [(prefix + b"%06d" % i).ljust(size, b".") for i in range(start, n)]
 
 
+def saved(node, timeout=30.0):
+    """Waits until node has saved its session (its first checkpoint)."""
+    peers = os.path.join(node.dir, "state", "peers")
+    deadline = time.monotonic() + timeout
+    while not (os.path.isdir(peers) and any(f.endswith(".session") for f in os.listdir(peers))):
+        assert time.monotonic() < deadline, f"{node.name} saved no session within {timeout} s"
+        time.sleep(0.02)
+
+
 def exchange(pair, prefix, n):
     """n messages each way; both sides get them once, in order."""
     pair.a.send_many(pair.b.did, numbered(prefix + b"a", n))
@@ -112,6 +121,7 @@ def test_sigkill_restart_loses_nothing_delivered_and_duplicates_nothing(pair_fac
     sender, receiver = pair.b, pair.a
     killed = receiver if victim == "receiver" else sender
     msgs = numbered(b"k", 3000)
+    saved(killed)  # a kill before the first save is a fresh start: a full handshake, rightly
     sender.send_many(receiver.did, msgs[:1500])
     time.sleep(0.05)  # mid-transfer
     killed.kill()
