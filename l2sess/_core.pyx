@@ -583,6 +583,26 @@ def prekey_bundle_verify(bundle, identity_pk, now_s):
     _ncheck(ret, "prekey bundle")
 
 
+cdef int _node_keys(l2s_node_params *p, object identity_sk, object prekey_seed, object prekey_not_after,
+                    object storage_key, object handshake_counter) except -1:
+    """Checks and copies a node's keys, prekey expiry and handshake counter into p."""
+    cdef bytes sk = _arg(identity_sk, "identity_sk", L2S_ED25519_SK_BYTES)
+    cdef bytes ps = _arg(prekey_seed, "prekey_seed", L2S_XWING_SK_BYTES)
+    cdef bytes st = _arg(storage_key, "storage_key", 32)
+    p.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
+    p.handshake_counter = _u64(handshake_counter, "handshake_counter")
+    memcpy(p.identity_sk, _p(sk), L2S_ED25519_SK_BYTES)
+    memcpy(p.prekey_seed, _p(ps), L2S_XWING_SK_BYTES)
+    memcpy(p.storage_key, _p(st), 32)
+    return 0
+
+
+cdef int _node_check(int ret, str what) except -1:
+    if ret == L2S_ERR_INVALID_KEY:
+        raise _errors.AuthenticationFailed("identity_sk: its second half is not the public key of its seed", ret)
+    return _ncheck(ret, what)
+
+
 cdef class Node:
     """One local identity, its prekeys and all its sessions (struct l2s_node).
 
@@ -608,33 +628,27 @@ cdef class Node:
                  max_sessions=0, handshake_load_limit=0, handshake_rate_per_s=0, handshake_counter=0):
         cdef l2s_node_params p
         cdef l2s_node *node = NULL
-        cdef bytes sk = _arg(identity_sk, "identity_sk", L2S_ED25519_SK_BYTES)
-        cdef bytes ps = _arg(prekey_seed, "prekey_seed", L2S_XWING_SK_BYTES)
-        cdef bytes st = _arg(storage_key, "storage_key", 32)
         cdef bytes rs = None if rng_seed is None else _arg(rng_seed, "rng_seed", 32)
         cdef uint64_t t = _u64(now_ms, "now_ms")
         cdef int ret
         if self._node != NULL:
             raise RuntimeError("Node is already initialised")
         memset(&p, 0, sizeof(p))
-        p.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
         p.max_sessions = _u32(max_sessions, "max_sessions")
         p.handshake_load_limit = _u32(handshake_load_limit, "handshake_load_limit")
         p.handshake_rate_per_s = _u32(handshake_rate_per_s, "handshake_rate_per_s")
-        p.handshake_counter = _u64(handshake_counter, "handshake_counter")
-        memcpy(p.identity_sk, _p(sk), L2S_ED25519_SK_BYTES)
-        memcpy(p.prekey_seed, _p(ps), L2S_XWING_SK_BYTES)
-        memcpy(p.storage_key, _p(st), 32)
+        try:  # the secrets last, so that no other check can leave them behind
+            _node_keys(&p, identity_sk, prekey_seed, prekey_not_after, storage_key, handshake_counter)
+        except BaseException:
+            l2s_wipe(&p, sizeof(p))
+            raise
         if rs is not None:
             p.deterministic = 1
             memcpy(p.rng_seed, _p(rs), 32)
         with nogil:
             ret = l2s_node_new(&node, &p, t)
         l2s_wipe(&p, sizeof(p))
-        if ret == L2S_ERR_INVALID_KEY:
-            raise _errors.AuthenticationFailed(
-                "identity_sk: its second half is not the public key of its seed", ret)
-        _ncheck(ret, "node")
+        _node_check(ret, "node")
         self._node = node
 
     def __dealloc__(self):
@@ -1035,9 +1049,6 @@ cdef class Loop:
                  handshake_counter=0, no_quic=False, no_utcp=False, accept_any=False, inbox_fd=-1, **settings):
         cdef l2s_loop_params p
         cdef l2s_loop *loop = NULL
-        cdef bytes sk = _arg(identity_sk, "identity_sk", L2S_ED25519_SK_BYTES)
-        cdef bytes ps = _arg(prekey_seed, "prekey_seed", L2S_XWING_SK_BYTES)
-        cdef bytes st = _arg(storage_key, "storage_key", 32)
         cdef int ret
         unknown = sorted(set(settings) - set(LOOP_SETTINGS))
         if unknown:
@@ -1046,8 +1057,6 @@ cdef class Loop:
         _config_from(config, &p.cfg)
         if listen is not None:
             _sockaddr(listen, &p.listen, &p.listen_len)
-        p.node.prekey_not_after_s = _u64(prekey_not_after, "prekey_not_after")
-        p.node.handshake_counter = _u64(handshake_counter, "handshake_counter")
         p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
         p.node.handshake_rate_per_s = _u32(settings.get("handshake_rate_per_s", 0), "handshake_rate_per_s")
         p.no_quic = 1 if no_quic else 0
@@ -1062,15 +1071,17 @@ cdef class Loop:
         p.event_queue_limit = _u32(settings.get("event_queue_limit", 0), "event_queue_limit")
         p.quic.idle_timeout_ms = _u64(settings.get("quic_idle_timeout_ms", 0), "quic_idle_timeout_ms")
         p.quic.keepalive_ms = _u64(settings.get("quic_keepalive_ms", 0), "quic_keepalive_ms")
-        memcpy(p.node.identity_sk, _p(sk), L2S_ED25519_SK_BYTES)
-        memcpy(p.node.prekey_seed, _p(ps), L2S_XWING_SK_BYTES)
-        memcpy(p.node.storage_key, _p(st), 32)
+        try:
+            _node_keys(&p.node, identity_sk, prekey_seed, prekey_not_after, storage_key, handshake_counter)
+        except BaseException:
+            l2s_wipe(&p, sizeof(p))
+            raise
         with nogil:
             ret = l2s_loop_new(&loop, &p)
         l2s_wipe(&p, sizeof(p))
         if ret == L2S_ERR_IO:
             raise OSError(f"loop: cannot bind {listen!r} (the port may be in use)")
-        _ncheck(ret, "loop")
+        _node_check(ret, "loop")
         self._loop = loop
 
     def __dealloc__(self):
