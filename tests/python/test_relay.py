@@ -163,18 +163,23 @@ def run_relay(target, **kwargs):
     return Relay(listen=(HOST, 0), target=target, **kwargs).start()
 
 
-def dropped_indices(server_addr, sink_server, seed, count=10_000, loss=0.2):
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sink_server.received.clear()
-    relay = run_relay(server_addr, seed=seed, loss=loss)
+def through_relay(sink_server, client, count, **impairments):
+    """count numbered datagrams through a fresh relay to the sink: (indices in
+    arrival order, the relay's upstream stats)."""
+    relay = run_relay(sink_server.addr, **impairments)
     try:
         send_paced(client, relay, count)
         settle_udp(relay, sink_server)
         stats = relay.stats()["udp"]["up"]
     finally:
         relay.stop()
-        client.close()
-    got = sink_server.indices()
+    return sink_server.indices(), stats
+
+
+def dropped_indices(sink_server, seed, count=10_000, loss=0.2):
+    sink_server.received.clear()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        got, stats = through_relay(sink_server, client, count, seed=seed, loss=loss)
     assert len(got) == len(set(got)) == stats["forwarded"], "the kernel dropped or the relay duplicated"
     assert stats["dropped"] == ({"loss": count - len(got)} if len(got) < count else {})
     return set(range(count)) - set(got)
@@ -183,10 +188,10 @@ def dropped_indices(server_addr, sink_server, seed, count=10_000, loss=0.2):
 # ---- UDP ------------------------------------------------------------------------
 
 def test_loss_rate_is_right_and_reproducible_for_a_seed(sink):
-    first = dropped_indices(sink.addr, sink, seed=7)
+    first = dropped_indices(sink, seed=7)
     assert 1800 <= len(first) <= 2200
-    assert dropped_indices(sink.addr, sink, seed=7) == first
-    other = dropped_indices(sink.addr, sink, seed=8)
+    assert dropped_indices(sink, seed=7) == first
+    other = dropped_indices(sink, seed=8)
     assert 1800 <= len(other) <= 2200 and other != first
 
 
@@ -206,14 +211,7 @@ def test_no_impairment_forwards_everything_both_ways(echo, client):
 
 
 def test_reorder_reorders_without_losing(sink, client):
-    relay = run_relay(sink.addr, seed=3, reorder=0.2)
-    try:
-        send_paced(client, relay, 2000)
-        settle_udp(relay, sink)
-        stats = relay.stats()["udp"]["up"]
-    finally:
-        relay.stop()
-    got = sink.indices()
+    got, stats = through_relay(sink, client, 2000, seed=3, reorder=0.2)
     assert sorted(got) == list(range(2000))
     inversions = sum(1 for a, b in zip(got, got[1:]) if a > b)
     assert inversions > 100
@@ -234,25 +232,12 @@ def test_a_held_datagram_goes_after_reorder_ms_if_nothing_overtakes_it(sink, cli
 
 
 def test_reorder_with_delay_loses_nothing(sink, client):
-    relay = run_relay(sink.addr, seed=6, reorder=0.3, delay_ms=20, jitter_ms=5, reorder_ms=5)
-    try:
-        send_paced(client, relay, 500)
-        settle_udp(relay, sink)
-    finally:
-        relay.stop()
-    got = sink.indices()
+    got, _ = through_relay(sink, client, 500, seed=6, reorder=0.3, delay_ms=20, jitter_ms=5, reorder_ms=5)
     assert sorted(got) == list(range(500)) and got != sorted(got)
 
 
 def test_duplicate_duplicates(sink, client):
-    relay = run_relay(sink.addr, seed=4, duplicate=0.25)
-    try:
-        send_paced(client, relay, 2000)
-        settle_udp(relay, sink)
-        stats = relay.stats()["udp"]["up"]
-    finally:
-        relay.stop()
-    got = sink.indices()
+    got, stats = through_relay(sink, client, 2000, seed=4, duplicate=0.25)
     assert set(got) == set(range(2000))
     extra = len(got) - 2000
     assert extra == stats["duplicated"]
