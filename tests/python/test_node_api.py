@@ -1,4 +1,5 @@
 """l2sess.Node in one process: two nodes on 127.0.0.1 through the C loop."""
+import contextlib
 import threading
 
 import pytest
@@ -10,6 +11,20 @@ from l2sess.store import inbox_watermarks, read_inbox
 
 def established(ev):
     return ev.kind == "state" and ev.to_state == "established"
+
+
+@contextlib.contextmanager
+def connected(config=None, **b_options):
+    """A with an established session to B (B's bundle given); both stopped after."""
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True, **b_options).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0), config).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
 
 
 @pytest.fixture
@@ -69,34 +84,20 @@ def test_wrong_did_at_an_address_is_a_peer_error(pair):
 
 def test_queue_full_is_typed_and_loses_nothing():
     cfg = SessionConfig(send_queue_limit=8)
-    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
-    a = Node(Identity.generate(), ("127.0.0.1", 0), cfg).start()
-    try:
-        a.connect(b.did, b.address, bundle=b.bundle)
-        a.wait_for(established, 10)
+    with connected(cfg) as (a, b):
         sent = []
         with pytest.raises(QueueFull):
             for i in range(10_000):
                 sent.append(a.send(b.did, b"x%d" % i))
         got = [b.wait_for(lambda e: e.kind == "message", 10).data for _ in sent]
         assert got == [b"x%d" % i for i in range(len(sent))]
-    finally:
-        a.stop()
-        b.stop()
 
 
 def test_inbox_is_written_before_ack_and_watermarks_read_back(tmp_path):
     inbox = str(tmp_path / "inbox.log")
-    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True, inbox=inbox).start()
-    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
-    try:
-        a.connect(b.did, b.address, bundle=b.bundle)
-        a.wait_for(established, 10)
+    with connected(inbox=inbox) as (a, b):
         last = [a.send(b.did, bytes([i]) * 10) for i in range(20)][-1]
         a.wait_for(lambda e: e.kind == "delivered" and e.seq == last, 10)
-    finally:
-        a.stop()
-        b.stop()
     lines = read_inbox(inbox)
     assert [x[3] for x in lines] == [bytes([i]) * 10 for i in range(20)]
     assert all(x[2] == a.identity.public_key for x in lines)
@@ -179,11 +180,7 @@ def test_bad_arguments_are_typed(pair):
 
 def test_send_many_keeps_order_and_stops_at_a_full_queue():
     cfg = SessionConfig(send_queue_limit=8)
-    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
-    a = Node(Identity.generate(), ("127.0.0.1", 0), cfg).start()
-    try:
-        a.connect(b.did, b.address, bundle=b.bundle)
-        a.wait_for(established, 10)
+    with connected(cfg) as (a, b):
         msgs = [b"s%d" % i for i in range(40)]
         # One call holds the loop's lock throughout: no acknowledgement can
         # free the queue in between, so exactly the limit is taken.
@@ -200,9 +197,6 @@ def test_send_many_keeps_order_and_stops_at_a_full_queue():
         got = [b.wait_for(lambda e: e.kind == "message", 10) for _ in msgs]
         assert [e.data for e in got] == msgs
         assert [e.seq for e in got] == seqs
-    finally:
-        a.stop()
-        b.stop()
 
 
 def test_send_many_refusals(pair):
