@@ -72,11 +72,8 @@ def relay_stats(ctl):
         return json.loads(sock.makefile("rb").readline())["stats"]
 
 
-def one_way(port, sink, ctl, rate, seconds, size):
-    """Offer `rate` datagrams/s for `seconds`; return (sent, received, relay-intended drops, kernel-lost)."""
-    before_sink, before = sink.count, relay_stats(ctl)["udp"]["up"]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    payload = bytes(size)
+def offer(sock, port, payload, rate, seconds):
+    """Sends payload to the relay at `rate` datagrams/s for `seconds`; how many went."""
     sent, t0 = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < seconds:
         due = int(elapsed * rate)
@@ -84,6 +81,15 @@ def one_way(port, sink, ctl, rate, seconds, size):
             sock.sendto(payload, (HOST, port))
             sent += 1
         time.sleep(0.0005)
+    return sent
+
+
+def one_way(port, sink, ctl, rate, seconds, size):
+    """Offer `rate` datagrams/s for `seconds`; return (sent, received, relay-intended drops, kernel-lost)."""
+    before_sink, before = sink.count, relay_stats(ctl)["udp"]["up"]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payload = bytes(size)
+    sent = offer(sock, port, payload, rate, seconds)
     time.sleep(0.3)  # held and delayed ones land
     sock.close()
     after = relay_stats(ctl)["udp"]["up"]
@@ -135,13 +141,7 @@ def echo_offered(port, ctl, rate, seconds, size):
     receiver = threading.Thread(target=receive)
     receiver.start()
     payload = bytes(size)
-    sent, t0 = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - t0) < seconds:
-        due = int(elapsed * rate)
-        while sent < due:
-            sock.sendto(payload, (HOST, port))
-            sent += 1
-        time.sleep(0.0005)
+    sent = offer(sock, port, payload, rate, seconds)
     receiver.join()
     sock.close()
     after = relay_stats(ctl)["udp"]
