@@ -190,40 +190,42 @@ static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, ui
 	l->st.disc_probes++;
 }
 
+/* Records the session this side started (how: STARTED_*), or reports why it
+ * could not start and tries again later. 1 when it started. */
+static int session_started(struct l2s_loop *l, struct lpeer *pe, int ret, uint32_t h, int how, uint64_t now)
+{
+	if (ret != L2S_OK) {
+		l2s_loop_peer_error(l, pe, ret, now);
+		schedule_reconnect(l, pe, now);
+		return 0;
+	}
+	pe->session = h;
+	pe->started = how;
+	return 1;
+}
+
 static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
-	uint32_t h;
+	uint32_t h = 0;
 	int ret = l2s_node_establish(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(), &l->p.cfg,
 				     p->id, now, &h);
 
 	if (ret == L2S_ERR_EXPIRED || ret == L2S_ERR_AUTH || ret == L2S_ERR_DECODE) {
 		pe->has_bundle = 0; /* fetch a fresh one next time */
 	}
-	if (ret != L2S_OK) {
-		l2s_loop_peer_error(l, pe, ret, now);
-		schedule_reconnect(l, pe, now);
-		return;
-	}
-	pe->session = h;
-	pe->started = STARTED_HANDSHAKE;
+	session_started(l, pe, ret, h, STARTED_HANDSHAKE, now);
 }
 
 static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
 {
-	uint32_t h;
+	uint32_t h = 0;
 	int ret = l2s_node_resume(l->node, pe->import, pe->import_len, &l->p.cfg, p->id, now, &h);
 
 	l2s_wipe(pe->import, pe->import_len);
 	free(pe->import);
 	pe->import = NULL;
-	if (ret != L2S_OK) {
-		/* the next try is a full handshake on this connection */
-		l2s_loop_peer_error(l, pe, ret, now);
-		schedule_reconnect(l, pe, now);
-		return;
-	}
-	pe->session = h;
-	pe->started = STARTED_RESUME;
+	if (!session_started(l, pe, ret, h, STARTED_RESUME, now))
+		return; /* the next try is a full handshake */
 	/* A refused resumption then falls back to a full handshake. */
 	if (pe->has_bundle)
 		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
