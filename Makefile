@@ -8,7 +8,7 @@ BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest bench demo simdemo clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest bench demo simdemo sim clean
 
 all: build
 
@@ -122,6 +122,16 @@ bench: build
 	cmake --build $(BUILD)/native -j $(JOBS) --target bench_engine
 	$(BUILD)/native/bench_engine
 	$(PY) bench/bench_net.py
+
+# The deterministic simulation (tests/sim/sim.c): `make sim SEED=n` runs one
+# seed with its event trace; `make sim SEEDS=n [FIRST=m]` runs n seeds.
+SEEDS ?= 10000
+FIRST ?= 1
+sim: deps
+	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
+	cmake --build $(BUILD)/native -j $(JOBS) --target sim
+	@if [ -n "$(SEED)" ]; then $(BUILD)/native/sim -v $(SEED); \
+	else $(BUILD)/native/sim -n $(SEEDS) -s $(FIRST); fi
 
 demo: build
 	$(PY) -m l2sess.demo

@@ -131,6 +131,10 @@ static void reset_state(struct l2s_delivery *d)
 	d->buffered = 0;
 	d->buffered_bytes = 0;
 	d->ack_pending = 0;
+	memset(d->tx_stream, 0, sizeof(d->tx_stream));
+	memset(d->rx_stream, 0, sizeof(d->rx_stream));
+	d->announce = 0;
+	d->rx_unsure = 0;
 }
 
 void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
@@ -245,6 +249,27 @@ void l2s_delivery_mark_sent(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t
 	flight_insert(&d->flight, m);
 }
 
+/* m is no longer in flight (acknowledged or SACKed). */
+static void leave_flight(struct l2s_delivery *d, struct l2s_dmsg *m)
+{
+	if (!m->sends || m->sacked)
+		return;
+	flight_unlink(&d->flight, m);
+	d->in_flight--;
+	d->in_flight_bytes -= m->len;
+	m->parked = 0;
+}
+
+/* A SACKed message stays queued until the cumulative ACK covers it: the
+ * receiver holds it out of order and may lose it (a crash restored from an
+ * older checkpoint). It leaves the flight, so no timeout re-sends it, and
+ * re-establishment (resend_all) sends it again. */
+static void sacked(struct l2s_delivery *d, struct l2s_dmsg *m)
+{
+	leave_flight(d, m);
+	m->sacked = 1;
+}
+
 /* Frees one acknowledged message from the send queue. */
 static void release(struct l2s_delivery *d, struct l2s_dmsg *m, l2s_acked_fn *acked, void *ctx)
 {
@@ -252,11 +277,7 @@ static void release(struct l2s_delivery *d, struct l2s_dmsg *m, l2s_acked_fn *ac
 
 	if (d->first_unsent == m)
 		d->first_unsent = m->next;
-	if (m->sends) {
-		flight_unlink(&d->flight, m);
-		d->in_flight--;
-		d->in_flight_bytes -= m->len;
-	}
+	leave_flight(d, m);
 	list_unlink(&d->queue, m);
 	d->queued--;
 	d->queued_bytes -= m->len;
@@ -284,13 +305,24 @@ static void unpark_in_reach(struct l2s_delivery *d)
  * that will never come, and holds or drops what we send above it. */
 static void sync_after_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t base_before)
 {
+	uint64_t base = l2s_delivery_send_base(d);
+
+	/* Nothing between the peer's next_expected and our lowest queued seq
+	 * will ever be sent (a restore skipped it, perhaps a restore of a
+	 * checkpoint whose own gap was never announced): a SYNC is owed. */
+	if (next_expected < base && base > d->sync_base) {
+		d->sync_base = base;
+		d->sync_due_ms = 0;
+		d->sync_rto_ms = d->rto_base_ms;
+		return;
+	}
 	if (!d->sync_base)
 		return;
 	if (next_expected >= d->sync_base) {
 		d->sync_base = 0;
 		return;
 	}
-	if (base_before < d->sync_base && l2s_delivery_send_base(d) >= d->sync_base) {
+	if (base_before < d->sync_base && base >= d->sync_base) {
 		d->sync_due_ms = 0;
 		d->sync_rto_ms = d->rto_base_ms;
 	}
@@ -319,12 +351,9 @@ int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t
 			continue;
 		while (m && m->seq < seq)
 			m = m->next;
-		if (m && m->seq == seq) {
-			struct l2s_dmsg *next = m->next;
-
-			release(d, m, acked, ctx);
-			freed++;
-			m = next;
+		if (m && m->seq == seq && m->sends && !m->sacked) {
+			sacked(d, m);
+			m = m->next;
 		}
 	}
 	unpark_in_reach(d);
@@ -338,6 +367,7 @@ void l2s_delivery_resend_all(struct l2s_delivery *d)
 		m->fprev = m->fnext = NULL;
 		m->sends = 0;
 		m->parked = 0;
+		m->sacked = 0;
 		m->rto_ms = d->rto_base_ms;
 	}
 	d->flight.head = d->flight.tail = NULL;
@@ -346,10 +376,11 @@ void l2s_delivery_resend_all(struct l2s_delivery *d)
 	d->first_unsent = d->queue.head;
 }
 
-/* Whether the owed SYNC may go out: nothing below sync_base is queued. */
+/* Whether the owed SYNC may go out: one naming the stream always; one over
+ * a gap once nothing below sync_base is queued. */
 static int sync_ready(const struct l2s_delivery *d)
 {
-	return d->sync_base && l2s_delivery_send_base(d) >= d->sync_base;
+	return d->announce || (d->sync_base && l2s_delivery_send_base(d) >= d->sync_base);
 }
 
 uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d)
@@ -370,6 +401,29 @@ void l2s_delivery_want_sync(struct l2s_delivery *d)
 		d->sync_base = base;
 	d->sync_due_ms = 0;
 	d->sync_rto_ms = d->rto_base_ms;
+	d->announce = 1;
+	d->rx_unsure = 1;
+	d->ack_pending = 0; /* an ACK of what may be another stream would free the wrong messages */
+}
+
+void l2s_delivery_announced(struct l2s_delivery *d)
+{
+	d->announce = 0;
+}
+
+static int stream_named(const uint8_t id[L2S_DELIVERY_STREAM_BYTES])
+{
+	uint8_t acc = 0;
+
+	for (int i = 0; i < L2S_DELIVERY_STREAM_BYTES; i++)
+		acc |= id[i];
+	return acc != 0;
+}
+
+void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_DELIVERY_STREAM_BYTES])
+{
+	if (!stream_named(d->tx_stream))
+		memcpy(d->tx_stream, id, L2S_DELIVERY_STREAM_BYTES);
 }
 
 int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms)
@@ -447,6 +501,12 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 		return L2S_ERR_DECODE;
 	if (len > L2S_MAX_PAYLOAD)
 		return L2S_ERR_LENGTH;
+	if (d->rx_unsure) {
+		/* Which stream it belongs to is unknown until the SYNC: the
+		 * sender re-sends it. */
+		d->rx_dropped++;
+		return 0;
+	}
 	/* Every DATA frame is answered, duplicates too: the sender re-sent
 	 * because it has not seen our ACK. */
 	d->ack_pending = 1;
@@ -489,7 +549,7 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
 
 /* ---- export and import --------------------------------------------------- */
 
-#define EXPORT_FIXED (1 + 8 + 8 + 4 + 4)
+#define EXPORT_FIXED (1 + 2 * L2S_DELIVERY_STREAM_BYTES + 8 + 8 + 4 + 4)
 #define RECORD_HEADER (8 + 4)
 
 static size_t list_size(const struct l2s_dlist *l)
@@ -538,10 +598,21 @@ int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint
 	if (cap < need)
 		return L2S_ERR_LENGTH;
 	*p++ = L2S_DELIVERY_EXPORT_VERSION;
+	memcpy(p, d->tx_stream, L2S_DELIVERY_STREAM_BYTES);
+	memcpy(p + L2S_DELIVERY_STREAM_BYTES, d->rx_stream, L2S_DELIVERY_STREAM_BYTES);
+	p += 2 * L2S_DELIVERY_STREAM_BYTES;
 	l2s_put_u64(p, reserved_next_seq(d, seq_reserve));
 	l2s_put_u64(p + 8, d->next_expected);
 	p = put_list(p + 16, &d->queue, d->queued);
 	put_list(p, &d->reorder, d->buffered);
+	return L2S_OK;
+}
+
+int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_DELIVERY_STREAM_BYTES])
+{
+	if (len < 1 + 2 * L2S_DELIVERY_STREAM_BYTES || in[0] != L2S_DELIVERY_EXPORT_VERSION)
+		return L2S_ERR_DECODE;
+	memcpy(out, in + 1 + L2S_DELIVERY_STREAM_BYTES, L2S_DELIVERY_STREAM_BYTES);
 	return L2S_OK;
 }
 
@@ -608,10 +679,12 @@ static int import_body(struct l2s_delivery *d, struct reader *r)
 	uint64_t next_seq, next_expected;
 	int err;
 
-	if (r->left < 1 || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
+	if (r->left < 1 + 2 * L2S_DELIVERY_STREAM_BYTES || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
 		return L2S_ERR_DECODE;
-	r->p++;
-	r->left--;
+	memcpy(d->tx_stream, r->p + 1, L2S_DELIVERY_STREAM_BYTES);
+	memcpy(d->rx_stream, r->p + 1 + L2S_DELIVERY_STREAM_BYTES, L2S_DELIVERY_STREAM_BYTES);
+	r->p += 1 + 2 * L2S_DELIVERY_STREAM_BYTES;
+	r->left -= 1 + 2 * L2S_DELIVERY_STREAM_BYTES;
 	if (read_u64(r, &next_seq) != L2S_OK || read_u64(r, &next_expected) != L2S_OK)
 		return L2S_ERR_DECODE;
 	if (next_seq == 0 || next_seq > L2S_DELIVERY_MAX_SEQ || next_expected == 0 ||
@@ -656,12 +729,29 @@ uint64_t l2s_delivery_send_base(const struct l2s_delivery *d)
 	return d->queue.head ? d->queue.head->seq : d->next_seq;
 }
 
-int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx)
+static void reset_receive(struct l2s_delivery *d)
+{
+	free_list(&d->reorder);
+	d->buffered = 0;
+	d->buffered_bytes = 0;
+	d->next_expected = 1;
+}
+
+int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_DELIVERY_STREAM_BYTES], uint64_t send_base,
+		      l2s_deliver_fn *deliver, void *ctx)
 {
 	int n = 0;
 
-	if (send_base == 0 || send_base > L2S_DELIVERY_MAX_SEQ)
+	if (send_base == 0 || send_base > L2S_DELIVERY_MAX_SEQ || !stream_named(stream))
 		return 0;
+	if (memcmp(stream, d->rx_stream, L2S_DELIVERY_STREAM_BYTES) != 0) {
+		/* Another stream than the one we counted (the peer lost the old
+		 * one) starts from nothing; a first name changes nothing. */
+		if (stream_named(d->rx_stream))
+			reset_receive(d);
+		memcpy(d->rx_stream, stream, L2S_DELIVERY_STREAM_BYTES);
+	}
+	d->rx_unsure = 0;
 	/* Answered even when it changes nothing: the sender re-sends its SYNC
 	 * until an ACK shows next_expected at or past it. */
 	d->ack_pending = 1;
@@ -670,7 +760,8 @@ int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn
 	 * ever be sent again. */
 	if (send_base <= d->next_expected)
 		return 0;
-	/* What we hold below send_base was SACKed, so the sender freed it:
+	/* What we hold below send_base the sender will not send again (a
+	 * restored sender skipped it):
 	 * deliver it, in order, stepping over the seqs that will never come. */
 	while (d->reorder.head && d->reorder.head->seq < send_base) {
 		deliver_held(d, deliver, ctx);
@@ -680,25 +771,46 @@ int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn
 	return n + drain_reorder(d, deliver, ctx);
 }
 
-int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old)
+/* Appends what src holds to dst's queue, with dst's next seqs; src is left
+ * empty. Queue limits do not apply: accepted messages are never dropped. */
+static void move_queue(struct l2s_delivery *dst, struct l2s_delivery *src)
 {
-	uint64_t seq;
-	int moved = 0;
+	struct l2s_dmsg *m, *next;
 
-	/* A new session's sequence space starts again at 1: the unacknowledged
-	 * messages of the session it replaces are queued anew, in order. */
-	for (const struct l2s_dmsg *m = old->queue.head; m; m = m->next) {
-		if (l2s_delivery_enqueue(d, m->data, m->len, &seq) != L2S_OK)
-			break;
-		moved++;
+	for (m = src->queue.head; m; m = next) {
+		next = m->next;
+		m->prev = m->next = m->fprev = m->fnext = NULL;
+		m->seq = dst->next_seq++;
+		m->sends = 0;
+		m->parked = 0;
+		m->sacked = 0;
+		m->rto_ms = dst->rto_base_ms;
+		list_insert_after(&dst->queue, dst->queue.tail, m);
+		dst->queued++;
+		dst->queued_bytes += m->len;
+		if (!dst->first_unsent)
+			dst->first_unsent = m;
 	}
-	return moved;
+	src->queue.head = src->queue.tail = NULL;
+	l2s_delivery_free(src);
 }
 
-void l2s_delivery_reset_receive(struct l2s_delivery *d)
+void l2s_delivery_take_over(struct l2s_delivery *d, struct l2s_delivery *old)
 {
-	free_list(&d->reorder);
-	d->buffered = 0;
-	d->buffered_bytes = 0;
-	d->next_expected = 1;
+	struct l2s_delivery mine = *d;
+
+	move_queue(old, d);
+	/* d gets old's state and keeps its own limits. */
+	*d = *old;
+	d->rto_base_ms = mine.rto_base_ms;
+	d->rto_max_ms = mine.rto_max_ms;
+	d->bytes_limit = mine.bytes_limit;
+	d->queue_limit = mine.queue_limit;
+	d->reorder_window = mine.reorder_window;
+	d->send_window = mine.send_window;
+	d->retransmits = mine.retransmits;
+	d->rx_duplicates = mine.rx_duplicates;
+	d->rx_dropped = mine.rx_dropped;
+	/* old is empty: its lists now belong to d. */
+	reset_state(old);
 }

@@ -39,6 +39,16 @@
  * marks an ACK as pending. The reorder buffer's bytes are bounded by
  * send_queue_bytes_limit too (no separate config field).
  *
+ * Streams. Each direction's seqs number one stream, named by a random
+ * 16-byte id that every SYNC carries. A stream outlives the session it
+ * began in: resumptions continue it, and so does a full handshake that
+ * replaces a session (take_over), so what the receiver delivered is never
+ * numbered anew and delivered twice. After keys from a handshake or a
+ * resumption the receiver takes no DATA and sends no ACK until a SYNC has
+ * named the sender's stream: it may hold state of another stream (the peer
+ * lost its own), which a SYNC naming a new stream resets. The sender's SYNC
+ * is owed until an ACK under the new keys shows the peer read it.
+ *
  * Callbacks must not call into the same l2s_delivery.
  */
 #ifndef L2S_DELIVERY_H
@@ -55,6 +65,7 @@
 #define L2S_DELIVERY_WINDOW_BYTES (512u * 1024)
 #define L2S_DELIVERY_RTO_MAX_MS 5000 /* retransmission timeout cap */
 #define L2S_DELIVERY_SACK_BITS 64
+#define L2S_DELIVERY_STREAM_BYTES 16
 /* Seqs stay below this, so seq arithmetic never overflows. */
 #define L2S_DELIVERY_MAX_SEQ ((uint64_t)1 << 62)
 
@@ -68,6 +79,7 @@ struct l2s_dmsg {
 	uint32_t sends;                 /* sends since enqueue, resend_all or import; 0: unsent */
 	uint32_t len;
 	uint32_t parked;                /* timed out beyond SACK reach, timer re-armed */
+	uint32_t sacked;                /* the peer's SACK showed it: not re-sent on a timeout */
 	uint8_t data[];
 };
 
@@ -99,7 +111,12 @@ struct l2s_delivery {
 	uint64_t sync_due_ms;           /* its next (re)transmission; 0: at once */
 	uint32_t sync_rto_ms;           /* doubled per send, like a message's */
 
+	uint8_t tx_stream[L2S_DELIVERY_STREAM_BYTES]; /* our stream's id (zeros: not begun) */
+	uint8_t announce;               /* a SYNC naming the stream is owed until announced() */
+
 	/* receive side */
+	uint8_t rx_stream[L2S_DELIVERY_STREAM_BYTES]; /* the stream next_expected counts (zeros: none) */
+	uint8_t rx_unsure;              /* no DATA taken, no ACK sent until a SYNC names the stream */
 	uint64_t next_expected;         /* seq to deliver next */
 	struct l2s_dlist reorder;       /* held out of order, seq order */
 	uint32_t buffered;
@@ -130,13 +147,14 @@ int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len,
 struct l2s_dmsg *l2s_delivery_next_due(struct l2s_delivery *d, uint64_t now_ms);
 /* Records that m, just returned by next_due(), was sent at now_ms. */
 void l2s_delivery_mark_sent(struct l2s_delivery *d, struct l2s_dmsg *m, uint64_t now_ms);
-/* An ACK frame: frees messages below next_expected and those whose SACK bit
- * is set (bit i: next_expected + 1 + i), calling acked (may be NULL) once
- * per freed message: first the cumulative ones, then the SACKed ones, each
- * ascending. Returns how many were freed, or L2S_ERR_DECODE (nothing
- * changed) when next_expected is 0 or above next_seq: it acknowledges a
- * message never sent. SACK bits for never-sent seqs are ignored. Stale or
- * repeated ACKs free nothing. */
+/* An ACK frame: frees messages below next_expected, calling acked (may be
+ * NULL) once per freed message, ascending. Messages whose SACK bit is set
+ * (bit i: next_expected + 1 + i) stay queued until a cumulative ACK covers
+ * them (the receiver may lose what it holds out of order in a crash) but are
+ * not re-sent on a timeout. Returns how many were freed, or L2S_ERR_DECODE
+ * (nothing changed) when next_expected is 0 or above next_seq: it
+ * acknowledges a message never sent. SACK bits for never-sent seqs are
+ * ignored. Stale or repeated ACKs free nothing. */
 int l2s_delivery_on_ack(struct l2s_delivery *d, uint64_t next_expected, uint64_t sack, l2s_acked_fn *acked,
 			void *ctx);
 /* Makes every queued message due now as if never sent, with its timeout
@@ -157,8 +175,15 @@ uint64_t l2s_delivery_next_deadline(const struct l2s_delivery *d);
  * will re-send), at once when that becomes true, then again after a timeout
  * that doubles like a message's until the ACK arrives. */
 
-/* Keys were confirmed: owe a SYNC for where the stream stands now. */
+/* Keys from a handshake or resumption were confirmed: owe a SYNC for where
+ * the stream stands now, until announced(); take no DATA until the peer's
+ * SYNC names its stream. */
 void l2s_delivery_want_sync(struct l2s_delivery *d);
+/* An ACK arrived under the keys the SYNC went out under: the peer read it
+ * (an unsure receiver sends no ACK). */
+void l2s_delivery_announced(struct l2s_delivery *d);
+/* Names our stream, unless it has a name already. */
+void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_DELIVERY_STREAM_BYTES]);
 /* 1 when a SYNC (value: send_base()) should be sent at now_ms. */
 int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms);
 /* Records that a SYNC was sent at now_ms: arms its retransmission. */
@@ -174,28 +199,31 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 			 l2s_deliver_fn *deliver, void *ctx);
 /* 1 when an ACK should be sent (set by every DATA frame and by import). */
 int l2s_delivery_ack_pending(const struct l2s_delivery *d);
-/* The ACK frame's fields; clears the pending flag. */
-/* Queues old's unacknowledged messages on d (new seqs, same order) when a
- * new session replaces old; stops at d's limits. Returns the count. */
-int l2s_delivery_adopt(struct l2s_delivery *d, const struct l2s_delivery *old);
-/* Forgets the receive side (a full handshake began a new sequence space
- * at the peer): next_expected 1, nothing held out of order. */
-void l2s_delivery_reset_receive(struct l2s_delivery *d);
+/* A new session replaces old: d continues old's streams, both directions
+ * (seqs, unacknowledged messages, what was received), and old is left empty.
+ * Messages already queued on d follow old's, with new seqs. d keeps its
+ * limits. */
+void l2s_delivery_take_over(struct l2s_delivery *d, struct l2s_delivery *old);
 /* The lowest unacknowledged seq (next_seq when none): the SYNC frame's value. */
 uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
-/* A SYNC from the peer: moves next_expected up to send_base, delivers what
- * was held below it (the peer freed it when our SACK covered it) and what
- * is now in order, stepping over seqs that will never come, and returns the
- * count. Every SYNC is answered with an ACK: the sender re-sends it until it
- * sees one. */
-int l2s_delivery_sync(struct l2s_delivery *d, uint64_t send_base, l2s_deliver_fn *deliver, void *ctx);
+/* A SYNC from the peer: a stream other than the one the receive side counts
+ * (if it has counted a named one) resets it (nothing held, next_expected 1);
+ * then moves next_expected up to
+ * send_base, delivers what was held below it (the peer freed it when our
+ * SACK covered it) and what is now in order, stepping over seqs that will
+ * never come, and returns the count. Every SYNC is answered with an ACK: the
+ * sender re-sends it until it sees one. */
+int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_DELIVERY_STREAM_BYTES], uint64_t send_base,
+		      l2s_deliver_fn *deliver, void *ctx);
+/* The ACK frame's fields; clears the pending flag. */
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
 
 /* ---- StoredSession: export and import ----
  *
- * Format version 1, integers big-endian like the wire:
+ * Format version 2, integers big-endian like the wire:
  *
- *   u8  version = 1
+ *   u8  version = 2
+ *   16  tx_stream, 16 rx_stream (zeros: none yet)
  *   u64 next_seq          1 .. L2S_DELIVERY_MAX_SEQ
  *   u64 next_expected     1 .. L2S_DELIVERY_MAX_SEQ
  *   u32 n_queued,   then n_queued   x { u64 seq, u32 len, len bytes }
@@ -216,9 +244,11 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
  * anything sent before, as long as fewer than seq_reserve were enqueued
  * after the export. Import owes the peer a SYNC for the gap (see above).
  */
-#define L2S_DELIVERY_EXPORT_VERSION 1
+#define L2S_DELIVERY_EXPORT_VERSION 2
 
 size_t l2s_delivery_export_size(const struct l2s_delivery *d);
+/* The rx_stream an export names, without importing it; L2S_ERR_DECODE. */
+int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_DELIVERY_STREAM_BYTES]);
 /* *len gets the size; L2S_ERR_LENGTH (with *len set) when cap is short.
  * next_seq is written seq_reserve ahead, at most L2S_DELIVERY_MAX_SEQ. */
 int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint8_t *out, size_t cap,

@@ -15,7 +15,20 @@
 #include "store.h"
 #include "wire.h"
 
-#define RESEND_DIVISOR 5 /* exchanges are re-sent 5 times within their timeout */
+/* An exchange is re-sent after 1/8 of its timeout, then after 1/4, 1/2 ...:
+ * a re-sent handshake or resumption replaces the previous attempt, whose
+ * answer is then refused, so the gaps grow until one is longer than the
+ * round trip (up to half the timeout), and a lossy link still gets several
+ * early tries. */
+#define RESEND_FIRST_DIVISOR 8
+
+static uint64_t resend_interval(struct l2s_session *s)
+{
+	unsigned int k = s->pending_sends < 3 ? s->pending_sends : 3;
+
+	s->pending_sends++;
+	return (s->cfg.handshake_timeout_ms / RESEND_FIRST_DIVISOR) << k;
+}
 
 /* ---- node-wide tables ------------------------------------------------------ */
 
@@ -139,10 +152,12 @@ void l2s_pending_free(struct l2s_session *s)
 /* Starts the timeout once per exchange; re-sends keep the first deadline. */
 static void arm_pending(struct l2s_session *s, int kind, uint64_t now)
 {
-	if (s->pending != kind || !s->pending_deadline)
+	if (s->pending != kind || !s->pending_deadline) {
 		s->pending_deadline = now + s->cfg.handshake_timeout_ms;
+		s->pending_sends = 0;
+	}
 	s->pending = (uint8_t)kind;
-	s->pending_resend = now + s->cfg.handshake_timeout_ms / RESEND_DIVISOR;
+	s->pending_resend = now + resend_interval(s);
 }
 
 static void current_keys(const struct l2s_session *s, struct l2s_session_keys *k)
@@ -154,17 +169,28 @@ static void current_keys(const struct l2s_session *s, struct l2s_session_keys *k
 }
 
 /* A confirmed full handshake with a peer we already had a session with
- * replaces that session: it ends (audit event "replaced") and its
- * unacknowledged messages move to the new one. Until this moment the old
- * session was untouched, so a replayed or unfinished handshake changes nothing. */
+ * replaces that session: it ends (audit event "replaced") and the new one
+ * continues its streams (what was received, what is unacknowledged), so no
+ * message is lost or delivered twice. Until this moment the old session was
+ * untouched, so a replayed or unfinished handshake changes nothing. */
 static void replace_old_session(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	struct l2s_session *old = session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk));
 
 	if (!old || old == s)
 		return;
-	l2s_delivery_adopt(&s->dl, &old->dl);
+	l2s_delivery_take_over(&s->dl, &old->dl);
 	l2s_session_end(node, old, L2S_EV_STATE, L2S_REASON_REPLACED, now);
+}
+
+/* A session's first keys begin its send stream, with a random id (§5). */
+static void begin_stream(struct l2s_node *node, struct l2s_session *s)
+{
+	uint8_t id[L2S_DELIVERY_STREAM_BYTES];
+
+	l2s_rng_bytes(&node->rng, id, sizeof(id));
+	l2s_delivery_begin_stream(&s->dl, id);
+	l2s_wipe(id, sizeof(id));
 }
 
 /* The reason docs/STATE_MACHINE.md records for "from -> established". */
@@ -207,6 +233,9 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->retries = 0;
 	s->retry_at = 0;
 	s->need_sync = 1;
+	s->resume_failed = 0;
+	s->resume_timeouts = 0;
+	s->was_established = 1;
 	l2s_delivery_want_sync(&s->dl); /* and re-sent until the peer's ACK shows it */
 	/* New keys from a handshake or resumption restart rotation numbering:
 	 * a peer that restarted from stored state counts from 1 again. */
@@ -214,10 +243,9 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->rotation_id = 0;
 	free(s->rot_resp);
 	s->rot_resp = NULL;
-	free(s->peer_bundle);
-	s->peer_bundle = NULL;
 	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
 		replace_old_session(node, s, now);
+	begin_stream(node, s);
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 	if (session_by(node, &node->by_half, s->peer_pk, sizeof(s->peer_pk)) == s)
@@ -317,9 +345,7 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	l2s_session_clear_pending(node, s);
 	s->path = path;
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
-	if (s->have_rs)
-		l2s_delivery_reset_receive(&s->dl); /* the peer's new session numbers from 1 */
-	s->resume_failed = 0;
+	s->initiator = 1; /* also for a session that began as the responder and fell back */
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
 	confirm_keys(node, s, now);
@@ -345,7 +371,7 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	s->have_cookie = 1;
 	/* The responder kept no state: the same request, now with mac2. */
 	l2s_node_output(node, s, st->msg, L2S_HS_INIT_BYTES);
-	s->pending_resend = now + s->cfg.handshake_timeout_ms / RESEND_DIVISOR;
+	s->pending_resend = now + resend_interval(s);
 	l2s_schedule(node, s);
 	return L2S_OK;
 }
@@ -442,6 +468,7 @@ static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst,
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 0, now);
 	l2s_session_keys_wipe(&keys);
+	s->next_establishes = 1;
 	l2s_session_transition(node, s, L2S_HANDSHAKE_RECEIVED, L2S_REASON_RECEIVE_HANDSHAKE, now);
 	arm_pending(s, PENDING_ACCEPT, now);
 	s->pending_resend = 0; /* the initiator re-sends, we answer each */
@@ -563,15 +590,15 @@ int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg,
 	return L2S_OK;
 }
 
-static int lookup_session_rs(void *arg, const uint8_t session_id[L2S_SESSION_ID_BYTES], uint8_t rs[32],
-			     uint8_t peer_pk[32])
+static int lookup_session_rs(void *arg, const uint8_t session_id[L2S_SESSION_ID_BYTES], int candidate,
+			     uint8_t rs[32], uint8_t peer_pk[32])
 {
 	struct l2s_node *node = arg;
 	struct l2s_session *s = session_by(node, &node->by_sid, session_id, L2S_SESSION_ID_BYTES);
 
-	if (!s || !s->have_rs)
+	if (!s || !(candidate == 0 ? s->have_rs : s->have_rs_next))
 		return L2S_ERR_NOT_FOUND;
-	memcpy(rs, s->rs, 32);
+	memcpy(rs, candidate == 0 ? s->rs : s->rs_next, 32);
 	memcpy(peer_pk, s->peer_pk, 32);
 	return L2S_OK;
 }
@@ -605,6 +632,22 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 	return s;
 }
 
+/* A resumption of a session we hold whose binder fails: the peer is there but
+ * holds another rs (one of us restored an older checkpoint), so resuming
+ * cannot work; our next attempt is a full handshake. (Anyone can make such a
+ * request: it only chooses the stronger exchange, and only for a retry.) */
+static void secrets_differ(struct l2s_node *node, const uint8_t *msg, size_t len)
+{
+	struct l2s_resume_init m;
+	struct l2s_session *s;
+
+	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK || m.mode != L2S_RESUME_MODE_KDF)
+		return;
+	s = session_by(node, &node->by_sid, m.session_id, L2S_SESSION_ID_BYTES);
+	if (s && s->state != L2S_ESTABLISHED && s->state != L2S_ROTATING)
+		s->resume_failed = 1;
+}
+
 int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		       const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -628,12 +671,18 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 	if (!l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now))
 		return L2S_ERR_BUSY;
 	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
+	if (ret == L2S_ERR_AUTH)
+		secrets_differ(node, msg, len);
 	if (ret == L2S_OK && peer_quarantined(node, rst.peer_pk, now))
 		ret = L2S_ERR_QUARANTINED;
 	s = ret == L2S_OK ? resumed_session(node, &rst, path, now, &created) : NULL;
 	if (ret == L2S_OK && !s)
 		ret = L2S_ERR_BUSY;
 	if (ret == L2S_OK) {
+		/* A request under the secret of our unconfirmed answer proves the
+		 * initiator took that answer: its keys are confirmed. */
+		if (!created && rst.mode == L2S_RESUME_MODE_KDF && rst.candidate == 1)
+			l2s_session_promote_next(node, s, now);
 		s->path = path;
 		peer_index = rst.peer_index; /* create_resp wipes rst */
 		index = l2s_node_new_index(node, s->slot, KP_NEXT);
@@ -643,6 +692,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		s->initiator = 0;
 		l2s_session_install_keys(node, s, &keys, index, peer_index, 0, now);
 		l2s_session_keys_wipe(&keys);
+		s->next_establishes = 1;
 		arm_pending(s, PENDING_RESUMED, now);
 		s->pending_resend = 0;
 		node->half_open++;
@@ -737,7 +787,7 @@ int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t n
 {
 	struct l2s_rotation *st = s->pending_state;
 
-	s->pending_resend = now + s->cfg.handshake_timeout_ms / RESEND_DIVISOR;
+	s->pending_resend = now + resend_interval(s);
 	return l2s_send_frame(node, s, st->frame, sizeof(st->frame), now);
 }
 
@@ -765,6 +815,7 @@ int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8
 	ret = l2s_rotation_respond(resp, &next, &cur, frame, len, index, &node->rng);
 	if (ret == L2S_OK) {
 		l2s_session_install_keys(node, s, &next, index, f->u.rotate.new_index, 0, now);
+		s->next_establishes = 0;
 		free(s->rot_resp);
 		s->rot_resp = malloc(sizeof(resp));
 		if (s->rot_resp)
@@ -887,6 +938,10 @@ int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_
 			s->ticket_not_after = st.ticket_not_after_ms;
 		}
 		l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
+		/* The peer's session here: a full handshake the peer starts
+		 * replaces it and continues its streams (its queue included). */
+		if (!session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk)))
+			l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 		l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 		ret = l2s_start_resume(node, s, now_ms);
 	}

@@ -551,9 +551,10 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 	return unlock_wake(l, L2S_OK);
 }
 
-/* The peer and session id a StoredSession names (its seal is checked here). */
+/* The peer a StoredSession names and the peer's stream it received (its
+ * seal is checked here). */
 static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, uint8_t pk[L2S_ED25519_PK_BYTES],
-		       uint8_t sid[L2S_SESSION_ID_BYTES])
+		       uint8_t stream[L2S_DELIVERY_STREAM_BYTES])
 {
 	struct l2s_stored_session st = { 0 };
 	uint8_t *dl = malloc(len ? len : 1);
@@ -562,10 +563,10 @@ static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, ui
 	if (!dl)
 		return L2S_ERR_NOMEM;
 	ret = l2s_store_open(&st, dl, len, stored, len, l->p.node.storage_key, l2s_loop_now());
-	if (ret == L2S_OK) {
+	if (ret == L2S_OK)
+		ret = l2s_delivery_export_rx_stream(st.delivery, st.delivery_len, stream);
+	if (ret == L2S_OK)
 		memcpy(pk, st.peer_pk, L2S_ED25519_PK_BYTES);
-		memcpy(sid, st.session_id, L2S_SESSION_ID_BYTES);
-	}
 	l2s_stored_session_wipe(&st);
 	l2s_wipe(dl, len);
 	free(dl);
@@ -574,12 +575,12 @@ static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, ui
 
 int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
 {
-	uint8_t pk[L2S_ED25519_PK_BYTES], sid[L2S_SESSION_ID_BYTES], *copy;
+	uint8_t pk[L2S_ED25519_PK_BYTES], stream[L2S_DELIVERY_STREAM_BYTES], *copy;
 	struct lpeer *pe;
 	int ret;
 
 	pthread_mutex_lock(&l->mu);
-	ret = stored_peer(l, stored, len, pk, sid);
+	ret = stored_peer(l, stored, len, pk, stream);
 	pthread_mutex_unlock(&l->mu);
 	if (ret != L2S_OK)
 		return ret;
@@ -594,7 +595,7 @@ int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint6
 	pe->import = copy;
 	pe->import_len = len;
 	pe->imported = 1;
-	memcpy(pe->filter_sid, sid, sizeof(sid));
+	memcpy(pe->filter_stream, stream, sizeof(stream));
 	pe->filter_upto = delivered_upto;
 	pe->has_filter = 1;
 	pe->resume_from_ms = l2s_loop_now();

@@ -131,8 +131,9 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 			     size_t len);
 /* Resumes an exported StoredSession (l2s_loop_export) once a connection to
  * its peer (added first; L2S_ERR_NOT_FOUND otherwise) is up. Messages with
- * seq <= delivered_upto in that session were delivered before a crash
- * (the inbox says so) and are acknowledged but not delivered again. */
+ * seq <= delivered_upto in the peer's stream the StoredSession received
+ * (PROTOCOL.md §5, §12) were delivered before a crash (the inbox says so)
+ * and are acknowledged but not delivered again. */
 int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto);
 /* The current session with pk as a StoredSession. L2S_ERR_NOT_FOUND when
  * there is none, L2S_ERR_LENGTH when cap is short (*len gets the size). */

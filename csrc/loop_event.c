@@ -147,8 +147,9 @@ static void hex(char *out, const uint8_t *in, size_t n)
 	}
 }
 
-/* <session_id 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n */
-static void inbox_line(struct l2s_loop *l, const uint8_t sid[L2S_SESSION_ID_BYTES], const struct l2s_event *ev)
+/* <stream 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n: the peer's
+ * stream, as seqs number it across sessions (PROTOCOL.md §12). */
+static void inbox_line(struct l2s_loop *l, const uint8_t stream[16], const struct l2s_event *ev)
 {
 	size_t cap = 2 * L2S_SESSION_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
 	char *line = malloc(cap), *p;
@@ -156,7 +157,7 @@ static void inbox_line(struct l2s_loop *l, const uint8_t sid[L2S_SESSION_ID_BYTE
 	if (!line)
 		return;
 	p = line;
-	hex(p, sid, L2S_SESSION_ID_BYTES);
+	hex(p, stream, 16);
 	p += 2 * L2S_SESSION_ID_BYTES;
 	p += snprintf(p, 23, " %llu ", (unsigned long long)ev->seq);
 	hex(p, ev->peer_pk, L2S_ED25519_PK_BYTES);
@@ -173,17 +174,13 @@ static void inbox_line(struct l2s_loop *l, const uint8_t sid[L2S_SESSION_ID_BYTE
 /* A MESSAGE goes on unless the inbox already had it before a restart. */
 static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev)
 {
-	struct l2s_session_info si;
-
-	if (l2s_session_info(l->node, ev->session, &si) != L2S_OK)
-		memset(&si, 0, sizeof(si));
 	pe->rx_messages++;
-	if (pe->has_filter && memcmp(si.session_id, pe->filter_sid, sizeof(si.session_id)) == 0 &&
+	if (pe->has_filter && memcmp(ev->stream, pe->filter_stream, sizeof(ev->stream)) == 0 &&
 	    ev->seq <= pe->filter_upto)
 		return 0;
 	pe->delivered++;
 	if (l->p.inbox_fd >= 0)
-		inbox_line(l, si.session_id, ev);
+		inbox_line(l, ev->stream, ev);
 	return 1;
 }
 

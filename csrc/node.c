@@ -380,6 +380,7 @@ int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_se
 	info->next_send_seq = s->dl.next_seq;
 	info->next_recv_seq = s->dl.next_expected;
 	info->retransmits = s->dl.retransmits;
+	memcpy(info->rx_stream, s->dl.rx_stream, sizeof(info->rx_stream));
 	return L2S_OK;
 }
 

@@ -51,17 +51,23 @@ struct l2s_session {
 	uint8_t flush_owed; /* in a receive batch: flushed at its end */
 	uint8_t have_rs;
 	uint8_t have_cookie;
-	uint8_t resume_failed; /* the last resumption timed out: retry with a full handshake */
+	uint8_t resume_failed;   /* the next attempt is a full handshake (when we hold the bundle) */
+	uint8_t resume_timeouts; /* resumptions timed out since the session was last established */
+	uint8_t was_established; /* in this node's life */
 	uint8_t kp_valid[KP_COUNT];
 	struct l2s_config cfg;
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
 	uint8_t session_id[L2S_SESSION_ID_BYTES];
-	uint8_t rs[32], rc[32];
+	uint8_t rs[32], rc[32];        /* confirmed: what resumption and rotation use */
+	uint8_t rs_next[32], rc_next[32]; /* from keys the peer has not confirmed yet */
+	uint8_t have_rs_next;
+	uint8_t next_establishes; /* the next keys answer a handshake or resumption (not a rotation) */
 	uint8_t peer_prekey_id[8];
 	uint32_t path;
 	uint32_t pending_index; /* our index for the exchange in flight */
+	uint32_t pending_sends; /* times it was sent */
 	void *pending_state;    /* handshake / resumption / rotation secrets */
-	uint8_t *peer_bundle;   /* kept until established, for retries */
+	uint8_t *peer_bundle;   /* for a full handshake when resumption fails, from either side */
 	uint8_t cookie[L2S_COOKIE_BYTES]; /* the responder's cookie, when it sent one */
 	uint8_t *rot_resp;      /* our last ROTATE_RESP frame, re-sent for a repeated request */
 	uint32_t rot_answered;  /* the rotation_id it answered */

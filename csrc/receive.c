@@ -20,6 +20,8 @@ static void seq_event(const struct rx_ctx *c, int type, uint64_t seq, const uint
 
 	l2s_session_event(&ev, type, c->s, c->now);
 	ev.seq = seq;
+	if (type == L2S_EV_MESSAGE)
+		memcpy(ev.stream, c->s->dl.rx_stream, sizeof(ev.stream));
 	l2s_node_event(c->node, &ev, data, len);
 }
 
@@ -50,6 +52,11 @@ static int on_heartbeat_reply(struct l2s_node *node, struct l2s_session *s, uint
 
 static int on_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
 {
+	/* Only a session that carries data answers: one that is re-establishing
+	 * (or failed) would otherwise tell the peer all is well, and a peer
+	 * that sees its heartbeats answered never starts a recovery itself. */
+	if (s->state != L2S_ESTABLISHED && s->state != L2S_ROTATING)
+		return L2S_ERR_STATE;
 	/* Monotonic counters (spec §7.1): an old heartbeat is a replay even if
 	 * its frame counter was new under other keys. */
 	if (counter <= s->hb_peer_counter)
@@ -58,7 +65,7 @@ static int on_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t c
 	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter, now);
 }
 
-static int on_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *raw, size_t raw_len,
+static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const uint8_t *raw, size_t raw_len,
 		    const struct l2s_frame *f, uint64_t now)
 {
 	struct rx_ctx c = { node, s, now };
@@ -68,13 +75,19 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t 
 		return l2s_delivery_on_data(&s->dl, f->u.data.seq, f->u.data.payload, f->u.data.len, deliver_message,
 					    &c);
 	case L2S_FRAME_ACK:
+		if (kp == KP_CUR)
+			l2s_delivery_announced(&s->dl); /* an ACK under the keys our SYNC went under */
 		return l2s_delivery_on_ack(&s->dl, f->u.ack.next_expected, f->u.ack.sack, message_acked, &c);
 	case L2S_FRAME_HEARTBEAT:
 		return on_heartbeat(node, s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_HEARTBEAT_REPLY:
 		return on_heartbeat_reply(node, s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_SYNC:
-		l2s_delivery_sync(&s->dl, f->u.sync.send_base, deliver_message, &c);
+		/* Waiting for the stream of the new keys, an old SYNC (perhaps
+		 * of a stream the peer has since lost) says nothing. */
+		if (kp == KP_PREV && s->dl.rx_unsure)
+			return L2S_ERR_STATE;
+		l2s_delivery_sync(&s->dl, f->u.sync.stream, f->u.sync.send_base, deliver_message, &c);
 		return L2S_OK;
 	case L2S_FRAME_CONFIRM:
 		return L2S_OK; /* its work (key confirmation) is done by arriving */
@@ -110,14 +123,17 @@ static int confirmed_reason(const struct l2s_session *s)
  * after a rotation it moves sending to the new keys. */
 static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	int pending = s->pending;
+	int pending = s->pending, establishes = s->next_establishes;
 
 	l2s_session_promote_next(node, s, now);
 	/* The rotation we answered is confirmed: its cached answer goes. */
 	free(s->rot_resp);
 	s->rot_resp = NULL;
-	if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED) {
-		l2s_session_clear_pending(node, s);
+	/* Keys that answer a handshake or resumption establish the session,
+	 * also when their wait timed out while it stayed established. */
+	if (establishes) {
+		if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED)
+			l2s_session_clear_pending(node, s);
 		l2s_session_established(node, s, confirmed_reason(s), now);
 	} else {
 		/* Next keys that come from neither a handshake nor a resumption
@@ -168,7 +184,7 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	if (kp == KP_NEXT)
 		keys_confirmed(node, s, now);
 	handle = s->handle; /* a CLOSE frame frees s */
-	ret = on_frame(node, s, node->rx_scratch, flen, &f, now);
+	ret = on_frame(node, s, kp == KP_NEXT ? KP_CUR : kp, node->rx_scratch, flen, &f, now);
 	if (ret > 0)
 		ret = L2S_OK; /* a count of messages delivered or acknowledged */
 	if (l2s_node_session(node, handle) == s) {

@@ -225,15 +225,23 @@ static int secret_from_ticket(struct l2s_resume_responder *st, const struct l2s_
 	return ret;
 }
 
+/* Key-derivation mode: the first secret R holds for the session whose binder
+ * verifies (R may hold a confirmed and an unconfirmed one). */
 static int secret_from_store(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
-			     const struct l2s_resume_init *m)
+			     const struct l2s_resume_init *m, const uint8_t *msg)
 {
-	int ret;
+	int found = 0;
 
-	if (!ctx->lookup)
-		return L2S_ERR_NOT_FOUND;
-	ret = ctx->lookup(ctx->lookup_arg, m->session_id, st->rs, st->peer_pk);
-	return ret == L2S_OK ? L2S_OK : L2S_ERR_NOT_FOUND;
+	for (int k = 0; ctx->lookup && k < L2S_RESUME_CANDIDATES; k++) {
+		if (ctx->lookup(ctx->lookup_arg, m->session_id, k, st->rs, st->peer_pk) != L2S_OK)
+			continue;
+		found = 1;
+		if (check_binder(msg, RESUME_HEAD_BYTES + m->ticket_len, st->rs, st->binding) == L2S_OK) {
+			st->candidate = k;
+			return L2S_OK;
+		}
+	}
+	return found ? L2S_ERR_AUTH : L2S_ERR_NOT_FOUND;
 }
 
 int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
@@ -249,12 +257,13 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, len - L2S_MAC_BYTES, ctx->self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;
-	if (m.mode == L2S_RESUME_MODE_TICKET)
+	if (m.mode == L2S_RESUME_MODE_TICKET) {
 		ret = secret_from_ticket(st, ctx, &m, now_ms);
-	else
-		ret = secret_from_store(st, ctx, &m);
-	if (ret == L2S_OK)
-		ret = check_binder(msg, RESUME_HEAD_BYTES + m.ticket_len, st->rs, st->binding);
+		if (ret == L2S_OK)
+			ret = check_binder(msg, RESUME_HEAD_BYTES + m.ticket_len, st->rs, st->binding);
+	} else {
+		ret = secret_from_store(st, ctx, &m, msg);
+	}
 	/* Only requests that proved rs reach the cache: nobody else can fill it. */
 	if (ret == L2S_OK)
 		ret = l2s_nonce_cache_insert(ctx->nonces, m.nonce, now_ms);

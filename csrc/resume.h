@@ -73,9 +73,12 @@ int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_i
 			    size_t len);
 void l2s_resume_initiator_wipe(struct l2s_resume_initiator *st);
 
-/* Key-derivation mode: the node's stored sessions. Fills rs and the peer's
- * identity for session_id and returns L2S_OK, or L2S_ERR_NOT_FOUND. */
-typedef int (*l2s_resume_lookup_fn)(void *arg, const uint8_t session_id[L2S_SESSION_ID_BYTES],
+/* Key-derivation mode: the node's stored sessions. Fills the candidate-th
+ * resumption secret the node holds for session_id (0: the confirmed one, 1:
+ * one from keys the peer has not confirmed yet) and the peer's identity, and
+ * returns L2S_OK, or L2S_ERR_NOT_FOUND when there is no such candidate. */
+#define L2S_RESUME_CANDIDATES 2
+typedef int (*l2s_resume_lookup_fn)(void *arg, const uint8_t session_id[L2S_SESSION_ID_BYTES], int candidate,
 				    uint8_t rs[L2S_KEY_BYTES], uint8_t peer_pk[L2S_ED25519_PK_BYTES]);
 
 /* What the responder brings to a RESUME_INIT. */
@@ -98,6 +101,7 @@ struct l2s_resume_responder {
 	uint8_t msg[L2S_RESUME_INIT_MAX_BYTES]; /* the RESUME_INIT (transcript) */
 	size_t msg_len;
 	uint64_t ticket_not_after_ms;            /* ticket mode */
+	int candidate;                           /* key-derivation mode: the lookup candidate that verified */
 	uint32_t peer_index;
 	uint8_t mode, flags;
 };

@@ -6,6 +6,7 @@
 #include "node.h"
 
 #define NEVER UINT64_MAX
+#define RESUMES_BEFORE_HANDSHAKE 3
 
 static uint64_t earliest(uint64_t a, uint64_t b)
 {
@@ -19,6 +20,14 @@ static uint64_t rotation_due(const struct l2s_session *s)
 	uint64_t slack = s->initiator ? 0 : s->cfg.handshake_timeout_ms;
 
 	return s->key_established + (s->cfg.ttl_ms - s->cfg.rotation_window_ms) + slack;
+}
+
+/* Rotating with nothing pending: we gave up our rotation for the peer's
+ * (collision) and wait for its confirmation; if that never comes, the
+ * session fails like a timed-out rotation rather than rotate for ever. */
+static uint64_t answered_rotation_deadline(const struct l2s_session *s)
+{
+	return s->state_since + 2 * s->cfg.handshake_timeout_ms;
 }
 
 static uint64_t liveness_deadline(const struct l2s_session *s)
@@ -50,6 +59,8 @@ static uint64_t session_deadline(const struct l2s_session *s)
 		d = earliest(d, liveness_deadline(s));
 		if (s->state == L2S_ESTABLISHED && !s->pending)
 			d = earliest(d, rotation_due(s));
+		if (s->state == L2S_ROTATING && !s->pending)
+			d = earliest(d, answered_rotation_deadline(s));
 		rto = l2s_delivery_next_deadline(&s->dl);
 		if (rto != L2S_TIMER_NONE && can_send(s))
 			d = earliest(d, rto);
@@ -160,12 +171,20 @@ static int pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_
 		/* fall through */
 	case PENDING_HANDSHAKE:
 	case PENDING_RESUME:
+		/* Silence cannot tell a partition from a peer that refuses our
+		 * resumption (it lost its state, or ours is an old checkpoint).
+		 * A session restored from storage that never got through falls
+		 * back to a full handshake at once (if we know the peer's
+		 * prekey bundle); a live one after every
+		 * RESUMES_BEFORE_HANDSHAKE-th silent attempt, or at once when
+		 * the peer's own resumption showed that our secrets differ
+		 * (exchange.c). */
+		if (kind == PENDING_RESUME)
+			s->resume_failed = s->resume_failed || !s->was_established ||
+					   ++s->resume_timeouts % RESUMES_BEFORE_HANDSHAKE == 0;
+		else
+			s->resume_failed = 0;
 		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
-			/* A peer that does not answer our resumption may have lost
-			 * its state (a restart, new ticket keys): the retry tries a
-			 * full handshake if we know its prekey bundle. */
-			if (kind == PENDING_RESUME)
-				s->resume_failed = 1;
 			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
 		} else {
 			/* A re-establishment attempt from `degraded` failed: stay
@@ -205,6 +224,15 @@ static int can_reestablish(const struct l2s_session *s)
 	return s->have_rs || s->peer_bundle;
 }
 
+/* Resumption, unless one failed and a full handshake is possible. */
+static void reestablish(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	if (s->have_rs && !(s->resume_failed && s->peer_bundle))
+		l2s_start_resume(node, s, now);
+	else
+		l2s_start_handshake(node, s, now);
+}
+
 static void retry(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
 	s->retry_at = 0;
@@ -215,10 +243,7 @@ static void retry(struct l2s_node *node, struct l2s_session *s, int reason, uint
 	}
 	if (l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, reason, now) != L2S_OK)
 		return;
-	if (s->have_rs && !(s->resume_failed && s->peer_bundle))
-		l2s_start_resume(node, s, now);
-	else
-		l2s_start_handshake(node, s, now);
+	reestablish(node, s, now);
 }
 
 /* Runs whatever is due for one session (which may end it). */
@@ -239,6 +264,10 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 	switch (s->state) {
 	case L2S_ESTABLISHED:
 	case L2S_ROTATING:
+		if (s->state == L2S_ROTATING && !s->pending && now >= answered_rotation_deadline(s)) {
+			l2s_session_fail(node, s, L2S_REASON_ROTATION_TIMEOUT, now);
+			break;
+		}
 		liveness_timers(node, s, now);
 		if (s->state == L2S_ESTABLISHED && !s->pending && now >= rotation_due(s) &&
 		    l2s_start_rotation(node, s, now) != L2S_OK)
@@ -252,7 +281,7 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 			s->retry_at = now + s->cfg.suspended_retry_ms;
 		} else if (s->retry_at && now >= s->retry_at && !s->pending) {
 			s->retry_at = 0;
-			l2s_start_resume(node, s, now);
+			reestablish(node, s, now);
 		}
 		break;
 	case L2S_SUSPENDED:

@@ -34,7 +34,7 @@ int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *
 int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now)
 {
 	struct l2s_frame f = { .type = type };
-	uint8_t buf[16];
+	uint8_t buf[32];
 	size_t len;
 
 	switch (type) {
@@ -44,6 +44,7 @@ int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint
 		break;
 	case L2S_FRAME_SYNC:
 		f.u.sync.send_base = value;
+		f.u.sync.stream = s->dl.tx_stream;
 		break;
 	case L2S_FRAME_CLOSE:
 		f.u.close.reason = (uint8_t)value;

@@ -110,6 +110,23 @@ static void drop_ticket(struct l2s_session *s)
 	s->ticket_not_after = 0;
 }
 
+/* The secrets that come with next keys replace the confirmed ones only when
+ * the keys are confirmed. Until then the peer may not have them (our answer
+ * was lost) and resumes or rotates with the old ones, which must still work. */
+static void commit_secrets(struct l2s_session *s)
+{
+	if (!s->have_rs_next)
+		return;
+	if (s->ticket && sodium_memcmp(s->rs, s->rs_next, sizeof(s->rs)) != 0)
+		drop_ticket(s);
+	memcpy(s->rs, s->rs_next, sizeof(s->rs));
+	memcpy(s->rc, s->rc_next, sizeof(s->rc));
+	s->have_rs = 1;
+	l2s_wipe(s->rs_next, sizeof(s->rs_next));
+	l2s_wipe(s->rc_next, sizeof(s->rc_next));
+	s->have_rs_next = 0;
+}
+
 /* New keys from a handshake, resumption or rotation. can_send: the peer has
  * confirmed them (we are the side that finished the exchange). Otherwise they
  * wait as "next" until the peer's first frame under them arrives. */
@@ -123,11 +140,9 @@ void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, cons
 	s->kp_valid[KP_NEXT] = 1;
 	l2s_u32_key(key, local_index);
 	l2s_map_put(&node->by_index, key, sizeof(key), index_value(s->slot, KP_NEXT));
-	if (s->ticket && sodium_memcmp(s->rs, k->rs, sizeof(s->rs)) != 0)
-		drop_ticket(s);
-	memcpy(s->rs, k->rs, sizeof(s->rs));
-	memcpy(s->rc, k->rc, sizeof(s->rc));
-	s->have_rs = 1;
+	memcpy(s->rs_next, k->rs, sizeof(s->rs_next));
+	memcpy(s->rc_next, k->rc, sizeof(s->rc_next));
+	s->have_rs_next = 1;
 	if (can_send)
 		l2s_session_promote_next(node, s, now);
 }
@@ -146,6 +161,8 @@ void l2s_session_promote_next(struct l2s_node *node, struct l2s_session *s, uint
 	move_keys(node, s, KP_NEXT, KP_CUR);
 	s->kp[KP_CUR].can_send = 1;
 	s->key_established = now;
+	s->next_establishes = 0;
+	commit_secrets(s);
 }
 
 void l2s_session_clear_pending(struct l2s_node *node, struct l2s_session *s)

@@ -67,7 +67,7 @@ enum {
 	TICKET_HEAD = 1 + 4 + 2,
 	CLOSE_BYTES = 1 + 1,
 	ERROR_HEAD = 1 + 1 + 1,
-	SYNC_BYTES = 1 + 8,
+	SYNC_BYTES = 1 + 8 + L2S_STREAM_ID_BYTES,
 };
 _Static_assert(L2S_FRAME_MAX_BYTES == DATA_HEAD + L2S_MAX_PAYLOAD, "frame layout");
 _Static_assert(L2S_TRANSPORT_HEADER_BYTES + L2S_FRAME_MAX_BYTES + L2S_AEAD_TAG_BYTES == L2S_MAX_MESSAGE,
@@ -431,13 +431,15 @@ static int decode_rotate(const uint8_t *p, size_t len, size_t key_bytes, struct 
 	return L2S_OK;
 }
 
-/* SYNC: the sender's lowest unacknowledged seq, which is at least 1 (§5). */
+/* SYNC: the sender's lowest unacknowledged seq, which is at least 1, and the
+ * id of the stream it numbers, never all zero (§5). */
 static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
 {
 	if (len != SYNC_BYTES)
 		return L2S_ERR_DECODE;
 	f->u.sync.send_base = l2s_get_u64(p + 1);
-	return f->u.sync.send_base ? L2S_OK : L2S_ERR_DECODE;
+	f->u.sync.stream = p + 9;
+	return f->u.sync.send_base && !all_zero(p + 9, L2S_STREAM_ID_BYTES) ? L2S_OK : L2S_ERR_DECODE;
 }
 
 static int decode_confirm(size_t len)
@@ -558,7 +560,9 @@ static size_t frame_size(const struct l2s_frame *f)
 			return 0;
 		return ERROR_HEAD + f->u.error.len;
 	case L2S_FRAME_SYNC:
-		return f->u.sync.send_base ? SYNC_BYTES : 0;
+		return f->u.sync.send_base && f->u.sync.stream && !all_zero(f->u.sync.stream, L2S_STREAM_ID_BYTES)
+			       ? SYNC_BYTES
+			       : 0;
 	default:
 		return 0;
 	}
@@ -598,6 +602,7 @@ static void put_frame_body(uint8_t *out, const struct l2s_frame *f)
 		break;
 	case L2S_FRAME_SYNC:
 		l2s_put_u64(out + 1, f->u.sync.send_base);
+		memcpy(out + 9, f->u.sync.stream, L2S_STREAM_ID_BYTES);
 		break;
 	case L2S_FRAME_ERROR:
 		out[1] = f->u.error.code;

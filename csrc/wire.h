@@ -30,6 +30,7 @@
 #define L2S_MAX_TICKET 256
 #define L2S_TICKET_BYTES 120
 #define L2S_MAX_ERROR_TEXT 255
+#define L2S_STREAM_ID_BYTES 16
 
 enum l2s_msg_type {
 	L2S_MSG_HANDSHAKE_INIT = 0x01,
@@ -151,6 +152,7 @@ struct l2s_frame {
 		} close;
 		struct {
 			uint64_t send_base;
+			const uint8_t *stream; /* L2S_STREAM_ID_BYTES, not all zero */
 		} sync;
 		struct {
 			uint8_t code;

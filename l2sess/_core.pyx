@@ -1010,6 +1010,7 @@ cdef dict _sinfo_dict(const l2s_sinfo *i):
         "state": STATE_NAMES[i.state] if 0 <= i.state < len(STATE_NAMES) else str(i.state),
         "initiator": bool(i.initiator),
         "session_id": (<bytes>i.session_id[:16]).hex(),
+        "rx_stream": (<bytes>i.rx_stream[:16]).hex(),
         "expires_ms": i.expires_ms, "key_established_ms": i.key_established_ms,
         "missed_heartbeats": i.missed_heartbeats, "retries": i.retries, "rotations": i.rotations,
         "queued": i.queued, "unacked": i.unacked,

@@ -156,7 +156,8 @@ class Runner:
                 blob = self.node.export(p["did"])
             except SessionError:
                 continue
-            self.state.save_session(pk, blob, s["session_id"])
+            # The inbox's watermark is kept by the peer's stream (PROTOCOL.md §12).
+            self.state.save_session(pk, blob, s["rx_stream"])
 
     def on_event(self, ev: NodeEvent) -> None:
         if ev.kind == "delivered":

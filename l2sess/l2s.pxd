@@ -223,6 +223,7 @@ cdef extern from "l2s.h" nogil:
         uint64_t unacked
         uint64_t next_send_seq
         uint64_t next_recv_seq
+        uint8_t rx_stream[16]
 
     int l2s_session_info(const l2s_node *node, uint32_t handle, l2s_sinfo *info)
     int l2s_session_rotate(l2s_node *node, uint32_t handle, uint64_t now_ms)

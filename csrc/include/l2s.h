@@ -328,6 +328,7 @@ struct l2s_event {
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
 	int from, to, reason; /* L2S_EV_STATE; reason also for WARNING and CLOSED */
 	uint64_t seq;         /* MESSAGE, DELIVERED */
+	uint8_t stream[16];   /* MESSAGE: the peer's send stream seq numbers (PROTOCOL.md §5) */
 	uint32_t path;        /* the session's path (for TRANSPORT: the new one) */
 	const uint8_t *data;  /* MESSAGE payload; valid until the next call into the node */
 	size_t len;
@@ -349,6 +350,10 @@ struct l2s_session_info {
 	uint32_t missed_heartbeats, retries, rotations;
 	uint64_t queued, unacked, next_send_seq, next_recv_seq;
 	uint64_t retransmits;             /* DATA re-sent after a timeout, this session's life */
+	/* The peer's send stream that next_recv_seq counts (PROTOCOL.md §5): it
+	 * outlives sessions, so a watermark of delivered seqs is kept by it;
+	 * zeros until the peer's first SYNC. */
+	uint8_t rx_stream[16];
 };
 int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_session_info *info);
 /* Starts a key rotation now (otherwise the timers and counters do). */

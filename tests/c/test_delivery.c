@@ -340,6 +340,9 @@ static void log_acked(void *ctx, uint64_t seq)
 static uint64_t dlog[200];
 static size_t dlog_n;
 
+static const uint8_t STREAM_A[L2S_DELIVERY_STREAM_BYTES] = { 0xa };
+static const uint8_t STREAM_B[L2S_DELIVERY_STREAM_BYTES] = { 0xb };
+
 static void log_deliver(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 {
 	(void)ctx;
@@ -427,10 +430,12 @@ static void test_rto_and_window(void)
 	CHECK(d.in_flight == 256);
 	CHECK(l2s_delivery_next_deadline(&d) == t + 200);
 	CHECK(l2s_delivery_next_due(&d, t + 199) == NULL);
-	/* SACK of 2..65 does not open the window: 1 is still unacked. */
-	CHECK(l2s_delivery_on_ack(&d, 1, UINT64_MAX, NULL, NULL) == 64);
+	/* SACK of 2..65 frees nothing and does not open the window (1 is still
+	 * unacked), but takes them out of flight. */
+	CHECK(l2s_delivery_on_ack(&d, 1, UINT64_MAX, NULL, NULL) == 0 && d.queued == 300);
+	CHECK(d.in_flight == 256 - 64);
 	CHECK(l2s_delivery_next_due(&d, t) == NULL);
-	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == 1); /* oldest is now 66 */
+	CHECK(l2s_delivery_on_ack(&d, 66, 0, NULL, NULL) == 65); /* oldest is now 66 */
 	send_all_due(&d, t, seqs, &n);
 	CHECK(n == 44 && seqs[0] == 257 && seqs[43] == 300);
 	CHECK(l2s_delivery_on_ack(&d, 300, 0, NULL, NULL) == 300 - 66);
@@ -567,14 +572,14 @@ static void test_resend_all_order(void)
 	CHECK(n == 10);
 	send_all_due(&d, 200, seqs, &n); /* all re-sent at 200 */
 	CHECK(n == 10 && seqs[0] == 1 && seqs[9] == 10);
-	CHECK(l2s_delivery_on_ack(&d, 3, 1 << 1, NULL, NULL) == 3); /* 1, 2, 5 */
+	CHECK(l2s_delivery_on_ack(&d, 3, 1 << 1, NULL, NULL) == 2); /* 1, 2; 5 SACKed stays */
 	for (int i = 0; i < 3; i++)
 		CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK); /* 11..13 unsent */
 	l2s_delivery_resend_all(&d);
 	CHECK(d.in_flight == 0);
 	send_all_due(&d, 300, seqs, &n);
-	CHECK(n == 10);
-	CHECK(seqs[0] == 3 && seqs[1] == 4 && seqs[2] == 6 && seqs[9] == 13);
+	CHECK(n == 11); /* the SACKed 5 too: the peer may have lost it */
+	CHECK(seqs[0] == 3 && seqs[1] == 4 && seqs[2] == 5 && seqs[10] == 13);
 	CHECK(l2s_delivery_next_due(&d, 499) == NULL);
 	CHECK(l2s_delivery_next_due(&d, 500) != NULL);
 	l2s_delivery_free(&d);
@@ -597,16 +602,18 @@ static void test_ack_rules(void)
 	CHECK(l2s_delivery_on_ack(&d, 0, 0, NULL, NULL) == L2S_ERR_DECODE);
 	CHECK(l2s_delivery_on_ack(&d, 12, 0, NULL, NULL) == L2S_ERR_DECODE);
 	CHECK(d.queued == 10);
-	/* next_expected 3, SACK bits 1 and 3: seqs 5 and 7; bits past 10 ignored. */
+	/* next_expected 3, SACK bits 1 and 3: seqs 5 and 7 leave the flight but
+	 * stay queued; bits past 10 ignored. */
 	acked_n = 0;
-	CHECK(l2s_delivery_on_ack(&d, 3, (1u << 1) | (1u << 3) | ((uint64_t)1 << 40), log_acked, NULL) == 4);
-	CHECK(acked_n == 4 && acked_log[0] == 1 && acked_log[1] == 2 && acked_log[2] == 5 && acked_log[3] == 7);
+	CHECK(l2s_delivery_on_ack(&d, 3, (1u << 1) | (1u << 3) | ((uint64_t)1 << 40), log_acked, NULL) == 2);
+	CHECK(acked_n == 2 && acked_log[0] == 1 && acked_log[1] == 2);
+	CHECK(d.queued == 8 && d.in_flight == 6);
 	/* Stale and repeated ACKs free nothing. */
 	CHECK(l2s_delivery_on_ack(&d, 1, (1u << 0) | (1u << 3) | (1u << 5), log_acked, NULL) == 0);
 	CHECK(l2s_delivery_on_ack(&d, 3, (1u << 1) | (1u << 3), log_acked, NULL) == 0);
-	CHECK(acked_n == 4 && d.queued == 6 && d.in_flight == 6);
-	CHECK(l2s_delivery_on_ack(&d, 11, 0, log_acked, NULL) == 6);
-	CHECK(acked_n == 10 && acked_log[9] == 10 && d.queued == 0 && d.in_flight == 0);
+	CHECK(acked_n == 2 && d.queued == 8 && d.in_flight == 6);
+	CHECK(l2s_delivery_on_ack(&d, 11, 0, log_acked, NULL) == 8);
+	CHECK(acked_n == 10 && acked_log[2] == 3 && acked_log[9] == 10 && d.queued == 0 && d.in_flight == 0);
 	CHECK(l2s_delivery_next_deadline(&d) == UINT64_MAX);
 	l2s_delivery_free(&d);
 }
@@ -663,7 +670,7 @@ static uint8_t *sample_blob(const struct l2s_config *cfg, size_t *len)
 		CHECK(l2s_delivery_enqueue(&d, buf, (size_t)i * 5, &seq) == L2S_OK);
 	}
 	send_all_due(&d, 0, seqs, &n);
-	CHECK(l2s_delivery_on_ack(&d, 2, 1u << 1, NULL, NULL) == 2); /* leaves 2, 3, 5, 6 */
+	CHECK(l2s_delivery_on_ack(&d, 2, 1u << 1, NULL, NULL) == 1); /* leaves 2 .. 6, 3 SACKed */
 	memset(buf, 'z', sizeof(buf));
 	CHECK(l2s_delivery_on_data(&d, 4, buf, 7, log_deliver, NULL) == 0);
 	CHECK(l2s_delivery_on_data(&d, 9, buf, 0, log_deliver, NULL) == 0);
@@ -684,12 +691,12 @@ static void test_export_import(void)
 
 	default_cfg(&cfg);
 	blob = sample_blob(&cfg, &len);
-	/* 25 fixed + queue (2:5 3:10 5:20 6:25 bytes) + buffer (4:7 9:0). */
-	CHECK(len == 25 + 4 * 12 + 60 + 2 * 12 + 7);
+	/* 57 fixed + queue (2:5 3:10 4:15 5:20 6:25 bytes) + buffer (4:7 9:0). */
+	CHECK(len == 57 + 5 * 12 + 75 + 2 * 12 + 7);
 	l2s_delivery_init(&d, &cfg);
-	CHECK(l2s_delivery_export(&d, 0, blob, 24, &out_len) == L2S_ERR_LENGTH && out_len == 25);
+	CHECK(l2s_delivery_export(&d, 0, blob, 56, &out_len) == L2S_ERR_LENGTH && out_len == 57);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
-	CHECK(d.next_seq == 7 && d.queued == 4 && d.queued_bytes == 60);
+	CHECK(d.next_seq == 7 && d.queued == 5 && d.queued_bytes == 75);
 	CHECK(d.next_expected == 1 && d.buffered == 2 && d.buffered_bytes == 7);
 	CHECK(l2s_delivery_ack_pending(&d));
 	/* Exporting again gives the same bytes. */
@@ -699,7 +706,7 @@ static void test_export_import(void)
 	free(again);
 	/* Continue: everything queued is due at once, seqs go on from 7. */
 	send_all_due(&d, 5, seqs, &n);
-	CHECK(n == 4 && seqs[0] == 2 && seqs[1] == 3 && seqs[2] == 5 && seqs[3] == 6);
+	CHECK(n == 5 && seqs[0] == 2 && seqs[1] == 3 && seqs[2] == 4 && seqs[4] == 6);
 	CHECK(d.queue.head->len == 5 && d.queue.head->data[0] == 'b');
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK && seq == 7);
 	l2s_delivery_build_ack(&d, &ne, &sack);
@@ -734,7 +741,7 @@ static void test_reserve_and_sync(void)
 	send_all_due(&d, 0, seqs, &n);
 	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == 1);
 	CHECK(l2s_delivery_export(&d, 1000, blob, sizeof(blob), &len) == L2S_OK);
-	CHECK(l2s_get_u64(blob + 1) == 1004);
+	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_DELIVERY_STREAM_BYTES) == 1004);
 	l2s_delivery_free(&d);
 
 	l2s_delivery_init(&d, &cfg);
@@ -768,7 +775,7 @@ static void test_reserve_and_sync(void)
 	/* The reserve stops at the largest seq. */
 	d.next_seq = L2S_DELIVERY_MAX_SEQ - 5;
 	CHECK(l2s_delivery_export(&d, L2S_DELIVERY_SEQ_RESERVE, blob, sizeof(blob), &len) == L2S_OK);
-	CHECK(l2s_get_u64(blob + 1) == L2S_DELIVERY_MAX_SEQ);
+	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_DELIVERY_STREAM_BYTES) == L2S_DELIVERY_MAX_SEQ);
 	l2s_delivery_free(&d);
 }
 
@@ -787,18 +794,92 @@ static void test_sync_receiver(void)
 	CHECK(l2s_delivery_on_data(&r, 5, NULL, 0, log_deliver, NULL) == 0);
 	CHECK(l2s_delivery_on_data(&r, 7, NULL, 0, log_deliver, NULL) == 0);
 	l2s_delivery_build_ack(&r, &ne, &sack);
-	CHECK(l2s_delivery_sync(&r, 6, log_deliver, NULL) == 1);
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 6, log_deliver, NULL) == 1);
 	CHECK(dlog_n == 1 && dlog[0] == 5 && r.next_expected == 6 && r.buffered == 1);
 	CHECK(l2s_delivery_ack_pending(&r));
 	l2s_delivery_build_ack(&r, &ne, &sack);
 	CHECK(ne == 6 && sack == 1);
-	CHECK(l2s_delivery_sync(&r, 6, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* re-sent */
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 6, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* re-sent */
 	l2s_delivery_build_ack(&r, &ne, &sack);
-	CHECK(l2s_delivery_sync(&r, 2, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* stale */
-	CHECK(l2s_delivery_sync(&r, 9, log_deliver, NULL) == 1);
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 2, log_deliver, NULL) == 0 && l2s_delivery_ack_pending(&r)); /* stale */
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 9, log_deliver, NULL) == 1);
 	CHECK(dlog_n == 2 && dlog[1] == 7 && r.next_expected == 9 && r.buffered == 0);
 	CHECK(l2s_delivery_on_data(&r, 9, NULL, 0, log_deliver, NULL) == 1 && dlog[2] == 9);
 	l2s_delivery_free(&r);
+}
+
+/* Streams: after want_sync the receiver takes no DATA and sends no ACK until
+ * a SYNC names the stream; the same stream continues, another one starts
+ * from nothing; a SYNC with a zero stream id is ignored. */
+static void test_sync_streams(void)
+{
+	struct l2s_config cfg;
+	struct l2s_delivery r;
+	uint64_t ne, sack;
+
+	default_cfg(&cfg);
+	l2s_delivery_init(&r, &cfg);
+	dlog_n = 0;
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 1, log_deliver, NULL) == 0);
+	CHECK(l2s_delivery_on_data(&r, 1, NULL, 0, log_deliver, NULL) == 1);
+	CHECK(l2s_delivery_on_data(&r, 2, NULL, 0, log_deliver, NULL) == 1 && r.next_expected == 3);
+	l2s_delivery_build_ack(&r, &ne, &sack);
+	/* Re-established: DATA waits for the SYNC, and nothing is acknowledged. */
+	l2s_delivery_want_sync(&r);
+	CHECK(l2s_delivery_on_data(&r, 3, NULL, 0, log_deliver, NULL) == 0 && !l2s_delivery_ack_pending(&r));
+	CHECK(dlog_n == 2 && r.buffered == 0);
+	/* A zero stream id names nothing. */
+	{
+		static const uint8_t zero[L2S_DELIVERY_STREAM_BYTES];
+
+		CHECK(l2s_delivery_sync(&r, zero, 3, log_deliver, NULL) == 0 && r.rx_unsure);
+	}
+	/* The same stream: what was delivered stays delivered. */
+	CHECK(l2s_delivery_sync(&r, STREAM_A, 2, log_deliver, NULL) == 0 && !r.rx_unsure && r.next_expected == 3);
+	CHECK(l2s_delivery_on_data(&r, 2, NULL, 0, log_deliver, NULL) == 0 && r.rx_duplicates == 1);
+	CHECK(l2s_delivery_on_data(&r, 3, NULL, 0, log_deliver, NULL) == 1 && dlog_n == 3);
+	/* Another stream (the peer lost its state): counted from its SYNC on. */
+	CHECK(l2s_delivery_on_data(&r, 5, NULL, 0, log_deliver, NULL) == 0 && r.buffered == 1);
+	l2s_delivery_want_sync(&r);
+	CHECK(l2s_delivery_sync(&r, STREAM_B, 1, log_deliver, NULL) == 0);
+	CHECK(r.next_expected == 1 && r.buffered == 0 && memcmp(r.rx_stream, STREAM_B, sizeof(STREAM_B)) == 0);
+	CHECK(l2s_delivery_on_data(&r, 1, NULL, 0, log_deliver, NULL) == 1 && dlog_n == 4 && dlog[3] == 1);
+	l2s_delivery_free(&r);
+}
+
+/* A session that replaces another continues its streams: seqs, queue and
+ * receive state move over, its own queued messages follow with new seqs,
+ * and the old one is left empty. */
+static void test_take_over(void)
+{
+	struct l2s_config cfg;
+	struct l2s_delivery old, d;
+	uint64_t seq, seqs[16];
+	size_t n;
+
+	default_cfg(&cfg);
+	l2s_delivery_init(&old, &cfg);
+	l2s_delivery_init(&d, &cfg);
+	l2s_delivery_begin_stream(&old, STREAM_A);
+	l2s_delivery_begin_stream(&old, STREAM_B); /* named once */
+	CHECK(memcmp(old.tx_stream, STREAM_A, sizeof(STREAM_A)) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(l2s_delivery_enqueue(&old, (const uint8_t *)"abc", 3, &seq) == L2S_OK);
+	send_all_due(&old, 0, seqs, &n);
+	CHECK(l2s_delivery_on_ack(&old, 2, 0, NULL, NULL) == 1);
+	CHECK(l2s_delivery_on_data(&old, 1, NULL, 0, log_deliver, NULL) == 1);
+	CHECK(l2s_delivery_enqueue(&d, (const uint8_t *)"new", 3, &seq) == L2S_OK && seq == 1);
+	l2s_delivery_take_over(&d, &old);
+	CHECK(memcmp(d.tx_stream, STREAM_A, sizeof(STREAM_A)) == 0 && d.next_expected == 2);
+	CHECK(d.queued == 3 && d.queued_bytes == 9 && d.next_seq == 5);
+	CHECK(d.queue.head->seq == 2 && d.queue.tail->seq == 4 && memcmp(d.queue.tail->data, "new", 3) == 0);
+	CHECK(old.queued == 0 && !old.queue.head && old.next_seq == 1);
+	/* Everything is due again, in order. */
+	l2s_delivery_resend_all(&d);
+	send_all_due(&d, 10, seqs, &n);
+	CHECK(n == 3 && seqs[0] == 2 && seqs[1] == 3 && seqs[2] == 4);
+	l2s_delivery_free(&d);
+	l2s_delivery_free(&old);
 }
 
 /* Sets a big-endian field of a copy of blob, imports it and expects err. */
@@ -833,15 +914,17 @@ static void test_import_malformed(void)
 	size_t len;
 	uint8_t *blob, *longer;
 	int bad = 0;
-	/* Offsets in the sample: queue records at 21 (seq 2, len 5), 38 (3),
-	 * 60 (5), 92 (6); n_buffered at 129; buffer records at 133 (4), 152 (9). */
-	const size_t q0 = 21, q1 = 38, nbuf = 129, b0 = 133, b1 = 152;
+	/* Offsets in the sample (after the version and the two 16-byte stream
+	 * ids): queue records at 53 (seq 2, len 5), 70 (3), 92 (4), 119 (5),
+	 * 151 (6); n_buffered at 188; buffer records at 192 (4), 211 (9). */
+	const size_t S = 2 * L2S_DELIVERY_STREAM_BYTES;
+	const size_t q0 = 53, q1 = 70, nbuf = 188, b0 = 192, b1 = 211;
 
 	default_cfg(&cfg);
 	blob = sample_blob(&cfg, &len);
 	CHECK(l2s_get_u64(blob + q0) == 2 && l2s_get_u64(blob + q1) == 3);
 	CHECK(l2s_get_u32(blob + nbuf) == 2 && l2s_get_u64(blob + b0) == 4 && l2s_get_u64(blob + b1) == 9);
-	CHECK(import_patched(&cfg, blob, len, 0, 1, 1) == L2S_OK);
+	CHECK(import_patched(&cfg, blob, len, 0, 1, 2) == L2S_OK);
 
 	/* Every truncation, and one byte too many. */
 	for (size_t cut = 0; cut < len; cut++) {
@@ -859,16 +942,17 @@ static void test_import_malformed(void)
 	l2s_delivery_free(&d);
 	free(longer);
 
-	CHECK(import_patched(&cfg, blob, len, 0, 1, 2) == L2S_ERR_DECODE);        /* version */
-	CHECK(import_patched(&cfg, blob, len, 1, 8, 0) == L2S_ERR_DECODE);        /* next_seq 0 */
-	CHECK(import_patched(&cfg, blob, len, 1, 8, 6) == L2S_ERR_DECODE);        /* queued seq 6 >= next_seq */
-	CHECK(import_patched(&cfg, blob, len, 1, 8, L2S_DELIVERY_MAX_SEQ + 1) == L2S_ERR_DECODE);
-	CHECK(import_patched(&cfg, blob, len, 9, 8, 0) == L2S_ERR_DECODE);        /* next_expected 0 */
-	CHECK(import_patched(&cfg, blob, len, 9, 8, 4) == L2S_ERR_DECODE);        /* buffered 4 not above */
-	CHECK(import_patched(&cfg, blob, len, 9, 8, 3) == L2S_OK);
-	CHECK(import_patched(&cfg, blob, len, 17, 4, 5) == L2S_ERR_DECODE);       /* n_queued */
-	CHECK(import_patched(&cfg, blob, len, 17, 4, 3) == L2S_ERR_DECODE);
-	CHECK(import_patched(&cfg, blob, len, 17, 4, UINT32_MAX) == L2S_ERR_DECODE);
+	CHECK(import_patched(&cfg, blob, len, 0, 1, 1) == L2S_ERR_DECODE);        /* version 1 */
+	CHECK(import_patched(&cfg, blob, len, 0, 1, 3) == L2S_ERR_DECODE);        /* version 3 */
+	CHECK(import_patched(&cfg, blob, len, S + 1, 8, 0) == L2S_ERR_DECODE);        /* next_seq 0 */
+	CHECK(import_patched(&cfg, blob, len, S + 1, 8, 6) == L2S_ERR_DECODE);        /* queued seq 6 >= next_seq */
+	CHECK(import_patched(&cfg, blob, len, S + 1, 8, L2S_DELIVERY_MAX_SEQ + 1) == L2S_ERR_DECODE);
+	CHECK(import_patched(&cfg, blob, len, S + 9, 8, 0) == L2S_ERR_DECODE);        /* next_expected 0 */
+	CHECK(import_patched(&cfg, blob, len, S + 9, 8, 4) == L2S_ERR_DECODE);        /* buffered 4 not above */
+	CHECK(import_patched(&cfg, blob, len, S + 9, 8, 3) == L2S_OK);
+	CHECK(import_patched(&cfg, blob, len, S + 17, 4, 6) == L2S_ERR_DECODE);       /* n_queued */
+	CHECK(import_patched(&cfg, blob, len, S + 17, 4, 4) == L2S_ERR_DECODE);
+	CHECK(import_patched(&cfg, blob, len, S + 17, 4, UINT32_MAX) == L2S_ERR_DECODE);
 	CHECK(import_patched(&cfg, blob, len, q0, 8, 0) == L2S_ERR_DECODE);       /* seq 0 */
 	CHECK(import_patched(&cfg, blob, len, q0, 8, 3) == L2S_ERR_DECODE);       /* not ascending */
 	CHECK(import_patched(&cfg, blob, len, q1, 8, 2) == L2S_ERR_DECODE);
@@ -910,9 +994,9 @@ static void test_import_over_limits(void)
 	tiny.send_queue_bytes_limit = 10;
 	l2s_delivery_init(&d, &tiny);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
-	CHECK(d.queued == 4);
+	CHECK(d.queued == 5);
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_ERR_QUEUE_FULL);
-	CHECK(l2s_delivery_on_ack(&d, 6, 0, NULL, NULL) == 3);
+	CHECK(l2s_delivery_on_ack(&d, 6, 0, NULL, NULL) == 4);
 	CHECK(d.queued == 1 && d.queued_bytes == 25);
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_ERR_QUEUE_FULL); /* bytes */
 	CHECK(l2s_delivery_on_ack(&d, 7, 0, NULL, NULL) == 1);
@@ -932,6 +1016,8 @@ int main(void)
 	test_ack_rules();
 	test_receive_rules();
 	test_export_import();
+	test_sync_streams();
+	test_take_over();
 	test_reserve_and_sync();
 	test_sync_receiver();
 	test_import_malformed();

@@ -17,12 +17,12 @@ static struct l2s_ticket_keys TK;
 static struct l2s_nonce_cache NC;
 static uint8_t TICKET[L2S_TICKET_BYTES];
 
-/* R's stored sessions for key-derivation mode: just the one. */
-static int lookup(void *arg, const uint8_t sid[16], uint8_t rs[32], uint8_t peer_pk[32])
+/* R's stored sessions for key-derivation mode: just the one, confirmed. */
+static int lookup(void *arg, const uint8_t sid[16], int candidate, uint8_t rs[32], uint8_t peer_pk[32])
 {
 	const struct l2s_session_keys *k = arg;
 
-	if (memcmp(sid, k->session_id, 16) != 0)
+	if (candidate != 0 || memcmp(sid, k->session_id, 16) != 0)
 		return L2S_ERR_NOT_FOUND;
 	memcpy(rs, k->rs, 32);
 	memcpy(peer_pk, I.id.pk, 32);

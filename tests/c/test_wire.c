@@ -447,17 +447,34 @@ static void test_frame_ack_heartbeat(void)
 		CHECK(!encode_refused(&f));
 	}
 
-	/* SYNC: send_base (u64), at least 1 like every seq. */
+	/* SYNC: send_base (u64), at least 1 like every seq, and the stream id
+	 * (16 bytes, not all zero). */
 	memset(&f, 0, sizeof(f));
 	f.type = L2S_FRAME_SYNC;
 	f.u.sync.send_base = 0x0102030405060708ull;
+	f.u.sync.stream = src + 3;
 	frame_start(&w, 0x0b);
 	wb_be(&w, f.u.sync.send_base, 8);
-	check_frame(&f, &w, 9, 9);
+	wb_bytes(&w, src + 3, 16);
+	check_frame(&f, &w, 25, 25);
 	memset(w.b + 1, 0, 8);
 	CHECK(rejected(rt_frame, w.b, w.n));
+	memcpy(w.b + 1, "\1\2\3\4\5\6\7\10", 8);
+	memset(w.b + 9, 0, 16);
+	CHECK(rejected(rt_frame, w.b, w.n));
+	w.b[24] = 1; /* one non-zero byte names a stream */
+	CHECK(accepted(rt_frame, w.b, w.n));
 	f.u.sync.send_base = 0;
 	CHECK(encode_refused(&f));
+	f.u.sync.send_base = 1;
+	f.u.sync.stream = NULL;
+	CHECK(encode_refused(&f));
+	{
+		static const uint8_t zero_stream[16];
+
+		f.u.sync.stream = zero_stream;
+		CHECK(encode_refused(&f));
+	}
 }
 
 static void test_frame_rotate(void)

@@ -166,6 +166,7 @@ static void seed_frames(struct corpus *c)
 	memset(&f, 0, sizeof(f));
 	f.type = L2S_FRAME_SYNC;
 	f.u.sync.send_base = 1;
+	f.u.sync.stream = (const uint8_t *)"stream id 16 byt";
 	emit_frame(c, &f);
 }
 

@@ -186,6 +186,7 @@ static void seed_frames(struct seed *s)
 	rec_frame(s, &fr);
 	fr.type = L2S_FRAME_SYNC;
 	fr.u.sync.send_base = 9;
+	fr.u.sync.stream = (const uint8_t *)"stream id 16 byt";
 	rec_frame(s, &fr);
 	fr.type = L2S_FRAME_CONFIRM;
 	rec_frame(s, &fr);
