@@ -1,6 +1,7 @@
 """l2sess.Node in one process: two nodes on 127.0.0.1 through the C loop."""
 import contextlib
 import threading
+import time
 
 import pytest
 
@@ -146,22 +147,37 @@ def test_metrics_are_prometheus_text(pair):
 
 
 def test_events_wait_releases_the_gil(pair):
+    """A Python thread keeps counting while next_event() waits in the C loop.
+
+    The counter notes the time of every 1,000th increment. Were the GIL held
+    in the wait, the counter could only run just before the wait began or
+    just after it ended, never in the middle half of it."""
     a, b = pair
-    ticks = []
+    stamps = []
     stop = threading.Event()
 
-    def spin():
+    def count():
+        n = 0
         while not stop.is_set():
-            ticks.append(1)
+            n += 1
+            if n % 1000 == 0:
+                stamps.append(time.monotonic())
 
-    t = threading.Thread(target=spin)
+    t = threading.Thread(target=count)
     t.start()
     try:
-        assert a.next_event(timeout=0.3) is None
+        time.sleep(0.05)  # the counter is running
+        t0 = time.monotonic()
+        assert a.next_event(timeout=1.0) is None  # nothing comes: a 1 s wait in C
+        t1 = time.monotonic()
     finally:
         stop.set()
         t.join()
-    assert len(ticks) > 1000  # the other thread ran while next_event waited
+    assert t1 - t0 >= 0.9
+    q = (t1 - t0) / 4
+    during = [s for s in stamps if t0 + q < s < t1 - q]
+    # Some 100,000s of increments are expected; 10,000 leaves room for a busy machine.
+    assert len(during) >= 10, f"{len(during)} thousand increments in the middle of a {t1 - t0:.2f} s wait"
 
 
 def test_bad_arguments_are_typed(pair):
