@@ -61,14 +61,41 @@ def test_send_before_a_session_is_invalid_state(pair):
         a.send(b.did, b"too early")
 
 
+def wait_until(predicate, timeout):
+    """Polls predicate() until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_unknown_peer_is_refused_without_accept_any():
+    """a starts a handshake to b and sends to it; b, which knows no peers, takes
+    the handshake and says nothing: a stays in handshake_initiated with its
+    messages queued, b has no session, no peer and no event."""
     b = Node(Identity.generate(), ("127.0.0.1", 0)).start()  # no accept_any, no peers
-    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    # a keeps trying for longer than the test takes, however slow the machine
+    a = Node(Identity.generate(), ("127.0.0.1", 0), SessionConfig(handshake_timeout=300)).start()
     try:
         a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(lambda e: e.kind == "state" and e.to_state == "handshake_initiated", 10)
+        # a's messages wait in its session for the handshake to complete
+        seqs = [a.send(b.did, b"for b %d" % i) for i in range(5)]
+        assert seqs == [1, 2, 3, 4, 5]
+        # b takes a's HANDSHAKE_INIT and, in the same round, refuses it
+        assert wait_until(lambda: b.status()["stats"]["rx_messages"] >= 1, 20)
         with pytest.raises(TimeoutError):
-            b.wait_for(lambda e: e.kind == "message", 1.5)
-        assert not any(p["session"] and p["session"]["state"] == "established" for p in b.peers())
+            b.wait_for(lambda e: True, 1.0)  # not even a state event
+        st = b.status()
+        assert st["peers"] == [] and st["stats"]["sessions"] == 0 and st["stats"]["handshakes"] == 0
+        # a never got an answer: not established, nothing delivered, all five still queued
+        assert [e for e in a.events(timeout=0.2) if e.kind != "state" or e.to_state == "established"] == []
+        (peer,) = a.peers()
+        assert peer["session"]["state"] == "handshake_initiated"
+        assert peer["session"]["queued"] == 5 and peer["session"]["unacked"] == 0
+        assert peer["delivered"] == 0 and a.status()["stats"]["handshakes"] == 0
     finally:
         a.stop()
         b.stop()
