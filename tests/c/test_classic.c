@@ -13,19 +13,23 @@ static void test_x25519(const char *dir)
 	struct kv_record r = { 0 };
 	FILE *f = kv_open(dir, "x25519.kv");
 	uint8_t out[32];
-	int n = 0;
+	int n = 0, cases = 0;
 
 	while (kv_next(f, &r)) {
 		CHECK(l2s_x25519(out, F(&r, "scalar"), F(&r, "u")) == L2S_OK);
 		CHECK_MEM(out, F(&r, "output"), 32);
 		n++;
+		cases++;
 	}
 	fclose(f);
+	kv_expect("x25519.kv", cases, KV_CASES_X25519);
 	f = kv_open(dir, "x25519_iterated.kv");
+	cases = 0;
 	while (kv_next(f, &r)) {
 		uint8_t k[32], u[32];
 		uint64_t iters = kv_u64(&r, "iterations");
 
+		cases++; /* counted whether or not it runs below */
 		/* The million-iteration case takes ~35 s natively and far longer
 		 * under qemu or the sanitizers: only the native run (make ctest
 		 * sets L2S_FULL_VECTORS) does it; 1 and 1000 check the rest. */
@@ -42,7 +46,9 @@ static void test_x25519(const char *dir)
 		n++;
 	}
 	fclose(f);
+	kv_expect("x25519_iterated.kv", cases, KV_CASES_X25519_ITERATED);
 	f = kv_open(dir, "x25519_dh.kv");
+	cases = 0;
 	while (kv_next(f, &r)) {
 		uint8_t pk[32];
 
@@ -55,8 +61,10 @@ static void test_x25519(const char *dir)
 		CHECK(l2s_x25519(out, F(&r, "bob_private"), F(&r, "alice_public")) == L2S_OK);
 		CHECK_MEM(out, F(&r, "shared_secret"), 32);
 		n++;
+		cases++;
 	}
 	fclose(f);
+	kv_expect("x25519_dh.kv", cases, KV_CASES_X25519_DH);
 	/* A small-order peer key (u = 0) must be refused, not yield zeros. */
 	{
 		uint8_t zero[32] = { 0 }, sk[32];
@@ -91,6 +99,7 @@ static void test_ed25519(const char *dir)
 	fclose(f);
 	kv_clear(&r);
 	printf("ed25519: %d vectors\n", n);
+	kv_expect("ed25519.kv", n, KV_CASES_ED25519);
 }
 
 static void test_aead(const char *dir)
@@ -119,6 +128,7 @@ static void test_aead(const char *dir)
 	fclose(f);
 	kv_clear(&r);
 	printf("chacha20-poly1305: %d vectors\n", n);
+	kv_expect("aead.kv", n, KV_CASES_AEAD);
 }
 
 static void test_blake3(const char *dir)
@@ -149,6 +159,7 @@ static void test_blake3(const char *dir)
 	fclose(f);
 	kv_clear(&r);
 	printf("blake3 (%s): %d vectors\n", l2s_blake3_backend(), n);
+	kv_expect("blake3.kv", n, KV_CASES_BLAKE3);
 }
 
 int main(int argc, char **argv)

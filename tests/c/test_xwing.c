@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 	fclose(f);
 	kv_clear(&r);
 	printf("xwing.kv: %d vectors\n", n);
+	kv_expect("xwing.kv", n, KV_CASES_XWING);
 
 	/* Random round trip; a flipped bit in either half changes the secret. */
 	CHECK(l2s_xwing_keygen(pk, sk) == L2S_OK);

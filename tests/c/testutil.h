@@ -124,6 +124,29 @@ static inline uint64_t kv_u64(const struct kv_record *r, const char *name)
 	return v;
 }
 
+/* The number of cases each .kv file holds (gen_vectors.py writes one record
+ * per case of tests/vectors/, whose README.md lists them). The tests assert
+ * these exactly, so that a truncated or emptied vector file fails instead of
+ * passing on fewer cases. */
+#define KV_CASES_MLKEM_KEYGEN 25    /* ACVP keyGen, ML-KEM-768 */
+#define KV_CASES_MLKEM_ENCAPS 25    /* ACVP encapDecap, encapsulation */
+#define KV_CASES_MLKEM_DECAPS 10    /* ACVP encapDecap, decapsulation (5 modified) */
+#define KV_CASES_XWING 13           /* 3 of the X-Wing draft + 10 of concrete-hybrid-kems */
+#define KV_CASES_BLAKE3 35          /* the official BLAKE3 test_vectors.json */
+#define KV_CASES_AEAD 2             /* RFC 8439 */
+#define KV_CASES_X25519 2           /* RFC 7748 §5.2 */
+#define KV_CASES_X25519_ITERATED 3  /* RFC 7748 §5.2: 1, 1,000 and 1,000,000 iterations */
+#define KV_CASES_X25519_DH 1        /* RFC 7748 §6.1 */
+#define KV_CASES_ED25519 5          /* RFC 8032 §7.1 */
+
+/* Checks that file held exactly want cases. */
+static inline void kv_expect(const char *file, int got, int want)
+{
+	CHECK(got == want);
+	if (got != want)
+		fprintf(stderr, "%s: %d cases, want %d\n", file, got, want);
+}
+
 static inline FILE *kv_open(const char *dir, const char *file)
 {
 	char path[4096];

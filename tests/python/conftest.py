@@ -134,6 +134,12 @@ def vector_cases_fixture():
 
 
 @pytest.fixture(scope="session")
+def vector_set_names():
+    """The names of every vector set (the *_case arguments)."""
+    return tuple(CASES)
+
+
+@pytest.fixture(scope="session")
 def runslow(request):
     """True when slow tests must run whatever they cost: --runslow or L2S_RUNSLOW=1.
 

@@ -1,8 +1,13 @@
-"""Smoke test of bench/bench_net.py: a --quick run must fill its table.
+"""Smoke tests of the Python benchmarks in bench/, each in a small configuration,
+so that none of them can rot between `make bench` runs (bench_engine.c has
+its own: the ctest bench_engine_quick).
 
-The aioquic part always runs (about 5 s); our part runs only when
-l2sess.node exists. The figures are not judged, only that every row the
-part owns holds a positive number, in the printed table and in --json.
+bench_net.py --quick must fill its table: the aioquic part always runs (about
+5 s); our part runs only when l2sess.node exists. bench_crypto.py with a
+short time per operation must measure every operation and report every goal;
+bench_relay.py at one low rate must carry datagrams both ways through both
+impairment profiles. The figures are not judged, only that every row holds a
+positive number (bench_net: in the printed table and in --json).
 """
 import importlib.util
 import json
@@ -14,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("aioquic")
-
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "bench_net.py"
 ROWS = ("full handshake incl. connect p50", "full handshake incl. connect p99", "resumption incl. connect p50",
@@ -25,14 +28,21 @@ OURS_ONLY = ("full handshake (L2 exchange) p50", "full handshake (L2 exchange) p
 FIGURE = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?) (ms|msg/s|MB/s)$")
 
 
-def run_bench(tmp_path, part):
-    out = tmp_path / "bench.json"
+def run_script(script, *args):
+    """Runs bench/<script> with args; its stdout. It must exit 0."""
     # The l2sess this test imports (the checkout's), not another install.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--part", part, "--json", str(out)],
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *map(str, args)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout, json.loads(out.read_text(encoding="utf-8"))
+    return proc.stdout
+
+
+def run_bench(tmp_path, part):
+    pytest.importorskip("aioquic")
+    out = tmp_path / "bench.json"
+    stdout = run_script(BENCH.name, "--quick", "--part", part, "--json", out)
+    return stdout, json.loads(out.read_text(encoding="utf-8"))
 
 
 def table_column(stdout, column):
@@ -95,3 +105,49 @@ def test_our_part_quick(tmp_path):
         l2, whole = data["l2sess"][f"{kind}_l2"], data["l2sess"][kind]
         # the exchange is part of the whole run it was measured in
         assert 0 < l2["p50_ms"] <= whole["p50_ms"] and l2["runs"] == whole["runs"]
+
+
+# ---- bench_crypto.py -------------------------------------------------------------------------------
+
+def test_bench_crypto_small(tmp_path):
+    """10 ms per operation in one round (about 2 s): every operation measured once
+    at least, and the table, the goals and the JSON written."""
+    out = tmp_path / "crypto.json"
+    stdout = run_script("bench_crypto.py", "--time", "0.01", "--rounds", "1", "--json", out)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    names = [r["name"] for r in data["results"]]
+    assert len(names) == len(set(names)) and len(names) >= 20
+    for r in data["results"]:
+        assert r["us"] > 0 and r["batches"] >= 1, r
+        assert r["name"] in stdout
+    # four ML-KEM-768 ratios against pyca and BLAKE3's throughput
+    assert len(data["goals"]) == 5 and all(isinstance(g["met"], bool) for g in data["goals"])
+    assert all(g["ratio"] > 0 for g in data["goals"][:4]) and data["goals"][4]["gb_per_s"] > 0
+    assert "BLAKE3 64 KiB:" in stdout and "total run time:" in stdout
+
+
+# ---- bench_relay.py --------------------------------------------------------------------------------
+
+RELAY_LINE = re.compile(r"^(clean|impaired)\s+(one-way|echo)\s+(offered\s+(\d+)/s|closed loop)")
+
+
+def test_bench_relay_small():
+    """One low rate (2,000/s) for 0.25 s per measurement (about 5 s): the relay
+    process carries datagrams one way and echoed, clean and impaired."""
+    stdout = run_script("bench_relay.py", "--seconds", "0.25", "--rates", "2000")
+    rows = {}
+    for line in stdout.splitlines():
+        m = RELAY_LINE.match(line)
+        assert m, f"not a result line: {line!r}"
+        numbers = {k: int(v) for k, v in re.findall(r"(sent|received|echoed|impairment)\s+(\d+)", line)}
+        rows[(m.group(1), m.group(2), "closed" if m.group(3) == "closed loop" else "offered")] = (numbers, line)
+    assert sorted(rows) == [("clean", "echo", "closed"), ("clean", "echo", "offered"),
+                            ("clean", "one-way", "offered"), ("impaired", "echo", "offered"),
+                            ("impaired", "one-way", "offered")]
+    for (profile, kind, how), (numbers, line) in rows.items():
+        if how == "closed":
+            assert float(re.search(r"window \d+:\s+([0-9.]+) echoes/s", line).group(1)) > 0, line
+            continue
+        assert numbers["sent"] > 0 and numbers["received" if kind == "one-way" else "echoed"] > 0, line
+        if profile == "impaired":  # 5 % loss (seeded) of some 500 datagrams: the impairment ran
+            assert numbers["impairment"] > 0, line

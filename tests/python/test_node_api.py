@@ -1,6 +1,7 @@
 """l2sess.Node in one process: two nodes on 127.0.0.1 through the C loop."""
 import contextlib
 import threading
+import time
 
 import pytest
 
@@ -60,14 +61,41 @@ def test_send_before_a_session_is_invalid_state(pair):
         a.send(b.did, b"too early")
 
 
+def wait_until(predicate, timeout):
+    """Polls predicate() until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_unknown_peer_is_refused_without_accept_any():
+    """a starts a handshake to b and sends to it; b, which knows no peers, takes
+    the handshake and says nothing: a stays in handshake_initiated with its
+    messages queued, b has no session, no peer and no event."""
     b = Node(Identity.generate(), ("127.0.0.1", 0)).start()  # no accept_any, no peers
-    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    # a keeps trying for longer than the test takes, however slow the machine
+    a = Node(Identity.generate(), ("127.0.0.1", 0), SessionConfig(handshake_timeout=300)).start()
     try:
         a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(lambda e: e.kind == "state" and e.to_state == "handshake_initiated", 10)
+        # a's messages wait in its session for the handshake to complete
+        seqs = [a.send(b.did, b"for b %d" % i) for i in range(5)]
+        assert seqs == [1, 2, 3, 4, 5]
+        # b takes a's HANDSHAKE_INIT and, in the same round, refuses it
+        assert wait_until(lambda: b.status()["stats"]["rx_messages"] >= 1, 20)
         with pytest.raises(TimeoutError):
-            b.wait_for(lambda e: e.kind == "message", 1.5)
-        assert not any(p["session"] and p["session"]["state"] == "established" for p in b.peers())
+            b.wait_for(lambda e: True, 1.0)  # not even a state event
+        st = b.status()
+        assert st["peers"] == [] and st["stats"]["sessions"] == 0 and st["stats"]["handshakes"] == 0
+        # a never got an answer: not established, nothing delivered, all five still queued
+        assert [e for e in a.events(timeout=0.2) if e.kind != "state" or e.to_state == "established"] == []
+        (peer,) = a.peers()
+        assert peer["session"]["state"] == "handshake_initiated"
+        assert peer["session"]["queued"] == 5 and peer["session"]["unacked"] == 0
+        assert peer["delivered"] == 0 and a.status()["stats"]["handshakes"] == 0
     finally:
         a.stop()
         b.stop()
@@ -146,22 +174,37 @@ def test_metrics_are_prometheus_text(pair):
 
 
 def test_events_wait_releases_the_gil(pair):
+    """A Python thread keeps counting while next_event() waits in the C loop.
+
+    The counter notes the time of every 1,000th increment. Were the GIL held
+    in the wait, the counter could only run just before the wait began or
+    just after it ended, never in the middle half of it."""
     a, b = pair
-    ticks = []
+    stamps = []
     stop = threading.Event()
 
-    def spin():
+    def count():
+        n = 0
         while not stop.is_set():
-            ticks.append(1)
+            n += 1
+            if n % 1000 == 0:
+                stamps.append(time.monotonic())
 
-    t = threading.Thread(target=spin)
+    t = threading.Thread(target=count)
     t.start()
     try:
-        assert a.next_event(timeout=0.3) is None
+        time.sleep(0.05)  # the counter is running
+        t0 = time.monotonic()
+        assert a.next_event(timeout=1.0) is None  # nothing comes: a 1 s wait in C
+        t1 = time.monotonic()
     finally:
         stop.set()
         t.join()
-    assert len(ticks) > 1000  # the other thread ran while next_event waited
+    assert t1 - t0 >= 0.9
+    q = (t1 - t0) / 4
+    during = [s for s in stamps if t0 + q < s < t1 - q]
+    # Some 100,000s of increments are expected; 10,000 leaves room for a busy machine.
+    assert len(during) >= 10, f"{len(during)} thousand increments in the middle of a {t1 - t0:.2f} s wait"
 
 
 def test_bad_arguments_are_typed(pair):

@@ -8,6 +8,7 @@ deterministic mode's byte-identical handshakes.
 """
 import dataclasses
 import logging
+import sys
 import threading
 
 import pytest
@@ -791,20 +792,39 @@ def test_transition_table_and_names():
 
 
 def test_nodes_in_threads_release_the_gil():
-    """Handshakes on separate nodes in several threads: no crash, all complete."""
-    results = []
+    """Handshakes on separate nodes in four threads: all complete, and the
+    threads take turns while the engine works, so its calls release the GIL.
+
+    The interpreter's switch interval is set far above the test's length:
+    then nothing takes the GIL from a thread running Python, and another
+    thread gets it only when a C call releases it. Were the engine's calls
+    to keep the GIL, each thread would run to its end before the next one
+    started, and the log of their steps would change thread exactly 3 times."""
+    nthreads, rounds = 4, 5
+    # made here, so that the threads run only the handshakes
+    worlds = [[World(seed=10 * i + k) for k in range(rounds)] for i in range(nthreads)]
+    results, log = [], []
 
     def work(i):
-        w = World(seed=i)
-        s = establish(w.did("bob"), SessionConfig(), w.a)
-        results.append(w.until(lambda: s.state == State.ESTABLISHED, 1))
+        for w in worlds[i]:
+            s = establish(w.did("bob"), SessionConfig(), w.a)
+            log.append(i)
+            results.append(w.until(lambda: s.state == State.ESTABLISHED, 1))
+            log.append(i)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [True] * 4
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert results == [True] * nthreads * rounds
+    changes = sum(x != y for x, y in zip(log, log[1:]))
+    assert changes > nthreads - 1, f"the threads ran one after another: {log}"
 
 
 def test_engine_epoch_offset():

@@ -1,11 +1,17 @@
-"""The state machine of docs/STATE_MACHINE.md against the C engine.
+"""The state machine of docs/STATE_MACHINE.md against the C engine and the spec.
 
 The mermaid diagram in the doc, the doc's transition table and the table the
 C engine exports (and enforces) must be the same set of (from, to) pairs,
 ignoring the initial `[*] --> idle`; every other pair of the eight states
 (and [*]) must raise InvalidState through the binding that asks the engine.
+The doc's diagram must be SPEC-018 §3.2's, label for label: against the copy
+of it in tests/data (always), and that copy against the spec itself where the
+spec is found: in $L2S_SPEC_DIR, else in ../shared/spec next to the repository
+(the development setup). Set L2S_REQUIRE_SPEC=1 to fail instead of skipping
+that last check when the spec is not found.
 """
 import itertools
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +20,10 @@ import pytest
 from l2sess import InvalidState, State, _core
 from l2sess import session as session_mod
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "STATE_MACHINE.md"
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "STATE_MACHINE.md"
+SPEC_NAME = "SPEC-018-l2-session-manager.md"
+SPEC_COPY = REPO / "tests" / "data" / "spec018_section3.mmd"
 STATES = ["idle", "handshake_initiated", "handshake_received", "established",
           "degraded", "rotating", "suspended", "failed"]
 END = "[*]"
@@ -83,17 +92,51 @@ def test_doc_table_equals_engine_table():
     assert set(doc_table_transitions(_doc_text())) == set(engine_transitions())
 
 
+def spec_copy_diagram():
+    """The diagram in tests/data: the file without its leading %% note."""
+    lines = SPEC_COPY.read_text(encoding="utf-8").splitlines()
+    while lines and lines[0].startswith("%%"):
+        lines.pop(0)
+    return "\n".join(lines) + "\n"
+
+
+def live_spec_diagram():
+    """SPEC-018's §3 mermaid block (spaces at line ends removed), or None when the
+    spec is not found. A spec found without that block fails the test."""
+    dirs = [Path(os.environ["L2S_SPEC_DIR"])] if os.environ.get("L2S_SPEC_DIR") else []
+    dirs.append(REPO.parent / "shared" / "spec")
+    for d in dirs:
+        if (d / SPEC_NAME).is_file():
+            text = (d / SPEC_NAME).read_text(encoding="utf-8")
+            section = text.split("\n## 3.", 1)[1].split("\n## ", 1)[0]
+            (block,) = re.findall(r"```mermaid\n(.*?)```", section, re.S)
+            return "".join(ln.rstrip() + "\n" for ln in block.splitlines())
+    if os.environ.get("L2S_REQUIRE_SPEC"):
+        pytest.fail(f"L2S_REQUIRE_SPEC is set but no {SPEC_NAME} in {', '.join(map(str, dirs))}")
+    return None
+
+
+def arrows(block):
+    return sorted(ln.strip() for ln in block.splitlines() if "-->" in ln)
+
+
 def test_mermaid_matches_spec_section_3():
-    """The doc's diagram is the spec's diagram (SPEC-018 §3.2), label for label."""
-    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "SPEC-018-l2-session-manager.md"
-    if not spec.exists():
-        pytest.skip(f"{spec} not present")
+    """The doc's diagram is the spec's diagram (SPEC-018 §3.2, the copy in
+    tests/data), label for label."""
+    doc_block = re.findall(r"```mermaid\n(.*?)```", _doc_text(), re.S)[0]
+    copy = spec_copy_diagram()
+    assert copy.startswith("stateDiagram-v2\n")
+    assert len(arrows(copy)) == 17  # as mermaid_transitions counts for the doc
+    assert arrows(doc_block) == arrows(copy)
 
-    def arrows(text):
-        block = re.findall(r"```mermaid\n(.*?)```", text, re.S)[0]
-        return sorted(ln.strip() for ln in block.splitlines() if "-->" in ln)
 
-    assert arrows(_doc_text()) == arrows(spec.read_text(encoding="utf-8"))
+def test_spec_copy_is_the_live_spec():
+    """tests/data/spec018_section3.mmd is SPEC-018 §3's diagram as it is now."""
+    live = live_spec_diagram()
+    if live is None:
+        pytest.skip(f"{SPEC_NAME} not found (checked the copy in tests/data only; "
+                    "L2S_SPEC_DIR names its folder, L2S_REQUIRE_SPEC=1 makes this a failure)")
+    assert spec_copy_diagram() == live, f"SPEC-018 §3.2 changed: copy it to {SPEC_COPY}"
 
 
 ALL_PAIRS = list(itertools.product(STATES + [END], STATES + [END]))
