@@ -15,6 +15,10 @@ commands on a Unix control socket (0600) and serves /metrics over HTTP when
 `metrics` is set. SIGTERM closes the connections cleanly and saves every
 session (atomic writes); sessions are also saved every checkpoint_interval so
 that a SIGKILL loses as little as possible. See docs/NODE.md.
+
+node.toml is checked against l2sess/config.py before any command acts: a
+mistake in it, or in a file or port it names, is one line on stderr naming
+the key ("l2sess.node: node.toml: [session] ttl: ...") and exit code 2.
 """
 from __future__ import annotations
 
