@@ -310,11 +310,14 @@ def _rules(prefix: str, schema: dict[str, Key], values: dict, given: dict, rules
         unit = f" {schema[name].unit}" if schema[name].unit else ""
         return f"{_number(values[name])}{unit}" + ("" if name in given else " (the default)")
 
+    def holds(op, x, y):
+        return x < y if op == "<" else x >= y
+
     for a, op, b in rules:
-        va, vb = round(values[a] * scale), round(values[b] * scale)
-        if (op == "<" and not va < vb) or (op == ">=" and not va >= vb):
+        if not holds(op, round(values[a] * scale), round(values[b] * scale)):
             relation = "must be below" if op == "<" else "must not be below"
-            rounding = " (in whole milliseconds)" if scale != 1 and values[a] != values[b] else ""
+            # Only the rounding to the engine's unit broke the rule: say so.
+            rounding = " (in whole milliseconds)" if holds(op, values[a], values[b]) else ""
             raise ConfigError(f"{prefix} {a}", f"{shown(a)} {relation} {b} = {shown(b)}{rounding}")
 
 

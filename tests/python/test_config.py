@@ -286,7 +286,8 @@ def test_a_value_out_of_range_is_refused(tmp_path, table, line, expected):
                  id="keepalive-not-below-idle"),
 ])
 def test_an_invalid_combination_is_refused_naming_both_keys(tmp_path, table, lines, expected):
-    refused(write(tmp_path, with_lines(BASE, table, *lines)), *expected)
+    line = refused(write(tmp_path, with_lines(BASE, table, *lines)), *expected)
+    assert line.endswith("whole milliseconds)") == ("1.0004" in lines[0])
 
 
 # ---- [[peers]] --------------------------------------------------------------------------------
