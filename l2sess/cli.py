@@ -15,11 +15,16 @@ commands on a Unix control socket (0600) and serves /metrics over HTTP when
 `metrics` is set. SIGTERM closes the connections cleanly and saves every
 session (atomic writes); sessions are also saved every checkpoint_interval so
 that a SIGKILL loses as little as possible. See docs/NODE.md.
+
+node.toml is checked against l2sess/config.py before any command acts: a
+mistake in it, or in a file or port it names, is one line on stderr naming
+the key ("l2sess.node: node.toml: [session] ttl: ...") and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -29,65 +34,16 @@ import socketserver
 import sys
 import threading
 import time
-import tomllib
 
+from l2sess.config import ConfigError, blame, load_config, parse_address
 from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
-from l2sess.node import Node, NodeEvent, parse_address
-from l2sess.session import SessionConfig
+from l2sess.node import Node, NodeEvent
 from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
     utc_now
 
-NODE_KEYS = {"identity", "state_dir", "listen", "audit_log", "inbox", "delivery_log", "control", "metrics",
-             "accept_any", "transports", "checkpoint_interval"}
-LOOP_KEYS = {"happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms", "reconnect_max_ms",
-             "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms", "max_sessions"}
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
-
-
-class ConfigError(ValueError):
-    """node.toml is malformed; the message names the key."""
-
-
-# ---- configuration ------------------------------------------------------------------
-
-def load_config(path: str) -> dict:
-    """node.toml, checked, with relative paths taken from its directory."""
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    base = os.path.dirname(os.path.abspath(path))
-    unknown = set(raw) - {"node", "session", "loop", "peers"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
-    node = dict(raw.get("node", {}))
-    if set(node) - NODE_KEYS:
-        raise ConfigError(f"{path}: unknown [node] key(s) {sorted(set(node) - NODE_KEYS)}")
-    for key in ("identity", "state_dir", "audit_log", "inbox", "delivery_log", "control"):
-        if key in node:
-            node[key] = os.path.join(base, node[key])
-    node.setdefault("identity", os.path.join(base, "identity.key"))
-    node.setdefault("state_dir", os.path.join(base, "state"))
-    node.setdefault("control", os.path.join(node["state_dir"], "control.sock"))
-    node.setdefault("listen", "127.0.0.1:0")
-    node.setdefault("checkpoint_interval", 0.2)
-    transports = node.get("transports", ["quic", "utcp"])
-    if not set(transports) <= {"quic", "utcp"} or not transports:
-        raise ConfigError(f"{path}: [node] transports must be a non-empty subset of ['quic', 'utcp']")
-    loop = dict(raw.get("loop", {}))
-    if set(loop) - LOOP_KEYS:
-        raise ConfigError(f"{path}: unknown [loop] key(s) {sorted(set(loop) - LOOP_KEYS)}")
-    try:
-        session = SessionConfig(**raw.get("session", {}))
-    except TypeError as exc:
-        raise ConfigError(f"{path}: [session]: {exc}") from None
-    peers = []
-    for i, p in enumerate(raw.get("peers", [])):
-        if "did" not in p or set(p) - {"did", "address", "connect"}:
-            raise ConfigError(f"{path}: [[peers]] #{i + 1} needs 'did' (and may have 'address', 'connect')")
-        public_key_from_did(p["did"])
-        peers.append({"did": p["did"], "address": p.get("address"), "connect": bool(p.get("connect", True))})
-    return {"node": node, "session": session, "loop": loop, "peers": peers, "transports": transports}
 
 
 # ---- the running node -------------------------------------------------------------------
@@ -110,26 +66,42 @@ class JsonLog:
 
 
 class Runner:
-    """`run`: the node, its state, its logs and its control socket."""
+    """`run`: the node, its state, its logs and its control socket.
+
+    Every file and port the config names is opened here, before anything
+    runs, each under blame(key): a missing directory, a file the node may
+    not read or write, a port in use is one line naming the key."""
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
         n = cfg["node"]
-        self.identity, created = load_or_create_identity(n["identity"])
-        self.state = StateDir(n["state_dir"])
-        self.audit = JsonLog(n.get("audit_log"))
-        self.deliveries = JsonLog(n.get("delivery_log"))
+        with blame("[node] identity", n["identity"]):
+            self.identity, created = load_or_create_identity(n["identity"])
+        with blame("[node] state_dir", n["state_dir"]):
+            self.state = StateDir(n["state_dir"])
+        with blame("[node] audit_log", n["audit_log"]):
+            self.audit = JsonLog(n["audit_log"])
+        with blame("[node] delivery_log", n["delivery_log"]):
+            self.deliveries = JsonLog(n["delivery_log"])
+        if n["inbox"] is not None:
+            with blame("[node] inbox", n["inbox"]):  # the loop opens it as it would
+                os.close(os.open(n["inbox"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self.stop_requested = threading.Event()
-        self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"],
-                         accept_any=bool(n.get("accept_any", False)),
-                         no_quic="quic" not in cfg["transports"], no_utcp="utcp" not in cfg["transports"],
-                         inbox=n.get("inbox"), **cfg["loop"])
+        try:
+            self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"], accept_any=n["accept_any"],
+                             no_quic="quic" not in cfg["transports"], no_utcp="utcp" not in cfg["transports"],
+                             inbox=n["inbox"], **cfg["loop"])
+        except OSError:
+            raise ConfigError("[node] listen", f"cannot bind {n['listen']} (is the port in use, or the address "
+                                               f"not one of this host's?)") from None
+        except ValueError as exc:  # a rule the schema missed: still one line
+            raise ConfigError(None, f"the engine refused the configuration: {exc}") from None
         self.audit.write({"event": "start", "did": self.identity.did, "identity_created": created,
                           "address": "%s:%d" % self.node.address})
         self.session_ids: dict[str, str] = {}
 
     def add_peers(self) -> None:
-        marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"].get("inbox") else {}
+        marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"]["inbox"] else {}
         for p in self.cfg["peers"]:
             pk = public_key_from_did(p["did"])
             self.node.add_peer(p["did"], p["address"], False)
@@ -168,13 +140,21 @@ class Runner:
             self.checkpoint()  # new keys: an older blob could not resume
 
     def serve(self) -> int:
-        control = ControlServer(self.cfg["node"]["control"], self)
-        metrics = MetricsServer(self.cfg["node"]["metrics"], self) if self.cfg["node"].get("metrics") else None
-        self.add_peers()
-        self.node.start()
-        interval = float(self.cfg["node"]["checkpoint_interval"])
-        next_checkpoint = time.monotonic() + interval
-        try:
+        n = self.cfg["node"]
+        with contextlib.ExitStack() as cleanup:  # undone in reverse, whatever fails
+            cleanup.callback(self.finish)
+            with blame("[node] control", n["control"]):
+                cleanup.callback(ControlServer(n["control"], self).close)
+            if n["metrics"] is not None:
+                with blame("[node] metrics", n["metrics"]):
+                    cleanup.callback(MetricsServer(n["metrics"], self).close)
+            self.add_peers()
+            self.node.start()
+            # No more traffic first: the last checkpoint is the final state.
+            cleanup.callback(self.checkpoint)
+            cleanup.callback(self.node.halt)
+            interval = n["checkpoint_interval"]
+            next_checkpoint = time.monotonic() + interval
             while not self.stop_requested.is_set():
                 ev = self.node.next_event(timeout=min(interval, 0.1))
                 if ev is not None:
@@ -182,17 +162,14 @@ class Runner:
                 if time.monotonic() >= next_checkpoint:
                     self.checkpoint()
                     next_checkpoint = time.monotonic() + interval
-        finally:
-            self.node.halt()  # no more traffic: the last checkpoint is the final state
-            self.checkpoint()
-            control.close()
-            if metrics is not None:
-                metrics.close()
-            self.node.stop()
-            self.audit.write({"event": "stop", "did": self.identity.did})
-            self.audit.close()
-            self.deliveries.close()
         return 0
+
+    def finish(self) -> None:
+        """Stops the node (closing its connections) and closes the logs."""
+        self.node.stop()
+        self.audit.write({"event": "stop", "did": self.identity.did})
+        self.audit.close()
+        self.deliveries.close()
 
 
 class ControlServer:
@@ -277,7 +254,12 @@ class MetricsServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(parse_address(listen), Handler)
+        host, port = parse_address(listen)
+
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        self.server = Server((host, port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -291,7 +273,11 @@ class MetricsServer:
 def control_request(cfg: dict, request: dict, timeout: float = 10.0) -> dict:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        s.connect(cfg["node"]["control"])
+        path = cfg["node"]["control"]
+        try:
+            s.connect(path)
+        except OSError as exc:
+            raise ConfigError("[node] control", f"{path}: {exc.strerror or exc} (is the node running?)") from None
         s.sendall((json.dumps(request) + "\n").encode())
         buf = b""
         while not buf.endswith(b"\n"):
@@ -312,7 +298,11 @@ def cmd_keygen(args) -> int:
 
 
 def cmd_did(args) -> int:
-    print(load_identity(args.identity).did)
+    try:
+        ident = load_identity(args.identity)
+    except ValueError as exc:
+        return fail(str(exc))
+    print(ident.did)
     return 0
 
 
@@ -343,7 +333,10 @@ def cmd_rotate(args) -> int:
 
 
 def cmd_send(args) -> int:
-    data = bytes.fromhex(args.hex) if args.hex is not None else args.data.encode()
+    try:
+        data = bytes.fromhex(args.hex) if args.hex is not None else args.data.encode()
+    except ValueError:
+        return fail(f"--hex {args.hex!r} is not hex")
     cfg = load_config(args.config)
     deadline = time.monotonic() + args.wait
     while True:  # until the session exists (a node just started is still connecting)
@@ -383,10 +376,18 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def fail(message: str) -> int:
+    """An operator's mistake: one line on stderr, exit code 2 (as argparse does)."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # a path may hold anything
+    print(f"l2sess.node: {one_line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, PermissionError, FileNotFoundError, FileExistsError) as exc:
-        print(f"l2sess.node: {exc}", file=sys.stderr)
-        return 2
+    except ConfigError as exc:
+        return fail(f"{args.config}: {exc}")
+    except OSError as exc:  # keygen and did: the identity file
+        return fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from l2sess.config import load_config
 from l2sess.store import load_or_create_identity, read_inbox
 
 __all__ = ["NodeProcess", "free_port"]
@@ -92,6 +93,7 @@ class NodeProcess:
                 lines.append(f'address = "{p["address"]}"')
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
+        load_config(self.config_path)  # a mistake here is the caller's: raised here, not in the process
 
     # ---- the process ------------------------------------------------------------------
 

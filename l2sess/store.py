@@ -11,8 +11,10 @@ state_dir/
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 
 from l2sess.identity import Identity
@@ -57,15 +59,23 @@ def create_identity(path: str) -> Identity:
 
 
 def load_identity(path: str) -> Identity:
-    """Reads an identity file; refuses one that others may read."""
+    """Reads an identity file; refuses one that others may read. Raises
+    OSError when it cannot be read, ValueError (naming path) when it is not an
+    identity file."""
     st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: not a file")
     if st.st_mode & 0o077:
         raise PermissionError(f"{path}: identity file mode {st.st_mode & 0o777:o}, must be 0600")
-    with open(path) as f:
-        record = json.load(f)
-    if record.get("format") != IDENTITY_FORMAT:
-        raise ValueError(f"{path}: not an {IDENTITY_FORMAT} file")
-    return Identity(bytes.fromhex(record["seed"]), int(record["prekey_not_after"]))
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        record = json.loads(data)
+        if record.get("format") != IDENTITY_FORMAT:
+            raise ValueError
+        return Identity(bytes.fromhex(record["seed"]), int(record["prekey_not_after"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError(f"{path}: not an {IDENTITY_FORMAT} file") from None
 
 
 def load_or_create_identity(path: str) -> tuple[Identity, bool]:
@@ -83,6 +93,9 @@ class StateDir:
         self.path = path
         self.peers = os.path.join(path, "peers")
         os.makedirs(self.peers, mode=0o700, exist_ok=True)
+        # Refused now rather than at the first checkpoint, when sessions are up.
+        if not os.access(self.peers, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "not writable", self.peers)
 
     def _file(self, pk: bytes, ext: str) -> str:
         return os.path.join(self.peers, f"{pk.hex()}.{ext}")
