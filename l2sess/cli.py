@@ -107,11 +107,11 @@ class Runner:
             self.node.add_peer(p["did"], p["address"], False)
             saved = self.state.load_session(pk)
             if saved is not None:
-                blob, sid = saved
+                blob, stream = saved
                 try:
-                    self.node.import_session(blob, marks.get(sid, 0))
-                    self.audit.write({"event": "import", "did": p["did"], "session_id": sid,
-                                      "delivered_upto": marks.get(sid, 0)})
+                    self.node.import_session(blob, marks.get(stream, 0))
+                    self.audit.write({"event": "import", "did": p["did"], "stream": stream,
+                                      "delivered_upto": marks.get(stream, 0)})
                 except (SessionError, ValueError) as exc:
                     self.audit.write({"event": "import_failed", "did": p["did"], "error": str(exc)})
             if p["connect"]:

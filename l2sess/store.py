@@ -7,7 +7,7 @@ old version or the new one, never a mix. Secrets are created with mode
 
 state_dir/
     peers/<pk hex>.session   sealed StoredSession (PROTOCOL.md §10)
-    peers/<pk hex>.json      {"session_id": hex} of that blob, for the inbox watermark
+    peers/<pk hex>.json      {"stream": hex}: the peer's stream that blob received, for the inbox watermark
 """
 from __future__ import annotations
 
@@ -100,11 +100,11 @@ class StateDir:
     def _file(self, pk: bytes, ext: str) -> str:
         return os.path.join(self.peers, f"{pk.hex()}.{ext}")
 
-    def save_session(self, pk: bytes, blob: bytes, session_id: str) -> None:
+    def save_session(self, pk: bytes, blob: bytes, stream: str) -> None:
         # The id first: a crash between the two leaves an id that names a
         # newer blob than the old one, which only makes the watermark apply
-        # to a session that is not being imported (harmless).
-        write_atomic(self._file(pk, "json"), json.dumps({"session_id": session_id}).encode())
+        # to a stream that is not being imported (harmless).
+        write_atomic(self._file(pk, "json"), json.dumps({"stream": stream}).encode())
         write_atomic(self._file(pk, "session"), blob)
 
     def load_session(self, pk: bytes) -> tuple[bytes, str] | None:
@@ -112,14 +112,16 @@ class StateDir:
             with open(self._file(pk, "session"), "rb") as f:
                 blob = f.read()
             with open(self._file(pk, "json")) as f:
-                sid = json.load(f)["session_id"]
-        except (FileNotFoundError, ValueError, KeyError):
+                saved = json.load(f)
+            # Before streams the inbox was keyed by session id.
+            stream = saved["stream"] if "stream" in saved else saved["session_id"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
-        return blob, sid
+        return blob, stream
 
 
 def inbox_watermarks(path: str) -> dict[str, int]:
-    """The highest seq delivered per session id in an inbox file (PROTOCOL.md §12).
+    """The highest seq delivered per stream of a peer in an inbox file (PROTOCOL.md §12).
     A torn last line (a crash mid-write) is ignored: its message was not
     acknowledged, so it comes again."""
     marks: dict[str, int] = {}
@@ -141,7 +143,7 @@ def inbox_watermarks(path: str) -> dict[str, int]:
 
 
 def read_inbox(path: str) -> list[tuple[str, int, bytes, bytes]]:
-    """Every whole line of an inbox as (session_id, seq, peer_pk, payload)."""
+    """Every whole line of an inbox as (stream, seq, peer_pk, payload)."""
     out = []
     with open(path, "rb") as f:
         for line in f:
