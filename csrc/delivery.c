@@ -309,8 +309,10 @@ static void sync_after_ack(struct l2s_delivery *d, uint64_t next_expected, uint6
 
 	/* Nothing between the peer's next_expected and our lowest queued seq
 	 * will ever be sent (a restore skipped it, perhaps a restore of a
-	 * checkpoint whose own gap was never announced): a SYNC is owed. */
-	if (next_expected < base && base > d->sync_base) {
+	 * checkpoint whose own gap was never announced): a SYNC is owed now,
+	 * also when one for a later gap waits for the queue to drain. (A stale
+	 * ACK may cause one SYNC too many, which costs an ACK.) */
+	if (next_expected < base && base != d->sync_base) {
 		d->sync_base = base;
 		d->sync_due_ms = 0;
 		d->sync_rto_ms = d->rto_base_ms;

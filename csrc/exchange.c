@@ -236,6 +236,10 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->resume_failed = 0;
 	s->resume_timeouts = 0;
 	s->was_established = 1;
+	/* The streams first (a replaced session's), then the SYNC they owe. */
+	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
+		replace_old_session(node, s, now);
+	begin_stream(node, s);
 	l2s_delivery_want_sync(&s->dl); /* and re-sent until the peer's ACK shows it */
 	/* New keys from a handshake or resumption restart rotation numbering:
 	 * a peer that restarted from stored state counts from 1 again. */
@@ -243,9 +247,6 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->rotation_id = 0;
 	free(s->rot_resp);
 	s->rot_resp = NULL;
-	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
-		replace_old_session(node, s, now);
-	begin_stream(node, s);
 	l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_map_put(&node->by_sid, s->session_id, sizeof(s->session_id), s->slot);
 	if (session_by(node, &node->by_half, s->peer_pk, sizeof(s->peer_pk)) == s)
