@@ -137,14 +137,18 @@ static void reset_state(struct l2s_delivery *d)
 	d->rx_unsure = 0;
 }
 
-void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
+void l2s_delivery_set_rto(struct l2s_delivery *d, uint64_t rto)
 {
-	uint64_t rto = cfg->retransmit_timeout_ms;
-
-	memset(d, 0, sizeof(*d));
 	/* Clamped so that timers always move forward and doubling never wraps. */
 	d->rto_base_ms = rto == 0 ? 1 : rto > RTO_CLAMP_MS ? RTO_CLAMP_MS : (uint32_t)rto;
 	d->rto_max_ms = d->rto_base_ms > L2S_DELIVERY_RTO_MAX_MS ? d->rto_base_ms : L2S_DELIVERY_RTO_MAX_MS;
+	d->sync_rto_ms = d->rto_base_ms;
+}
+
+void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	l2s_delivery_set_rto(d, cfg->retransmit_timeout_ms);
 	d->bytes_limit = cfg->send_queue_bytes_limit;
 	d->queue_limit = cfg->send_queue_limit;
 	d->reorder_window = cfg->reorder_window;
@@ -410,6 +414,10 @@ void l2s_delivery_want_sync(struct l2s_delivery *d)
 
 void l2s_delivery_announced(struct l2s_delivery *d)
 {
+	/* The peer took no DATA until it read the SYNC: send again what went
+	 * before (it drops what it has), rather than wait for timeouts. */
+	if (d->announce)
+		l2s_delivery_resend_all(d);
 	d->announce = 0;
 }
 

@@ -133,6 +133,8 @@ typedef void l2s_acked_fn(void *ctx, uint64_t seq);
 typedef void l2s_deliver_fn(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 
 void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg);
+/* Changes the first retransmission timeout (before anything is queued). */
+void l2s_delivery_set_rto(struct l2s_delivery *d, uint64_t rto_ms);
 /* Wipes and frees every held message; d is empty (limits kept) afterwards. */
 void l2s_delivery_free(struct l2s_delivery *d);
 

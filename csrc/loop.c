@@ -220,6 +220,7 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 		return L2S_ERR_IO;
 	if (epoll_set(l, l->wakefd, EPOLLIN) != 0)
 		return L2S_ERR_IO;
+	l->p.node.reliable_paths = 1; /* QUIC streams and μTCP */
 	if ((ret = l2s_node_new(&l->node, &l->p.node, now)) != L2S_OK ||
 	    (ret = l2s_node_set_accept_config(l->node, &l->p.cfg)) != L2S_OK ||
 	    (ret = l2s_identity_init(&l->id, l->p.node.identity_sk)) != L2S_OK ||

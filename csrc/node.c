@@ -48,6 +48,8 @@ struct l2s_session *l2s_session_alloc(struct l2s_node *node, const struct l2s_co
 	s->cfg = *cfg;
 	s->expires = now + cfg->ttl_ms;
 	l2s_delivery_init(&s->dl, cfg);
+	if (node->reliable_paths && cfg->heartbeat_interval_ms > cfg->retransmit_timeout_ms)
+		l2s_delivery_set_rto(&s->dl, cfg->heartbeat_interval_ms);
 	node->slots[slot] = s;
 	node->live++;
 	return s;
@@ -530,6 +532,7 @@ int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, ui
 	if (node->max_sessions > MAX_SESSIONS)
 		node->max_sessions = MAX_SESSIONS;
 	node->load_limit = params->handshake_load_limit ? params->handshake_load_limit : 1024;
+	node->reliable_paths = params->reliable_paths != 0;
 	node->rate_per_s = params->handshake_rate_per_s ? params->handshake_rate_per_s : 20;
 	memcpy(node->storage_key, params->storage_key, sizeof(node->storage_key));
 	l2s_config_default(&node->accept_cfg);

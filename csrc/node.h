@@ -85,6 +85,7 @@ struct l2s_session {
 	uint64_t hb_reply_deadline; /* reply due for the outstanding heartbeat */
 	uint64_t hb_counter;        /* last heartbeat counter we sent */
 	uint64_t hb_outstanding;    /* the counter awaiting a reply, 0 when none */
+	uint64_t hb_sent;           /* when it went out */
 	uint64_t quarantine_until;  /* the peer was verified and misbehaved */
 	uint64_t hb_peer_counter;   /* last heartbeat counter the peer sent */
 	uint64_t path_down_since;   /* 0 while the transport reports connectivity */
@@ -134,6 +135,7 @@ struct l2s_node {
 	struct l2s_rng rng;
 	struct l2s_config accept_cfg;
 	uint32_t max_sessions, load_limit, rate_per_s;
+	int reliable_paths; /* l2s_node_params.reliable_paths */
 
 	struct l2s_session **slots; /* by slot; NULL when free */
 	uint16_t *generation;       /* by slot, so stale handles fail */

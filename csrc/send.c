@@ -61,6 +61,7 @@ int l2s_send_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t no
 {
 	s->hb_counter++;
 	s->hb_outstanding = s->hb_counter;
+	s->hb_sent = now;
 	s->hb_reply_deadline = now + s->cfg.heartbeat_reply_timeout_ms;
 	/* The next one follows an interval after this one if it goes unanswered. */
 	s->hb_next = now + s->cfg.heartbeat_interval_ms;

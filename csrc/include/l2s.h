@@ -244,6 +244,13 @@ struct l2s_node_params {
 	uint32_t handshake_load_limit;             /* half-open handshakes before cookies; 0: 1024 */
 	uint32_t handshake_rate_per_s;             /* token bucket per source address; 0: 20 */
 	uint64_t handshake_counter;                /* the last one used (persisted); 0 for a new identity */
+	/* 1: every path delivers in order and loses nothing while it is up (a
+	 * QUIC stream, μTCP), as the event loop's do. DATA is then re-sent on a
+	 * path change, a resumption or rotation, or when the peer's ACK under
+	 * new keys shows it read our SYNC, and on a timeout only after
+	 * max(retransmit_timeout_ms, heartbeat_interval_ms): re-sending what
+	 * the transport is still delivering would only queue duplicates. */
+	int reliable_paths;
 };
 
 int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, uint64_t now_ms);

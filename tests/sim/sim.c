@@ -188,6 +188,8 @@ struct params {
 	uint32_t new_prekey;        /* per mille of restarts with a new prekey */
 	uint32_t load_limit;        /* half-open handshakes before cookies (small: cookies on) */
 	int batch;                  /* deliver in receive batches */
+	int reliable;               /* the nodes run with reliable_paths: a link loses,
+	                             * duplicates or reorders nothing while it is up */
 	uint64_t ckpt_every;
 };
 
@@ -300,6 +302,17 @@ static int faulty(void)
 	return now < P.fault_end;
 }
 
+static uint64_t last_arrival[MAX_NODES][MAX_NODES][2];
+
+/* A stream delivers in order: jitter never lets a message overtake. */
+static uint64_t arrival(int from, int to, int t, uint64_t at)
+{
+	if (P.reliable && at < last_arrival[from][to][t])
+		at = last_arrival[from][to][t];
+	last_arrival[from][to][t] = at;
+	return at;
+}
+
 static uint64_t link_delay(void)
 {
 	uint64_t d = P.delay;
@@ -377,7 +390,7 @@ static void wire_send(int from, int to, int t, const uint8_t *data, size_t len)
 		p->from = from;
 		p->to = to;
 		p->t = t;
-		p->at = now + link_delay();
+		p->at = arrival(from, to, t, now + link_delay());
 		p->order = packet_order++;
 		heap_push(p);
 	}
@@ -653,6 +666,7 @@ static void node_start(int i)
 		p.rng_seed[b] = (uint8_t)rnd();
 	p.max_sessions = 64;
 	p.handshake_load_limit = P.load_limit;
+	p.reliable_paths = P.reliable;
 	/* The node's counter only grows across restarts: the wall clock's
 	 * microseconds, as node.py does. */
 	p.handshake_counter = (1800000000ull * 1000 + now) * 1000 + nd->incarnation;
@@ -793,15 +807,14 @@ static void restart(int i)
 		 * crash, unless it was delivered already. */
 		for (uint32_t id = k >= 0 ? pe->ckpt[k].next_id : 0; id < pe->next_id; id++)
 			pe->forgiven[id] = 1;
-		if (k < 0) {
-			/* Nothing stored: everything this node sent is forgiven. */
-			continue;
-		}
 		/* Each restore steps next_seq L2S_DELIVERY_SEQ_RESERVE past its
-		 * checkpoint: none taken before it may be restored again, or
-		 * seqs would be used twice (PROTOCOL.md §10). */
+		 * checkpoint, and a start without one begins a new stream: no
+		 * checkpoint taken before may be restored later, or seqs would
+		 * be used twice (PROTOCOL.md §10). */
 		for (int m = 0; m < pe->nckpt; m++)
 			pe->ckpt[m].used = 1;
+		if (k < 0)
+			continue; /* nothing stored: everything this node sent is forgiven */
 		ret = l2s_node_resume(nd->n, pe->ckpt[k].blob, pe->ckpt[k].len, &nd->cfg, path_id(j, pe->transport), now,
 				      &h);
 		trace("node %d resumes with %d from checkpoint %d of %d: %s", i, j, k, pe->nckpt, l2s_strerror(ret));
@@ -948,6 +961,12 @@ static void random_params(void)
 	P.new_prekey = (uint32_t)(chance(200) ? rnd_below(500) : 0);
 	P.load_limit = chance(200) ? 1 : 0;
 	P.batch = (int)chance(500);
+	P.reliable = (int)chance(500);
+	if (P.reliable) {
+		/* Streams (QUIC, μTCP): what is lost goes with a partition, a
+		 * failed transport or a crash; nothing else. */
+		P.loss = P.dup = P.reorder = 0;
+	}
 	P.ckpt_every = rnd_range(100, 10000);
 }
 
@@ -1057,6 +1076,7 @@ static void world_free(void)
 	memset(nodes, 0, sizeof(nodes));
 	memset(links, 0, sizeof(links));
 	memset(transports, 0, sizeof(transports));
+	memset(last_arrival, 0, sizeof(last_arrival));
 }
 
 static void deliver_due(void)
@@ -1142,9 +1162,9 @@ static int run(uint64_t seed)
 	for (int i = 0; i < P.nodes; i++)
 		if (recovery_bound(&nodes[i].cfg) > bound)
 			bound = recovery_bound(&nodes[i].cfg);
-	trace("seed %" PRIu64 ": %d nodes%s, loss %u dup %u reorder %u permille, delay %" PRIu64 "+%" PRIu64
+	trace("seed %" PRIu64 ": %d nodes%s%s, loss %u dup %u reorder %u permille, delay %" PRIu64 "+%" PRIu64
 	      " ms, faults until %" PRIu64 ", recovery bound %" PRIu64 " ms",
-	      seed, P.nodes, P.both_connect ? " (both connect)" : "", P.loss, P.dup, P.reorder, P.delay, P.jitter,
+	      seed, P.nodes, P.both_connect ? " (both connect)" : "", P.reliable ? ", reliable paths" : "", P.loss, P.dup, P.reorder, P.delay, P.jitter,
 	      P.fault_end, bound);
 	deadline = P.fault_end + bound;
 	next_second = now + 1000;
