@@ -456,6 +456,65 @@ static void test_path_bindings(struct l2s_node *node)
 	CHECK(node->nbindings == 0);
 }
 
+/* The deadlock of issue 8, without a network: b's answers to a are lost for
+ * a while (a misses its heartbeat replies and degrades; b, with a long
+ * heartbeat interval, notices nothing), and so are the answers to a's
+ * resumptions, then one more RESUME_RESP. a began as the responder, so it
+ * holds no ticket and resumes by key derivation. b must keep the resumption
+ * secret a still holds until a confirms, so that a's next RESUME_INIT is
+ * answered.
+ * Then a perfect link for 10 simulated minutes: both established on the
+ * same keys, data both ways. */
+static int drop_b_to_a, drop_resume_resps;
+
+static int lose_b_answers(void *arg, const struct ns_peer *from, const struct ns_peer *to, uint8_t *msg, size_t len)
+{
+	(void)arg;
+	(void)to;
+	if (from->tag != 0x31)
+		return 1;
+	if (len > 1 && msg[1] == L2S_MSG_RESUME_RESP && drop_resume_resps) {
+		drop_resume_resps--;
+		return 0;
+	}
+	return !drop_b_to_a;
+}
+
+static void test_lost_resume_answer_recovers(void)
+{
+	struct l2s_config cfg, bcfg;
+	struct l2s_session_info ia, ib;
+	struct ns_peer a, b;
+	uint32_t bs;
+
+	l2s_config_default(&cfg);
+	bcfg = cfg;
+	bcfg.heartbeat_interval_ms = 3600000;
+	ns_make_peer(&a, 0x30);
+	ns_make_peer(&b, 0x31);
+	CHECK(ns_connect(&b, &a, &bcfg));
+	bs = b.session;
+	ns_filter = lose_b_answers;
+	drop_b_to_a = 1;
+	ns_advance(&a, &b, 4 * cfg.heartbeat_interval_ms, 100); /* three missed replies */
+	CHECK(ns_state_of(&a) != L2S_ESTABLISHED);
+	drop_b_to_a = 0;
+	drop_resume_resps = 1;
+	ns_advance(&a, &b, 600000, 100);
+	ns_filter = NULL;
+	CHECK(drop_resume_resps == 0); /* a resumption answer was lost */
+	b.session = bs;
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(l2s_session_info(a.node, a.session, &ia) == L2S_OK && l2s_session_info(b.node, b.session, &ib) == L2S_OK);
+	CHECK(memcmp(ia.session_id, ib.session_id, sizeof(ia.session_id)) == 0);
+	ns_send_ids(&a, 0, 20);
+	ns_send_ids(&b, 100, 20);
+	ns_pump(&a, &b);
+	CHECK(ns_got_ids(&b, 0, 20) && ns_got_ids(&a, 100, 20));
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -555,6 +614,7 @@ int main(void)
 	l2s_node_free(b.node);
 
 	test_half_open_replaced();
+	test_lost_resume_answer_recovers();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();
 	test_export_before_new_ticket();
