@@ -421,19 +421,19 @@ void l2s_delivery_announced(struct l2s_delivery *d)
 	d->announce = 0;
 }
 
-static int stream_named(const uint8_t id[L2S_DELIVERY_STREAM_BYTES])
+static int stream_named(const uint8_t id[L2S_STREAM_ID_BYTES])
 {
 	uint8_t acc = 0;
 
-	for (int i = 0; i < L2S_DELIVERY_STREAM_BYTES; i++)
+	for (int i = 0; i < L2S_STREAM_ID_BYTES; i++)
 		acc |= id[i];
 	return acc != 0;
 }
 
-void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_DELIVERY_STREAM_BYTES])
+void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_STREAM_ID_BYTES])
 {
 	if (!stream_named(d->tx_stream))
-		memcpy(d->tx_stream, id, L2S_DELIVERY_STREAM_BYTES);
+		memcpy(d->tx_stream, id, L2S_STREAM_ID_BYTES);
 }
 
 int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms)
@@ -559,7 +559,7 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
 
 /* ---- export and import --------------------------------------------------- */
 
-#define EXPORT_FIXED (1 + 2 * L2S_DELIVERY_STREAM_BYTES + 8 + 8 + 4 + 4)
+#define EXPORT_FIXED (1 + 2 * L2S_STREAM_ID_BYTES + 8 + 8 + 4 + 4)
 #define RECORD_HEADER (8 + 4)
 
 static size_t list_size(const struct l2s_dlist *l)
@@ -608,9 +608,9 @@ int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint
 	if (cap < need)
 		return L2S_ERR_LENGTH;
 	*p++ = L2S_DELIVERY_EXPORT_VERSION;
-	memcpy(p, d->tx_stream, L2S_DELIVERY_STREAM_BYTES);
-	memcpy(p + L2S_DELIVERY_STREAM_BYTES, d->rx_stream, L2S_DELIVERY_STREAM_BYTES);
-	p += 2 * L2S_DELIVERY_STREAM_BYTES;
+	memcpy(p, d->tx_stream, L2S_STREAM_ID_BYTES);
+	memcpy(p + L2S_STREAM_ID_BYTES, d->rx_stream, L2S_STREAM_ID_BYTES);
+	p += 2 * L2S_STREAM_ID_BYTES;
 	l2s_put_u64(p, reserved_next_seq(d, seq_reserve));
 	l2s_put_u64(p + 8, d->next_expected);
 	p = put_list(p + 16, &d->queue, d->queued);
@@ -618,11 +618,11 @@ int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint
 	return L2S_OK;
 }
 
-int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_DELIVERY_STREAM_BYTES])
+int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_STREAM_ID_BYTES])
 {
-	if (len < 1 + 2 * L2S_DELIVERY_STREAM_BYTES || in[0] != L2S_DELIVERY_EXPORT_VERSION)
+	if (len < 1 + 2 * L2S_STREAM_ID_BYTES || in[0] != L2S_DELIVERY_EXPORT_VERSION)
 		return L2S_ERR_DECODE;
-	memcpy(out, in + 1 + L2S_DELIVERY_STREAM_BYTES, L2S_DELIVERY_STREAM_BYTES);
+	memcpy(out, in + 1 + L2S_STREAM_ID_BYTES, L2S_STREAM_ID_BYTES);
 	return L2S_OK;
 }
 
@@ -689,12 +689,12 @@ static int import_body(struct l2s_delivery *d, struct reader *r)
 	uint64_t next_seq, next_expected;
 	int err;
 
-	if (r->left < 1 + 2 * L2S_DELIVERY_STREAM_BYTES || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
+	if (r->left < 1 + 2 * L2S_STREAM_ID_BYTES || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
 		return L2S_ERR_DECODE;
-	memcpy(d->tx_stream, r->p + 1, L2S_DELIVERY_STREAM_BYTES);
-	memcpy(d->rx_stream, r->p + 1 + L2S_DELIVERY_STREAM_BYTES, L2S_DELIVERY_STREAM_BYTES);
-	r->p += 1 + 2 * L2S_DELIVERY_STREAM_BYTES;
-	r->left -= 1 + 2 * L2S_DELIVERY_STREAM_BYTES;
+	memcpy(d->tx_stream, r->p + 1, L2S_STREAM_ID_BYTES);
+	memcpy(d->rx_stream, r->p + 1 + L2S_STREAM_ID_BYTES, L2S_STREAM_ID_BYTES);
+	r->p += 1 + 2 * L2S_STREAM_ID_BYTES;
+	r->left -= 1 + 2 * L2S_STREAM_ID_BYTES;
 	if (read_u64(r, &next_seq) != L2S_OK || read_u64(r, &next_expected) != L2S_OK)
 		return L2S_ERR_DECODE;
 	if (next_seq == 0 || next_seq > L2S_DELIVERY_MAX_SEQ || next_expected == 0 ||
@@ -747,19 +747,19 @@ static void reset_receive(struct l2s_delivery *d)
 	d->next_expected = 1;
 }
 
-int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_DELIVERY_STREAM_BYTES], uint64_t send_base,
+int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t send_base,
 		      l2s_deliver_fn *deliver, void *ctx)
 {
 	int n = 0;
 
 	if (send_base == 0 || send_base > L2S_DELIVERY_MAX_SEQ || !stream_named(stream))
 		return 0;
-	if (memcmp(stream, d->rx_stream, L2S_DELIVERY_STREAM_BYTES) != 0) {
+	if (memcmp(stream, d->rx_stream, L2S_STREAM_ID_BYTES) != 0) {
 		/* Another stream than the one we counted (the peer lost the old
 		 * one) starts from nothing; a first name changes nothing. */
 		if (stream_named(d->rx_stream))
 			reset_receive(d);
-		memcpy(d->rx_stream, stream, L2S_DELIVERY_STREAM_BYTES);
+		memcpy(d->rx_stream, stream, L2S_STREAM_ID_BYTES);
 	}
 	d->rx_unsure = 0;
 	/* Answered even when it changes nothing: the sender re-sends its SYNC

@@ -65,7 +65,6 @@
 #define L2S_DELIVERY_WINDOW_BYTES (512u * 1024)
 #define L2S_DELIVERY_RTO_MAX_MS 5000 /* retransmission timeout cap */
 #define L2S_DELIVERY_SACK_BITS 64
-#define L2S_DELIVERY_STREAM_BYTES 16
 /* Seqs stay below this, so seq arithmetic never overflows. */
 #define L2S_DELIVERY_MAX_SEQ ((uint64_t)1 << 62)
 
@@ -111,11 +110,11 @@ struct l2s_delivery {
 	uint64_t sync_due_ms;           /* its next (re)transmission; 0: at once */
 	uint32_t sync_rto_ms;           /* doubled per send, like a message's */
 
-	uint8_t tx_stream[L2S_DELIVERY_STREAM_BYTES]; /* our stream's id (zeros: not begun) */
+	uint8_t tx_stream[L2S_STREAM_ID_BYTES]; /* our stream's id (zeros: not begun) */
 	uint8_t announce;               /* a SYNC naming the stream is owed until announced() */
 
 	/* receive side */
-	uint8_t rx_stream[L2S_DELIVERY_STREAM_BYTES]; /* the stream next_expected counts (zeros: none) */
+	uint8_t rx_stream[L2S_STREAM_ID_BYTES]; /* the stream next_expected counts (zeros: none) */
 	uint8_t rx_unsure;              /* no DATA taken, no ACK sent until a SYNC names the stream */
 	uint64_t next_expected;         /* seq to deliver next */
 	struct l2s_dlist reorder;       /* held out of order, seq order */
@@ -185,7 +184,7 @@ void l2s_delivery_want_sync(struct l2s_delivery *d);
  * (an unsure receiver sends no ACK). */
 void l2s_delivery_announced(struct l2s_delivery *d);
 /* Names our stream, unless it has a name already. */
-void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_DELIVERY_STREAM_BYTES]);
+void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_STREAM_ID_BYTES]);
 /* 1 when a SYNC (value: send_base()) should be sent at now_ms. */
 int l2s_delivery_sync_due(const struct l2s_delivery *d, uint64_t now_ms);
 /* Records that a SYNC was sent at now_ms: arms its retransmission. */
@@ -215,7 +214,7 @@ uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
  * SACK covered it) and what is now in order, stepping over seqs that will
  * never come, and returns the count. Every SYNC is answered with an ACK: the
  * sender re-sends it until it sees one. */
-int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_DELIVERY_STREAM_BYTES], uint64_t send_base,
+int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t send_base,
 		      l2s_deliver_fn *deliver, void *ctx);
 /* The ACK frame's fields; clears the pending flag. */
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
@@ -250,7 +249,7 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
 
 size_t l2s_delivery_export_size(const struct l2s_delivery *d);
 /* The rx_stream an export names, without importing it; L2S_ERR_DECODE. */
-int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_DELIVERY_STREAM_BYTES]);
+int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_STREAM_ID_BYTES]);
 /* *len gets the size; L2S_ERR_LENGTH (with *len set) when cap is short.
  * next_seq is written seq_reserve ahead, at most L2S_DELIVERY_MAX_SEQ. */
 int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint8_t *out, size_t cap,

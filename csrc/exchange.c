@@ -186,7 +186,7 @@ static void replace_old_session(struct l2s_node *node, struct l2s_session *s, ui
 /* A session's first keys begin its send stream, with a random id (§5). */
 static void begin_stream(struct l2s_node *node, struct l2s_session *s)
 {
-	uint8_t id[L2S_DELIVERY_STREAM_BYTES];
+	uint8_t id[L2S_STREAM_ID_BYTES];
 
 	l2s_rng_bytes(&node->rng, id, sizeof(id));
 	l2s_delivery_begin_stream(&s->dl, id);

@@ -555,7 +555,7 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 /* The peer a StoredSession names and the peer's stream it received (its
  * seal is checked here). */
 static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, uint8_t pk[L2S_ED25519_PK_BYTES],
-		       uint8_t stream[L2S_DELIVERY_STREAM_BYTES])
+		       uint8_t stream[L2S_STREAM_ID_BYTES])
 {
 	struct l2s_stored_session st = { 0 };
 	uint8_t *dl = malloc(len ? len : 1);
@@ -576,7 +576,7 @@ static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, ui
 
 int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
 {
-	uint8_t pk[L2S_ED25519_PK_BYTES], stream[L2S_DELIVERY_STREAM_BYTES], *copy;
+	uint8_t pk[L2S_ED25519_PK_BYTES], stream[L2S_STREAM_ID_BYTES], *copy;
 	struct lpeer *pe;
 	int ret;
 

@@ -149,16 +149,16 @@ static void hex(char *out, const uint8_t *in, size_t n)
 
 /* <stream 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n: the peer's
  * stream, as seqs number it across sessions (PROTOCOL.md §12). */
-static void inbox_line(struct l2s_loop *l, const uint8_t stream[16], const struct l2s_event *ev)
+static void inbox_line(struct l2s_loop *l, const uint8_t stream[L2S_STREAM_ID_BYTES], const struct l2s_event *ev)
 {
-	size_t cap = 2 * L2S_SESSION_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
+	size_t cap = 2 * L2S_STREAM_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
 	char *line = malloc(cap), *p;
 
 	if (!line)
 		return;
 	p = line;
-	hex(p, stream, 16);
-	p += 2 * L2S_SESSION_ID_BYTES;
+	hex(p, stream, L2S_STREAM_ID_BYTES);
+	p += 2 * L2S_STREAM_ID_BYTES;
 	p += snprintf(p, 23, " %llu ", (unsigned long long)ev->seq);
 	hex(p, ev->peer_pk, L2S_ED25519_PK_BYTES);
 	p += 2 * L2S_ED25519_PK_BYTES;

@@ -30,7 +30,6 @@
 #define L2S_MAX_TICKET 256
 #define L2S_TICKET_BYTES 120
 #define L2S_MAX_ERROR_TEXT 255
-#define L2S_STREAM_ID_BYTES 16
 
 enum l2s_msg_type {
 	L2S_MSG_HANDSHAKE_INIT = 0x01,

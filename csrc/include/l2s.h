@@ -229,6 +229,7 @@ int l2s_config_check(const struct l2s_config *cfg);
 #define L2S_MAX_MESSAGE 65577 /* TRANSPORT header + DATA frame of L2S_MAX_PAYLOAD + tag */
 #define L2S_MAX_PAYLOAD 65536
 #define L2S_SESSION_ID_BYTES 16
+#define L2S_STREAM_ID_BYTES 16 /* names a direction's stream of seqs (PROTOCOL.md §5) */
 #define L2S_MAX_ADDR_BYTES 32
 
 struct l2s_node;
@@ -335,7 +336,7 @@ struct l2s_event {
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
 	int from, to, reason; /* L2S_EV_STATE; reason also for WARNING and CLOSED */
 	uint64_t seq;         /* MESSAGE, DELIVERED */
-	uint8_t stream[16];   /* MESSAGE: the peer's send stream seq numbers (PROTOCOL.md §5) */
+	uint8_t stream[L2S_STREAM_ID_BYTES]; /* MESSAGE: the peer's send stream seq numbers (PROTOCOL.md §5) */
 	uint32_t path;        /* the session's path (for TRANSPORT: the new one) */
 	const uint8_t *data;  /* MESSAGE payload; valid until the next call into the node */
 	size_t len;
@@ -360,7 +361,7 @@ struct l2s_session_info {
 	/* The peer's send stream that next_recv_seq counts (PROTOCOL.md §5): it
 	 * outlives sessions, so a watermark of delivered seqs is kept by it;
 	 * zeros until the peer's first SYNC. */
-	uint8_t rx_stream[16];
+	uint8_t rx_stream[L2S_STREAM_ID_BYTES];
 };
 int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_session_info *info);
 /* Starts a key rotation now (otherwise the timers and counters do). */

@@ -340,8 +340,8 @@ static void log_acked(void *ctx, uint64_t seq)
 static uint64_t dlog[200];
 static size_t dlog_n;
 
-static const uint8_t STREAM_A[L2S_DELIVERY_STREAM_BYTES] = { 0xa };
-static const uint8_t STREAM_B[L2S_DELIVERY_STREAM_BYTES] = { 0xb };
+static const uint8_t STREAM_A[L2S_STREAM_ID_BYTES] = { 0xa };
+static const uint8_t STREAM_B[L2S_STREAM_ID_BYTES] = { 0xb };
 
 static void log_deliver(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 {
@@ -741,7 +741,7 @@ static void test_reserve_and_sync(void)
 	send_all_due(&d, 0, seqs, &n);
 	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == 1);
 	CHECK(l2s_delivery_export(&d, 1000, blob, sizeof(blob), &len) == L2S_OK);
-	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_DELIVERY_STREAM_BYTES) == 1004);
+	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_STREAM_ID_BYTES) == 1004);
 	l2s_delivery_free(&d);
 
 	l2s_delivery_init(&d, &cfg);
@@ -775,7 +775,7 @@ static void test_reserve_and_sync(void)
 	/* The reserve stops at the largest seq. */
 	d.next_seq = L2S_DELIVERY_MAX_SEQ - 5;
 	CHECK(l2s_delivery_export(&d, L2S_DELIVERY_SEQ_RESERVE, blob, sizeof(blob), &len) == L2S_OK);
-	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_DELIVERY_STREAM_BYTES) == L2S_DELIVERY_MAX_SEQ);
+	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_STREAM_ID_BYTES) == L2S_DELIVERY_MAX_SEQ);
 	l2s_delivery_free(&d);
 }
 
@@ -830,7 +830,7 @@ static void test_sync_streams(void)
 	CHECK(dlog_n == 2 && r.buffered == 0);
 	/* A zero stream id names nothing. */
 	{
-		static const uint8_t zero[L2S_DELIVERY_STREAM_BYTES];
+		static const uint8_t zero[L2S_STREAM_ID_BYTES];
 
 		CHECK(l2s_delivery_sync(&r, zero, 3, log_deliver, NULL) == 0 && r.rx_unsure);
 	}
@@ -917,7 +917,7 @@ static void test_import_malformed(void)
 	/* Offsets in the sample (after the version and the two 16-byte stream
 	 * ids): queue records at 53 (seq 2, len 5), 70 (3), 92 (4), 119 (5),
 	 * 151 (6); n_buffered at 188; buffer records at 192 (4), 211 (9). */
-	const size_t S = 2 * L2S_DELIVERY_STREAM_BYTES;
+	const size_t S = 2 * L2S_STREAM_ID_BYTES;
 	const size_t q0 = 53, q1 = 70, nbuf = 188, b0 = 192, b1 = 211;
 
 	default_cfg(&cfg);

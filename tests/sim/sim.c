@@ -137,7 +137,7 @@ struct peer {
 	uint32_t last_id;                  /* highest id delivered, in order */
 	uint8_t got[MAX_IDS];
 	struct mark {
-		uint8_t stream[16];
+		uint8_t stream[L2S_STREAM_ID_BYTES];
 		uint64_t seq;
 	} marks[MAX_MARKS];                /* the inbox's watermark per stream of j's */
 	int nmarks;
@@ -479,12 +479,12 @@ static void app_send(int i, int j)
 }
 
 /* The inbox line of a delivered message raises its stream's watermark. */
-static void inbox_mark(struct peer *pe, const uint8_t stream[16], uint64_t seq)
+static void inbox_mark(struct peer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq)
 {
 	int k;
 
 	for (k = 0; k < pe->nmarks; k++)
-		if (memcmp(pe->marks[k].stream, stream, 16) == 0)
+		if (memcmp(pe->marks[k].stream, stream, L2S_STREAM_ID_BYTES) == 0)
 			break;
 	if (k == pe->nmarks) {
 		if (pe->nmarks == MAX_MARKS) {
@@ -492,7 +492,7 @@ static void inbox_mark(struct peer *pe, const uint8_t stream[16], uint64_t seq)
 			k = --pe->nmarks;
 		}
 		pe->nmarks++;
-		memcpy(pe->marks[k].stream, stream, 16);
+		memcpy(pe->marks[k].stream, stream, L2S_STREAM_ID_BYTES);
 		pe->marks[k].seq = 0;
 	}
 	if (seq > pe->marks[k].seq)
@@ -502,10 +502,10 @@ static void inbox_mark(struct peer *pe, const uint8_t stream[16], uint64_t seq)
 /* The application's side of the engine's contract (PROTOCOL.md §10): after
  * a restart the engine may deliver again what a restored receiver had
  * delivered; the durable inbox's watermark per stream filters it. */
-static int inbox_had(const struct peer *pe, const uint8_t stream[16], uint64_t seq)
+static int inbox_had(const struct peer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq)
 {
 	for (int k = 0; k < pe->nfilter; k++)
-		if (memcmp(pe->filter[k].stream, stream, 16) == 0)
+		if (memcmp(pe->filter[k].stream, stream, L2S_STREAM_ID_BYTES) == 0)
 			return seq <= pe->filter[k].seq;
 	return 0;
 }
