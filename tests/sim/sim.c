@@ -984,8 +984,9 @@ static uint64_t recovery_bound(const struct l2s_config *c)
 	       c->key_grace_ms + 10000;
 }
 
-/* 1 when i and j have each one established session, the same one. */
-static int pair_settled(int i, int j)
+/* 1 when i and j each have an established session, the same one; with
+ * quiet, also nothing queued or unacknowledged. */
+static int pair_same_session(int i, int j, int quiet)
 {
 	struct l2s_session_info a, b;
 	uint32_t ha = 0, hb = 0;
@@ -999,9 +1000,27 @@ static int pair_settled(int i, int j)
 	if (!ha || !hb || l2s_session_info(nodes[i].n, ha, &a) != L2S_OK ||
 	    l2s_session_info(nodes[j].n, hb, &b) != L2S_OK)
 		return 0;
-	return memcmp(a.session_id, b.session_id, sizeof(a.session_id)) == 0 && a.unacked == 0 && b.unacked == 0 &&
-	       a.queued == 0 && b.queued == 0;
+	return memcmp(a.session_id, b.session_id, sizeof(a.session_id)) == 0 &&
+	       (!quiet || (a.unacked == 0 && b.unacked == 0 && a.queued == 0 && b.queued == 0));
 }
+
+static int pair_settled(int i, int j)
+{
+	return pair_same_session(i, j, 1);
+}
+
+/* 1 when every pair is up and on the same established session. */
+static int all_reestablished(void)
+{
+	for (int i = 0; i < P.nodes; i++)
+		for (int j = i + 1; j < P.nodes; j++)
+			if (!nodes[i].up || !nodes[j].up || !pair_same_session(i, j, 0))
+				return 0;
+	return 1;
+}
+
+/* The slowest recovery seen, as a share of its bound (per mille). */
+static uint64_t worst_recovery_ms, worst_recovery_bound_ms, worst_recovery_seed;
 
 static int all_delivered(int i, int j, uint32_t *missing)
 {
@@ -1136,7 +1155,7 @@ static uint64_t next_event_time(uint64_t next_second)
 /* Runs one seed; 0 when every invariant held. */
 static int run(uint64_t seed)
 {
-	uint64_t bound, deadline, next_second, next_send, settled_at = 0;
+	uint64_t bound, deadline, next_second, next_send, settled_at = 0, reestablished_at = 0;
 	int errors, healed = 0;
 
 	rng_state = seed * 0x2545f4914f6cdd1dULL + 1;
@@ -1207,6 +1226,15 @@ static int run(uint64_t seed)
 		}
 		if (now >= next_second) {
 			next_second += 1000;
+			if (now >= P.fault_end && !reestablished_at && all_reestablished()) {
+				reestablished_at = now;
+				if ((reestablished_at - P.fault_end) * worst_recovery_bound_ms >=
+				    worst_recovery_ms * bound) {
+					worst_recovery_ms = reestablished_at - P.fault_end;
+					worst_recovery_bound_ms = bound;
+					worst_recovery_seed = seed;
+				}
+			}
 			if (faulty())
 				random_faults();
 			transport_watch();
@@ -1330,5 +1358,9 @@ int main(int argc, char **argv)
 	}
 	printf("sim: %" PRIu64 " seeds from %" PRIu64 ", %" PRIu64 " skipped, %" PRIu64 " failed\n", count, first,
 	       skipped, nfail);
+	if (worst_recovery_bound_ms)
+		printf("sim: slowest re-establishment after the faults: %" PRIu64 " ms of a %" PRIu64
+		       " ms bound (seed %" PRIu64 ")\n",
+		       worst_recovery_ms, worst_recovery_bound_ms, worst_recovery_seed);
 	return nfail ? 1 : 0;
 }
