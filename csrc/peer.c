@@ -7,8 +7,8 @@
  *              connect carries the session, the other is closed;
  *   carry:     set_path (a session exists), resume (an import waits),
  *              establish (a bundle is cached) or an in-band probe first;
- *   fallback:  the carrier closed or went quiet with data in flight: the
- *              other transport is connected at once;
+ *   fallback:  the carrier closed, or received nothing for path_timeout_ms
+ *              after it sent data: the other transport is connected at once;
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
  *   reconnect: everything down: start again after a jittered backoff.
  *
