@@ -22,7 +22,7 @@
  *   3. the full handshake runs on that connection; on QUIC its TLS exporter
  *      is the path's channel binding (l2s_node_path_binding);
  *   4. when the connection fails (closed, or nothing received on it for
- *      path_timeout_ms while it has data in flight) the session moves to a
+ *      path_timeout_ms after it sent data) the session moves to a
  *      new connection of the other transport through resumption
  *      (l2s_session_set_path): queued messages flush, and the application
  *      sees one L2S_EV_TRANSPORT event;
@@ -83,8 +83,8 @@ struct l2s_loop_params {
 	struct l2s_quic_params quic;    /* zeros: quic.h defaults */
 	struct l2s_tcp_params tcp;      /* zeros: tcp.h defaults */
 	uint64_t happy_eyeballs_ms;     /* μTCP starts this long after QUIC; 0: 250 */
-	uint64_t path_timeout_ms;       /* a connection with data in flight and nothing received
-					 * for this long has failed; 0: 3000 */
+	uint64_t path_timeout_ms;       /* a connection that received nothing for this long after
+					 * it sent data has failed; 0: 3000 */
 	uint64_t quic_retry_ms;         /* on μTCP, QUIC is tried again this often; 0: 30 s */
 	uint64_t reconnect_base_ms;     /* 0: 100 */
 	uint64_t reconnect_max_ms;      /* 0: 10 s */

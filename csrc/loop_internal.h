@@ -46,6 +46,7 @@ struct lpath {
 	uint8_t addr[LOOP_ADDR_BYTES];
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
+	uint64_t busy_since;          /* a carrier: data in flight since then, 0: none (peer.c) */
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
@@ -180,6 +181,7 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
 uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
 void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);

@@ -7,8 +7,8 @@
  *              connect carries the session, the other is closed;
  *   carry:     set_path (a session exists), resume (an import waits),
  *              establish (a bundle is cached) or an in-band probe first;
- *   fallback:  the carrier closed or went quiet with data in flight: the
- *              other transport is connected at once;
+ *   fallback:  the carrier closed, or received nothing for path_timeout_ms
+ *              after it sent data: the other transport is connected at once;
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
  *   reconnect: everything down: start again after a jittered backoff.
  *
@@ -292,6 +292,7 @@ static void adopt(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_
 	pe->tcp_at = 0;
 	pe->reconnect_at = 0;
 	pe->path = p->id;
+	p->busy_since = 0;
 	pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
 	count_move(l, pe, p->kind);
 	carry(l, pe, p, now);
@@ -440,34 +441,81 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 
 /* ---- timers ----------------------------------------------------------------- */
 
-/* The carrier failed when it has data in flight and nothing came back. On
- * QUIC "in flight" is the transport's own: unacknowledged packets, which
- * the peer's stack acknowledges even while its application reads nothing.
- * μTCP shows no such thing, so there it is the session's unacknowledged
- * messages (a peer that stops reading for path_timeout_ms looks gone, and
- * the session moves to a new connection: nothing is lost). */
-static uint64_t silence_deadline(struct l2s_loop *l, struct lpeer *pe, struct lpath *p)
+/* The carrier has data in flight. On QUIC "in flight" is the transport's
+ * own: unacknowledged packets, which the peer's stack acknowledges even
+ * while its application reads nothing. μTCP shows no such thing, so there
+ * it is the session's unacknowledged messages (a peer that stops reading
+ * for path_timeout_ms looks gone, and the session moves to a new
+ * connection: nothing is lost). */
+static int carrier_busy(struct l2s_loop *l, struct lpeer *pe, struct lpath *p)
 {
 	struct l2s_session_info si;
-	int busy = l2s_path_in_flight(l, p);
 
-	if (!busy && p->kind == L2S_TRANSPORT_UTCP && pe->session &&
-	    l2s_session_info(l->node, pe->session, &si) == L2S_OK)
-		busy = si.unacked != 0;
-	return busy ? l2s_path_last_rx(l, p) + l->p.path_timeout_ms : UINT64_MAX;
+	if (l2s_path_in_flight(l, p))
+		return 1;
+	return p->kind == L2S_TRANSPORT_UTCP && pe->session &&
+	       l2s_session_info(l->node, pe->session, &si) == L2S_OK && si.unacked != 0;
+}
+
+/* Starts the carrier's clock when data goes in flight, stops it when
+ * nothing is in flight any more. */
+static void watch_carrier(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	if (!carrier_busy(l, pe, p))
+		p->busy_since = 0;
+	else if (!p->busy_since)
+		p->busy_since = now;
+}
+
+/* The carrier failed when data it sent got nothing back for
+ * path_timeout_ms. The wait starts when the data went in flight, or at the
+ * last receipt if that is later: a link that sends a heartbeat or a QUIC
+ * keep-alive after a long idle time has not been silent for that long
+ * (counted from the last receipt, every idle link "failed" at the first
+ * thing it sent, and the session flapped to the other transport). */
+static uint64_t silence_deadline(struct l2s_loop *l, struct lpath *p)
+{
+	uint64_t from = l2s_path_last_rx(l, p);
+
+	if (!p->busy_since)
+		return UINT64_MAX;
+	return (p->busy_since > from ? p->busy_since : from) + l->p.path_timeout_ms;
+}
+
+static struct lpath *watched_carrier(struct l2s_loop *l, struct lpeer *pe)
+{
+	struct lpath *p = l2s_path_get(l, pe->path);
+
+	return p && p->connected && wants_connection(pe) ? p : NULL;
 }
 
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now)
 {
 	for (uint32_t i = 0; i < l->npeers; i++) {
 		struct lpeer *pe = l->peers[i];
-		struct lpath *p = l2s_path_get(l, pe->path);
+		struct lpath *p = watched_carrier(l, pe);
 
-		if (!p || !p->connected || !wants_connection(pe) || now < silence_deadline(l, pe, p))
+		if (!p)
+			continue;
+		watch_carrier(l, pe, p, now);
+		if (now < silence_deadline(l, p))
 			continue;
 		l2s_node_path_status(l->node, p->id, 0, now);
 		l2s_path_close(l, p, now);
 		carrier_lost(l, pe, p, now);
+	}
+}
+
+/* After the round's outputs left: a carrier they made busy starts its
+ * clock now, not at whichever round comes next. */
+void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p = watched_carrier(l, pe);
+
+		if (p)
+			watch_carrier(l, pe, p, now);
 	}
 }
 
@@ -523,7 +571,7 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 		t = min_nz(t, pe->quic_retry_at);
 		t = min_nz(t, pe->reconnect_at);
 		if (p && p->connected)
-			t = min_nz(t, silence_deadline(l, pe, p));
+			t = min_nz(t, silence_deadline(l, p));
 		if (p && p->probing)
 			t = min_nz(t, p->probe_deadline);
 	}
@@ -556,6 +604,7 @@ static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p
 	if (old && old->outbound)
 		l2s_path_close(l, old, now);
 	pe->path = p->id;
+	p->busy_since = 0; /* its clock starts now that it carries */
 	if (!p->peer)
 		p->peer = l2s_peer_index(l, pe);
 	l2s_node_path_status(l->node, p->id, 1, now);

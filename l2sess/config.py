@@ -134,8 +134,8 @@ SESSION = {
 
 LOOP = {
     "happy_eyeballs_ms": Key("integer", 250, "μTCP starts this long after QUIC", 1, 60_000, "ms"),
-    "path_timeout_ms": Key("integer", 3000, "a connection with data in flight and nothing received for this "
-                           "long has failed", 1, 3_600_000, "ms"),
+    "path_timeout_ms": Key("integer", 3000, "a connection that received nothing for this long after it "
+                           "sent data has failed", 1, 3_600_000, "ms"),
     "quic_retry_ms": Key("integer", 30_000, "on μTCP, QUIC is tried again this often", 1, MS_PER_DAY, "ms"),
     "reconnect_base_ms": Key("integer", 100, "first delay before a new connection attempt", 1, 3_600_000, "ms"),
     "reconnect_max_ms": Key("integer", 10_000, "largest delay between connection attempts; at least "

@@ -583,6 +583,45 @@ static void test_utcp_wins_race(void)
 	node_remove(&F);
 }
 
+/* An idle link: both sides keep the session (connect = 1 on each), and every
+ * heartbeat and QUIC keep-alive leaves after a silence longer than
+ * path_timeout_ms. Nothing fails, so nothing moves (issue 8: counted from
+ * the last receipt, each of them was taken for a dead carrier). */
+static void node_idle_params(struct tnode *n)
+{
+	node_remove(n);
+	n->p.cfg.heartbeat_interval_ms = 1000;
+	n->p.cfg.heartbeat_reply_timeout_ms = 500;
+	n->p.path_timeout_ms = 300;
+	n->p.quic.keepalive_ms = 700;
+	CHECK(node_start(n));
+}
+
+static void test_idle_link_stays(void)
+{
+	struct tnode G, H;
+	struct link k = { &G, &H, L2S_TRANSPORT_QUIC };
+	struct l2s_loop_peer_info gi, hi;
+
+	CHECK(node_new(&G, "G", 0));
+	CHECK(node_new(&H, "H", 0));
+	if (!G.l || !H.l)
+		return;
+	node_idle_params(&G);
+	node_idle_params(&H);
+	CHECK(l2s_loop_add_peer(G.l, H.pk, (struct sockaddr *)&H.addr, sizeof(H.addr), 1) == L2S_OK);
+	CHECK(l2s_loop_add_peer(H.l, G.pk, (struct sockaddr *)&G.addr, sizeof(G.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(both_ways(&G, &H, 10, 5000));
+	run_for(3500); /* three heartbeats, keep-alives between them */
+	CHECK(link_up(&k));
+	CHECK(G.transport_evs == 0 && H.transport_evs == 0);
+	CHECK(peer_of(&G, H.pk, &gi) && gi.fallbacks == 0 && gi.returns == 0);
+	CHECK(peer_of(&H, G.pk, &hi) && hi.fallbacks == 0 && hi.returns == 0);
+	node_remove(&G);
+	node_remove(&H);
+}
+
 /* ---- 3. a wrong DID key ------------------------------------------------------------- */
 
 static int got_error(void *arg)
@@ -1280,6 +1319,7 @@ int main(void)
 	test_big_burst();
 	test_utcp_only();
 	test_utcp_wins_race();
+	test_idle_link_stays();
 	test_bad_did();
 	test_refused();
 	test_silent_peer();

@@ -114,6 +114,23 @@ def test_chaos_loss_and_reordering(pair_factory, loss):
     assert lost > 0 and udp["up"]["reordered"] > 0
 
 
+def send_paced_until_received(sender, receiver, msgs, prefix, least, timeout=60.0):
+    """Sends msgs at a few hundred a second until the receiver has at least
+    `least` of them; returns (messages sent, the receiver's count read last).
+    Sends at most half of msgs, so the transfer is still running then."""
+    sent = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        got = len(payloads(receiver, prefix))
+        if got >= least:
+            return sent, got
+        assert time.monotonic() < deadline, f"{receiver.name} has {got} of {sent} after {timeout} s"
+        if sent < len(msgs) // 2:
+            sender.send_many(receiver.did, msgs[sent:sent + 5])
+            sent += 5
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("victim", ["receiver", "sender"])
 def test_sigkill_restart_loses_nothing_delivered_and_duplicates_nothing(pair_factory, victim):
     pair = pair_factory().start()
@@ -122,23 +139,35 @@ def test_sigkill_restart_loses_nothing_delivered_and_duplicates_nothing(pair_fac
     killed = receiver if victim == "receiver" else sender
     msgs = numbered(b"k", 3000)
     saved(killed)  # a kill before the first save is a fresh start: a full handshake, rightly
-    sender.send_many(receiver.did, msgs[:1500])
-    time.sleep(0.05)  # mid-transfer
+    sent, delivered = send_paced_until_received(sender, receiver, msgs, b"k", 200)
     killed.kill()
+    assert 0 < delivered < len(msgs), "the kill did not land mid-transfer"
+    assert len(payloads(receiver, b"k")) <= sent < len(msgs)
     if killed is receiver:
-        sender.send_many(receiver.did, msgs[1500:])
+        sender.send_many(receiver.did, msgs[sent:])
     killed.start()
     receiver.wait_peer(sender.did, established, 30)
+    sender.wait_peer(receiver.did, established, 30)
     if killed is sender:
-        sender.send_many(receiver.did, msgs[1500:])
-    time.sleep(2.0)
+        sender.send_many(receiver.did, msgs[sent:])
+    deadline = time.monotonic() + 60
+    while msgs[-1] not in payloads(receiver, b"k"):  # delivery is in order: the last one comes last
+        assert time.monotonic() < deadline, f"{len(payloads(receiver, b'k'))} arrived, not the last one"
+        time.sleep(0.05)
+    time.sleep(0.5)  # a duplicate would come late
     got = payloads(receiver, b"k")
-    assert len(got) == len(set(got)), "a message was delivered twice"
-    told = {d["seq"] for d in sender.delivered() if d["did"] == receiver.did}
-    delivered_seqs = {(sid, seq) for sid, seq, pk, data in receiver.inbox() if data.startswith(b"k")}
-    assert told <= {seq for _, seq in delivered_seqs}, "a message the sender was told is delivered is missing"
     if killed is receiver:  # the sender kept every message it queued
-        assert sorted(got) == msgs
+        assert got == msgs, "messages missing, duplicated or out of order"
+    else:
+        # What the dead sender had queued and not yet saved is lost with it
+        # (docs/NODE.md): what came of the first part is a prefix of it, and
+        # every message sent after the restart follows it, once, in order.
+        first = [m for m in got if m < msgs[sent]]
+        assert delivered <= len(first) <= sent
+        assert got == msgs[:len(first)] + msgs[sent:], "messages missing, duplicated or out of order"
+    told = {d["seq"] for d in sender.delivered() if d["did"] == receiver.did}
+    delivered_seqs = {seq for sid, seq, pk, data in receiver.inbox() if data.startswith(b"k")}
+    assert told <= delivered_seqs, "a message the sender was told is delivered is missing"
     stats = killed.status()["stats"]
     assert stats["handshakes"] == 0 and stats["resumptions"] >= 1
 
