@@ -86,6 +86,7 @@ struct l2s_session {
 	uint64_t hb_counter;        /* last heartbeat counter we sent */
 	uint64_t hb_outstanding;    /* the counter awaiting a reply, 0 when none */
 	uint64_t hb_sent;           /* when it went out */
+	uint64_t last_data_rx;      /* last DATA or ACK frame from the peer */
 	uint64_t quarantine_until;  /* the peer was verified and misbehaved */
 	uint64_t hb_peer_counter;   /* last heartbeat counter the peer sent */
 	uint64_t path_down_since;   /* 0 while the transport reports connectivity */

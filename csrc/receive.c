@@ -70,6 +70,8 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 {
 	struct rx_ctx c = { node, s, now };
 
+	if (f->type == L2S_FRAME_DATA || f->type == L2S_FRAME_ACK)
+		s->last_data_rx = now; /* the stream moves (schedule.c, heartbeat_missed) */
 	switch (f->type) {
 	case L2S_FRAME_DATA:
 		return l2s_delivery_on_data(&s->dl, f->u.data.seq, f->u.data.payload, f->u.data.len, deliver_message,

@@ -124,12 +124,12 @@ static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, ui
  * is the first timeout (32 s), and degraded_timeout later the third (92 s). */
 static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	/* An authenticated frame since the heartbeat went out shows the peer
-	 * alive: its reply waits behind data on a busy stream. (A peer that is
-	 * re-establishing sends none under these keys.) */
-	if (s->last_rx > s->hb_sent) {
+	/* DATA or ACK since the heartbeat went out shows the stream moving: the
+	 * reply waits behind data on a busy stream. (A peer's own heartbeat
+	 * says nothing of ours; a peer that is re-establishing sends neither.) */
+	if (s->last_data_rx > s->hb_sent) {
 		s->hb_reply_deadline = now + s->cfg.heartbeat_reply_timeout_ms;
-		s->hb_sent = s->last_rx;
+		s->hb_sent = s->last_data_rx;
 		return;
 	}
 	s->hb_reply_deadline = 0;
