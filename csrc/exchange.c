@@ -345,6 +345,10 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	s->pending_index = 0; /* the index now names the new keys */
 	l2s_session_clear_pending(node, s);
 	s->path = path;
+	/* A new session id: the old one names nothing any more (a ticket or
+	 * resumption naming it must not land on these keys). */
+	if (session_by(node, &node->by_sid, s->session_id, sizeof(s->session_id)) == s)
+		l2s_map_del(&node->by_sid, s->session_id, sizeof(s->session_id));
 	memcpy(s->session_id, keys.session_id, sizeof(s->session_id));
 	s->initiator = 1; /* also for a session that began as the responder and fell back */
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);

@@ -589,6 +589,11 @@ static void on_state(int i, const struct l2s_event *ev)
 	pe->state[k] = (uint8_t)ev->to;
 	if (ev->to == L2S_ESTABLISHED)
 		pe->was_established[k] = 1;
+	/* A timed-out attempt may have used a stale prekey bundle (the peer
+	 * restarted with a new prekey): fetch the current one for the retry,
+	 * as a loop does in-band (PROTOCOL.md §11.3). */
+	if (ev->to == L2S_FAILED && ev->reason == L2S_REASON_TIMEOUT && nodes[j].up)
+		l2s_session_set_bundle(nodes[i].n, ev->session, nodes[j].bundle, L2S_PREKEY_BUNDLE_BYTES, 1800000000u);
 }
 
 static void drain_events(int i)
@@ -1073,10 +1078,12 @@ static void trace_sessions(void)
 
 				if (l2s_session_info(nodes[i].n, h, &si) != L2S_OK)
 					continue;
-				trace("node %d peer %d session %u: %s, path %u, queued %" PRIu64 " unacked %" PRIu64
-				      ", next send %" PRIu64 " recv %" PRIu64 ", retry at %" PRIu64,
-				      i, j, h, l2s_state_name(si.state), si.path, si.queued, si.unacked, si.next_send_seq,
-				      si.next_recv_seq, si.next_retry_ms);
+				trace("node %d peer %d session %u: %s (events said %s), path %u, queued %" PRIu64
+				      " unacked %" PRIu64 ", next send %" PRIu64 " recv %" PRIu64 ", retry at %" PRIu64
+				      ", id %02x%02x%02x%02x",
+				      i, j, h, l2s_state_name(si.state), l2s_state_name(nodes[i].peer[j].state[k]), si.path,
+				      si.queued, si.unacked, si.next_send_seq, si.next_recv_seq, si.next_retry_ms,
+				      si.session_id[0], si.session_id[1], si.session_id[2], si.session_id[3]);
 			}
 	}
 }
