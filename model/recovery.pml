@@ -542,9 +542,6 @@ inline on_frame(p) {
 	:: mt == T_CONF -> skip
 	:: mt == T_ROTI ->
 		if
-#ifndef FLAW_STALE_ROTATE
-		:: m1 != kc[p] -> REACHED(22)      /* a rotation begins under the current keys only */
-#endif
 		:: kn[p] != 0 && !knr[p] && m2 == rra[p] ->
 			REACHED(11);
 			send(Q(p), T_ROTR, kc[p], m2, kn[p], 0)    /* a re-sent request */
@@ -566,6 +563,10 @@ inline on_frame(p) {
 					fi;
 					if
 					:: SENDS(p) ->
+						if
+						:: m1 == kp[p] -> REACHED(22)   /* a ROTATE_INIT under our previous keys */
+						:: else -> skip
+						fi;
 						alloc();
 						kn[p] = nid;
 						knr[p] = 0;
