@@ -29,6 +29,24 @@
  *  (e) crash: volatile state is lost; the node restores (session_id, rs,
  *      role) from its last checkpoint, which may be older than its last rs.
  *
+ * Where the design says nothing, the model does what the engine does
+ * (csrc/exchange.c, receive.c, schedule.c), and it adds three rules without
+ * which the design fails (model/README.md, "Findings"; each has a -DFLAW_*
+ * switch that restores the design as given):
+ *  - colliding full handshakes: P0 (in the engine: e.g. the larger identity
+ *    key) ignores the peer's HANDSHAKE_INIT while its own is in flight, and
+ *    a node that answered the peer's handshake waits for it instead of
+ *    starting its own (FLAW_HS_COLLISION: the two sides cross and end on
+ *    different sessions, for ever);
+ *  - the initiator of a full handshake keeps no keys of its old session
+ *    (FLAW_PREV_KEYS: a DATA frame under the old keys is taken by the new
+ *    session, whose sequence numbers mean other messages);
+ *  - a side that drops its own rotation to answer the peer's keeps the
+ *    rotation's timeout (FLAW_ROTATE_YIELD: it stays in rotating for ever
+ *    when the peer's rotation is abandoned).
+ * -DSTRICT_ONCE checks "at most once" across a session replacement, which
+ * the design does not give (Findings).
+ *
  * ABSTRACTED AWAY (not modelled):
  *  - cryptography: keys, resumption secrets, session ids, nonces and
  *    handshake ephemerals are small integers ("ids"); a frame under keys k
@@ -37,30 +55,37 @@
  *    full handshake) the session id derived with it. Ids are recycled: a
  *    fresh id is the smallest one that occurs nowhere (no variable, no
  *    message in flight), which keeps the state space finite.
- *  - DATA content: P0 sends NMSG application messages (app number and
- *    session sequence number only); the receiver keeps no out-of-order
- *    buffer (it drops what is not next and the sender re-sends); SACK,
- *    windows and byte limits are not modelled. The delivery state survives a
- *    crash unchanged (the §10 sequence reserve is not modelled).
+ *  - DATA content: P0 sends NMSG application messages, one at a time (app
+ *    number and session sequence number only); the receiver keeps no
+ *    out-of-order buffer (it drops what is not next and the sender
+ *    re-sends); SACK, windows and byte limits are not modelled. A crash
+ *    keeps the application's queue; the restored sender numbers as its
+ *    checkpoint's session did, the restored receiver starts from its
+ *    checkpoint's position (the §10 sequence reserve is not modelled).
  *  - cookies, load, rate limits, quarantine, identity hiding, replay
  *    counters beyond "a nonce / handshake already seen is refused" (a node's
- *    seen-cache is lost when it crashes), the X25519 option of resumption,
- *    ticket expiry and session TTL (cleanup of a suspended session).
+ *    seen-cache is lost when it crashes) and the anti-replay window (a copy
+ *    of a TRANSPORT frame is never made: the window would refuse it), the
+ *    X25519 option of resumption, ticket expiry, session TTL (cleanup of a
+ *    suspended session), CLOSE, a restored session's ticket.
  *  - multiple paths and transports: a path is a channel that may lose,
  *    duplicate and reorder messages (the fault process, at most FAULTS
- *    faults in all).
+ *    faults in all, plus CRASHES crashes).
  *  - real time: a timer that waits for an answer (heartbeat reply, pending
  *    exchange, retransmission) and the long timers (degraded and suspended
  *    timeouts, backoff) fire only when no message is in flight ("every
  *    timer is longer than a network delay"); sessions still collide, because
  *    a timer's state change and the message it sends are separate steps.
- *    Heartbeats and retransmission timers are the lowest priority: they
- *    fire only when nothing else is due (each round would otherwise be a
- *    stutter loop that starves the other timers). heartbeat_tolerance is 1
- *    (the first miss degrades); a degraded session tries one resumption
- *    (plus one re-send) before its degraded timeout; every exchange is
- *    re-sent at most once before its timeout. Rotation is limited to ROTS
- *    in all (its timer may fire at any time).
+ *    The two nodes' timers run at comparable speeds: a node's due timer is
+ *    overtaken by at most SKEW timers of the other node. A heartbeat goes
+ *    out only from established, and never when its reply is certain (the
+ *    peer is alive and holds the keys): that round would change nothing,
+ *    and its loss is a fault of its own ("a heartbeat round is lost").
+ *    heartbeat_tolerance is 1 (the first miss degrades); a degraded session
+ *    tries one resumption before its degraded timeout; every exchange is
+ *    re-sent at most once before its timeout; retransmission of DATA is the
+ *    lowest priority. Starting a rotation (at most ROTS in all) and sending
+ *    a message wait for an empty channel to the peer.
  *  - the session object: each peer has its main session and at most one
  *    half-open inbound one (a full handshake answered, or a resumption
  *    answered from a ticket naming a session the node does not have); a new
@@ -68,17 +93,20 @@
  *    full handshake and a crash end a session object outside the table (as
  *    in the engine: "replaced", or no audit event at all).
  *
- * Properties (model/README.md, `make model`):
- *  - safety (assertions, no invalid end state = no deadlock): every state
- *    change is one of the C engine's transitions (goto_state asserts
- *    ALLOWED, and tests/python/test_model.py checks ALLOWED against
- *    csrc/state.c); the receiver delivers application messages in order and
- *    at most once; an acknowledged message was delivered; no channel
- *    overflows; ids never run out.
+ * Properties (model/README.md; `make model` checks them all):
+ *  - safety: every state change is one of the C engine's transitions
+ *    (goto_state asserts ALLOWED; tests/python/test_model.py checks ALLOWED
+ *    against csrc/state.c); the receiver delivers application messages in
+ *    order, at most once per session and none skipped; an acknowledged
+ *    message was delivered; no channel overflows; ids never run out; and
+ *    when nothing can move any more, both sides are established under the
+ *    same keys with every message delivered (Watch: no deadlock).
  *  - ltl recover: after the faults stop, eventually both sides are
- *    established under the same keys (weak fairness).
- *  - ltl deliver: after the faults stop, eventually every message is
- *    delivered.
+ *    established under the same keys.
+ *  - ltl stable: after the faults stop, eventually both sides stay on one
+ *    session (established or rotating) with agreed keys, for ever.
+ *  - ltl deliver: after the faults stop, every message is delivered.
+ * The LTL properties hold without any fairness assumption.
  */
 
 #ifndef FAULTS
@@ -96,7 +124,7 @@
 #ifndef SKEW
 #define SKEW 8        /* a due timer is overtaken by at most SKEW of the other node's */
 #endif
-#define CAP 7         /* messages in flight per direction */
+#define CAP 7         /* messages in flight per direction (MSG_FAULTS below lists 0..CAP-1) */
 #define MAXID 30      /* ids are 1..MAXID (bits of an int) */
 
 /* The engine's session states (csrc/state.c; state_end is its "[*]"). */
@@ -981,46 +1009,46 @@ inline crash(p) {
 	goto_state(p, handshake_initiated)
 }
 
+/* The message faults, on message j of those in flight to peer i: lose it,
+ * duplicate it (the copy goes last; a copy of a TRANSPORT frame would be
+ * refused by the anti-replay window of its keys, PROTOCOL.md §7, so only
+ * handshake and resumption messages are duplicated), or delay it behind the
+ * others. One d_step each: no scratch value outlives a step. */
+#define IS_TRANSPORT(M) (M.t == T_DATA || M.t == T_ACK || M.t == T_HB || M.t == T_HBR || \
+	M.t == T_SYNC || M.t == T_CONF || M.t == T_ROTI || M.t == T_ROTR || M.t == T_TKT)
+inline lose(i, j) {
+	printf("FAULT: message %d to P%d lost\n", j, i);
+	unqueue(i, j);
+	faults--;
+	gc_seen()
+}
+inline duplicate(i, j) {
+	printf("FAULT: message %d to P%d duplicated\n", j, i);
+	send(i, net[i].m[j].t, net[i].m[j].a, net[i].m[j].b, net[i].m[j].c, net[i].m[j].d);
+	faults--
+}
+inline delay(i, j) {
+	printf("FAULT: message %d to P%d delayed behind the others\n", j, i);
+	mt = net[i].m[j].t; m1 = net[i].m[j].a; m2 = net[i].m[j].b;
+	m3 = net[i].m[j].c; m4 = net[i].m[j].d;
+	unqueue(i, j);
+	send(i, mt, m1, m2, m3, m4);
+	mt = 0; m1 = 0; m2 = 0; m3 = 0; m4 = 0;
+	faults--
+}
+#define MSG_FAULTS(i, j) \
+	:: d_step { faults > 0 && j < net[i].n -> lose(i, j) } \
+	:: d_step { faults > 0 && j < net[i].n && net[i].n < CAP && !IS_TRANSPORT(net[i].m[j]) -> duplicate(i, j) } \
+	:: d_step { faults > 0 && j + 1 < net[i].n -> delay(i, j) }
+
 proctype Faults()
 {
-	byte i, j;
 	do
-	:: atomic {
-			faults > 0 && (net[0].n > 0 || net[1].n > 0) ->
-			if
-			:: net[0].n > 0 -> i = 0
-			:: net[1].n > 0 -> i = 1
-			fi;
-			/* j: any message in flight to i */
-			j = 0;
-			do
-			:: j + 1 < net[i].n -> j++
-			:: break
-			od;
-			/* lose it, duplicate it (the copy goes last), or move it
-			 * behind the others */
-			if
-			:: printf("FAULT: message %d to P%d lost\n", j, i); unqueue(i, j)
-			:: net[i].n < CAP && net[i].m[j].t != T_DATA && net[i].m[j].t != T_ACK && net[i].m[j].t != T_HB &&
-			   net[i].m[j].t != T_HBR && net[i].m[j].t != T_SYNC && net[i].m[j].t != T_CONF &&
-			   net[i].m[j].t != T_ROTI && net[i].m[j].t != T_ROTR && net[i].m[j].t != T_TKT ->
-				/* (a copy of a TRANSPORT frame is refused by the anti-replay
-				 * window of its keys, PROTOCOL.md §7: no fault at all) */
-				printf("FAULT: message %d to P%d duplicated\n", j, i);
-				send(i, net[i].m[j].t, net[i].m[j].a, net[i].m[j].b, net[i].m[j].c, net[i].m[j].d)
-			:: j + 1 < net[i].n ->
-				printf("FAULT: message %d to P%d delayed behind the others\n", j, i);
-				mt = net[i].m[j].t; m1 = net[i].m[j].a; m2 = net[i].m[j].b;
-				m3 = net[i].m[j].c; m4 = net[i].m[j].d;
-				unqueue(i, j);
-				send(i, mt, m1, m2, m3, m4);
-				mt = 0; m1 = 0; m2 = 0; m3 = 0; m4 = 0
-			fi;
-			faults--;
-			i = 0;
-			j = 0;
-			gc_seen()
-		}
+	MSG_FAULTS(0, 0) MSG_FAULTS(0, 1) MSG_FAULTS(0, 2) MSG_FAULTS(0, 3)
+	MSG_FAULTS(0, 4) MSG_FAULTS(0, 5) MSG_FAULTS(0, 6)
+	MSG_FAULTS(1, 0) MSG_FAULTS(1, 1) MSG_FAULTS(1, 2) MSG_FAULTS(1, 3)
+	MSG_FAULTS(1, 4) MSG_FAULTS(1, 5) MSG_FAULTS(1, 6)
+	/* a heartbeat round whose reply would come is lost instead */
 	:: d_step {
 		faults > 0 && QUIET && st[0] == established && !hbo[0] && HB_ANSWERED(0) ->
 		printf("FAULT: a heartbeat round of P0 is lost\n");
@@ -1033,14 +1061,11 @@ proctype Faults()
 		faults--;
 		hbo[1] = 1
 	   }
-	:: atomic {
-			crashes > 0 ->
-			if
-			:: crash(0)
-			:: crash(1)
-			fi
-		}
-	:: atomic {
+	:: d_step { crashes > 0 -> crash(0) }
+	:: d_step { crashes > 0 -> crash(1) }
+	:: d_step {
+		/* the faults stop (budget spent or not) */
+		faults_done == 0 ->
 		faults = 0;
 		crashes = 0;
 		/* no crash can come: checkpoints no longer matter */
@@ -1048,9 +1073,9 @@ proctype Faults()
 		ck_sid[1] = 0; ck_rs[1] = 0; ck_orig[1] = 0;
 		ck_sbase = 0; ck_rcv = 0;
 		faults_done = 1;
-		printf("FAULTS DONE\n");
-		break
-	   }
+		printf("FAULTS DONE\n")
+	   };
+	   break
 	od
 }
 
