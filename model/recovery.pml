@@ -231,7 +231,13 @@ hidden byte used;
 
 #define Q(p) (1 - (p))
 #define QUIET (net[0].n == 0 && net[1].n == 0)
+/* (b): who answers heartbeats. -DHB_SILENT_DEGRADED: degraded does not
+ * either (docs/STATE_MACHINE.md on main says so). */
+#ifdef HB_SILENT_DEGRADED
+#define LIVE(p) (st[p] == established || st[p] == rotating)
+#else
 #define LIVE(p) (st[p] == established || st[p] == rotating || st[p] == degraded)
+#endif
 #define SENDS(p) (st[p] == established || st[p] == rotating)
 #define GOOD (st[0] == established && st[1] == established && kc[0] == kc[1] && kc[0] != 0)
 /* One session, keys agreed or being switched by a rotation. */
