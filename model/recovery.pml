@@ -33,11 +33,11 @@
  * (csrc/exchange.c, receive.c, schedule.c), and it adds three rules without
  * which the design fails (model/README.md, "Findings"; each has a -DFLAW_*
  * switch that restores the design as given):
- *  - colliding full handshakes: P0 (in the engine: e.g. the larger identity
- *    key) ignores the peer's HANDSHAKE_INIT while its own is in flight, and
- *    a node that answered the peer's handshake waits for it instead of
- *    starting its own (FLAW_HS_COLLISION: the two sides cross and end on
- *    different sessions, for ever);
+ *  - colliding full handshakes: P0 (in the engine: e.g. the side with the
+ *    larger identity key) ignores the peer's HANDSHAKE_INIT while its own is
+ *    in flight (FLAW_HS_COLLISION: both handshakes complete, each side is
+ *    left on the session the other began, and the recovery that follows
+ *    collides again, for ever);
  *  - the initiator of a full handshake keeps no keys of its old session
  *    (FLAW_PREV_KEYS: a DATA frame under the old keys is taken by the new
  *    session, whose sequence numbers mean other messages);
@@ -231,7 +231,13 @@ hidden byte used;
 
 #define Q(p) (1 - (p))
 #define QUIET (net[0].n == 0 && net[1].n == 0)
+/* (b): who answers heartbeats. -DHB_SILENT_DEGRADED: degraded does not
+ * either (docs/STATE_MACHINE.md on main says so). */
+#ifdef HB_SILENT_DEGRADED
+#define LIVE(p) (st[p] == established || st[p] == rotating)
+#else
 #define LIVE(p) (st[p] == established || st[p] == rotating || st[p] == degraded)
+#endif
 #define SENDS(p) (st[p] == established || st[p] == rotating)
 #define GOOD (st[0] == established && st[1] == established && kc[0] == kc[1] && kc[0] != 0)
 /* One session, keys agreed or being switched by a rotation. */
@@ -804,13 +810,7 @@ inline tfire(p) {
 	fi
 }
 /* Immediate (not waiting for anything). */
-#ifndef FLAW_HS_COLLISION
-/* a node answering the peer's handshake waits for it instead of its own */
-#define I_START(p)   (st[p] == handshake_initiated && pend[p] == P_NONE && \
-	(rs[p] != 0 && !rfail[p] || hst[p] != handshake_received))
-#else
 #define I_START(p)   (st[p] == handshake_initiated && pend[p] == P_NONE)
-#endif
 #define I_DRES(p)    (st[p] == degraded && pend[p] == P_NONE && dtry[p])
 #define I_ROT(p)     (st[p] == established && pend[p] == P_NONE && rots > 0 && net[Q(p)].n == 0)
 #define I_APP        (SENDS(0) && snx <= NMSG && una == snx && net[1].n == 0)  /* window: one message */
