@@ -127,6 +127,24 @@ static int all_zero(const uint8_t *p, size_t n)
 }
 
 static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len);
+static void drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now);
+
+/* Crossing full handshakes (§4.3): both sides must end on the same one, so
+ * the side with the larger identity key has priority. While its own
+ * handshake with the peer is in flight it ignores the peer's, and when its
+ * own completes it drops an unconfirmed answer to the peer's. The other side
+ * answers, and the confirmed answer replaces its own attempt. */
+static int has_priority(const struct l2s_node *node, const uint8_t peer_pk[32])
+{
+	return memcmp(node->id.pk, peer_pk, 32) > 0;
+}
+
+static int crossing_ours_wins(struct l2s_node *node, const uint8_t peer_pk[32])
+{
+	struct l2s_session *s = session_by(node, &node->by_peer, peer_pk, 32);
+
+	return s && s->pending == PENDING_HANDSHAKE && has_priority(node, peer_pk);
+}
 
 /* ---- pending exchanges ------------------------------------------------------- */
 
@@ -354,6 +372,8 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
 	confirm_keys(node, s, now);
+	if (has_priority(node, s->peer_pk))
+		drop_half_open(node, s->peer_pk, now); /* a crossing: ours wins */
 	l2s_session_established(node, s, L2S_REASON_RECEIVE_VALID_RESPONSE, now);
 	l2s_schedule(node, s);
 	return L2S_OK;
@@ -510,6 +530,8 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 	}
 	if (ret == L2S_OK && peer_quarantined(node, rst.peer_pk, now))
 		ret = L2S_ERR_QUARANTINED;
+	if (ret == L2S_OK && crossing_ours_wins(node, rst.peer_pk))
+		ret = L2S_ERR_STATE;
 	if (ret == L2S_OK)
 		ret = l2s_counter_table_check(&node->x->counters, rst.peer_pk, rst.counter);
 	if (ret == L2S_OK)
@@ -988,6 +1010,10 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 	l2s_prekey_id(s->peer_prekey_id, b.prekey_pk);
 	s->initiator = 1;
 	s->path = path;
+	/* The session with this peer from now on, unless one is established:
+	 * a crossing handshake of the peer's is judged against it. */
+	if (!session_by(node, &node->by_peer, peer_pk, 32))
+		l2s_map_put(&node->by_peer, peer_pk, 32, s->slot);
 	l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 	ret = l2s_start_handshake(node, s, now_ms);
 	if (ret != L2S_OK) {

@@ -515,6 +515,104 @@ static void test_lost_resume_answer_recovers(void)
 	ns_free_peer(&b);
 }
 
+/* The session node p keeps with its peer (by_peer), or NULL. */
+static struct l2s_session *peer_session(const struct ns_peer *p, const struct ns_peer *peer)
+{
+	uint32_t slot;
+
+	if (l2s_map_get(&p->node->by_peer, peer->pk, sizeof(peer->pk), &slot) != L2S_OK)
+		return NULL;
+	return p->node->slots[slot];
+}
+
+/* Both sides' queued messages cross on the wire: each side's batch is taken
+ * before the other's is delivered. Until nothing moves. */
+static void exchange_lockstep(struct ns_peer *a, struct ns_peer *b)
+{
+	struct ns_box ab = { .n = 0 }, ba = { .n = 0 };
+
+	while (ns_collect(a, &ab) + ns_collect(b, &ba)) {
+		ns_box_deliver(&ab, b, a);
+		ns_box_deliver(&ba, a, b);
+		ns_box_free(&ab);
+		ns_box_free(&ba);
+	}
+}
+
+/* Both sides on one session with the same keys, and it carries data and
+ * heartbeats (a crossing left each side on the session the other began:
+ * both "established", neither answering the other; model/README.md
+ * finding 1). */
+static void check_one_session(struct ns_peer *a, struct ns_peer *b)
+{
+	struct l2s_session *sa = peer_session(a, b), *sb = peer_session(b, a);
+
+	CHECK(sa && sb && sa->state == L2S_ESTABLISHED && sb->state == L2S_ESTABLISHED);
+	if (!sa || !sb)
+		return;
+	CHECK(memcmp(sa->session_id, sb->session_id, sizeof(sa->session_id)) == 0);
+	a->session = sa->handle;
+	b->session = sb->handle;
+	ns_send_ids(a, 0, 10);
+	ns_send_ids(b, 100, 10);
+	ns_advance(a, b, 5 * sa->cfg.heartbeat_interval_ms, 500);
+	CHECK(peer_session(a, b) == sa && peer_session(b, a) == sb);
+	CHECK(sa->state == L2S_ESTABLISHED && sb->state == L2S_ESTABLISHED);
+	CHECK(ns_got_ids(b, 0, 10) && ns_got_ids(a, 100, 10));
+}
+
+/* Both sides start a full handshake at the same instant and the requests
+ * cross (PROTOCOL.md §4.3, crossing handshakes): the side with the larger
+ * identity key ignores the other's, both end on its handshake. */
+static void test_crossing_handshakes(uint8_t tag_a, uint8_t tag_b)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b;
+	uint32_t ha, hb;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, tag_a);
+	ns_make_peer(&b, tag_b);
+	CHECK(ns_start(&a, &b, &cfg, &ha) == L2S_OK);
+	CHECK(ns_start(&b, &a, &cfg, &hb) == L2S_OK);
+	exchange_lockstep(&a, &b);
+	check_one_session(&a, &b);
+	/* The winner is the larger key's own session. */
+	if (memcmp(a.pk, b.pk, 32) > 0)
+		CHECK(peer_session(&a, &b)->handle == ha);
+	else
+		CHECK(peer_session(&b, &a)->handle == hb);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
+/* The larger key (hi) answers the other's request first and starts its own
+ * before that answer is confirmed: when its own completes it drops the
+ * answer, so the other side's confirmation of it changes nothing. */
+static void test_crossing_after_answer(uint8_t tag_a, uint8_t tag_b)
+{
+	struct l2s_config cfg;
+	struct ns_peer a, b, *hi, *lo;
+	struct ns_box lo_init = { .n = 0 };
+	uint32_t h;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, tag_a);
+	ns_make_peer(&b, tag_b);
+	hi = memcmp(a.pk, b.pk, 32) > 0 ? &a : &b;
+	lo = hi == &a ? &b : &a;
+	CHECK(ns_start(lo, hi, &cfg, &h) == L2S_OK);
+	CHECK(ns_collect(lo, &lo_init) == 1);
+	ns_box_deliver(&lo_init, hi, lo); /* hi answers: half-open */
+	ns_box_free(&lo_init);
+	CHECK(hi->accepted == 1);
+	CHECK(ns_start(hi, lo, &cfg, &h) == L2S_OK);
+	exchange_lockstep(lo, hi);
+	check_one_session(lo, hi);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -614,6 +712,10 @@ int main(void)
 	l2s_node_free(b.node);
 
 	test_half_open_replaced();
+	test_crossing_handshakes(0x50, 0x51);
+	test_crossing_handshakes(0x51, 0x50);
+	test_crossing_after_answer(0x50, 0x51);
+	test_crossing_after_answer(0x51, 0x50);
 	test_lost_resume_answer_recovers();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();

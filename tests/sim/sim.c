@@ -184,6 +184,8 @@ struct params {
 	uint64_t fault_end;         /* faults stop here */
 	uint64_t send_every;        /* mean ms between application messages */
 	uint32_t partition_rate, crash_rate, rotate_rate, transport_rate, path_move_rate; /* per mille per second */
+	uint32_t twin_crash_rate;   /* both sides of a pair crash and restart together: their
+	                             * restored sessions resume, and fall back, at one instant */
 	uint32_t old_ckpt;          /* per mille of restores from an older checkpoint */
 	uint32_t new_prekey;        /* per mille of restarts with a new prekey */
 	uint32_t load_limit;        /* half-open handshakes before cookies (small: cookies on) */
@@ -863,6 +865,12 @@ static void random_faults(void)
 	}
 	if (chance(P.crash_rate) && nodes[a].up)
 		crash(a);
+	if (chance(P.twin_crash_rate) && nodes[a].up && nodes[b].up) {
+		trace("nodes %d and %d crash together", a, b);
+		crash(a);
+		crash(b);
+		nodes[b].restart_at = nodes[a].restart_at;
+	}
 	if (chance(P.rotate_rate) && nodes[a].up) {
 		uint32_t h = send_handle(&nodes[a].peer[b]);
 
@@ -973,6 +981,7 @@ static void random_params(void)
 		P.loss = P.dup = P.reorder = 0;
 	}
 	P.ckpt_every = rnd_range(100, 10000);
+	P.twin_crash_rate = (uint32_t)(chance(300) ? rnd_below(20) : 0);
 }
 
 /* Faults stopped at fault_end: by then plus this every pair must be
