@@ -8,7 +8,7 @@ BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws bench demo simdemo sim clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws bench demo simdemo sim sim-long clean
 
 all: build
 
@@ -147,6 +147,14 @@ sim: deps
 	cmake --build $(BUILD)/native -j $(JOBS) --target sim
 	@if [ -n "$(SEED)" ]; then $(BUILD)/native/sim -v $(SEED); \
 	else $(BUILD)/native/sim -n $(SEEDS) -s $(FIRST); fi
+
+# The long run (not in `make test`): a million seeds by default, two at a
+# time at low priority, resumable (scripts/sim-long.sh); results in
+# $(BUILD)/sim-long.
+sim-long: deps
+	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
+	cmake --build $(BUILD)/native -j $(JOBS) --target sim
+	SEEDS=$(or $(LONG_SEEDS),1000000) OUT=$(or $(SIM_OUT),$(BUILD)/sim-long) scripts/sim-long.sh $(BUILD)/native/sim
 
 demo: build
 	$(PY) -m l2sess.demo
