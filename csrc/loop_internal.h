@@ -47,7 +47,7 @@ struct lpath {
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
 	uint64_t busy_since;          /* a carrier: data in flight since then, 0: none (peer.c) */
-	int probing;                  /* an in-band DISCOVERY_PROBE is out on it */
+	int probing;                  /* an in-band DISCOVERY_PROBE is out on it: PROBE_* */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
 	struct lheld *held, *held_tail; /* refused by the full transport, in order */

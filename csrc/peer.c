@@ -164,18 +164,23 @@ static void fall_back(struct l2s_loop *l, struct lpeer *pe, int failed_kind, uin
 
 /* ---- a session on a connected path ---------------------------------------- */
 
+/* Why a probe is out: the carrier's first (no valid bundle to start a
+ * session with; no answer drops the carrier), or a refresh of the bundle a
+ * live session falls back with (no answer changes nothing). */
+enum { PROBE_NONE, PROBE_FIRST, PROBE_REFRESH };
+
 /* The carrier will not do (no answer, a bad one): drop it, try again later. */
 static void give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now)
 {
 	l2s_loop_peer_error(l, pe, err, now);
-	p->probing = 0;
+	p->probing = PROBE_NONE;
 	pe->path = 0;
 	pe->quic_retry_at = 0;
 	l2s_path_close(l, p, now);
 	schedule_reconnect(l, pe, now);
 }
 
-static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int why, uint64_t now)
 {
 	uint8_t probe[L2S_DISC_PROBE_MIN_BYTES];
 	size_t len;
@@ -185,7 +190,7 @@ static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, ui
 		give_up_path(l, pe, p, L2S_ERR_IO, now);
 		return;
 	}
-	p->probing = 1;
+	p->probing = why;
 	p->probe_deadline = now + l->p.cfg.handshake_timeout_ms;
 	l->st.disc_probes++;
 }
@@ -257,7 +262,7 @@ static void carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_
 	else if (bundle_valid(pe))
 		establish(l, pe, p, now);
 	else
-		send_probe(l, pe, p, now);
+		send_probe(l, pe, p, PROBE_FIRST, now);
 }
 
 static void count_move(struct l2s_loop *l, struct lpeer *pe, int to)
@@ -368,25 +373,42 @@ void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg,
 	struct lpeer *pe = l2s_peer_of_path(l, p);
 	struct l2s_disc_result res;
 	struct l2s_disc_answer a;
-	int ret;
+	int ret, why;
 
 	if (!pe || !p->probing || pe->path != p->id) {
 		l->st.disc_dropped++;
 		return;
 	}
-	p->probing = 0;
+	why = p->probing;
+	p->probing = PROBE_NONE;
 	ret = l2s_discovery_verify(msg, len, p->nonce, pe->pk, l2s_loop_unix_s(), &res);
 	if (ret == L2S_OK && !res.has_bundle)
 		ret = L2S_ERR_DECODE;
 	if (ret == L2S_OK)
 		ret = l2s_decode_disc_answer(msg, len, &a);
+	if (ret != L2S_OK && why == PROBE_REFRESH)
+		l2s_loop_peer_error(l, pe, ret, now); /* the session goes on */
 	if (ret != L2S_OK) {
-		give_up_path(l, pe, p, ret, now);
+		if (why == PROBE_FIRST)
+			give_up_path(l, pe, p, ret, now);
 		return;
 	}
 	memcpy(pe->bundle, a.bundle, sizeof(pe->bundle));
 	pe->has_bundle = 1;
-	establish(l, pe, p, now);
+	if (pe->session)
+		l2s_session_set_bundle(l->node, pe->session, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
+	else
+		establish(l, pe, p, now);
+}
+
+/* A live session failed: its next full handshake may need the peer's new
+ * prekey (the peer restarted with one), which nothing else would fetch. */
+static void refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	struct lpath *p = l2s_path_get(l, pe->path);
+
+	if (p && p->connected && !p->probing)
+		send_probe(l, pe, p, PROBE_REFRESH, now);
 }
 
 /* ---- the engine's view ------------------------------------------------------ */
@@ -435,6 +457,8 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 		return;
 	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ROTATING)
 		on_established(l, pe, now);
+	else if (ev->to == L2S_FAILED)
+		refresh_bundle(l, pe, now);
 	else if (ev->to == L2S_STATE_END)
 		on_ended(l, pe, now);
 }
@@ -523,9 +547,11 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	struct lpath *carrier = l2s_path_get(l, pe->path);
 
+	if (carrier && carrier->probing == PROBE_REFRESH && now >= carrier->probe_deadline)
+		carrier->probing = PROBE_NONE;
 	if (!wants_connection(pe))
 		return;
-	if (carrier && carrier->probing && now >= carrier->probe_deadline) {
+	if (carrier && carrier->probing == PROBE_FIRST && now >= carrier->probe_deadline) {
 		give_up_path(l, pe, carrier, L2S_ERR_IO, now); /* no answer to the probe */
 		carrier = NULL;
 	}
@@ -565,6 +591,8 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 		struct lpeer *pe = l->peers[i];
 		struct lpath *p = l2s_path_get(l, pe->path);
 
+		if (p && p->probing)
+			t = min_nz(t, p->probe_deadline);
 		if (!wants_connection(pe))
 			continue;
 		t = min_nz(t, pe->tcp_at);
@@ -572,8 +600,6 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 		t = min_nz(t, pe->reconnect_at);
 		if (p && p->connected)
 			t = min_nz(t, silence_deadline(l, p));
-		if (p && p->probing)
-			t = min_nz(t, p->probe_deadline);
 	}
 	return t;
 }

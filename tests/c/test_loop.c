@@ -976,6 +976,74 @@ static void test_accepting_side_import(void)
 	CHECK(A.rx_bad == 0 && B.rx_bad == 0);
 }
 
+struct rx_goal {
+	struct tnode *n;
+	uint64_t rx;
+};
+
+static int rx_reached(void *arg)
+{
+	struct rx_goal *g = arg;
+
+	return g->n->rx >= g->rx;
+}
+
+/* D loses its state and comes back with a new prekey (on another port); it
+ * only accepts. C's live session cannot resume, and its fallback handshake
+ * under D's old prekey goes unanswered: the loop fetches D's new bundle
+ * in-band when the session fails, and the next handshake works. What C
+ * queued meanwhile arrives once, in order. (Short degraded and suspended
+ * timeouts: the path back passes both.) */
+static void test_peer_new_prekey(void)
+{
+	struct tnode C, D;
+	struct l2s_loop_peer_info before, info;
+	struct l2s_loop_stats st0, st;
+	struct link k = { &C, &D, 0 };
+	struct rx_goal goal = { &D, 0 };
+	uint8_t buf[1024];
+	uint64_t seq;
+	size_t len;
+	int fails = 0;
+
+	CHECK(node_new(&C, "C", 0) && node_new(&D, "D", 0));
+	if (!C.l || !D.l)
+		return;
+	node_remove(&C);
+	C.p.cfg.degraded_timeout_ms = 1000;
+	C.p.cfg.suspended_retry_ms = 1000;
+	CHECK(node_start(&C));
+	CHECK(l2s_loop_add_peer(D.l, C.pk, (struct sockaddr *)&C.addr, sizeof(C.addr), 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(C.l, D.pk, (struct sockaddr *)&D.addr, sizeof(D.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	CHECK(peer_of(&C, D.pk, &before));
+	l2s_loop_stats(C.l, &st0);
+	node_remove(&D);
+	l2s_random(D.p.node.prekey_seed, sizeof(D.p.node.prekey_seed));
+	CHECK(node_start(&D));
+	CHECK(l2s_loop_add_peer(D.l, C.pk, (struct sockaddr *)&C.addr, sizeof(C.addr), 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(C.l, D.pk, (struct sockaddr *)&D.addr, sizeof(D.addr), 1) == L2S_OK);
+	for (int i = 0; i < 20; i++) {
+		CHECK(peer_of(&C, D.pk, &info));
+		len = payload(buf, info.session.next_send_seq, SEED_MSG);
+		fails += l2s_loop_send(C.l, D.pk, buf, len, &seq) != L2S_OK;
+	}
+	CHECK(fails == 0);
+	goal.rx = D.rx + 20;
+	CHECK(run_until(link_up, &k, 60000));
+	CHECK(run_until(rx_reached, &goal, 10000));
+	run_for(100);
+	CHECK(D.rx == goal.rx && D.rx_bad == 0);
+	l2s_loop_stats(C.l, &st);
+	/* a new bundle fetched, and a new session id: a full handshake */
+	CHECK(st.disc_probes > st0.disc_probes);
+	CHECK(peer_of(&C, D.pk, &info) && memcmp(info.session.session_id, before.session.session_id, 16) != 0);
+	CHECK(both_ways(&C, &D, 20, 5000));
+	CHECK(C.rx_bad == 0 && D.rx_bad == 0);
+	node_remove(&C);
+	node_remove(&D);
+}
+
 /* A DID that is not B's peer (and B has no accept_any): its session is
  * closed at ACCEPTED and it gets no answer, so it never gets established. */
 static void test_not_a_peer(void)
@@ -1328,6 +1396,7 @@ int main(void)
 	test_export_import();
 	test_resume_cycles(50);
 	test_accepting_side_import();
+	test_peer_new_prekey();
 	test_not_a_peer();
 	test_accept_any();
 	test_ipv6();
