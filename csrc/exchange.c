@@ -445,14 +445,17 @@ static struct l2s_session *session_by(struct l2s_node *node, struct l2s_map *m, 
 	return node->slots[slot];
 }
 
-/* A newer request from the same initiator replaces its unconfirmed one. The
+/* A newer request from the same initiator (a full handshake, or a
+ * resumption from a ticket for a session we no longer hold) replaces its
+ * unconfirmed one: each re-send would otherwise leave one more. The
  * old session fails and is cleaned up at once, each step with its audit
  * event, so that no session disappears without leaving the machine. */
 static void drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now)
 {
 	struct l2s_session *old = session_by(node, &node->by_half, pk, 32);
 
-	if (old && old->pending == PENDING_ACCEPT && old->state == L2S_HANDSHAKE_RECEIVED) {
+	if (old && (old->pending == PENDING_ACCEPT || old->pending == PENDING_RESUMED) &&
+	    old->state == L2S_HANDSHAKE_RECEIVED) {
 		l2s_map_del(&node->by_half, pk, 32);
 		l2s_session_transition(node, old, L2S_FAILED, L2S_REASON_TIMEOUT, now);
 		l2s_session_transition(node, old, L2S_STATE_END, L2S_REASON_CLEANUP, now);
@@ -647,6 +650,7 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 			l2s_session_transition(node, s, L2S_FAILED, L2S_REASON_ROTATION_TIMEOUT, now);
 		return s;
 	}
+	drop_half_open(node, rst->peer_pk, now);
 	s = l2s_session_alloc(node, &node->accept_cfg, now);
 	if (!s)
 		return NULL;
@@ -654,6 +658,7 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
 	memcpy(s->session_id, rst->session_id, sizeof(s->session_id));
 	s->path = path;
 	*created = 1;
+	l2s_map_put(&node->by_half, s->peer_pk, sizeof(s->peer_pk), s->slot);
 	l2s_session_transition(node, s, L2S_HANDSHAKE_RECEIVED, L2S_REASON_RECEIVE_HANDSHAKE, now);
 	accepted_event(node, s, now);
 	return s;

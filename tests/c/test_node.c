@@ -515,6 +515,55 @@ static void test_lost_resume_answer_recovers(void)
 	ns_free_peer(&b);
 }
 
+static int resume_resps_lost;
+
+static int lose_resume_resps(void *arg, const struct ns_peer *from, const struct ns_peer *to, uint8_t *msg,
+			     size_t len)
+{
+	(void)arg;
+	(void)from;
+	(void)to;
+	if (len > 1 && msg[1] == L2S_MSG_RESUME_RESP) {
+		resume_resps_lost++;
+		return 0;
+	}
+	return 1;
+}
+
+/* b restarts without state; a resumes from b's ticket and b's answers are
+ * lost, so a re-sends. Each re-send replaces b's unconfirmed session for it
+ * (engine fix: every re-send left one more in handshake_received until its
+ * timeout). */
+static void test_ticket_resends_replace(void)
+{
+	struct l2s_config cfg;
+	struct l2s_session_info ia, ib;
+	struct ns_peer a, b;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x62);
+	ns_make_peer(&b, 0x63);
+	CHECK(ns_connect(&a, &b, &cfg));
+	CHECK(l2s_node_session(a.node, a.session)->ticket != NULL);
+	ns_free_peer(&b);
+	ns_make_peer(&b, 0x63);
+	resume_resps_lost = 0;
+	ns_filter = lose_resume_resps;
+	CHECK(l2s_session_set_path(a.node, a.session, 2, ns_now) == L2S_OK);
+	ns_pump(&a, &b);
+	ns_advance(&a, &b, cfg.handshake_timeout_ms / 2, 20); /* re-sends at 1/8 and 3/8 */
+	CHECK(resume_resps_lost == 3);
+	CHECK(b.node->live == 1);
+	ns_filter = NULL;
+	ns_advance(&a, &b, cfg.handshake_timeout_ms / 2, 20); /* the re-send at 7/8 is answered */
+	CHECK(b.node->live == 1);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(l2s_session_info(a.node, a.session, &ia) == L2S_OK && l2s_session_info(b.node, b.session, &ib) == L2S_OK);
+	CHECK(memcmp(ia.session_id, ib.session_id, sizeof(ia.session_id)) == 0);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 /* The session node p keeps with its peer (by_peer), or NULL. */
 static struct l2s_session *peer_session(const struct ns_peer *p, const struct ns_peer *peer)
 {
@@ -716,6 +765,7 @@ int main(void)
 	test_crossing_handshakes(0x51, 0x50);
 	test_crossing_after_answer(0x50, 0x51);
 	test_crossing_after_answer(0x51, 0x50);
+	test_ticket_resends_replace();
 	test_lost_resume_answer_recovers();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();
