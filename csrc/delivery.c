@@ -152,7 +152,6 @@ void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
 	d->bytes_limit = cfg->send_queue_bytes_limit;
 	d->queue_limit = cfg->send_queue_limit;
 	d->reorder_window = cfg->reorder_window;
-	d->send_window = cfg->reorder_window < L2S_DELIVERY_WINDOW ? cfg->reorder_window + 1 : L2S_DELIVERY_WINDOW;
 	reset_state(d);
 }
 
@@ -193,9 +192,15 @@ int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len,
  * byte window unless nothing is in flight (a message never waits for itself). */
 static int in_window(const struct l2s_delivery *d, const struct l2s_dmsg *m)
 {
-	if (m->seq - d->queue.head->seq >= d->send_window)
+	uint64_t window = (uint64_t)d->peer_window + 1, bytes = d->peer_window_bytes;
+
+	if (window > L2S_DELIVERY_WINDOW)
+		window = L2S_DELIVERY_WINDOW;
+	if (bytes > L2S_DELIVERY_WINDOW_BYTES)
+		bytes = L2S_DELIVERY_WINDOW_BYTES;
+	if (m->seq - d->queue.head->seq >= window)
 		return 0;
-	return d->in_flight_bytes == 0 || d->in_flight_bytes + m->len <= L2S_DELIVERY_WINDOW_BYTES;
+	return d->in_flight_bytes == 0 || d->in_flight_bytes + m->len <= bytes;
 }
 
 /* Whether the next ACK can report m on its own. All seqs below the oldest
@@ -557,6 +562,18 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
 	d->ack_pending = 0;
 }
 
+void l2s_delivery_window(const struct l2s_delivery *d, uint32_t *window, uint32_t *window_bytes)
+{
+	*window = d->reorder_window;
+	*window_bytes = d->bytes_limit > UINT32_MAX ? UINT32_MAX : (uint32_t)d->bytes_limit;
+}
+
+void l2s_delivery_set_peer_window(struct l2s_delivery *d, uint32_t window, uint32_t window_bytes)
+{
+	d->peer_window = window;
+	d->peer_window_bytes = window_bytes;
+}
+
 /* ---- export and import --------------------------------------------------- */
 
 #define EXPORT_FIXED (1 + 2 * L2S_STREAM_ID_BYTES + 8 + 8 + 4 + 4)
@@ -817,7 +834,6 @@ void l2s_delivery_take_over(struct l2s_delivery *d, struct l2s_delivery *old)
 	d->bytes_limit = mine.bytes_limit;
 	d->queue_limit = mine.queue_limit;
 	d->reorder_window = mine.reorder_window;
-	d->send_window = mine.send_window;
 	d->retransmits = mine.retransmits;
 	d->rx_duplicates = mine.rx_duplicates;
 	d->rx_dropped = mine.rx_dropped;

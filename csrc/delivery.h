@@ -15,14 +15,18 @@
  * retransmission timeout expired, else the oldest never-sent message whose
  * seq is below the oldest unacknowledged one + the send window. The caller
  * sends it and calls mark_sent() with it before calling in again.
- *  - The send window, min(L2S_DELIVERY_WINDOW, reorder_window + 1), keeps a
- *    burst from flooding a lossy link and, assuming the peer holds as many
- *    messages out of order as we do, from overrunning its reorder window.
- *  - A second bound, L2S_DELIVERY_WINDOW_BYTES of payload in flight (at
- *    least one message always goes), keeps the window below what the
- *    transports buffer per connection (1 MiB send rings by default): 256
- *    messages of 64 KiB would be 16 MiB, which a transport refuses and the
- *    engine then has to retransmit after a timeout.
+ *  - The send window, min(L2S_DELIVERY_WINDOW, the peer's window + 1),
+ *    keeps a burst from flooding a lossy link and from overrunning what the
+ *    peer holds out of order: every ACK carries the receiver's reorder
+ *    window (seqs past next_expected) and its byte bound
+ *    (set_peer_window). Until the first ACK both are taken as 0: one
+ *    message in flight, which the peer takes in order.
+ *  - A second bound, min(L2S_DELIVERY_WINDOW_BYTES, the peer's byte bound)
+ *    of payload in flight (at least one message always goes), keeps the
+ *    window below what the transports buffer per connection (1 MiB send
+ *    rings by default): 256 messages of 64 KiB would be 16 MiB, which a
+ *    transport refuses and the engine then has to retransmit after a
+ *    timeout.
  *  - The timeout starts at retransmit_timeout_ms and doubles with each send
  *    of that message, up to max(5 s, the start value); a start value of 0
  *    is taken as 1 ms, one above 2^31 ms as 2^31 ms.
@@ -91,7 +95,9 @@ struct l2s_delivery {
 	uint32_t rto_base_ms, rto_max_ms;
 	uint64_t bytes_limit;
 	uint32_t queue_limit, reorder_window;
-	uint32_t send_window;           /* min(L2S_DELIVERY_WINDOW, reorder_window + 1) */
+
+	/* What the peer holds out of order, from its last ACK (0 before one) */
+	uint32_t peer_window, peer_window_bytes;
 
 	/* send side */
 	uint64_t next_seq;              /* given to the next enqueued message */
@@ -218,6 +224,11 @@ int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_STREAM_ID
 		      l2s_deliver_fn *deliver, void *ctx);
 /* The ACK frame's fields; clears the pending flag. */
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
+/* What this receiver holds out of order, for the ACK frame: its reorder
+ * window (seqs past next_expected) and byte bound (at most 2^32 - 1). */
+void l2s_delivery_window(const struct l2s_delivery *d, uint32_t *window, uint32_t *window_bytes);
+/* The same figures from the peer's ACK: they bound what we send. */
+void l2s_delivery_set_peer_window(struct l2s_delivery *d, uint32_t window, uint32_t window_bytes);
 
 /* ---- StoredSession: export and import ----
  *

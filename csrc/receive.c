@@ -69,6 +69,7 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 		    const struct l2s_frame *f, uint64_t now)
 {
 	struct rx_ctx c = { node, s, now };
+	int ret;
 
 	if (f->type == L2S_FRAME_DATA || f->type == L2S_FRAME_ACK)
 		s->last_data_rx = now; /* the stream moves (schedule.c, heartbeat_missed) */
@@ -79,7 +80,10 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 	case L2S_FRAME_ACK:
 		if (kp == KP_CUR)
 			l2s_delivery_announced(&s->dl); /* an ACK under the keys our SYNC went under */
-		return l2s_delivery_on_ack(&s->dl, f->u.ack.next_expected, f->u.ack.sack, message_acked, &c);
+		ret = l2s_delivery_on_ack(&s->dl, f->u.ack.next_expected, f->u.ack.sack, message_acked, &c);
+		if (ret >= 0)
+			l2s_delivery_set_peer_window(&s->dl, f->u.ack.window, f->u.ack.window_bytes);
+		return ret;
 	case L2S_FRAME_HEARTBEAT:
 		return on_heartbeat(node, s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_HEARTBEAT_REPLY:

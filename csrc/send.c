@@ -75,6 +75,7 @@ static void send_ack(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 	size_t len;
 
 	l2s_delivery_build_ack(&s->dl, &f.u.ack.next_expected, &f.u.ack.sack);
+	l2s_delivery_window(&s->dl, &f.u.ack.window, &f.u.ack.window_bytes);
 	if (l2s_encode_frame(buf, sizeof(buf), &f, &len) == L2S_OK && l2s_send_frame(node, s, buf, len, now) == L2S_OK)
 		s->dl.ack_pending = 0;
 }

@@ -58,7 +58,7 @@ _Static_assert(L2S_TRANSPORT_HEADER_BYTES == TRANSPORT_COUNTER + 8, "transport l
 /* §5 frames: type byte, then the body. */
 enum {
 	DATA_HEAD = 1 + 8,
-	ACK_BYTES = 1 + 8 + 8,
+	ACK_BYTES = 1 + 8 + 8 + 4 + 4,
 	HEARTBEAT_BYTES = 1 + 8,
 	ROTATE_HEAD = 1 + 4 + 4,
 	ROTATE_INIT_BYTES = ROTATE_HEAD + L2S_XWING_PK_BYTES,
@@ -408,6 +408,8 @@ static int decode_ack(const uint8_t *p, size_t len, struct l2s_frame *f)
 		return L2S_ERR_DECODE;
 	f->u.ack.next_expected = l2s_get_u64(p + 1);
 	f->u.ack.sack = l2s_get_u64(p + 9);
+	f->u.ack.window = l2s_get_u32(p + 17);
+	f->u.ack.window_bytes = l2s_get_u32(p + 21);
 	/* seq starts at 1, so the receiver always expects at least 1. */
 	return f->u.ack.next_expected ? L2S_OK : L2S_ERR_DECODE;
 }
@@ -580,6 +582,8 @@ static void put_frame_body(uint8_t *out, const struct l2s_frame *f)
 	case L2S_FRAME_ACK:
 		l2s_put_u64(out + 1, f->u.ack.next_expected);
 		l2s_put_u64(out + 9, f->u.ack.sack);
+		l2s_put_u32(out + 17, f->u.ack.window);
+		l2s_put_u32(out + 21, f->u.ack.window_bytes);
 		break;
 	case L2S_FRAME_HEARTBEAT:
 	case L2S_FRAME_HEARTBEAT_REPLY:

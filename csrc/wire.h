@@ -133,6 +133,7 @@ struct l2s_frame {
 		} data;
 		struct {
 			uint64_t next_expected, sack; /* next_expected >= 1 */
+			uint32_t window, window_bytes; /* what the receiver holds out of order */
 		} ack;
 		struct {
 			uint64_t counter;

@@ -9,6 +9,16 @@
 #include "testutil.h"
 #include "wire.h"
 
+
+/* A delivery state whose peer runs the same config: its first ACK would
+ * have told us its window (PROTOCOL.md §5), so the tests start from there. */
+static void dinit(struct l2s_delivery *d, const struct l2s_config *cfg)
+{
+	l2s_delivery_init(d, cfg);
+	l2s_delivery_set_peer_window(d, cfg->reorder_window,
+				     cfg->send_queue_bytes_limit > UINT32_MAX ? UINT32_MAX
+									: (uint32_t)cfg->send_queue_bytes_limit);
+}
 static uint64_t rs;
 
 static uint64_t rnd(void)
@@ -141,7 +151,7 @@ static void ep_init(struct ep *e, int side, const struct l2s_config *cfg, uint64
 {
 	memset(e, 0, sizeof(*e));
 	e->side = side;
-	l2s_delivery_init(&e->d, cfg);
+	dinit(&e->d, cfg);
 	e->n = e->rx_total = n;
 	e->enq_next = e->rx_next = 1;
 	e->acked = calloc(n + 1, 1);
@@ -201,7 +211,7 @@ static int restart(struct ep *e, const struct l2s_config *cfg)
 
 	ok = l2s_delivery_export(&e->d, 0, blob, need, &len) == L2S_OK && len == need;
 	l2s_delivery_free(&e->d);
-	l2s_delivery_init(&e->d, cfg);
+	dinit(&e->d, cfg);
 	ok = ok && l2s_delivery_import(&e->d, blob, len) == L2S_OK;
 	free(blob);
 	return ok;
@@ -374,8 +384,8 @@ static void test_queue_limits(void)
 	default_cfg(&cfg);
 	cfg.send_queue_limit = 8;
 	cfg.send_queue_bytes_limit = 1000;
-	l2s_delivery_init(&d, &cfg);
-	l2s_delivery_init(&r, &cfg);
+	dinit(&d, &cfg);
+	dinit(&r, &cfg);
 	for (int i = 0; i < 8; i++) {
 		buf[0] = (uint8_t)i;
 		CHECK(l2s_delivery_enqueue(&d, buf, 10, &seq) == L2S_OK && seq == (uint64_t)i + 1);
@@ -411,6 +421,56 @@ static void test_queue_limits(void)
 	l2s_delivery_free(&r);
 }
 
+/* The peer's window (PROTOCOL.md §5, ACK): none known, one message in
+ * flight; then what its ACK said, in seqs past the oldest unacked and in
+ * bytes; a receiver advertises its own reorder window and byte bound. */
+static void test_peer_window(void)
+{
+	static uint8_t big[1000];
+	struct l2s_config cfg;
+	struct l2s_delivery d;
+	uint64_t seqs[300], seq, t = 1000;
+	uint32_t w, wb;
+	size_t n;
+
+	default_cfg(&cfg);
+	cfg.reorder_window = 7;
+	cfg.send_queue_bytes_limit = 20000;
+	l2s_delivery_init(&d, &cfg);
+	l2s_delivery_window(&d, &w, &wb);
+	CHECK(w == 7 && wb == 20000);
+	for (int i = 0; i < 20; i++)
+		CHECK(l2s_delivery_enqueue(&d, big, sizeof(big), &seq) == L2S_OK);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 1 && seqs[0] == 1);
+	/* It holds 3 past next_expected: 4 in flight from the oldest. */
+	l2s_delivery_set_peer_window(&d, 3, UINT32_MAX);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 3 && seqs[0] == 2 && seqs[2] == 4);
+	CHECK(l2s_delivery_on_ack(&d, 3, 0, NULL, NULL) == 2);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 2 && seqs[0] == 5 && seqs[1] == 6);
+	/* 2,500 bytes: in flight 3..6 is 4,000 already, nothing goes. */
+	l2s_delivery_set_peer_window(&d, 100, 2500);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 0);
+	CHECK(l2s_delivery_on_ack(&d, 6, 0, NULL, NULL) == 3);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 1 && seqs[0] == 7); /* 6 and 7: 2,000 bytes */
+	/* A bound below one message: one still goes when nothing is in flight. */
+	l2s_delivery_set_peer_window(&d, 100, 10);
+	CHECK(l2s_delivery_on_ack(&d, 8, 0, NULL, NULL) == 2);
+	send_all_due(&d, t, seqs, &n);
+	CHECK(n == 1 && seqs[0] == 8);
+	/* Beyond 2^32 - 1 bytes a receiver advertises the largest u32. */
+	cfg.send_queue_bytes_limit = (uint64_t)1 << 40;
+	l2s_delivery_free(&d);
+	l2s_delivery_init(&d, &cfg);
+	l2s_delivery_window(&d, &w, &wb);
+	CHECK(wb == UINT32_MAX);
+	l2s_delivery_free(&d);
+}
+
 static void test_rto_and_window(void)
 {
 	struct l2s_config cfg;
@@ -420,7 +480,7 @@ static void test_rto_and_window(void)
 	uint64_t expect_rto[] = { 200, 400, 800, 1600, 3200, 5000, 5000 };
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_next_due(&d, 0) == NULL);
 	for (int i = 0; i < 300; i++)
 		CHECK(l2s_delivery_enqueue(&d, (const uint8_t *)"x", 1, &seq) == L2S_OK);
@@ -470,7 +530,7 @@ static void test_byte_window(void)
 	size_t n;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	for (int i = 0; i < 20; i++)
 		CHECK(l2s_delivery_enqueue(&d, scratch, L2S_MAX_PAYLOAD, &seq) == L2S_OK);
 	send_all_due(&d, t, seqs, &n);
@@ -508,7 +568,7 @@ static void test_parking(void)
 	size_t n, parked = 0;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	for (int i = 0; i < 100; i++)
 		CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
 	send_all_due(&d, 0, seqs, &n);
@@ -541,14 +601,14 @@ static void test_rto_clamp(void)
 
 	default_cfg(&cfg);
 	cfg.retransmit_timeout_ms = 0; /* taken as 1 ms: timers move forward */
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
 	send_all_due(&d, 10, seqs, &n);
 	CHECK(n == 1 && l2s_delivery_next_deadline(&d) == 11);
 	l2s_delivery_free(&d);
 
 	cfg.retransmit_timeout_ms = UINT64_MAX;
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
 	send_all_due(&d, 10, seqs, &n);
 	CHECK(l2s_delivery_next_deadline(&d) == 10 + ((uint64_t)1 << 31));
@@ -565,7 +625,7 @@ static void test_resend_all_order(void)
 	size_t n;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	for (int i = 0; i < 10; i++)
 		CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
 	send_all_due(&d, 0, seqs, &n); /* 1..10 sent at 0 */
@@ -593,7 +653,7 @@ static void test_ack_rules(void)
 	size_t n;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_on_ack(&d, 1, UINT64_MAX, NULL, NULL) == 0); /* nothing sent yet */
 	CHECK(l2s_delivery_on_ack(&d, 2, 0, NULL, NULL) == L2S_ERR_DECODE);
 	for (int i = 0; i < 10; i++)
@@ -627,7 +687,7 @@ static void test_receive_rules(void)
 
 	default_cfg(&cfg);
 	cfg.reorder_window = 100;
-	l2s_delivery_init(&r, &cfg);
+	dinit(&r, &cfg);
 	dlog_n = 0;
 	CHECK(!l2s_delivery_ack_pending(&r));
 	CHECK(l2s_delivery_on_data(&r, 0, &b, 1, log_deliver, NULL) == L2S_ERR_DECODE);
@@ -664,7 +724,7 @@ static uint8_t *sample_blob(const struct l2s_config *cfg, size_t *len)
 	size_t n;
 	uint8_t *blob;
 
-	l2s_delivery_init(&d, cfg);
+	dinit(&d, cfg);
 	for (int i = 0; i < 6; i++) {
 		memset(buf, 'a' + i, sizeof(buf));
 		CHECK(l2s_delivery_enqueue(&d, buf, (size_t)i * 5, &seq) == L2S_OK);
@@ -693,7 +753,7 @@ static void test_export_import(void)
 	blob = sample_blob(&cfg, &len);
 	/* 57 fixed + queue (2:5 3:10 4:15 5:20 6:25 bytes) + buffer (4:7 9:0). */
 	CHECK(len == 57 + 5 * 12 + 75 + 2 * 12 + 7);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_export(&d, 0, blob, 56, &out_len) == L2S_ERR_LENGTH && out_len == 57);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
 	CHECK(d.next_seq == 7 && d.queued == 5 && d.queued_bytes == 75);
@@ -735,7 +795,7 @@ static void test_reserve_and_sync(void)
 	size_t len, n;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	for (int i = 0; i < 3; i++)
 		CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_OK);
 	send_all_due(&d, 0, seqs, &n);
@@ -744,7 +804,7 @@ static void test_reserve_and_sync(void)
 	CHECK(l2s_get_u64(blob + 1 + 2 * L2S_STREAM_ID_BYTES) == 1004);
 	l2s_delivery_free(&d);
 
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
 	CHECK(d.next_seq == 1004 && d.sync_base == 1004);
 	CHECK(!l2s_delivery_sync_due(&d, 0)); /* 2 and 3 are still queued */
@@ -789,7 +849,7 @@ static void test_sync_receiver(void)
 	uint64_t ne, sack;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&r, &cfg);
+	dinit(&r, &cfg);
 	dlog_n = 0;
 	CHECK(l2s_delivery_on_data(&r, 5, NULL, 0, log_deliver, NULL) == 0);
 	CHECK(l2s_delivery_on_data(&r, 7, NULL, 0, log_deliver, NULL) == 0);
@@ -818,7 +878,7 @@ static void test_sync_streams(void)
 	uint64_t ne, sack;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&r, &cfg);
+	dinit(&r, &cfg);
 	dlog_n = 0;
 	CHECK(l2s_delivery_sync(&r, STREAM_A, 1, log_deliver, NULL) == 0);
 	CHECK(l2s_delivery_on_data(&r, 1, NULL, 0, log_deliver, NULL) == 1);
@@ -858,8 +918,8 @@ static void test_take_over(void)
 	size_t n;
 
 	default_cfg(&cfg);
-	l2s_delivery_init(&old, &cfg);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&old, &cfg);
+	dinit(&d, &cfg);
 	l2s_delivery_begin_stream(&old, STREAM_A);
 	l2s_delivery_begin_stream(&old, STREAM_B); /* named once */
 	CHECK(memcmp(old.tx_stream, STREAM_A, sizeof(STREAM_A)) == 0);
@@ -897,7 +957,7 @@ static int import_patched(const struct l2s_config *cfg, const uint8_t *blob, siz
 		l2s_put_u32(b + off, (uint32_t)v);
 	else
 		l2s_put_u64(b + off, v);
-	l2s_delivery_init(&d, cfg);
+	dinit(&d, cfg);
 	err = l2s_delivery_import(&d, b, len);
 	/* Whatever happened, d is consistent and empty on error. */
 	if (err != L2S_OK && (d.queue.head || d.reorder.head || d.queued || d.buffered))
@@ -928,7 +988,7 @@ static void test_import_malformed(void)
 
 	/* Every truncation, and one byte too many. */
 	for (size_t cut = 0; cut < len; cut++) {
-		l2s_delivery_init(&d, &cfg);
+		dinit(&d, &cfg);
 		if (l2s_delivery_import(&d, blob, cut) != L2S_ERR_DECODE || d.queued || d.buffered)
 			bad++;
 		l2s_delivery_free(&d);
@@ -936,7 +996,7 @@ static void test_import_malformed(void)
 	CHECK(bad == 0);
 	longer = calloc(len + 1, 1);
 	memcpy(longer, blob, len);
-	l2s_delivery_init(&d, &cfg);
+	dinit(&d, &cfg);
 	CHECK(l2s_delivery_import(&d, longer, len + 1) == L2S_ERR_DECODE);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK); /* d still usable */
 	l2s_delivery_free(&d);
@@ -992,7 +1052,7 @@ static void test_import_over_limits(void)
 	tiny = cfg;
 	tiny.send_queue_limit = 2;
 	tiny.send_queue_bytes_limit = 10;
-	l2s_delivery_init(&d, &tiny);
+	dinit(&d, &tiny);
 	CHECK(l2s_delivery_import(&d, blob, len) == L2S_OK);
 	CHECK(d.queued == 5);
 	CHECK(l2s_delivery_enqueue(&d, NULL, 0, &seq) == L2S_ERR_QUEUE_FULL);
@@ -1009,6 +1069,7 @@ int main(void)
 {
 	test_queue_limits();
 	test_rto_and_window();
+	test_peer_window();
 	test_byte_window();
 	test_parking();
 	test_rto_clamp();

@@ -426,10 +426,14 @@ static void test_frame_ack_heartbeat(void)
 
 	f.u.ack.next_expected = 0x0102030405060708ull;
 	f.u.ack.sack = 0xf0e0d0c0b0a09080ull;
+	f.u.ack.window = 0x11223344u;
+	f.u.ack.window_bytes = 0x55667788u;
 	frame_start(&w, 0x02);
 	wb_be(&w, f.u.ack.next_expected, 8);
 	wb_be(&w, f.u.ack.sack, 8);
-	check_frame(&f, &w, 17, 17);
+	wb_be(&w, f.u.ack.window, 4);
+	wb_be(&w, f.u.ack.window_bytes, 4);
+	check_frame(&f, &w, 25, 25);
 	/* next_expected is at least 1: seq counts from 1. */
 	memset(w.b + 1, 0, 8);
 	CHECK(rejected(rt_frame, w.b, w.n));

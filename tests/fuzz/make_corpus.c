@@ -129,6 +129,8 @@ static void seed_frames(struct corpus *c)
 	f.type = L2S_FRAME_ACK;
 	f.u.ack.next_expected = 42;
 	f.u.ack.sack = 0x8000000000000005ull;
+	f.u.ack.window = 1024;
+	f.u.ack.window_bytes = 16u << 20;
 	emit_frame(c, &f);
 	f.type = L2S_FRAME_HEARTBEAT;
 	f.u.heartbeat.counter = 9;

@@ -177,6 +177,8 @@ static void seed_frames(struct seed *s)
 	fr.type = L2S_FRAME_ACK;
 	fr.u.ack.next_expected = 2;
 	fr.u.ack.sack = 5;
+	fr.u.ack.window = 1024;
+	fr.u.ack.window_bytes = 16u << 20;
 	rec_frame(s, &fr);
 	fr.type = L2S_FRAME_HEARTBEAT;
 	fr.u.heartbeat.counter = 7;
