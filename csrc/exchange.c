@@ -139,11 +139,22 @@ static int has_priority(const struct l2s_node *node, const uint8_t peer_pk[32])
 	return memcmp(node->id.pk, peer_pk, 32) > 0;
 }
 
+/* Our handshake with the peer in flight, or NULL. A scan: it runs only for
+ * a HANDSHAKE_INIT whose signature verified or a confirmed answer. */
+static struct l2s_session *own_handshake(struct l2s_node *node, const uint8_t peer_pk[32])
+{
+	for (uint32_t i = 0; i < node->max_sessions; i++) {
+		struct l2s_session *s = node->slots[i];
+
+		if (s && s->pending == PENDING_HANDSHAKE && memcmp(s->peer_pk, peer_pk, 32) == 0)
+			return s;
+	}
+	return NULL;
+}
+
 static int crossing_ours_wins(struct l2s_node *node, const uint8_t peer_pk[32])
 {
-	struct l2s_session *s = session_by(node, &node->by_peer, peer_pk, 32);
-
-	return s && s->pending == PENDING_HANDSHAKE && has_priority(node, peer_pk);
+	return has_priority(node, peer_pk) && own_handshake(node, peer_pk);
 }
 
 /* ---- pending exchanges ------------------------------------------------------- */
@@ -201,6 +212,19 @@ static void replace_old_session(struct l2s_node *node, struct l2s_session *s, ui
 	l2s_session_end(node, old, L2S_EV_STATE, L2S_REASON_REPLACED, now);
 }
 
+/* Our answer to the peer's handshake is confirmed: a crossing handshake of
+ * our own (one the peer, with priority, ignores) is moot; its queue, if it
+ * has one, goes on in the confirmed session. */
+static void end_crossing_attempt(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	struct l2s_session *own = own_handshake(node, s->peer_pk);
+
+	if (!own || own == s || own->was_established)
+		return;
+	l2s_delivery_take_over(&s->dl, &own->dl);
+	l2s_session_end(node, own, L2S_EV_STATE, L2S_REASON_REPLACED, now);
+}
+
 /* A session's first keys begin its send stream, with a random id (§5). */
 static void begin_stream(struct l2s_node *node, struct l2s_session *s)
 {
@@ -255,6 +279,8 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->resume_timeouts = 0;
 	s->was_established = 1;
 	/* The streams first (a replaced session's), then the SYNC they owe. */
+	if (reason == L2S_REASON_SEND_RESPONSE_ACK && !has_priority(node, s->peer_pk))
+		end_crossing_attempt(node, s, now);
 	if (reason == L2S_REASON_SEND_RESPONSE_ACK || reason == L2S_REASON_RECEIVE_VALID_RESPONSE)
 		replace_old_session(node, s, now);
 	begin_stream(node, s);
@@ -1015,10 +1041,6 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 	l2s_prekey_id(s->peer_prekey_id, b.prekey_pk);
 	s->initiator = 1;
 	s->path = path;
-	/* The session with this peer from now on, unless one is established:
-	 * a crossing handshake of the peer's is judged against it. */
-	if (!session_by(node, &node->by_peer, peer_pk, 32))
-		l2s_map_put(&node->by_peer, peer_pk, 32, s->slot);
 	l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
 	ret = l2s_start_handshake(node, s, now_ms);
 	if (ret != L2S_OK) {
