@@ -392,12 +392,17 @@ static int params_fill(struct l2s_tcp_params *p, const struct l2s_tcp_params *in
 
 static int listen_on(struct l2s_tcp *t, const struct sockaddr *addr, socklen_t len)
 {
+	int one = 1;
+
 	t->lfd = socket(addr->sa_family, SOCK_STREAM, 0);
 	if (t->lfd < 0)
 		return L2S_ERR_IO;
 	/* sock_prepare on the listener: accepted sockets inherit the buffer
-	 * sizes from it, which must be set before the handshake. */
-	if (sock_prepare(t, t->lfd) < 0 || bind(t->lfd, addr, len) < 0 || listen(t->lfd, t->p.backlog) < 0)
+	 * sizes from it, which must be set before the handshake. SO_REUSEADDR:
+	 * a restarted node binds at once although its last connections wait in
+	 * TIME-WAIT on the port (Linux still refuses a second listener). */
+	if (sock_prepare(t, t->lfd) < 0 || setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(t->lfd, addr, len) < 0 || listen(t->lfd, t->p.backlog) < 0)
 		return L2S_ERR_IO;
 	return L2S_OK;
 }

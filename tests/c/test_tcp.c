@@ -109,7 +109,7 @@ static void pump(int timeout)
 	size_t n = 0;
 
 	for (int i = 0; i < neps; i++) {
-		size_t k = l2s_tcp_pollfds(eps[i]->t, pfds + n, 64 - n);
+		size_t k = eps[i]->t ? l2s_tcp_pollfds(eps[i]->t, pfds + n, 64 - n) : 0;
 
 		CHECK(n + k <= 64);
 		for (size_t j = n; j < n + k && j < 64; j++)
@@ -120,6 +120,8 @@ static void pump(int timeout)
 	for (size_t j = 0; j < n; j++)
 		l2s_tcp_on_io(owner[j]->t, pfds[j].fd, pfds[j].revents, now_ms());
 	for (int i = 0; i < neps; i++) {
+		if (!eps[i]->t)
+			continue;
 		l2s_tcp_on_timer(eps[i]->t, now_ms());
 		drain(eps[i]);
 	}
@@ -385,7 +387,26 @@ int main(void)
 		CHECK(ac->connected == 0);
 	}
 
+	/* A restart binds at once: B's port carried a connection when B went
+	 * (its close is the active one, as on a crash: that connection waits in
+	 * TIME-WAIT on B's port), yet a new transport binds the port. A second
+	 * listener on it is still refused. */
+	{
+		struct sockaddr_in a = addr_of(&B);
+		struct l2s_tcp *again = NULL, *twice = NULL;
+		struct rec *r = connect_to(&C, &B, &before);
+
+		WAIT_FOR(r->connected == 1 && B.nrec == before + 1 && B.recs[before].connected == 1);
+		l2s_tcp_free(B.t);
+		B.t = NULL;
+		WAIT_FOR(r->closed == 1);
+		CHECK(l2s_tcp_new(&again, (struct sockaddr *)&a, sizeof(a), &p) == L2S_OK);
+		CHECK(l2s_tcp_new(&twice, (struct sockaddr *)&a, sizeof(a), &p) == L2S_ERR_IO && !twice);
+		B.t = again;
+	}
+
 	for (int i = 0; i < neps; i++)
-		l2s_tcp_free(eps[i]->t);
+		if (eps[i]->t)
+			l2s_tcp_free(eps[i]->t);
 	return tu_finish("test_tcp");
 }
