@@ -40,7 +40,7 @@ from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
 from l2sess.node import Node, NodeEvent
 from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
-    utc_now
+    open_private_append, utc_now
 
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
@@ -52,7 +52,7 @@ class JsonLog:
     """An append-only JSON-lines file, flushed per record."""
 
     def __init__(self, path: str | None):
-        self._f = open(path, "a", buffering=1) if path else None
+        self._f = open_private_append(path) if path else None
         self._lock = threading.Lock()
 
     def write(self, record: dict) -> None:
@@ -85,7 +85,7 @@ class Runner:
             self.deliveries = JsonLog(n["delivery_log"])
         if n["inbox"] is not None:
             with blame("[node] inbox", n["inbox"]):  # the loop opens it as it would
-                os.close(os.open(n["inbox"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
+                open_private_append(n["inbox"]).close()
         self.stop_requested = threading.Event()
         try:
             self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"], accept_any=n["accept_any"],
@@ -307,6 +307,7 @@ def cmd_did(args) -> int:
 
 
 def cmd_run(args) -> int:
+    os.umask(0o077)  # whatever the node makes is its user's alone (logs, state, sockets)
     runner = Runner(load_config(args.config))
 
     def stop(signum, frame):

@@ -25,6 +25,25 @@ IDENTITY_FORMAT = "l2sess-identity/1"
 PREKEY_LIFETIME = 365 * 24 * 3600
 
 
+def private(path: str, mode: int) -> None:
+    """Takes group and other access away from a file or folder of ours that
+    has it (made before, or under a looser umask); others' files are left."""
+    st = os.stat(path)
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077 | (mode & 0o700))
+
+
+def open_private_append(path: str):
+    """A text file opened for appending, line-buffered, created 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        private(path, 0o600)
+        return os.fdopen(fd, "a", buffering=1)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replaces path with data so that a crash leaves the old or the new file."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -67,6 +86,9 @@ def load_identity(path: str) -> Identity:
         raise ValueError(f"{path}: not a file")
     if st.st_mode & 0o077:
         raise PermissionError(f"{path}: identity file mode {st.st_mode & 0o777:o}, must be 0600")
+    if st.st_uid != os.geteuid():
+        raise PermissionError(f"{path}: identity file owned by uid {st.st_uid}, not by uid {os.geteuid()} "
+                              f"that the node runs as")
     with open(path, "rb") as f:
         data = f.read()
     try:
@@ -92,7 +114,12 @@ class StateDir:
     def __init__(self, path: str):
         self.path = path
         self.peers = os.path.join(path, "peers")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)
+        os.makedirs(path, mode=0o700, exist_ok=True)
         os.makedirs(self.peers, mode=0o700, exist_ok=True)
+        for d in (path, self.peers):  # which peers, and their keys: for this user only
+            private(d, 0o700)
         # Refused now rather than at the first checkpoint, when sessions are up.
         if not os.access(self.peers, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, "not writable", self.peers)

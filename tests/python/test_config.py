@@ -342,6 +342,37 @@ def test_an_identity_file_others_may_read_is_refused(tmp_path):
     refused(write(tmp_path, BASE), "[node] identity", f"{ident}: identity file mode 644, must be 0600")
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
+def test_an_identity_file_of_another_user_is_refused(tmp_path):
+    ident = tmp_path / "identity.key"
+    node_cmd("keygen", "--identity", str(ident))
+    os.chown(ident, 65534, 65534)
+    refused(write(tmp_path, BASE), "[node] identity", f"{ident}: identity file owned by uid 65534, not by uid 0")
+
+
+def test_what_the_node_writes_is_private_whatever_the_umask(tmp_path):
+    # Under umask 022: a state folder and logs made now, and an audit log
+    # left 0644 by an earlier run, all end up for the node's user alone.
+    (tmp_path / "audit.log").write_text("")
+    os.chmod(tmp_path / "audit.log", 0o644)
+    config = write(tmp_path, with_lines(BASE, "node", 'state_dir = "state"', 'audit_log = "audit.log"',
+                                        'delivery_log = "delivery.log"', 'inbox = "inbox.log"'))
+    proc = subprocess.Popen([sys.executable, "-m", "l2sess.node", "run", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.umask(0o022))
+    try:
+        wait_for_control(tmp_path / "control.sock", proc)
+        modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+                 for name in ("state", "state/peers", "audit.log", "delivery.log", "inbox.log", "control.sock",
+                              "identity.key")}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert modes == {"state": 0o700, "state/peers": 0o700, "audit.log": 0o600, "delivery.log": 0o600,
+                     "inbox.log": 0o600, "control.sock": 0o600, "identity.key": 0o600}, modes
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 0000")
 def test_an_unreadable_identity_file_is_refused(tmp_path):
     ident = tmp_path / "identity.key"
