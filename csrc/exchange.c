@@ -986,7 +986,9 @@ int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_
 		memcpy(s->rc, st.rc, sizeof(s->rc));
 		memcpy(s->peer_prekey_id, st.peer_prekey_id, sizeof(s->peer_prekey_id));
 		s->have_rs = 1;
-		s->initiator = 1;
+		/* The role decides a collision of resumptions (§6): restored as
+		 * saved, so that two sides restored together do not both insist. */
+		s->initiator = st.role == L2S_ROLE_INITIATOR;
 		s->path = path;
 		if (st.handshake_counter > node->hs_counter)
 			node->hs_counter = st.handshake_counter;

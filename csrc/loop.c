@@ -575,10 +575,15 @@ static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, ui
 	return ret;
 }
 
+/* The session goes into the engine at once, before any connection (path 0:
+ * its first RESUME_INIT goes nowhere), so that a RESUME_INIT of the peer's,
+ * which may come first, finds it; the first connection carries it. */
 int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
 {
-	uint8_t pk[L2S_ED25519_PK_BYTES], stream[L2S_STREAM_ID_BYTES], *copy;
+	uint8_t pk[L2S_ED25519_PK_BYTES], stream[L2S_STREAM_ID_BYTES];
 	struct lpeer *pe;
+	uint64_t now = l2s_loop_now();
+	uint32_t h = 0;
 	int ret;
 
 	pthread_mutex_lock(&l->mu);
@@ -588,21 +593,23 @@ int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint6
 		return ret;
 	if (!(pe = lock_peer(l, pk)))
 		return L2S_ERR_NOT_FOUND;
-	if (!(copy = malloc(len)))
-		return unlock_wake(l, L2S_ERR_NOMEM);
-	memcpy(copy, stored, len);
-	if (pe->import)
-		l2s_wipe(pe->import, pe->import_len);
-	free(pe->import);
-	pe->import = copy;
-	pe->import_len = len;
+	if (pe->session)
+		return unlock_wake(l, L2S_ERR_STATE); /* the peer has a session already */
+	ret = l2s_node_resume(l->node, stored, len, &l->p.cfg, 0, now, &h);
+	if (ret != L2S_OK)
+		return unlock_wake(l, ret);
+	/* A refused resumption then falls back to a full handshake. */
+	if (pe->has_bundle)
+		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
+	pe->session = h;
+	pe->started = STARTED_RESUME;
 	pe->imported = 1;
 	memcpy(pe->filter_stream, stream, sizeof(stream));
 	pe->filter_upto = delivered_upto;
 	pe->has_filter = 1;
-	pe->resume_from_ms = l2s_loop_now();
+	pe->resume_from_ms = now;
 	if (!pe->path && !pe->quic_try && !pe->tcp_try)
-		pe->reconnect_at = pe->resume_from_ms;
+		pe->reconnect_at = now;
 	return unlock_wake(l, L2S_OK);
 }
 

@@ -66,8 +66,6 @@ struct lpeer {
 	int connect, configured, closed;
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	int has_bundle;
-	uint8_t *import;              /* a StoredSession waiting for a connection */
-	size_t import_len;
 	int imported;                 /* the session came from l2s_loop_import: resume it toward addr */
 	uint8_t filter_stream[L2S_STREAM_ID_BYTES];
 	uint64_t filter_upto;         /* MESSAGE seq <= this in the peer's stream filter_stream is not delivered */

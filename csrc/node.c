@@ -410,9 +410,13 @@ int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, 
 	s->path_down_since = 0;
 	l2s_session_event(&ev, L2S_EV_TRANSPORT, s, now_ms);
 	l2s_node_event(node, &ev, NULL, 0);
-	/* The same session continues on the new path through resumption. */
+	/* The same session continues on the new path through resumption. An
+	 * exchange in flight is re-sent there at once: what went on the old
+	 * path is lost with it (an imported session's first path is 0). */
 	if (s->have_rs && !s->pending && (s->state == L2S_ESTABLISHED || s->state == L2S_DEGRADED))
 		l2s_start_resume(node, s, now_ms);
+	else if (s->pending == PENDING_RESUME || s->pending == PENDING_HANDSHAKE)
+		s->pending_resend = now_ms;
 	l2s_schedule(node, s);
 	return L2S_OK;
 }

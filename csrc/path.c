@@ -441,8 +441,8 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 
 	send_all_held(l);
 	while (l2s_node_next_output(l->node, &o)) {
-		if (l2s_loop_refused(l, o.session))
-			continue;
+		if (l2s_loop_refused(l, o.session) || !o.path)
+			continue; /* path 0: an imported session before its first connection */
 		if (send_output(l, l2s_path_get(l, o.path), o.data, o.len))
 			exchange_sent(l, &o);
 	}

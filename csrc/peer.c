@@ -5,8 +5,8 @@
  *
  *   start:     QUIC at once, μTCP happy_eyeballs_ms later; the first to
  *              connect carries the session, the other is closed;
- *   carry:     set_path (a session exists), resume (an import waits),
- *              establish (a bundle is cached) or an in-band probe first;
+ *   carry:     set_path (a session exists, an imported one too), establish
+ *              (a bundle is cached) or an in-band probe first;
  *   fallback:  the carrier closed, or received nothing for path_timeout_ms
  *              after it sent data: the other transport is connected at once;
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
@@ -58,9 +58,6 @@ struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
 
 void l2s_peer_free(struct lpeer *pe)
 {
-	if (pe->import)
-		l2s_wipe(pe->import, pe->import_len);
-	free(pe->import);
 	l2s_wipe(pe, sizeof(*pe));
 	free(pe);
 }
@@ -137,7 +134,7 @@ static int trying(const struct lpeer *pe)
 static void start_attempt(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	pe->reconnect_at = 0;
-	if ((pe->session || pe->import) && !pe->resume_from_ms)
+	if (pe->session && !pe->resume_from_ms)
 		pe->resume_from_ms = now;
 	try_quic(l, pe, now);
 	if (!l->quic)
@@ -221,21 +218,6 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 	session_started(l, pe, ret, h, STARTED_HANDSHAKE, now);
 }
 
-static void resume_import(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
-{
-	uint32_t h = 0;
-	int ret = l2s_node_resume(l->node, pe->import, pe->import_len, &l->p.cfg, p->id, now, &h);
-
-	l2s_wipe(pe->import, pe->import_len);
-	free(pe->import);
-	pe->import = NULL;
-	if (!session_started(l, pe, ret, h, STARTED_RESUME, now))
-		return; /* the next try is a full handshake */
-	/* A refused resumption then falls back to a full handshake. */
-	if (pe->has_bundle)
-		l2s_session_set_bundle(l->node, h, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s());
-}
-
 static int bundle_valid(struct lpeer *pe)
 {
 	return pe->has_bundle &&
@@ -247,7 +229,8 @@ static void carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_
 	struct l2s_session_info si;
 
 	if (pe->session && l2s_session_set_path(l->node, pe->session, p->id, now) == L2S_OK) {
-		l->st.resumptions++;
+		if (pe->started != STARTED_RESUME)
+			l->st.resumptions++; /* a move; an import counts when established */
 		/* Still established: the move is the whole interruption. */
 		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
 		    si.state == L2S_ESTABLISHED) {
@@ -257,9 +240,7 @@ static void carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_
 		return;
 	}
 	pe->session = 0;
-	if (pe->import)
-		resume_import(l, pe, p, now);
-	else if (bundle_valid(pe))
+	if (bundle_valid(pe))
 		establish(l, pe, p, now);
 	else
 		send_probe(l, pe, p, PROBE_FIRST, now);

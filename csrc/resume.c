@@ -261,6 +261,14 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 		ret = secret_from_ticket(st, ctx, &m, now_ms);
 		if (ret == L2S_OK)
 			ret = check_binder(msg, RESUME_HEAD_BYTES + m.ticket_len, st->rs, st->binding);
+		/* A ticket we cannot open (made before we restarted) for a
+		 * session we hold (restored): the binder under our rs decides,
+		 * as in key-derivation mode. */
+		if ((ret == L2S_ERR_AUTH || ret == L2S_ERR_EXPIRED) && secret_from_store(st, ctx, &m, msg) == L2S_OK) {
+			m.mode = L2S_RESUME_MODE_KDF;
+			st->ticket_not_after_ms = 0;
+			ret = L2S_OK;
+		}
 	} else {
 		ret = secret_from_store(st, ctx, &m, msg);
 	}

@@ -110,7 +110,10 @@ struct l2s_resume_responder {
  * mac1 (L2S_ERR_AUTH), the ticket (L2S_ERR_AUTH: not ours, forged or for
  * another session_id; L2S_ERR_EXPIRED) or the lookup (L2S_ERR_NOT_FOUND),
  * binder (L2S_ERR_AUTH: also when made for another connection's binding),
- * nonce cache (L2S_ERR_REPLAY). No public-key work.
+ * nonce cache (L2S_ERR_REPLAY). No public-key work. A ticket that fails
+ * (e.g. made before this node restarted) is not the end when the lookup
+ * holds the session: its rs and the binder decide, and st->mode says
+ * key derivation.
  * On L2S_OK st says which session (session_id, peer_pk) is resumed; the
  * caller checks quarantine and whether it accepts. On an error st is wiped. */
 int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,

@@ -664,6 +664,60 @@ static void test_crossing_after_answer(uint8_t tag_a, uint8_t tag_b)
 	ns_free_peer(&b);
 }
 
+/* Both sides stop cleanly (each exports) and start again from their exports
+ * at the same instant: the session's initiator resumes, the other answers
+ * (each side's StoredSession keeps its role), one round trip, no timeout
+ * waited out (engine fix: a restore made every side the initiator, so both
+ * ignored the other's RESUME_INIT until a timeout). */
+static void test_both_restored(int initiator_first, int bound)
+{
+	uint8_t bind[32];
+	static uint8_t sa[8192], sb[8192];
+	struct l2s_config cfg;
+	struct l2s_session_info ia, ib;
+	struct ns_peer a, b;
+	size_t la, lb;
+	uint64_t t0;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x64);
+	ns_make_peer(&b, 0x65);
+	CHECK(ns_connect(&a, &b, &cfg));
+	CHECK(l2s_session_export(a.node, a.session, sa, sizeof(sa), &la) == L2S_OK);
+	CHECK(l2s_session_export(b.node, b.session, sb, sizeof(sb), &lb) == L2S_OK);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+	ns_make_peer(&a, 0x64);
+	ns_make_peer(&b, 0x65);
+	t0 = ns_now;
+	/* bound: as the loop does, restored before any connection (path 0),
+	 * then the connection (a bound path 1) comes up */
+	if (initiator_first) {
+		CHECK(l2s_node_resume(a.node, sa, la, &cfg, !bound, ns_now, &a.session) == L2S_OK);
+		CHECK(l2s_node_resume(b.node, sb, lb, &cfg, !bound, ns_now, &b.session) == L2S_OK);
+	} else {
+		CHECK(l2s_node_resume(b.node, sb, lb, &cfg, !bound, ns_now, &b.session) == L2S_OK);
+		CHECK(l2s_node_resume(a.node, sa, la, &cfg, !bound, ns_now, &a.session) == L2S_OK);
+	}
+	if (bound) {
+		ns_discard(&a);
+		ns_discard(&b);
+		memset(bind, 0xc3, sizeof(bind));
+		CHECK(l2s_node_path_binding(a.node, 1, bind) == L2S_OK);
+		CHECK(l2s_node_path_binding(b.node, 1, bind) == L2S_OK);
+		CHECK(l2s_session_set_path(a.node, a.session, 1, ns_now) == L2S_OK);
+		l2s_node_tick(a.node, ns_now);
+	}
+	exchange_lockstep(&a, &b);
+	CHECK(ns_now == t0);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	CHECK(l2s_session_info(a.node, a.session, &ia) == L2S_OK && l2s_session_info(b.node, b.session, &ib) == L2S_OK);
+	CHECK(memcmp(ia.session_id, ib.session_id, sizeof(ia.session_id)) == 0);
+	CHECK(ia.initiator == 1 && ib.initiator == 0);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -768,6 +822,10 @@ int main(void)
 	test_crossing_after_answer(0x50, 0x51);
 	test_crossing_after_answer(0x51, 0x50);
 	test_ticket_resends_replace();
+	test_both_restored(1, 0);
+	test_both_restored(0, 0);
+	test_both_restored(1, 1);
+	test_both_restored(0, 1);
 	test_lost_resume_answer_recovers();
 	test_resume_bad_share_leaves_nothing();
 	test_resume_on_bound_path();

@@ -199,11 +199,13 @@ static void test_refusals(void)
 {
 	struct l2s_resume_initiator ist;
 	struct l2s_resume_responder rst;
-	struct l2s_resume_ctx c = ctx();
+	struct l2s_resume_ctx c = ctx(), stateless = ctx();
 	struct l2s_session_keys ki, kr;
 	struct l2s_ticket_contents tc;
 	uint8_t other_sid[16], t[L2S_TICKET_BYTES], bad_rs[32], resp[L2S_RESUME_RESP_BYTES];
 	uint32_t idx;
+
+	stateless.lookup = NULL; /* a responder that holds no sessions: tickets only */
 
 	/* Replay: the same RESUME_INIT twice. */
 	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 1, 1, &I.rng) ==
@@ -233,10 +235,13 @@ static void test_refusals(void)
 	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, other_sid, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
 	      L2S_OK);
 	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
-	/* Expired ticket. */
+	/* Expired ticket: refused by a responder without the session; one that
+	 * holds it (restored) checks the binder under its rs instead. */
 	CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, TICKET, sizeof(TICKET), 0, 1, &I.rng) ==
 	      L2S_OK);
-	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW + 3600000) == L2S_ERR_EXPIRED);
+	CHECK(l2s_resume_consume_init(&rst, &stateless, ist.msg, ist.msg_len, NOW + 3600000) == L2S_ERR_EXPIRED);
+	CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW + 3600000) == L2S_OK &&
+	      rst.mode == L2S_RESUME_MODE_KDF);
 	/* A ticket from another responder's keys, and a wrong-length one. */
 	{
 		struct l2s_ticket_keys other;
@@ -249,8 +254,15 @@ static void test_refusals(void)
 		CHECK(l2s_ticket_seal(t, &other, &tc, &M.rng) == L2S_OK);
 		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, sizeof(t), 0, 1, &I.rng) ==
 		      L2S_OK);
-		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
+		CHECK(l2s_resume_consume_init(&rst, &stateless, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
+		/* (R restarted: its ticket keys are new, the session restored) */
+		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_OK &&
+		      rst.mode == L2S_RESUME_MODE_KDF && rst.candidate == 0);
 		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, KI.rs, t, 100, 0, 1, &I.rng) ==
+		      L2S_OK);
+		CHECK(l2s_resume_consume_init(&rst, &stateless, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
+		/* the same, but I does not know rs: refused either way */
+		CHECK(l2s_resume_create_init(&ist, R.id.pk, NULL, KI.session_id, bad_rs, t, sizeof(t), 0, 1, &I.rng) ==
 		      L2S_OK);
 		CHECK(l2s_resume_consume_init(&rst, &c, ist.msg, ist.msg_len, NOW) == L2S_ERR_AUTH);
 		l2s_ticket_keys_wipe(&other);

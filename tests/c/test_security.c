@@ -738,21 +738,25 @@ static void test_tickets(void)
 	memcpy(ticket_b, sess(&a, ha_b)->ticket, sizeof(ticket_b));
 	memcpy(forged, sess(&a, ha_c)->ticket, sizeof(forged));
 	forged[60] ^= 0x20; /* c's own ticket, one bit changed: sealed by nobody */
+	CHECK(l2s_session_export(a.node, ha_c, blob, sizeof(blob), &len) == L2S_OK);
+	/* c no longer holds the session (held, the rs it keeps would decide,
+	 * not the ticket: PROTOCOL.md §6): only a ticket c made can resume it. */
+	CHECK(l2s_session_close(c.node, hc, ns_now) == L2S_OK);
+	ns_discard(&c);
 	live_c = (int)c.node->live;
 	accepted_c = c.accepted;
 
 	for (int variant = 0; variant < 2; variant++) {
-		CHECK(l2s_session_export(a.node, ha_c, blob, sizeof(blob), &len) == L2S_OK);
-		len = swap_ticket(blob, len, sizeof(blob), 0x19, variant ? forged : ticket_b, L2S_TICKET_BYTES);
+		size_t vlen = swap_ticket(blob, len, sizeof(blob), 0x19, variant ? forged : ticket_b, L2S_TICKET_BYTES);
+
 		/* a restarts and resumes with c, presenting the wrong ticket. */
 		ns_make_peer(&a2, 0x19);
-		CHECK(l2s_node_resume(a2.node, blob, len, &cfg, 1, ns_now, &h) == L2S_OK);
+		CHECK(l2s_node_resume(a2.node, blob, vlen, &cfg, 1, ns_now, &h) == L2S_OK);
 		rlen = take(&a2, L2S_MSG_RESUME_INIT, ri, sizeof(ri));
 		CHECK(rlen == L2S_RESUME_INIT_MIN_BYTES + L2S_TICKET_BYTES);
 		CHECK(ns_deliver(&c, &a2, ri, rlen) == L2S_ERR_AUTH);
 		CHECK(ns_discard(&c) == 0);
 		CHECK((int)c.node->live == live_c && c.accepted == accepted_c);
-		CHECK(ns_state(&c, hc) == L2S_ESTABLISHED && sess(&c, hc)->pending == PENDING_NONE);
 		/* The initiator fails cleanly: timeout, backoff, no quarantine of
 		 * c; its retries are refused the same way and c keeps nothing. */
 		ns_clear_states(&a2);
@@ -762,7 +766,6 @@ static void test_tickets(void)
 		CHECK(info.quarantined_until_ms == 0 && info.retries >= 2);
 		CHECK(info.state == L2S_FAILED || info.state == L2S_HANDSHAKE_INITIATED);
 		CHECK((int)c.node->live == live_c && c.accepted == accepted_c);
-		CHECK(ns_state(&c, hc) == L2S_ESTABLISHED);
 		CHECK(l2s_session_close(a2.node, h, ns_now) == L2S_OK);
 		ns_free_peer(&a2);
 	}
