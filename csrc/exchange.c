@@ -277,6 +277,7 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 	s->need_sync = 1;
 	s->resume_failed = 0;
 	s->resume_timeouts = 0;
+	s->hs_timeouts = 0;
 	s->was_established = 1;
 	/* The streams first (a replaced session's), then the SYNC they owe. */
 	if (reason == L2S_REASON_SEND_RESPONSE_ACK && !has_priority(node, s->peer_pk))

@@ -53,6 +53,7 @@ struct l2s_session {
 	uint8_t have_cookie;
 	uint8_t resume_failed;   /* the next attempt is a full handshake (when we hold the bundle) */
 	uint8_t resume_timeouts; /* resumptions timed out since the session was last established */
+	uint8_t hs_timeouts;     /* full handshakes timed out since then */
 	uint8_t was_established; /* in this node's life */
 	uint8_t kp_valid[KP_COUNT];
 	struct l2s_config cfg;

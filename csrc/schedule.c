@@ -186,12 +186,16 @@ static int pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_
 		 * prekey bundle); a live one after every
 		 * RESUMES_BEFORE_HANDSHAKE-th silent attempt, or at once when
 		 * the peer's own resumption showed that our secrets differ
-		 * (exchange.c). */
+		 * (exchange.c). Fallen back, it stays with full handshakes
+		 * until established (the peer that lost our session will never
+		 * answer a resumption), but tries one resumption after every
+		 * RESUMES_BEFORE_HANDSHAKE-th silent handshake: our copy of the
+		 * peer's bundle may be stale while the peer kept the session. */
 		if (kind == PENDING_RESUME)
-			s->resume_failed = s->resume_failed || !s->was_established ||
+			s->resume_failed = s->resume_failed || !s->was_established || s->hs_timeouts ||
 					   ++s->resume_timeouts % RESUMES_BEFORE_HANDSHAKE == 0;
 		else
-			s->resume_failed = 0;
+			s->resume_failed = ++s->hs_timeouts % RESUMES_BEFORE_HANDSHAKE != 0;
 		if (s->state == L2S_HANDSHAKE_INITIATED || s->state == L2S_HANDSHAKE_RECEIVED) {
 			l2s_session_fail(node, s, L2S_REASON_TIMEOUT, now);
 		} else {

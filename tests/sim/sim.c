@@ -186,6 +186,9 @@ struct params {
 	uint32_t partition_rate, crash_rate, rotate_rate, transport_rate, path_move_rate; /* per mille per second */
 	uint32_t twin_crash_rate;   /* both sides of a pair crash and restart together: their
 	                             * restored sessions resume, and fall back, at one instant */
+	uint32_t lost_ckpt;         /* per mille of restores whose checkpoint is gone */
+	uint32_t bad_ckpt;          /* per mille of restores whose checkpoint is corrupted */
+	int storm;                  /* restarts within 10-300 ms: storms of restarts */
 	uint32_t old_ckpt;          /* per mille of restores from an older checkpoint */
 	uint32_t new_prekey;        /* per mille of restarts with a new prekey */
 	uint32_t load_limit;        /* half-open handshakes before cookies (small: cookies on) */
@@ -760,7 +763,7 @@ static void crash(int i)
 	l2s_node_free(nd->n);
 	nd->n = NULL;
 	nd->up = 0;
-	nd->restart_at = now + rnd_range(10, 5000);
+	nd->restart_at = now + (P.storm ? rnd_range(10, 300) : rnd_range(10, 5000));
 	for (int j = 0; j < P.nodes; j++) {
 		struct peer *pe = &nd->peer[j];
 
@@ -820,16 +823,26 @@ static void restart(int i)
 		 * be used twice (PROTOCOL.md §10). */
 		for (int m = 0; m < pe->nckpt; m++)
 			pe->ckpt[m].used = 1;
-		if (k < 0)
-			continue; /* nothing stored: everything this node sent is forgiven */
-		ret = l2s_node_resume(nd->n, pe->ckpt[k].blob, pe->ckpt[k].len, &nd->cfg, path_id(j, pe->transport), now,
-				      &h);
-		trace("node %d resumes with %d from checkpoint %d of %d: %s", i, j, k, pe->nckpt, l2s_strerror(ret));
-		if (ret == L2S_OK) {
-			handle_add(nd, j, h, L2S_IDLE);
-			pe->was_established[pe->nhandles - 1] = 1; /* its restored queue is the application's */
-			l2s_session_set_bundle(nd->n, h, nodes[j].bundle, L2S_PREKEY_BUNDLE_BYTES, 1800000000u);
+		if (k >= 0 && chance(P.lost_ckpt)) {
+			trace("node %d lost its checkpoint for %d", i, j);
+			k = -1;
 		}
+		if (k >= 0 && chance(P.bad_ckpt))
+			pe->ckpt[k].blob[rnd_below(pe->ckpt[k].len)] ^= (uint8_t)(1 + rnd_below(255));
+		ret = k < 0 ? L2S_ERR_NOT_FOUND
+			    : l2s_node_resume(nd->n, pe->ckpt[k].blob, pe->ckpt[k].len, &nd->cfg,
+					      path_id(j, pe->transport), now, &h);
+		trace("node %d resumes with %d from checkpoint %d of %d: %s", i, j, k, pe->nckpt, l2s_strerror(ret));
+		if (ret != L2S_OK) {
+			/* nothing stored, or refused (corrupted): everything this
+			 * node sent is forgiven */
+			for (uint32_t id = 0; id < pe->next_id; id++)
+				pe->forgiven[id] = 1;
+			continue;
+		}
+		handle_add(nd, j, h, L2S_IDLE);
+		pe->was_established[pe->nhandles - 1] = 1; /* its restored queue is the application's */
+		l2s_session_set_bundle(nd->n, h, nodes[j].bundle, L2S_PREKEY_BUNDLE_BYTES, 1800000000u);
 	}
 	drain_outputs(i);
 	checkpoint(i); /* restore a checkpoint at most once: export again at once */
@@ -982,6 +995,13 @@ static void random_params(void)
 	}
 	P.ckpt_every = rnd_range(100, 10000);
 	P.twin_crash_rate = (uint32_t)(chance(300) ? rnd_below(20) : 0);
+	P.lost_ckpt = (uint32_t)(chance(200) ? rnd_below(300) : 0);
+	P.bad_ckpt = (uint32_t)(chance(200) ? rnd_below(300) : 0);
+	P.storm = (int)chance(100);
+	if (P.storm) {
+		P.crash_rate = (uint32_t)rnd_range(20, 100);
+		P.twin_crash_rate = (uint32_t)rnd_range(10, 50);
+	}
 }
 
 /* Faults stopped at fault_end: by then plus this every pair must be
