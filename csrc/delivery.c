@@ -516,9 +516,9 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 		return L2S_ERR_DECODE;
 	if (len > L2S_MAX_PAYLOAD)
 		return L2S_ERR_LENGTH;
-	if (d->rx_unsure) {
-		/* Which stream it belongs to is unknown until the SYNC: the
-		 * sender re-sends it. */
+	if (d->rx_unsure || d->rx_refusing) {
+		/* Which stream it belongs to is unknown until the SYNC, or the
+		 * application cannot take it: the sender re-sends it. */
 		d->rx_dropped++;
 		return 0;
 	}
@@ -560,6 +560,21 @@ void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uin
 	*next_expected = d->next_expected;
 	*sack = bits;
 	d->ack_pending = 0;
+}
+
+void l2s_delivery_refuse(struct l2s_delivery *d, uint64_t seq)
+{
+	if (seq && seq < d->next_expected)
+		d->next_expected = seq;
+	free_list(&d->reorder);
+	d->buffered = 0;
+	d->buffered_bytes = 0;
+	d->rx_refusing = 1;
+}
+
+void l2s_delivery_accept(struct l2s_delivery *d)
+{
+	d->rx_refusing = 0;
 }
 
 void l2s_delivery_window(const struct l2s_delivery *d, uint32_t *window, uint32_t *window_bytes)

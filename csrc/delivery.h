@@ -122,6 +122,7 @@ struct l2s_delivery {
 	/* receive side */
 	uint8_t rx_stream[L2S_STREAM_ID_BYTES]; /* the stream next_expected counts (zeros: none) */
 	uint8_t rx_unsure;              /* no DATA taken, no ACK sent until a SYNC names the stream */
+	uint8_t rx_refusing;            /* the application cannot take more: DATA dropped, unacknowledged */
 	uint64_t next_expected;         /* seq to deliver next */
 	struct l2s_dlist reorder;       /* held out of order, seq order */
 	uint32_t buffered;
@@ -222,6 +223,13 @@ uint64_t l2s_delivery_send_base(const struct l2s_delivery *d);
  * sender re-sends it until it sees one. */
 int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t send_base,
 		      l2s_deliver_fn *deliver, void *ctx);
+/* The application could not take message seq (its inbox is full, say):
+ * the receive side goes back to seq, drops what it holds beyond, and takes
+ * no DATA (nor acknowledges any) until accept(). Nothing from seq on was
+ * acknowledged if this comes before the ACK of the batch that delivered
+ * it, so the sender still has it. */
+void l2s_delivery_refuse(struct l2s_delivery *d, uint64_t seq);
+void l2s_delivery_accept(struct l2s_delivery *d);
 /* The ACK frame's fields; clears the pending flag. */
 void l2s_delivery_build_ack(struct l2s_delivery *d, uint64_t *next_expected, uint64_t *sack);
 /* What this receiver holds out of order, for the ACK frame: its reorder

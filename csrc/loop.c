@@ -396,6 +396,9 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_node_receive_begin(l->node);
 	l2s_loop_quic_events(l, now);
 	l2s_loop_tcp_events(l, now);
+	/* The inbox lines first: a message the inbox cannot take is refused
+	 * before the batch's ACK is made. */
+	l2s_loop_node_events(l, now);
 	l2s_node_receive_end(l->node, now);
 	l2s_loop_node_events(l, now);
 	l2s_peers_check_paths(l, now);

@@ -160,6 +160,8 @@ int l2s_loop_close_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTE
 enum l2s_loop_event_type {
 	/* 1 .. 7: enum l2s_event_type, the engine's events passed on */
 	L2S_LOOP_EV_PEER_ERROR = 16, /* connecting to a peer failed (error); it is retried */
+	L2S_LOOP_EV_INBOX = 17,      /* the inbox failed for the peer's messages (error: the errno), or
+				      * works again (error 0); meanwhile the session takes none */
 };
 
 struct l2s_loop_event {
@@ -214,6 +216,9 @@ struct l2s_loop_stats {
 	uint64_t rx_dropped[17];    /* by -l2s_err: what the node or discovery refused */
 	uint64_t tx_messages, tx_dropped; /* outputs sent; dropped (path gone, or LOOP_HOLD_BYTES full) */
 	uint64_t disc_probes, disc_answers, disc_dropped; /* raw UDP and in-band */
+	uint64_t inbox_failures;    /* inbox writes that failed (each refused a message, kept by its sender) */
+	uint64_t inbox_refusing;    /* peers whose messages the inbox cannot take now */
+	int inbox_errno;            /* of the last failure */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loop_internal.h"
@@ -121,20 +122,38 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
 
-/* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits
- * for each line, which is the point. */
-static void write_all(int fd, const char *p, size_t n)
+/* A line begun in a file is cut off again, so that the next one starts where
+ * it would have (if that fails too, a restart reads the torn line as junk). */
+static void cut_back(int fd, off_t to)
 {
+	struct stat st;
+
+	if (to >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, to) != 0)
+		return;
+}
+
+/* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits
+ * for each line, which is the point. 0, or the errno of a write that failed
+ * (a full or read-only disk). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	off_t start = lseek(fd, 0, SEEK_END);
+
 	while (n) {
 		ssize_t w = write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return; /* nothing sane to do: the line is lost to a broken inbox */
+		if (w <= 0) {
+			int err = w < 0 ? errno : EIO;
+
+			cut_back(fd, start);
+			return err;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
 }
 
 static void hex(char *out, const uint8_t *in, size_t n)
@@ -149,13 +168,14 @@ static void hex(char *out, const uint8_t *in, size_t n)
 
 /* <stream 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n: the peer's
  * stream, as seqs number it across sessions (PROTOCOL.md §12). */
-static void inbox_line(struct l2s_loop *l, const uint8_t stream[L2S_STREAM_ID_BYTES], const struct l2s_event *ev)
+static int inbox_line(struct l2s_loop *l, const uint8_t stream[L2S_STREAM_ID_BYTES], const struct l2s_event *ev)
 {
 	size_t cap = 2 * L2S_STREAM_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
 	char *line = malloc(cap), *p;
+	int err;
 
 	if (!line)
-		return;
+		return ENOMEM;
 	p = line;
 	hex(p, stream, L2S_STREAM_ID_BYTES);
 	p += 2 * L2S_STREAM_ID_BYTES;
@@ -166,21 +186,79 @@ static void inbox_line(struct l2s_loop *l, const uint8_t stream[L2S_STREAM_ID_BY
 	hex(p, ev->data, ev->len);
 	p += 2 * ev->len;
 	*p++ = '\n';
-	write_all(l->p.inbox_fd, line, (size_t)(p - line));
+	err = write_all(l->p.inbox_fd, line, (size_t)(p - line));
 	l2s_wipe(line, cap);
 	free(line);
+	return err;
 }
 
-/* A MESSAGE goes on unless the inbox already had it before a restart. */
-static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev)
+/* INBOX: error the errno of the failed write, 0 when the inbox works again. */
+static void inbox_event(struct l2s_loop *l, const struct l2s_event *ev, int err, uint64_t now)
 {
+	struct l2s_loop_event out = { .type = L2S_LOOP_EV_INBOX, .session = ev->session, .error = err };
+
+	out.time_ms = now;
+	memcpy(out.peer_pk, ev->peer_pk, sizeof(out.peer_pk));
+	l2s_loop_event_push(l, &out, NULL, 0);
+}
+
+/* The inbox took no line: the session goes back to this message and takes
+ * no more (the sender keeps it all: nothing is acknowledged) until a retry. */
+static void inbox_failed(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, int err, uint64_t now)
+{
+	l->st.inbox_failures++;
+	l->st.inbox_errno = err;
+	l2s_session_refuse_data(l->node, ev->session, ev->seq);
+	pe->inbox_refused = ev->session;
+	pe->inbox_retry_at = now + LOOP_INBOX_RETRY_MS;
+	if (!pe->inbox_down) {
+		pe->inbox_down = 1;
+		l->st.inbox_refusing++;
+		inbox_event(l, ev, err, now);
+	}
+}
+
+/* A line written after failures: the inbox works again. */
+static void inbox_back(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, uint64_t now)
+{
+	pe->inbox_down = 0;
+	l->st.inbox_refusing--;
+	inbox_event(l, ev, 0, now);
+}
+
+/* Time to try the inbox again: the refused session takes DATA again (and
+ * the next line written says whether the inbox works). */
+void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	if (!pe->inbox_refused || now < pe->inbox_retry_at)
+		return;
+	l2s_session_accept_data(l->node, pe->inbox_refused);
+	pe->inbox_retry_at = 0;
+}
+
+/* A MESSAGE goes on unless the inbox already had it before a restart, or
+ * the inbox cannot take it (then neither can what follows in this round). */
+static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, uint64_t now)
+{
+	int err;
+
+	if (pe->inbox_refused == ev->session) {
+		if (pe->inbox_retry_at)
+			return 0; /* after the failed one in this round: it comes again */
+		pe->inbox_refused = 0; /* data came after the retry */
+	}
 	pe->rx_messages++;
 	if (pe->has_filter && memcmp(ev->stream, pe->filter_stream, sizeof(ev->stream)) == 0 &&
 	    ev->seq <= pe->filter_upto)
 		return 0;
+	if (l->p.inbox_fd >= 0 && (err = inbox_line(l, ev->stream, ev)) != 0) {
+		pe->rx_messages--;
+		inbox_failed(l, pe, ev, err, now);
+		return 0;
+	}
+	if (pe->inbox_down)
+		inbox_back(l, pe, ev, now);
 	pe->delivered++;
-	if (l->p.inbox_fd >= 0)
-		inbox_line(l, ev->stream, ev);
 	return 1;
 }
 
@@ -240,7 +318,7 @@ void l2s_loop_node_events(struct l2s_loop *l, uint64_t now)
 			continue;
 		l2s_peer_on_session_event(l, &ev, now);
 		pe = l2s_peer_find(l, ev.peer_pk);
-		if (ev.type == L2S_EV_MESSAGE && !deliver(l, pe, &ev))
+		if (ev.type == L2S_EV_MESSAGE && !deliver(l, pe, &ev, now))
 			continue;
 		if (ev.type == L2S_EV_TRANSPORT)
 			pe->path_kind = l2s_path_kind(l, ev.path);

@@ -19,6 +19,7 @@
 #include "ratelimit.h"
 #include "rng.h"
 
+#define LOOP_INBOX_RETRY_MS 1000 /* a refused session tries the inbox again after this */
 #define LOOP_ADDR_BYTES 17 /* family (4 or 6) || IP: what the engine keys rate limits on */
 #define LOOP_MAX_REFUSED 64 /* sessions refused in one round whose answers are held back */
 /* Per path: engine outputs a full transport refused, kept (copied) and sent
@@ -70,6 +71,9 @@ struct lpeer {
 	uint8_t filter_stream[L2S_STREAM_ID_BYTES];
 	uint64_t filter_upto;         /* MESSAGE seq <= this in the peer's stream filter_stream is not delivered */
 	int has_filter;
+	uint32_t inbox_refused;       /* the session refusing DATA since the inbox failed, 0: none */
+	uint64_t inbox_retry_at;      /* when it takes DATA again (0: it does; a failure in this round) */
+	int inbox_down;               /* the inbox failed for this peer's messages, and has not worked since */
 	uint32_t session;             /* engine handle, 0: none */
 	int started;                  /* how this side started the session: STARTED_* */
 	uint32_t path;                /* the path that carries the session (ours to choose when connecting) */
@@ -185,6 +189,7 @@ void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
 void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
 /* loop_event.c */
+void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);

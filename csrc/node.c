@@ -421,6 +421,26 @@ int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, 
 	return L2S_OK;
 }
 
+int l2s_session_refuse_data(struct l2s_node *node, uint32_t handle, uint64_t seq)
+{
+	struct l2s_session *s = l2s_node_session(node, handle);
+
+	if (!s)
+		return L2S_ERR_NOT_FOUND;
+	l2s_delivery_refuse(&s->dl, seq);
+	return L2S_OK;
+}
+
+int l2s_session_accept_data(struct l2s_node *node, uint32_t handle)
+{
+	struct l2s_session *s = l2s_node_session(node, handle);
+
+	if (!s)
+		return L2S_ERR_NOT_FOUND;
+	l2s_delivery_accept(&s->dl);
+	return L2S_OK;
+}
+
 int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms)
 {
 	struct l2s_session *s = l2s_node_session(node, handle);

@@ -528,6 +528,7 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	struct lpath *carrier = l2s_path_get(l, pe->path);
 
+	l2s_loop_inbox_retry(l, pe, now);
 	if (carrier && carrier->probing == PROBE_REFRESH && now >= carrier->probe_deadline)
 		carrier->probing = PROBE_NONE;
 	if (!wants_connection(pe))
@@ -574,6 +575,7 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l)
 
 		if (p && p->probing)
 			t = min_nz(t, p->probe_deadline);
+		t = min_nz(t, pe->inbox_retry_at);
 		if (!wants_connection(pe))
 			continue;
 		t = min_nz(t, pe->tcp_at);

@@ -151,13 +151,13 @@ static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_
 	}
 }
 
-/* DATA or ACK on the current keys of a settled session: its answer may wait
- * for the end of a receive batch. Anything else (key confirmation, SYNC,
- * rotation, close) is answered at once, as without a batch. */
-static int steady_data(const struct l2s_session *s, int kp, const struct l2s_frame *f)
+/* A frame of the stream (DATA, ACK, SYNC): its answer (our SYNC, DATA and
+ * ACK) waits for the end of a receive batch, so that the application sees
+ * every message of the batch, and may refuse one, before an ACK covers it.
+ * Anything else (key confirmation, rotation, close) is answered at once. */
+static int stream_frame(const struct l2s_frame *f)
 {
-	return kp == KP_CUR && s->state == L2S_ESTABLISHED && !s->pending && !s->need_sync && !s->dl.sync_base &&
-	       (f->type == L2S_FRAME_DATA || f->type == L2S_FRAME_ACK);
+	return f->type == L2S_FRAME_DATA || f->type == L2S_FRAME_ACK || f->type == L2S_FRAME_SYNC;
 }
 
 static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, uint64_t now)
@@ -194,7 +194,7 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	if (ret > 0)
 		ret = L2S_OK; /* a count of messages delivered or acknowledged */
 	if (l2s_node_session(node, handle) == s) {
-		if (!(steady_data(s, kp, &f) && l2s_node_defer_flush(node, s)))
+		if (!(stream_frame(&f) && l2s_node_defer_flush(node, s)))
 			l2s_send_flush(node, s, now);
 		l2s_schedule(node, s);
 	}

@@ -340,6 +340,7 @@ def x25519(sk, pk):
 # that may start a rotation or resumption); a per-node lock keeps two threads
 # from entering the same node at once.
 
+import os
 import threading
 from collections import namedtuple
 
@@ -997,7 +998,7 @@ cdef object _address(const sockaddr_storage *ss):
 TRANSPORT_NAMES = {L2S_TRANSPORT_NONE: None, L2S_TRANSPORT_QUIC: "quic", L2S_TRANSPORT_UTCP: "utcp"}
 EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAGE: "message",
                L2S_EV_DELIVERED: "delivered", L2S_EV_WARNING: "warning", L2S_EV_TRANSPORT: "transport",
-               L2S_EV_CLOSED: "closed", L2S_LOOP_EV_PEER_ERROR: "peer_error"}
+               L2S_EV_CLOSED: "closed", L2S_LOOP_EV_PEER_ERROR: "peer_error", L2S_LOOP_EV_INBOX: "inbox"}
 
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
@@ -1310,6 +1311,8 @@ cdef class Loop:
             "quic_retries_sent": s.quic.retries_sent, "quic_version_negotiations": s.quic.version_negotiations,
             "tcp_accepted": s.tcp.accepted, "tcp_connections": s.tcp.connections,
             "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
+            "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,
+            "inbox_error": os.strerror(s.inbox_errno) if s.inbox_errno else None,
         }
         dropped = {}
         for i in range(1, 17):

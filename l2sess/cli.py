@@ -38,7 +38,7 @@ import time
 from l2sess.config import ConfigError, blame, load_config, parse_address
 from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
-from l2sess.node import Node, NodeEvent
+from l2sess.node import Node, NodeEvent, format_metrics
 from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
     open_private_append, utc_now
 
@@ -49,20 +49,45 @@ LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
 # ---- the running node -------------------------------------------------------------------
 
 class JsonLog:
-    """An append-only JSON-lines file, flushed per record."""
+    """An append-only JSON-lines file, flushed per record. A record the disk
+    refuses (full, read-only) is counted, not raised: the node goes on, and
+    status and metrics show the count and the last error."""
 
     def __init__(self, path: str | None):
+        self.path = path
         self._f = open_private_append(path) if path else None
         self._lock = threading.Lock()
+        self.failures = 0
+        self.last_error: str | None = None
 
     def write(self, record: dict) -> None:
-        if self._f is not None:
-            with self._lock:
-                self._f.write(json.dumps({"time": utc_now(), **record}) + "\n")
+        if self.path is None:
+            return
+        line = json.dumps({"time": utc_now(), **record}) + "\n"
+        with self._lock:
+            try:
+                if self._f is None:
+                    self._f = open_private_append(self.path)
+                self._f.write(line)
+                self._f.flush()
+            except OSError as exc:
+                self.failures += 1
+                self.last_error = exc.strerror or str(exc)
+                self._drop_file()
+
+    def _drop_file(self) -> None:
+        # What a failed write left in the file object's buffer goes with it;
+        # the next record opens the file anew.
+        f, self._f = self._f, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
+        with self._lock:
+            self._drop_file()
 
 
 class Runner:
@@ -99,6 +124,8 @@ class Runner:
         self.audit.write({"event": "start", "did": self.identity.did, "identity_created": created,
                           "address": "%s:%d" % self.node.address})
         self.session_ids: dict[str, str] = {}
+        self.checkpoint_failures = 0
+        self.checkpoint_error: str | None = None
 
     def add_peers(self) -> None:
         marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"]["inbox"] else {}
@@ -117,6 +144,17 @@ class Runner:
             if p["connect"]:
                 self.node.add_peer(p["did"], p["address"], True)
 
+    def status(self) -> dict:
+        """The node's status, with what the disk refused this run (its files'
+        write failures and the last error of each; 0 and None when fine)."""
+        st = self.node.status()
+        st["stats"].update({"audit_log_failures": self.audit.failures,
+                            "delivery_log_failures": self.deliveries.failures,
+                            "checkpoint_failures": self.checkpoint_failures})
+        st["files"] = {"audit_log_error": self.audit.last_error, "delivery_log_error": self.deliveries.last_error,
+                       "checkpoint_error": self.checkpoint_error}
+        return st
+
     def checkpoint(self) -> None:
         """Saves every live session (and what a restart needs to resume it)."""
         for p in self.node.peers():
@@ -129,7 +167,15 @@ class Runner:
             except SessionError:
                 continue
             # The inbox's watermark is kept by the peer's stream (PROTOCOL.md §12).
-            self.state.save_session(pk, blob, s["rx_stream"])
+            try:
+                self.state.save_session(pk, blob, s["rx_stream"])
+            except OSError as exc:  # a full or read-only disk: the last save stays
+                self.checkpoint_failures += 1
+                if self.checkpoint_error != exc.strerror:
+                    self.audit.write({"event": "checkpoint_failed", "did": p["did"], "error": exc.strerror})
+                self.checkpoint_error = exc.strerror
+                continue
+            self.checkpoint_error = None
 
     def on_event(self, ev: NodeEvent) -> None:
         if ev.kind == "delivered":
@@ -207,9 +253,9 @@ def control_command(runner: Runner, line: bytes) -> dict:
         req = json.loads(line)
         cmd = req.get("cmd")
         if cmd == "status":
-            return {"ok": True, "status": runner.node.status()}
+            return {"ok": True, "status": runner.status()}
         if cmd == "metrics":
-            return {"ok": True, "metrics": runner.node.metrics()}
+            return {"ok": True, "metrics": format_metrics(runner.status())}
         if cmd == "send":
             return {"ok": True, "seq": runner.node.send(req["did"], base64.b64decode(req["data"]))}
         if cmd == "send_many":
@@ -237,14 +283,12 @@ class MetricsServer:
     """GET /metrics: the node's counters in Prometheus text format."""
 
     def __init__(self, listen: str, runner: Runner):
-        node = runner.node
-
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 if self.path != "/metrics":
                     self.send_error(404)
                     return
-                body = node.metrics().encode()
+                body = format_metrics(runner.status()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))

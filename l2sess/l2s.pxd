@@ -270,6 +270,7 @@ cdef extern from "loop.h" nogil:
         L2S_TRANSPORT_QUIC
         L2S_TRANSPORT_UTCP
         L2S_LOOP_EV_PEER_ERROR
+        L2S_LOOP_EV_INBOX
 
     struct l2s_loop:
         pass
@@ -353,6 +354,8 @@ cdef extern from "loop.h" nogil:
         uint64_t rx_dropped[17]
         uint64_t tx_messages, tx_dropped
         uint64_t disc_probes, disc_answers, disc_dropped
+        uint64_t inbox_failures, inbox_refusing
+        int inbox_errno
         uint64_t handshakes, resumptions, fallbacks, returns
         uint64_t events_queued, events_peak
         uint32_t sessions, peers

@@ -30,7 +30,9 @@ RECENT_EVENTS = 1000
 @dataclasses.dataclass(frozen=True)
 class NodeEvent:
     """One event of the node: kind is 'state', 'accepted', 'message',
-    'delivered', 'warning', 'transport', 'closed' or 'peer_error'."""
+    'delivered', 'warning', 'transport', 'closed', 'peer_error' or 'inbox' (the
+    inbox failed for the peer's messages, error the errno; or, error 0, works
+    again)."""
 
     kind: str
     did: str
@@ -55,6 +57,8 @@ class NodeEvent:
             d["seq"] = self.seq
         if self.kind == "peer_error":
             d["error"] = _core.strerror(self.error)
+        if self.kind == "inbox":
+            d["inbox"] = f"refusing messages: {os.strerror(self.error)}" if self.error else "writing again"
         return d
 
 
@@ -305,7 +309,8 @@ def format_metrics(status: dict) -> str:
 
     stats = status["stats"]
     counters = {k: v for k, v in stats.items() if isinstance(v, int)}
-    gauges = {"sessions", "peers", "quic_connections", "tcp_connections", "events_queued", "events_peak"}
+    gauges = {"sessions", "peers", "quic_connections", "tcp_connections", "events_queued", "events_peak",
+              "inbox_refusing"}
     for key in sorted(counters):
         if key in gauges:
             metric(key, "gauge", f"loop {key.replace('_', ' ')}", [("", counters[key])])

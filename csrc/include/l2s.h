@@ -368,6 +368,13 @@ int l2s_session_info(const struct l2s_node *node, uint32_t handle, struct l2s_se
 int l2s_session_rotate(struct l2s_node *node, uint32_t handle, uint64_t now_ms);
 /* Moves the session to another path (transport fallback) and resumes on it. */
 int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms);
+/* The application could not take the MESSAGE event with this seq (its inbox
+ * cannot be written): call it before l2s_node_receive_end() of the batch
+ * that delivered the message, so that no ACK covers it. The session goes
+ * back to seq, takes no DATA and acknowledges none (the sender keeps it all
+ * and re-sends) until l2s_session_accept_data(). */
+int l2s_session_refuse_data(struct l2s_node *node, uint32_t handle, uint64_t seq);
+int l2s_session_accept_data(struct l2s_node *node, uint32_t handle);
 /* StoredSession: the resumption state and delivery state, sealed with the
  * node's storage key. *len gets the size; L2S_ERR_LENGTH when cap is short.
  * A checkpoint may be restored after more messages were sent: its next send

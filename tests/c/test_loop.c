@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +59,8 @@ struct tnode {
 	int nfrom;
 	uint64_t rx, rx_bad, delivered, transport_evs, accepted, peer_errors, last_error, closed;
 	uint64_t failed;          /* state events to failed (an exchange timed out or was refused) */
+	uint64_t inbox_evs[2];    /* INBOX events: failed, works again */
+	int inbox_errno;
 	int last_transport;
 };
 
@@ -143,6 +146,10 @@ static void on_event(struct tnode *n, const struct l2s_loop_event *ev)
 	case L2S_LOOP_EV_PEER_ERROR:
 		n->peer_errors++;
 		n->last_error = (uint64_t)-ev->error;
+		break;
+	case L2S_LOOP_EV_INBOX:
+		n->inbox_evs[ev->error ? 0 : 1]++;
+		n->inbox_errno = ev->error ? ev->error : n->inbox_errno;
 		break;
 	}
 }
@@ -1103,6 +1110,68 @@ static void test_peer_new_prekey(void)
 	node_remove(&D);
 }
 
+/* J's inbox is a full disk (/dev/full): J refuses I's messages, acknowledges
+ * none (I keeps all 40), says so once (an INBOX event, the stats), and the
+ * session stays up. Space returns (the fd now names a file): J takes them
+ * again by itself, all 40 once and in order, and says the inbox works. */
+static void test_inbox_full(void)
+{
+	struct tnode I, J;
+	struct link k = { &I, &J, 0 };
+	struct rx_goal goal = { &J, 0 };
+	struct l2s_loop_peer_info info;
+	struct l2s_loop_stats st;
+	uint8_t buf[1024];
+	uint64_t seq;
+	size_t len;
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC), fails = 0;
+	FILE *later = tmpfile();
+	char line[4096];
+	int lines = 0;
+
+	CHECK(full >= 0 && later != NULL);
+	if (full < 0 || !later)
+		return;
+	CHECK(node_new(&I, "I", 0) && node_new(&J, "J", 0));
+	if (!I.l || !J.l)
+		return;
+	node_remove(&J);
+	J.p.inbox_fd = full;
+	CHECK(node_start(&J));
+	CHECK(l2s_loop_add_peer(J.l, I.pk, (struct sockaddr *)&I.addr, sizeof(I.addr), 0) == L2S_OK);
+	CHECK(l2s_loop_add_peer(I.l, J.pk, (struct sockaddr *)&J.addr, sizeof(J.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	for (int i = 0; i < 40; i++) {
+		CHECK(peer_of(&I, J.pk, &info));
+		len = payload(buf, info.session.next_send_seq, SEED_MSG);
+		fails += l2s_loop_send(I.l, J.pk, buf, len, &seq) != L2S_OK;
+	}
+	CHECK(fails == 0);
+	run_for(1500);
+	CHECK(J.rx == 0 && J.inbox_evs[0] == 1 && J.inbox_errno == ENOSPC);
+	l2s_loop_stats(J.l, &st);
+	CHECK(st.inbox_failures >= 1 && st.inbox_refusing == 1 && st.inbox_errno == ENOSPC);
+	CHECK(peer_of(&I, J.pk, &info) && info.session.unacked + info.session.queued >= 40);
+	CHECK(link_up(&k)); /* the session itself is fine */
+	/* Space returns. */
+	CHECK(dup2(fileno(later), full) == full);
+	goal.rx = 40;
+	CHECK(run_until(rx_reached, &goal, 30000));
+	run_for(200);
+	CHECK(J.rx == 40 && J.rx_bad == 0 && J.inbox_evs[1] == 1);
+	l2s_loop_stats(J.l, &st);
+	CHECK(st.inbox_refusing == 0);
+	CHECK(peer_of(&I, J.pk, &info) && info.session.unacked == 0);
+	rewind(later);
+	while (fgets(line, sizeof(line), later))
+		lines++;
+	CHECK(lines == 40);
+	node_remove(&I);
+	node_remove(&J);
+	close(full);
+	fclose(later);
+}
+
 /* A DID that is not B's peer (and B has no accept_any): its session is
  * closed at ACCEPTED and it gets no answer, so it never gets established. */
 static void test_not_a_peer(void)
@@ -1457,6 +1526,7 @@ int main(void)
 	test_accepting_side_import();
 	test_peer_new_prekey();
 	test_both_restart();
+	test_inbox_full();
 	test_not_a_peer();
 	test_accept_any();
 	test_ipv6();
