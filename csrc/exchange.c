@@ -741,7 +741,7 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		/* A request under the secret of our unconfirmed answer proves the
 		 * initiator took that answer: its keys are confirmed. */
 		if (!created && rst.mode == L2S_RESUME_MODE_KDF && rst.candidate == 1)
-			l2s_session_promote_next(node, s, now);
+			l2s_keys_confirmed(node, s, now); /* as its first frame would: it owes a SYNC */
 		s->path = path;
 		peer_index = rst.peer_index; /* create_resp wipes rst */
 		index = l2s_node_new_index(node, s->slot, KP_NEXT);

@@ -201,6 +201,10 @@ void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int
 void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, const struct l2s_session_keys *k,
 			      uint32_t local_index, uint32_t remote_index, int can_send, uint64_t now);
 void l2s_session_promote_next(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+/* The peer showed it holds our next keys: promote them and finish what they
+ * began (receive.c): a handshake or resumption we answered is established
+ * (and owes its SYNC), a rotation we answered is complete. */
+void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 void l2s_session_drop_keys(struct l2s_node *node, struct l2s_session *s, int which);
 void l2s_session_clear_pending(struct l2s_node *node, struct l2s_session *s);
 void l2s_session_fail(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);

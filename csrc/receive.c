@@ -127,7 +127,7 @@ static int confirmed_reason(const struct l2s_session *s)
 /* The first frame under keys we have not sent with yet confirms them: for a
  * responder this completes the handshake (handshake_received -> established),
  * after a rotation it moves sending to the new keys. */
-static void keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	int pending = s->pending, establishes = s->next_establishes;
 
@@ -188,7 +188,7 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 		return ret;
 	l2s_session_activity(node, s, now);
 	if (kp == KP_NEXT)
-		keys_confirmed(node, s, now);
+		l2s_keys_confirmed(node, s, now);
 	handle = s->handle; /* a CLOSE frame frees s */
 	ret = on_frame(node, s, kp == KP_NEXT ? KP_CUR : kp, node->rx_scratch, flen, &f, now);
 	if (ret > 0)
