@@ -129,8 +129,12 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
  * refused resumption to a full handshake. */
 int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
 			     size_t len);
-/* Resumes an exported StoredSession (l2s_loop_export) once a connection to
- * its peer (added first; L2S_ERR_NOT_FOUND otherwise) is up. Messages with
+/* Restores an exported StoredSession (l2s_loop_export) into the engine at
+ * once, so that the peer's own resumption finds it, and resumes it once a
+ * connection to its peer is up. The peer is added first (L2S_ERR_NOT_FOUND
+ * otherwise) and has no session yet (L2S_ERR_STATE); a StoredSession the
+ * engine refuses (damaged, expired, another node's) is refused here with
+ * the engine's error, and the peer is then reached by a full handshake. Messages with
  * seq <= delivered_upto in the peer's stream the StoredSession received
  * (PROTOCOL.md §5, §12) were delivered before a crash (the inbox says so)
  * and are acknowledged but not delivered again. */
