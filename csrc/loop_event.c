@@ -123,13 +123,16 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
 
 /* A line begun in a file is cut off again, so that the next one starts where
- * it would have (if that fails too, a restart reads the torn line as junk). */
+ * it would have. If that fails too, the torn line stays: a restart reads it
+ * as junk (store.py skips a line it cannot parse). */
 static void cut_back(int fd, off_t to)
 {
 	struct stat st;
+	int ret = 0;
 
-	if (to >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, to) != 0)
-		return;
+	if (to >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		ret = ftruncate(fd, to);
+	(void)ret;
 }
 
 /* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits

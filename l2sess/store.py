@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import time
 
@@ -23,6 +24,8 @@ IDENTITY_FORMAT = "l2sess-identity/1"
 # A fresh identity's prekey bundle lifetime: a year (the bundle is re-signed
 # with a new expiry by rewriting not_after in the identity file).
 PREKEY_LIFETIME = 365 * 24 * 3600
+# An inbox line's first field: the stream id, 32 lowercase hex digits.
+INBOX_STREAM = re.compile(rb"[0-9a-f]{32}")
 
 
 def private(path: str, mode: int) -> None:
@@ -150,7 +153,8 @@ class StateDir:
 def inbox_watermarks(path: str) -> dict[str, int]:
     """The highest seq delivered per stream of a peer in an inbox file (PROTOCOL.md §12).
     A torn last line (a crash mid-write) is ignored: its message was not
-    acknowledged, so it comes again."""
+    acknowledged, so it comes again. So is a line that is not an inbox line
+    (damage): the node starts rather than stop on it."""
     marks: dict[str, int] = {}
     try:
         f = open(path, "rb")
@@ -161,7 +165,7 @@ def inbox_watermarks(path: str) -> dict[str, int]:
             if not line.endswith(b"\n"):
                 break
             parts = line.split(b" ")
-            if len(parts) != 4:
+            if len(parts) != 4 or not INBOX_STREAM.fullmatch(parts[0]) or not parts[1].isdigit():
                 continue
             sid, seq = parts[0].decode(), int(parts[1])
             if seq > marks.get(sid, 0):

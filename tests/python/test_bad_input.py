@@ -409,3 +409,16 @@ def test_random_bytes_into_decoders(fname, data):
         length = data.draw(st.one_of(st.just(len(valid)), st.integers(0, 3000)), label=f"len({name})")
         args[name] = data.draw(st.binary(min_size=length, max_size=length), label=name)
     decode_outcome(fname, args)
+
+
+def test_a_damaged_inbox_does_not_stop_a_restart(tmp_path):
+    """Lines that are not inbox lines (damage, a torn line in the middle) are
+    skipped when the watermarks are read at start; the good lines count."""
+    from l2sess.store import inbox_watermarks
+
+    stream, pk = "0f" * 16, "a" * 64
+    inbox = tmp_path / "inbox.log"
+    inbox.write_bytes(f"{stream} 5 {pk} 00\n".encode() + b"garbage \xff with four parts\n" +
+                      f"{stream} x7 {pk} 00\n".encode() + f"{stream.upper()} 8 {pk} 00\n".encode() +
+                      f"{stream} 6 {pk} \n".encode() + f"{stream} 9".encode())
+    assert inbox_watermarks(str(inbox)) == {stream: 6}
