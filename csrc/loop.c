@@ -61,7 +61,6 @@ void l2s_loop_params_default(struct l2s_loop_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	l2s_config_default(&p->cfg);
-	p->inbox_fd = -1;
 }
 
 static void params_fill(struct l2s_loop_params *p)
@@ -227,6 +226,12 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	    (ret = l2s_node_prekey_bundle(l->node, l->bundle)) != L2S_OK)
 		return ret;
 	l2s_rng_init_system(&l->rng);
+	ret = l2s_inbox_open(&l->inbox, l->p.inbox, l->p.inbox_max_bytes, l->p.inbox_keep, l->p.inbox_sync);
+	l->p.inbox = NULL; /* the caller's string: the inbox has its own copy */
+	if (ret) {
+		errno = ret;
+		return L2S_ERR_IO;
+	}
 	if ((ret = open_transports(l)) != L2S_OK || (ret = l2s_loop_paths_init(l)) != L2S_OK ||
 	    (ret = l2s_loop_disc_init(l, now)) != L2S_OK)
 		return ret;
@@ -255,7 +260,7 @@ int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
 		return L2S_ERR_NOMEM;
 	l->p = *p;
 	params_fill(&l->p);
-	l->epfd = l->wakefd = -1;
+	l->epfd = l->wakefd = l->inbox.fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	ret = loop_init(l, l2s_loop_now());
@@ -302,6 +307,7 @@ void l2s_loop_free(struct l2s_loop *l)
 		close_connections(l, l2s_loop_now());
 	l2s_quic_free(l->quic);
 	l2s_tcp_free(l->tcp);
+	l2s_inbox_close(&l->inbox);
 	l2s_node_free(l->node);
 	for (uint32_t i = 0; l->peers && i < l->npeers; i++)
 		l2s_peer_free(l->peers[i]);
@@ -399,6 +405,7 @@ static void work(struct l2s_loop *l, uint64_t now)
 	/* The inbox lines first: a message the inbox cannot take is refused
 	 * before the batch's ACK is made. */
 	l2s_loop_node_events(l, now);
+	l2s_loop_inbox_sync(l);
 	l2s_node_receive_end(l->node, now);
 	l2s_loop_node_events(l, now);
 	l2s_peers_check_paths(l, now);

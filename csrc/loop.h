@@ -90,9 +90,14 @@ struct l2s_loop_params {
 	uint64_t reconnect_max_ms;      /* 0: 10 s */
 	uint32_t event_queue_limit;     /* 0: 8192 */
 	int accept_any;                 /* accept sessions from DIDs that are not peers */
-	int inbox_fd;                   /* -1: none. Else (a blocking fd) every MESSAGE is written here
-					 * (PROTOCOL.md §12 inbox line) before the round's outputs,
-					 * so its acknowledgement never leaves before the write */
+	const char *inbox;              /* NULL: none. Else every MESSAGE is written to this file
+					 * (PROTOCOL.md §12 inbox line, created 0600) before the
+					 * round's outputs, so its acknowledgement never leaves
+					 * before the write */
+	uint64_t inbox_max_bytes;       /* the inbox rotates before it passes this; 0: never */
+	uint32_t inbox_keep;            /* rotated inbox files kept (inbox.1 the newest); 0: 1 */
+	int inbox_sync;                 /* the inbox lines are on the disk (fdatasync) before
+					 * the acknowledgements leave */
 };
 void l2s_loop_params_default(struct l2s_loop_params *p);
 
@@ -223,6 +228,7 @@ struct l2s_loop_stats {
 	uint64_t inbox_failures;    /* inbox writes that failed (each refused a message, kept by its sender) */
 	uint64_t inbox_refusing;    /* peers whose messages the inbox cannot take now */
 	int inbox_errno;            /* of the last failure */
+	uint64_t inbox_rotations;
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;

@@ -6,10 +6,8 @@
  * transports, whose flow control then holds the peers back. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loop_internal.h"
@@ -122,79 +120,6 @@ int l2s_loop_next_event(struct l2s_loop *l, struct l2s_loop_event *ev)
 
 /* ---- the inbox (PROTOCOL.md §12) -------------------------------------------- */
 
-/* A line begun in a file is cut off again, so that the next one starts where
- * it would have. If that fails too, the torn line stays: a restart reads it
- * as junk (store.py skips a line it cannot parse). */
-static void cut_back(int fd, off_t to)
-{
-	struct stat st;
-	int ret = 0;
-
-	if (to >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		ret = ftruncate(fd, to);
-	(void)ret;
-}
-
-/* The inbox is a blocking fd (a file, a pipe to a journal): the loop waits
- * for each line, which is the point. 0, or the errno of a write that failed
- * (a full or read-only disk). */
-static int write_all(int fd, const char *p, size_t n)
-{
-	off_t start = lseek(fd, 0, SEEK_END);
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int err = w < 0 ? errno : EIO;
-
-			cut_back(fd, start);
-			return err;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void hex(char *out, const uint8_t *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-}
-
-/* <stream 32 hex> <seq decimal> <peer_pk 64 hex> <payload hex>\n: the peer's
- * stream, as seqs number it across sessions (PROTOCOL.md §12). */
-static int inbox_line(struct l2s_loop *l, const uint8_t stream[L2S_STREAM_ID_BYTES], const struct l2s_event *ev)
-{
-	size_t cap = 2 * L2S_STREAM_ID_BYTES + 1 + 20 + 1 + 2 * L2S_ED25519_PK_BYTES + 1 + 2 * ev->len + 1;
-	char *line = malloc(cap), *p;
-	int err;
-
-	if (!line)
-		return ENOMEM;
-	p = line;
-	hex(p, stream, L2S_STREAM_ID_BYTES);
-	p += 2 * L2S_STREAM_ID_BYTES;
-	p += snprintf(p, 23, " %llu ", (unsigned long long)ev->seq);
-	hex(p, ev->peer_pk, L2S_ED25519_PK_BYTES);
-	p += 2 * L2S_ED25519_PK_BYTES;
-	*p++ = ' ';
-	hex(p, ev->data, ev->len);
-	p += 2 * ev->len;
-	*p++ = '\n';
-	err = write_all(l->p.inbox_fd, line, (size_t)(p - line));
-	l2s_wipe(line, cap);
-	free(line);
-	return err;
-}
-
 /* INBOX: error the errno of the failed write, 0 when the inbox works again. */
 static void inbox_event(struct l2s_loop *l, const struct l2s_event *ev, int err, uint64_t now)
 {
@@ -239,6 +164,20 @@ void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 	pe->inbox_retry_at = 0;
 }
 
+/* Before the round's acknowledgements are made. A failed sync is counted:
+ * the lines were written, and only a power loss before the disk catches up
+ * can lose them (PROTOCOL.md §12). */
+void l2s_loop_inbox_sync(struct l2s_loop *l)
+{
+	int err = l2s_inbox_sync(&l->inbox);
+
+	if (err) {
+		l->st.inbox_failures++;
+		l->st.inbox_errno = err;
+	}
+	l->st.inbox_rotations = l->inbox.rotations;
+}
+
 /* A MESSAGE goes on unless the inbox already had it before a restart, or
  * the inbox cannot take it (then neither can what follows in this round). */
 static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, uint64_t now)
@@ -254,7 +193,7 @@ static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event 
 	if (pe->has_filter && memcmp(ev->stream, pe->filter_stream, sizeof(ev->stream)) == 0 &&
 	    ev->seq <= pe->filter_upto)
 		return 0;
-	if (l->p.inbox_fd >= 0 && (err = inbox_line(l, ev->stream, ev)) != 0) {
+	if ((err = l2s_inbox_write(&l->inbox, ev->stream, ev->seq, ev->peer_pk, ev->data, ev->len)) != 0) {
 		pe->rx_messages--;
 		inbox_failed(l, pe, ev, err, now);
 		return 0;

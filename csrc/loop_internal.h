@@ -14,6 +14,7 @@
 #include "delivery.h"
 #include "discovery.h"
 #include "identity.h"
+#include "inbox.h"
 #include "loop.h"
 #include "map.h"
 #include "ratelimit.h"
@@ -105,6 +106,7 @@ struct l2s_loop {
 	atomic_int wake_pending;      /* wakefd written since the loop last looked: no need again */
 	int epfd, wakefd;
 	struct l2s_loop_params p;     /* node secrets wiped on free */
+	struct l2s_inbox inbox;
 	struct l2s_node *node;
 	struct l2s_quic *quic;        /* NULL with no_quic */
 	struct l2s_tcp *tcp;          /* NULL with no_utcp */
@@ -190,6 +192,7 @@ void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
 /* loop_event.c */
 void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_loop_inbox_sync(struct l2s_loop *l);
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);

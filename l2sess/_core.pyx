@@ -1048,7 +1048,8 @@ cdef class Loop:
         self._running = False
 
     def __init__(self, identity_sk, prekey_seed, prekey_not_after, storage_key, listen, config, *,
-                 handshake_counter=0, no_quic=False, no_utcp=False, accept_any=False, inbox_fd=-1, **settings):
+                 handshake_counter=0, no_quic=False, no_utcp=False, accept_any=False, inbox=None,
+                 inbox_max_bytes=0, inbox_keep=0, inbox_sync=False, **settings):
         cdef l2s_loop_params p
         cdef l2s_loop *loop = NULL
         cdef int ret
@@ -1064,7 +1065,12 @@ cdef class Loop:
         p.no_quic = 1 if no_quic else 0
         p.no_utcp = 1 if no_utcp else 0
         p.accept_any = 1 if accept_any else 0
-        p.inbox_fd = inbox_fd
+        cdef bytes inbox_path = os.fsencode(inbox) if inbox is not None else b""
+        if inbox is not None:
+            p.inbox = inbox_path
+        p.inbox_max_bytes = _u64(inbox_max_bytes, "inbox_max_bytes")
+        p.inbox_keep = _u32(inbox_keep, "inbox_keep")
+        p.inbox_sync = 1 if inbox_sync else 0
         p.happy_eyeballs_ms = _u64(settings.get("happy_eyeballs_ms", 0), "happy_eyeballs_ms")
         p.path_timeout_ms = _u64(settings.get("path_timeout_ms", 0), "path_timeout_ms")
         p.quic_retry_ms = _u64(settings.get("quic_retry_ms", 0), "quic_retry_ms")
@@ -1313,6 +1319,7 @@ cdef class Loop:
             "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
             "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,
             "inbox_error": os.strerror(s.inbox_errno) if s.inbox_errno else None,
+            "inbox_rotations": s.inbox_rotations,
         }
         dropped = {}
         for i in range(1, 17):

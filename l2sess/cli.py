@@ -40,7 +40,7 @@ from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
 from l2sess.node import Node, NodeEvent, format_metrics
 from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
-    open_private_append, utc_now
+    open_private_append, rotate, utc_now
 
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
@@ -49,16 +49,25 @@ LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
 # ---- the running node -------------------------------------------------------------------
 
 class JsonLog:
-    """An append-only JSON-lines file, flushed per record. A record the disk
-    refuses (full, read-only) is counted, not raised: the node goes on, and
-    status and metrics show the count and the last error."""
+    """An append-only JSON-lines file, flushed per record, that rotates before
+    it passes max_bytes (0: never), keeping `keep` older files (path.1 the
+    newest). A record the disk refuses (full, read-only) is counted, not
+    raised: the node goes on, and status and metrics show the count and the
+    last error."""
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, max_bytes: int = 0, keep: int = 1):
         self.path = path
-        self._f = open_private_append(path) if path else None
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._lock = threading.Lock()
         self.failures = 0
         self.last_error: str | None = None
+        self._f = self._open() if path else None
+
+    def _open(self):
+        f = open_private_append(self.path)
+        self._size = os.fstat(f.fileno()).st_size
+        return f
 
     def write(self, record: dict) -> None:
         if self.path is None:
@@ -67,9 +76,15 @@ class JsonLog:
         with self._lock:
             try:
                 if self._f is None:
-                    self._f = open_private_append(self.path)
+                    self._f = self._open()
+                size = len(line.encode())
+                if self.max_bytes and self._size and self._size + size > self.max_bytes:
+                    self._drop_file()
+                    rotate(self.path, self.keep)
+                    self._f = self._open()
                 self._f.write(line)
                 self._f.flush()
+                self._size += size
             except OSError as exc:
                 self.failures += 1
                 self.last_error = exc.strerror or str(exc)
@@ -105,9 +120,9 @@ class Runner:
         with blame("[node] state_dir", n["state_dir"]):
             self.state = StateDir(n["state_dir"])
         with blame("[node] audit_log", n["audit_log"]):
-            self.audit = JsonLog(n["audit_log"])
+            self.audit = JsonLog(n["audit_log"], n["log_max_bytes"], n["log_keep"])
         with blame("[node] delivery_log", n["delivery_log"]):
-            self.deliveries = JsonLog(n["delivery_log"])
+            self.deliveries = JsonLog(n["delivery_log"], n["log_max_bytes"], n["log_keep"])
         if n["inbox"] is not None:
             with blame("[node] inbox", n["inbox"]):  # the loop opens it as it would
                 open_private_append(n["inbox"]).close()
@@ -115,7 +130,8 @@ class Runner:
         try:
             self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"], accept_any=n["accept_any"],
                              no_quic="quic" not in cfg["transports"], no_utcp="utcp" not in cfg["transports"],
-                             inbox=n["inbox"], **cfg["loop"])
+                             inbox=n["inbox"], inbox_max_bytes=n["inbox_max_bytes"], inbox_keep=n["inbox_keep"],
+                             inbox_sync=n["inbox_sync"], **cfg["loop"])
         except OSError:
             raise ConfigError("[node] listen", f"cannot bind {n['listen']} (is the port in use, or the address "
                                                f"not one of this host's?)") from None
@@ -128,7 +144,9 @@ class Runner:
         self.checkpoint_error: str | None = None
 
     def add_peers(self) -> None:
-        marks = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"]["inbox"] else {}
+        marks, problems = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"]["inbox"] else ({}, [])
+        for problem in problems:
+            self.audit.write({"event": "inbox_damaged", "problem": problem})
         for p in self.cfg["peers"]:
             pk = public_key_from_did(p["did"])
             self.node.add_peer(p["did"], p["address"], False)

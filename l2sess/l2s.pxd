@@ -290,7 +290,10 @@ cdef extern from "loop.h" nogil:
         uint64_t reconnect_max_ms
         uint32_t event_queue_limit
         int accept_any
-        int inbox_fd
+        const char *inbox
+        uint64_t inbox_max_bytes
+        uint32_t inbox_keep
+        int inbox_sync
 
     void l2s_loop_params_default(l2s_loop_params *p)
     int l2s_loop_new(l2s_loop **out, const l2s_loop_params *p)
@@ -356,6 +359,7 @@ cdef extern from "loop.h" nogil:
         uint64_t disc_probes, disc_answers, disc_dropped
         uint64_t inbox_failures, inbox_refusing
         int inbox_errno
+        uint64_t inbox_rotations
         uint64_t handshakes, resumptions, fallbacks, returns
         uint64_t events_queued, events_peak
         uint32_t sessions, peers

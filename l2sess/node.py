@@ -77,36 +77,36 @@ class Node:
     and their sessions.
 
     Node(identity, listen=("127.0.0.1", 0), config=None, *, accept_any=False,
-         no_quic=False, no_utcp=False, inbox=None, **loop_settings)
+         no_quic=False, no_utcp=False, inbox=None, inbox_max_bytes=0, inbox_keep=1,
+         inbox_sync=True, **loop_settings)
 
     config is the SessionConfig of every session; inbox, a path: every
     delivered message is appended there (PROTOCOL.md §12) before it is
-    acknowledged; loop_settings are l2s_loop_params tunables in ms
+    acknowledged, and with inbox_sync it is on the disk (fdatasync) first;
+    the inbox rotates before it passes inbox_max_bytes (0: never), keeping
+    inbox_keep older files (inbox.1 the newest); loop_settings are l2s_loop_params tunables in ms
     (happy_eyeballs_ms, path_timeout_ms, quic_retry_ms, ...)."""
 
     def __init__(self, identity: Identity, listen=("127.0.0.1", 0), config: SessionConfig | None = None, *,
                  accept_any: bool = False, no_quic: bool = False, no_utcp: bool = False,
-                 inbox: str | None = None, **loop_settings):
+                 inbox: str | None = None, inbox_max_bytes: int = 0, inbox_keep: int = 1,
+                 inbox_sync: bool = True, **loop_settings):
         if not isinstance(identity, Identity):
             raise TypeError(f"identity must be an Identity, not {type(identity).__name__}")
         self.identity = identity
         self.config = config if config is not None else SessionConfig()
-        self._inbox_fd = -1
-        if inbox is not None:
-            self._inbox_fd = os.open(inbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if inbox is not None:  # an OSError naming the file, before the loop opens it as it would
+            os.close(os.open(inbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
         # The handshake counter only has to grow across restarts (the peer
         # refuses a replayed one): microseconds of the wall clock do, as
         # WireGuard's TAI64N timestamp does, without a file to keep.
         counter = time.time_ns() // 1000
-        try:
-            self._loop = _core.Loop(identity.secret_key, identity.prekey_seed, identity.prekey_not_after,
-                                    identity.storage_key, parse_address(listen) if listen else None,
-                                    self.config.to_c(), handshake_counter=counter, no_quic=no_quic,
-                                    no_utcp=no_utcp, accept_any=accept_any, inbox_fd=self._inbox_fd,
-                                    **loop_settings)
-        except BaseException:
-            self._close_inbox()
-            raise
+        self._loop = _core.Loop(identity.secret_key, identity.prekey_seed, identity.prekey_not_after,
+                                identity.storage_key, parse_address(listen) if listen else None,
+                                self.config.to_c(), handshake_counter=counter, no_quic=no_quic,
+                                no_utcp=no_utcp, accept_any=accept_any, inbox=inbox,
+                                inbox_max_bytes=inbox_max_bytes, inbox_keep=inbox_keep, inbox_sync=inbox_sync,
+                                **loop_settings)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.recent: collections.deque[NodeEvent] = collections.deque(maxlen=RECENT_EVENTS)
@@ -140,14 +140,8 @@ class Node:
         closed, so they can be resumed (export them first to keep them)."""
         self.halt()
         self._loop.close()
-        self._close_inbox()
         if self._error is not None:
             raise self._error
-
-    def _close_inbox(self) -> None:
-        if self._inbox_fd >= 0:
-            os.close(self._inbox_fd)
-            self._inbox_fd = -1
 
     def __enter__(self) -> "Node":
         return self.start()

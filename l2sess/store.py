@@ -26,6 +26,10 @@ IDENTITY_FORMAT = "l2sess-identity/1"
 PREKEY_LIFETIME = 365 * 24 * 3600
 # An inbox line's first field: the stream id, 32 lowercase hex digits.
 INBOX_STREAM = re.compile(rb"[0-9a-f]{32}")
+INBOX_PK = re.compile(rb"[0-9a-f]{64}")
+INBOX_HEX = re.compile(rb"(?:[0-9a-f]{2})*")
+# inbox_watermarks names this many damaged lines, then counts the rest
+MAX_PROBLEMS = 20
 
 
 def private(path: str, mode: int) -> None:
@@ -150,39 +154,98 @@ class StateDir:
         return blob, stream
 
 
-def inbox_watermarks(path: str) -> dict[str, int]:
-    """The highest seq delivered per stream of a peer in an inbox file (PROTOCOL.md §12).
-    A torn last line (a crash mid-write) is ignored: its message was not
-    acknowledged, so it comes again. So is a line that is not an inbox line
-    (damage): the node starts rather than stop on it."""
-    marks: dict[str, int] = {}
+def rotated_files(path: str) -> list[str]:
+    """path and its rotated files that exist, oldest first: path.N … path.1, path."""
+    directory, name = os.path.split(os.path.abspath(path))
     try:
-        f = open(path, "rb")
+        names = os.listdir(directory)
     except FileNotFoundError:
-        return marks
-    with f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break
-            parts = line.split(b" ")
-            if len(parts) != 4 or not INBOX_STREAM.fullmatch(parts[0]) or not parts[1].isdigit():
-                continue
-            sid, seq = parts[0].decode(), int(parts[1])
-            if seq > marks.get(sid, 0):
-                marks[sid] = seq
-    return marks
+        return []
+    numbered = sorted((int(n[len(name) + 1:]), n) for n in names
+                      if n.startswith(name + ".") and n[len(name) + 1:].isdigit())
+    files = [os.path.join(directory, n) for _, n in reversed(numbered)]
+    return files + ([os.path.abspath(path)] if name in names else [])
+
+
+def rotate(path: str, keep: int) -> None:
+    """path.(keep-1) → path.keep … path → path.1; the oldest goes."""
+    for i in range(keep - 1, 0, -1):
+        try:
+            os.replace(f"{path}.{i}", f"{path}.{i + 1}")
+        except FileNotFoundError:
+            pass
+    os.replace(path, f"{path}.1")
+
+
+def _inbox_lines(path: str):
+    """(file, line number, stream, seq, peer_pk hex, payload hex) of every line
+    that parses, and None for each that does not; a torn last line (a crash
+    mid-write) ends a file."""
+    for name in rotated_files(path):
+        with open(name, "rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    break
+                parts = line.rstrip(b"\n").split(b" ")
+                if (len(parts) != 4 or not INBOX_STREAM.fullmatch(parts[0]) or not parts[1].isdigit()
+                        or not 0 < int(parts[1]) < 1 << 64 or not INBOX_PK.fullmatch(parts[2])
+                        or not INBOX_HEX.fullmatch(parts[3])):
+                    yield None
+                    continue
+                yield name, number, parts[0].decode(), int(parts[1]), parts[2], parts[3]
+
+
+def inbox_watermarks(path: str) -> tuple[dict[str, int], list[str]]:
+    """The highest seq delivered per stream of a peer in an inbox and its
+    rotated files (PROTOCOL.md §12), and what was wrong in them, one line each.
+
+    A stream's lines follow each other seq by seq, so a seq that does not
+    follow its stream's previous line is damage (a line that does not parse
+    may stand for the lines missing): the stream's lines form runs (a run
+    goes on after a bad line), and the run with the most lines (the later
+    of equals) gives the watermark. So
+    one inflated seq cannot make the node skip new messages, and the node
+    starts rather than stop on a damaged line."""
+    runs: dict[str, list[tuple[int, int]]] = {}   # per stream: (first, last) of each run
+    junk_at: dict[str, int] = {}                  # lines unparsed when the stream's last line came
+    junk = breaks = 0
+    problems: list[str] = []
+    for item in _inbox_lines(path):
+        if item is None:
+            junk += 1
+            continue
+        name, number, sid, seq, _, _ = item
+        mine = runs.setdefault(sid, [])
+        if mine and mine[-1][1] < seq <= mine[-1][1] + 1 + junk - junk_at[sid]:
+            mine[-1] = (mine[-1][0], seq)
+        elif any(run[1] + 1 == seq for run in mine):  # an earlier run goes on after a bad line
+            i = max(i for i, run in enumerate(mine) if run[1] + 1 == seq)
+            mine.append((mine.pop(i)[0], seq))
+        else:
+            if mine:
+                breaks += 1
+                if breaks <= MAX_PROBLEMS:
+                    problems.append(f"{name}:{number}: stream {sid} seq {seq} does not follow seq {mine[-1][1]}")
+            mine.append((seq, seq))
+        junk_at[sid] = junk
+    if breaks > MAX_PROBLEMS:
+        problems.append(f"{breaks - MAX_PROBLEMS} more inbox line(s) out of sequence")
+    if junk:
+        problems.append(f"{junk} inbox line(s) do not parse")
+    marks = {}
+    for sid, mine in runs.items():
+        first, last = max(reversed(mine), key=lambda run: run[1] - run[0])
+        marks[sid] = last
+        if len(mine) > 1:
+            problems.append(f"stream {sid}: delivered up to seq {last} (the run from seq {first})")
+    return marks, problems
 
 
 def read_inbox(path: str) -> list[tuple[str, int, bytes, bytes]]:
-    """Every whole line of an inbox as (stream, seq, peer_pk, payload)."""
-    out = []
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break
-            sid, seq, pk, payload = line.rstrip(b"\n").split(b" ")
-            out.append((sid.decode(), int(seq), bytes.fromhex(pk.decode()), bytes.fromhex(payload.decode())))
-    return out
+    """Every whole line of an inbox and its rotated files, oldest first, as
+    (stream, seq, peer_pk, payload); lines that do not parse are left out."""
+    return [(sid, seq, bytes.fromhex(pk.decode()), bytes.fromhex(payload.decode()))
+            for _, _, sid, seq, pk, payload in filter(None, _inbox_lines(path))]
 
 
 def utc_now() -> str:

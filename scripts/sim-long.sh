@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 touch "$OUT/chunks.txt" "$OUT/failed.txt"
 SHA=$(sha256sum "$SIM" | cut -c1-12)
 # A copy, so that a rebuild during the run changes nothing under it.
-cp "$SIM" "$OUT/sim-$SHA"
+[ "$SIM" -ef "$OUT/sim-$SHA" ] || cp "$SIM" "$OUT/sim-$SHA"
 SIM=$OUT/sim-$SHA
 
 chunk() {

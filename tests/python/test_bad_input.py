@@ -413,12 +413,47 @@ def test_random_bytes_into_decoders(fname, data):
 
 def test_a_damaged_inbox_does_not_stop_a_restart(tmp_path):
     """Lines that are not inbox lines (damage, a torn line in the middle) are
-    skipped when the watermarks are read at start; the good lines count."""
+    skipped when the watermarks are read at start, and said; the good lines
+    count, and the unparsed lines may stand for the seqs between them."""
     from l2sess.store import inbox_watermarks
 
     stream, pk = "0f" * 16, "a" * 64
     inbox = tmp_path / "inbox.log"
     inbox.write_bytes(f"{stream} 5 {pk} 00\n".encode() + b"garbage \xff with four parts\n" +
                       f"{stream} x7 {pk} 00\n".encode() + f"{stream.upper()} 8 {pk} 00\n".encode() +
-                      f"{stream} 6 {pk} \n".encode() + f"{stream} 9".encode())
-    assert inbox_watermarks(str(inbox)) == {stream: 6}
+                      f"{stream} 6 {pk} \n".encode() + f"{stream} 7 {pk} 0g\n".encode() +
+                      f"{stream} 8 {pk} 00\n".encode() + f"{stream} 9".encode())
+    assert inbox_watermarks(str(inbox)) == ({stream: 8}, ["4 inbox line(s) do not parse"])
+
+
+def _inbox_line(stream: str, seq: int) -> bytes:
+    return f"{stream} {seq} {'a' * 64} 00\n".encode()
+
+
+@pytest.mark.parametrize("where", ["last", "first", "middle"])
+def test_an_inflated_seq_in_the_inbox_is_not_believed(tmp_path, where):
+    """One line whose seq does not follow its stream (damage, or a hand that
+    edited the file) would make a restarted node skip every new message up
+    to it: the stream's longest run of consecutive seqs is believed instead,
+    and the line is named."""
+    from l2sess.store import inbox_watermarks
+
+    stream, other = "0f" * 16, "1e" * 16
+    good = [_inbox_line(stream, s) for s in range(1, 21)] + [_inbox_line(other, 7)]
+    bad = _inbox_line(stream, 10**12)
+    at = {"last": len(good), "first": 0, "middle": 10}[where]
+    (tmp_path / "inbox.log").write_bytes(b"".join(good[:at] + [bad] + good[at:]))
+    marks, problems = inbox_watermarks(str(tmp_path / "inbox.log"))
+    assert marks == {stream: 20, other: 7}
+    assert any("does not follow" in p for p in problems) and any("up to seq 20" in p for p in problems)
+
+
+def test_inbox_watermarks_read_the_rotated_files_oldest_first(tmp_path):
+    """inbox.2, inbox.1, inbox: the run goes on across the files."""
+    from l2sess.store import inbox_watermarks, read_inbox
+
+    stream = "0f" * 16
+    for name, seqs in (("inbox.log.2", range(1, 4)), ("inbox.log.1", range(4, 7)), ("inbox.log", range(7, 9))):
+        (tmp_path / name).write_bytes(b"".join(_inbox_line(stream, s) for s in seqs))
+    assert inbox_watermarks(str(tmp_path / "inbox.log")) == ({stream: 8}, [])
+    assert [line[1] for line in read_inbox(str(tmp_path / "inbox.log"))] == list(range(1, 9))

@@ -415,6 +415,24 @@ def test_a_read_only_state_dir_is_refused(tmp_path):
         os.chmod(tmp_path / "state" / "peers", 0o700)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only filesystem needs root")
+@pytest.mark.parametrize("key", ["state_dir", "inbox", "audit_log"])
+def test_a_read_only_filesystem_at_start_is_refused(tmp_path, key):
+    """The state folder or a log on a filesystem mounted read-only: one line
+    naming the key, exit 2 (issue 9: a traceback)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (disk / "state" / "peers").mkdir(parents=True, mode=0o700)
+    subprocess.run(["mount", "--bind", str(disk), str(disk)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(disk)], check=True)
+        path = "disk/state" if key == "state_dir" else f"disk/{key}"
+        lines = [f'{key} = "{path}"'] + ([] if key == "state_dir" else ['state_dir = "state"'])
+        refused(write(tmp_path, with_lines(BASE, "node", *lines)), f"[node] {key}", "Read-only file system")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
 @pytest.mark.parametrize("key", ["audit_log", "delivery_log", "inbox"])
 def test_a_log_in_a_missing_folder_is_refused(tmp_path, key):
     config = write(tmp_path, with_lines(BASE, "node", f'{key} = "nowhere/{key}"'))
@@ -471,7 +489,12 @@ state_dir = "var/state"
 control = "var/ctl.sock"
 audit_log = "audit.jsonl"
 inbox = "inbox.log"
+inbox_max_bytes = 1048576
+inbox_keep = 2
+inbox_sync = false
 delivery_log = "delivered.jsonl"
+log_max_bytes = 65536
+log_keep = 5
 metrics = "127.0.0.1:{metrics_port}"
 accept_any = true
 transports = ["utcp", "quic"]
@@ -537,6 +560,8 @@ def test_a_config_with_every_key_loads_with_its_values(tmp_path):
         assert n[key] == str(tmp_path / raw["node"][key]), key
     assert n["listen"] == "127.0.0.1:4433" and n["metrics"] == "127.0.0.1:9101"
     assert n["accept_any"] is True and n["checkpoint_interval"] == 0.5
+    assert (n["inbox_max_bytes"], n["inbox_keep"], n["inbox_sync"]) == (1 << 20, 2, False)
+    assert (n["log_max_bytes"], n["log_keep"]) == (65536, 5)
     assert cfg["transports"] == ["utcp", "quic"]
     assert cfg["session"] == SessionConfig(**raw["session"])
     assert cfg["session"].resume_dh is True and cfg["session"].heartbeat_interval == 10.5

@@ -1,5 +1,7 @@
 """l2sess.Node in one process: two nodes on 127.0.0.1 through the C loop."""
 import contextlib
+import json
+import os
 import threading
 import time
 
@@ -130,7 +132,39 @@ def test_inbox_is_written_before_ack_and_watermarks_read_back(tmp_path):
     assert [x[3] for x in lines] == [bytes([i]) * 10 for i in range(20)]
     assert all(x[2] == a.identity.public_key for x in lines)
     (sid,) = {x[0] for x in lines}
-    assert inbox_watermarks(inbox) == {sid: last}
+    assert inbox_watermarks(inbox) == ({sid: last}, [])
+
+
+def test_the_inbox_rotates_and_keeps_the_newest_files(tmp_path):
+    """300 messages of about 230 inbox bytes into files of at most 4 KiB, 2
+    rotated files kept: at most 3 files of at most 4 KiB each, and what they
+    hold is the newest messages, consecutive up to the last."""
+    inbox = str(tmp_path / "inbox.log")
+    with connected(inbox=inbox, inbox_max_bytes=4096, inbox_keep=2) as (a, b):
+        last = [a.send(b.did, b"%06d" % i * 10) for i in range(300)][-1]
+        a.wait_for(lambda e: e.kind == "delivered" and e.seq == last, 30)
+        assert b.status()["stats"]["inbox_rotations"] >= 10
+    files = sorted(os.listdir(tmp_path))
+    assert files == ["inbox.log", "inbox.log.1", "inbox.log.2"]
+    assert all(os.path.getsize(tmp_path / f) <= 4096 for f in files)
+    seqs = [x[1] for x in read_inbox(inbox)]
+    assert seqs == list(range(last - len(seqs) + 1, last + 1)) and len(seqs) >= 30
+    assert [x[3] for x in read_inbox(inbox)][-1] == b"%06d" % 299 * 10
+
+
+def test_the_logs_rotate_and_keep_the_newest_files(tmp_path):
+    from l2sess.cli import JsonLog
+
+    log = JsonLog(str(tmp_path / "audit.jsonl"), max_bytes=1000, keep=3)
+    for i in range(200):
+        log.write({"event": "x", "i": i})
+    log.close()
+    assert sorted(os.listdir(tmp_path)) == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.3"]
+    records = []
+    for name in ("audit.jsonl.3", "audit.jsonl.2", "audit.jsonl.1", "audit.jsonl"):
+        assert os.path.getsize(tmp_path / name) <= 1000
+        records += [json.loads(line)["i"] for line in open(tmp_path / name)]
+    assert records == list(range(200 - len(records), 200)) and log.failures == 0
 
 
 def test_export_import_resumes_without_handshake():
