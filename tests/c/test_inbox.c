@@ -34,7 +34,7 @@ static int read_seqs(const char *path, unsigned long long *seqs, int cap)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long seq;
+		unsigned long long seq = 0;
 
 		if (n == cap || sscanf(line, "%*32s %llu", &seq) != 1)
 			n = cap + 1;
@@ -69,6 +69,7 @@ static off_t size_of(const char *path)
  * the newest three files kept, seqs consecutive from the oldest kept. */
 static void test_rotation(void)
 {
+	static const char *oldest_first[] = { ".2", ".1", "" };
 	struct l2s_inbox ib;
 	char path[128], name[128];
 	unsigned long long seqs[8], next = 0;
@@ -83,10 +84,10 @@ static void test_rotation(void)
 	l2s_inbox_close(&ib);
 	file_name(name, sizeof(name), ".3");
 	CHECK(size_of(name) == -1);
-	for (const char *suffix = ".2"; suffix; suffix = suffix[1] == '2' ? ".1" : suffix[1] == '1' ? "" : NULL) {
+	for (int f = 0; f < 3; f++) {
 		int n;
 
-		file_name(name, sizeof(name), suffix);
+		file_name(name, sizeof(name), oldest_first[f]);
 		n = read_seqs(name, seqs, 8);
 		CHECK(n == 2 && size_of(name) <= 300);
 		for (int i = 0; i < n; i++) {
@@ -95,8 +96,8 @@ static void test_rotation(void)
 		}
 	}
 	CHECK(next == 10);
-	for (const char *suffix = ".2"; suffix; suffix = suffix[1] == '2' ? ".1" : suffix[1] == '1' ? "" : NULL) {
-		file_name(name, sizeof(name), suffix);
+	for (int f = 0; f < 3; f++) {
+		file_name(name, sizeof(name), oldest_first[f]);
 		unlink(name);
 	}
 }
