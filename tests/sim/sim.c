@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "l2s.h"
+#include "node.h" /* white-box, for check_nonce only: which key pair sealed a frame */
 
 #define MAX_NODES 4
 #define MAX_HANDLES 8   /* live sessions a node may hold for one peer */
@@ -207,11 +208,14 @@ static size_t heap_n, heap_cap;
 static uint64_t packet_order;
 static uint8_t stored_buf[STORED_CAP];
 
-/* Nonces used: a key pair is named by its sender and the receiver_index its
- * messages carry, and seals with strictly increasing counters; a counter not
- * above the last one under the same key pair is a nonce used twice. */
+/* Nonces used: a key pair is named by its sender, the receiver_index its
+ * messages carry and the sender's own index for it (the receiver may pick a
+ * dropped index again for new keys: random 32-bit indices do recur, seed
+ * 754244), and seals with strictly increasing counters; a counter not above
+ * the last one under the same key pair is a nonce used twice. */
 struct nonce_slot {
 	uint64_t key;
+	uint32_t own;
 	uint64_t last;
 	uint8_t used;
 };
@@ -330,10 +334,26 @@ static uint64_t link_delay(void)
 	return d;
 }
 
+/* The sender's own index of the key pair that sealed a frame to idx, 0 if
+ * it is gone already. */
+static uint32_t sealing_pair(int from, uint32_t idx)
+{
+	const struct l2s_node *n = nodes[from].n;
+
+	for (uint32_t i = 0; n && i < n->max_sessions; i++) {
+		const struct l2s_session *s = n->slots[i];
+
+		for (int k = 0; s && k < KP_COUNT; k++)
+			if (s->kp_valid[k] && s->kp[k].remote_index == idx)
+				return s->kp[k].local_index;
+	}
+	return 0;
+}
+
 static void check_nonce(int from, const uint8_t *msg, size_t len)
 {
 	uint64_t key, counter = 0;
-	uint32_t idx, h;
+	uint32_t idx, h, own;
 
 	if (len < 32 || msg[1] != 4) /* TRANSPORT */
 		return;
@@ -342,7 +362,9 @@ static void check_nonce(int from, const uint8_t *msg, size_t len)
 	for (int b = 0; b < 8; b++)
 		counter = counter << 8 | msg[8 + b];
 	key = (uint64_t)from << 32 | idx;
-	for (h = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 40) & (NONCE_SLOTS - 1);; h = (h + 1) & (NONCE_SLOTS - 1)) {
+	own = sealing_pair(from, idx);
+	for (h = (uint32_t)(((key ^ (uint64_t)own << 29) * 0x9e3779b97f4a7c15ULL) >> 40) & (NONCE_SLOTS - 1);;
+	     h = (h + 1) & (NONCE_SLOTS - 1)) {
 		struct nonce_slot *s = &nonces[h];
 
 		if (!s->used) {
@@ -353,10 +375,11 @@ static void check_nonce(int from, const uint8_t *msg, size_t len)
 			nonce_keys++;
 			s->used = 1;
 			s->key = key;
+			s->own = own;
 			s->last = counter;
 			return;
 		}
-		if (s->key == key) {
+		if (s->key == key && s->own == own) {
 			if (counter <= s->last)
 				fail("nonce reuse: node %d index %08x counter %" PRIu64 " after %" PRIu64, from, idx, counter,
 				     s->last);
