@@ -22,6 +22,11 @@
  * early tries. */
 #define RESEND_FIRST_DIVISOR 8
 
+/* Under load, each address's share of the handshake work: a request a
+ * second, two at once (the one a cookie answered and its re-send). */
+#define LOADED_RATE_PER_S 1
+#define LOADED_BURST 2
+
 static uint64_t resend_interval(struct l2s_session *s)
 {
 	unsigned int k = s->pending_sends < 3 ? s->pending_sends : 3;
@@ -60,7 +65,15 @@ int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *
 	l2s_cookie_secrets_init(&x->cookies, &node->rng, now);
 	l2s_ticket_keys_init(&x->tickets, node->accept_cfg.ticket_lifetime_ms, &node->rng, now);
 	l2s_rng_bytes(&node->rng, x->quarantine.key, sizeof(x->quarantine.key));
+	l2s_load_init(&x->load, node->work_per_s, now);
 	ret = l2s_ratelimit_init(&x->ratelimit, 4096, node->rate_per_s, 2 * node->rate_per_s, &node->rng);
+	if (ret == L2S_OK) { /* its key from the first table's: the node's draws stay as they were */
+		struct l2s_rng derived;
+
+		l2s_rng_init_seeded(&derived, x->ratelimit.key);
+		ret = l2s_ratelimit_init(&x->loaded, 4096, LOADED_RATE_PER_S, LOADED_BURST, &derived);
+		l2s_rng_wipe(&derived);
+	}
 	if (ret == L2S_OK)
 		ret = l2s_counter_table_init(&x->counters, replay_table_size(node), &node->rng);
 	if (ret == L2S_OK)
@@ -80,6 +93,7 @@ void l2s_node_extra_free(struct l2s_node *node)
 	l2s_cookie_secrets_wipe(&x->cookies);
 	l2s_ticket_keys_wipe(&x->tickets);
 	l2s_ratelimit_free(&x->ratelimit);
+	l2s_ratelimit_free(&x->loaded);
 	l2s_counter_table_free(&x->counters);
 	l2s_nonce_cache_free(&x->nonces);
 	l2s_wipe(x, sizeof(*x));
@@ -430,9 +444,22 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 
 /* ---- full handshake: responder ---------------------------------------------- */
 
+/* The node as a whole: too many requests per second, or half-open handshakes. */
+static int loaded(struct l2s_node *node, uint64_t now)
+{
+	return node->half_open >= node->load_limit || l2s_load_high(&node->x->load, now);
+}
+
 static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
 {
-	return node->half_open >= node->load_limit || !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now);
+	return loaded(node, now) || !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now);
+}
+
+/* Under load every address, proven or not, gets an equal small share of
+ * the work: a flood from many addresses cannot starve one more. */
+static int fair_share(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
+{
+	return !loaded(node, now) || l2s_ratelimit_allow(&node->x->loaded, addr, addr_len, now);
 }
 
 /* Under load a request must prove its address with a cookie (mac2); without
@@ -448,12 +475,9 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 
 	*proven = has_mac2 && l2s_cookie_check_mac2(&node->x->cookies, addr, addr_len, msg, len) == L2S_OK;
 	if (*proven) {
-		/* A proven address under load still has its bucket: it cannot
+		/* A proven address under load still has its share: it cannot
 		 * make us decapsulate at line rate with fresh identities. */
-		if (node->half_open >= node->load_limit &&
-		    !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now))
-			return L2S_ERR_BUSY;
-		return L2S_OK;
+		return fair_share(node, addr, addr_len, now) ? L2S_OK : L2S_ERR_BUSY;
 	}
 	if (!has_mac2 && !under_load(node, addr, addr_len, now))
 		return L2S_OK;
@@ -547,6 +571,7 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 	/* Untargeted junk is dropped for the price of one BLAKE3. */
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
+	l2s_load_count(&node->x->load, now);
 	if (l2s_quarantine_until(&node->x->quarantine, L2S_QUARANTINE_ADDRESS, addr, addr_len, now))
 		return L2S_ERR_QUARANTINED;
 	ret = check_cookie(node, path, addr, addr_len, msg, len, &proven, now);
@@ -727,7 +752,8 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
-	if (!l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now))
+	l2s_load_count(&node->x->load, now);
+	if (!l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now) || !fair_share(node, addr, addr_len, now))
 		return L2S_ERR_BUSY;
 	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
 	if (ret == L2S_ERR_AUTH)

@@ -558,6 +558,7 @@ int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, ui
 	node->load_limit = params->handshake_load_limit ? params->handshake_load_limit : 1024;
 	node->reliable_paths = params->reliable_paths != 0;
 	node->rate_per_s = params->handshake_rate_per_s ? params->handshake_rate_per_s : 20;
+	node->work_per_s = params->handshake_work_per_s ? params->handshake_work_per_s : 100;
 	memcpy(node->storage_key, params->storage_key, sizeof(node->storage_key));
 	l2s_config_default(&node->accept_cfg);
 	ret = alloc_tables(node);

@@ -18,6 +18,7 @@
 #include "nonce_cache.h"
 #include "prekey.h"
 #include "quarantine.h"
+#include "load.h"
 #include "ratelimit.h"
 #include "rng.h"
 #include "ticket.h"
@@ -117,6 +118,8 @@ struct l2s_node_extra {
 	struct l2s_cookie_secrets cookies;
 	struct l2s_ticket_keys tickets;
 	struct l2s_ratelimit ratelimit;
+	struct l2s_ratelimit loaded;       /* per address while under load: LOADED_RATE_PER_S */
+	struct l2s_load load;
 	struct l2s_counter_table counters; /* largest handshake counter per initiator */
 	struct l2s_nonce_cache nonces;     /* RESUME_INIT nonces seen */
 	struct l2s_quarantine quarantine;
@@ -136,7 +139,7 @@ struct l2s_node {
 	uint8_t storage_key[32];
 	struct l2s_rng rng;
 	struct l2s_config accept_cfg;
-	uint32_t max_sessions, load_limit, rate_per_s;
+	uint32_t max_sessions, load_limit, rate_per_s, work_per_s;
 	int reliable_paths; /* l2s_node_params.reliable_paths */
 
 	struct l2s_session **slots; /* by slot; NULL when free */

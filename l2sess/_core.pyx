@@ -1003,7 +1003,7 @@ EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAG
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
                  "reconnect_max_ms", "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms",
-                 "max_sessions", "handshake_rate_per_s")
+                 "max_sessions", "handshake_rate_per_s", "handshake_work_per_s")
 
 
 cdef dict _sinfo_dict(const l2s_sinfo *i):
@@ -1062,6 +1062,7 @@ cdef class Loop:
             _sockaddr(listen, &p.listen, &p.listen_len)
         p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
         p.node.handshake_rate_per_s = _u32(settings.get("handshake_rate_per_s", 0), "handshake_rate_per_s")
+        p.node.handshake_work_per_s = _u32(settings.get("handshake_work_per_s", 0), "handshake_work_per_s")
         p.no_quic = 1 if no_quic else 0
         p.no_utcp = 1 if no_utcp else 0
         p.accept_any = 1 if accept_any else 0

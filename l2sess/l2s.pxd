@@ -160,6 +160,7 @@ cdef extern from "l2s.h" nogil:
         uint32_t max_sessions
         uint32_t handshake_load_limit
         uint32_t handshake_rate_per_s
+        uint32_t handshake_work_per_s
         uint64_t handshake_counter
 
     int l2s_node_new(l2s_node **out, const l2s_node_params *params, uint64_t now_ms)

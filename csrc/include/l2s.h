@@ -244,6 +244,9 @@ struct l2s_node_params {
 	uint32_t max_sessions;                     /* 0: 65536; at most 1 << 20 */
 	uint32_t handshake_load_limit;             /* half-open handshakes before cookies; 0: 1024 */
 	uint32_t handshake_rate_per_s;             /* token bucket per source address; 0: 20 */
+	uint32_t handshake_work_per_s;             /* handshake and resumption requests per second
+						    * (answered or not) from which the node is under
+						    * load and asks for cookies; 0: 100 */
 	uint64_t handshake_counter;                /* the last one used (persisted); 0 for a new identity */
 	/* 1: every path delivers in order and loses nothing while it is up (a
 	 * QUIC stream, μTCP), as the event loop's do. DATA is then re-sent on a

@@ -61,6 +61,7 @@ struct ns_opts {
 	uint32_t max_sessions;         /* 0: 64 */
 	uint32_t handshake_load_limit; /* 0: the node's default */
 	uint32_t handshake_rate_per_s; /* 0: the node's default */
+	uint32_t handshake_work_per_s; /* 0: the node's default */
 	uint64_t handshake_counter;
 	uint64_t prekey_not_after_s;   /* 0: far future */
 	int system_rng;                /* 1: not deterministic */
@@ -96,6 +97,7 @@ static inline void ns_make_peer_opts(struct ns_peer *p, uint8_t tag, const struc
 	params.max_sessions = o && o->max_sessions ? o->max_sessions : 64;
 	if (o) {
 		params.handshake_load_limit = o->handshake_load_limit;
+		params.handshake_work_per_s = o->handshake_work_per_s;
 		params.handshake_rate_per_s = o->handshake_rate_per_s;
 		params.handshake_counter = o->handshake_counter;
 	}

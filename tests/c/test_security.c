@@ -276,7 +276,12 @@ static void test_init_tamper(void)
 	uint32_t h;
 
 	ns_make_peer(&a, 0x12);
-	ns_make_peer(&b, 0x22);
+	{
+		/* ~5,000 requests at one instant: not to be taken as a flood here */
+		struct ns_opts o = { .handshake_work_per_s = UINT32_MAX };
+
+		ns_make_peer_opts(&b, 0x22, &o);
+	}
 	CHECK(ns_start(&a, &b, &cfg, &a.session) == L2S_OK);
 	CHECK(take(&a, L2S_MSG_HANDSHAKE_INIT, init, sizeof(init)) == INIT_LEN);
 
@@ -373,6 +378,62 @@ static void test_init_tamper(void)
 	ns_free_peer(&b);
 	ns_free_peer(&a2);
 	ns_free_peer(&b2);
+}
+
+/* ---- a flood of requests that fail engages the cookies ------------------------- */
+
+/* Requests that pass mac1 and fail after the decapsulation leave nothing
+ * half-open, yet cost as much as good ones: past handshake_work_per_s of
+ * them in a second the node is under load, so the next requests (the
+ * flood's and a genuine one) get a COOKIE_REPLY and no decapsulation; the
+ * genuine initiator re-sends with the cookie and gets its session at once.
+ * Two quiet seconds later a request without a cookie is taken again. */
+static void test_failing_flood_engages_cookies(void)
+{
+	struct ns_opts o = { .handshake_work_per_s = 50 };
+	struct ns_peer a, b;
+	uint8_t init[INIT_LEN], m[INIT_LEN], reply[L2S_COOKIE_REPLY_BYTES];
+	char addr[32];
+	int busy = 0, failed = 0, n;
+	uint32_t h;
+
+	ns_make_peer(&a, 0x14);
+	ns_make_peer_opts(&b, 0x24, &o);
+	CHECK(ns_start(&a, &b, &cfg, &h) == L2S_OK);
+	CHECK(take(&a, L2S_MSG_HANDSHAKE_INIT, init, sizeof(init)) == INIT_LEN);
+	for (int i = 0; i < 80; i++) {
+		int r;
+
+		memcpy(m, init, sizeof(m));
+		m[100] ^= 1; /* in the sealed part: found only after the decapsulation */
+		put_mac1(m, L2S_HS_INIT_MAC1_OFF, b.pk);
+		snprintf(addr, sizeof(addr), "flood-%d", i);
+		r = rx_from(&b, addr, m, sizeof(m));
+		busy += r == L2S_ERR_BUSY;
+		failed += r != L2S_OK && r != L2S_ERR_BUSY;
+	}
+	/* the 50th request of the second is the first one under load */
+	CHECK(failed == 49 && busy == 31);
+	CHECK(b.node->half_open == 0 && b.node->live == 0);
+	CHECK(queued_types(&b, &n) == 1u << L2S_MSG_COOKIE_REPLY && n == 31);
+	/* The genuine request: a cookie first, then the session. */
+	CHECK(ns_deliver(&b, &a, init, sizeof(init)) == L2S_ERR_BUSY);
+	CHECK(take(&b, L2S_MSG_COOKIE_REPLY, reply, sizeof(reply)) == sizeof(reply));
+	CHECK(ns_deliver(&a, &b, reply, sizeof(reply)) == L2S_OK);
+	CHECK(take(&a, L2S_MSG_HANDSHAKE_INIT, init, sizeof(init)) == INIT_LEN);
+	CHECK(ns_deliver(&b, &a, init, sizeof(init)) == L2S_OK);
+	ns_pump(&a, &b);
+	CHECK(ns_state(&a, h) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	/* Quiet again: a request without a cookie is decapsulated (and fails). */
+	ns_now += 2500;
+	memcpy(m, init, sizeof(m));
+	memset(m + L2S_HS_INIT_MAC2_OFF, 0, L2S_MAC_BYTES);
+	m[100] ^= 1;
+	put_mac1(m, L2S_HS_INIT_MAC1_OFF, b.pk);
+	CHECK(rx_from(&b, "after", m, sizeof(m)) == L2S_ERR_AUTH);
+	CHECK(ns_discard(&b) == 0);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
 }
 
 /* ---- every byte of HANDSHAKE_RESP ---------------------------------------------- */
@@ -1513,6 +1574,7 @@ int main(void)
 	l2s_config_default(&cfg);
 	test_replays();
 	test_init_tamper();
+	test_failing_flood_engages_cookies();
 	test_resp_tamper();
 	test_resume_init_tamper();
 	test_resume_resp_tamper();

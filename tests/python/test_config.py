@@ -535,6 +535,7 @@ quic_idle_timeout_ms = 30000
 quic_keepalive_ms = 10000
 max_sessions = 1024
 handshake_rate_per_s = 50
+handshake_work_per_s = 300
 
 [[peers]]
 did = "{PEER_DID}"
