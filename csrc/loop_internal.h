@@ -166,6 +166,7 @@ void l2s_path_free(struct l2s_loop *l, struct lpath *p);
 void l2s_path_close(struct l2s_loop *l, struct lpath *p, uint64_t now);
 int l2s_path_kind(struct l2s_loop *l, uint32_t id);
 int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
+void l2s_path_trust(struct l2s_loop *l, uint32_t id);
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p);
 uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p);
 void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);

@@ -185,6 +185,15 @@ int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_
 	return l2s_tcp_send(l->tcp, p->conn, msg, len);
 }
 
+/* A session authenticated on path id: its μTCP connection is no longer shed. */
+void l2s_path_trust(struct l2s_loop *l, uint32_t id)
+{
+	struct lpath *p = l2s_path_get(l, id);
+
+	if (p && p->kind == L2S_TRANSPORT_UTCP)
+		l2s_tcp_trust(l->tcp, p->conn);
+}
+
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p)
 {
 	struct l2s_quic_conn_stats cs;

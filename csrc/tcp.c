@@ -26,6 +26,9 @@
 #define DEF_LINGER_MS 2000
 #define DEF_BACKLOG 128
 #define ACCEPTS_PER_CALL 64 /* a flood of connects cannot starve the others */
+#define DEF_UNTRUSTED_SEND (64u << 10)
+#define DEF_AUTH_TIMEOUT_MS 10000
+#define DEF_MEMORY_BUDGET (32ull << 20)
 
 /* C_LINGER: closed for the caller (CLOSED reported, handle 0) while the
  * socket still writes what was queued, sends its FIN and reads the peer's
@@ -34,8 +37,10 @@ enum conn_state { C_FREE = 0, C_CONNECTING, C_OPEN, C_LINGER };
 
 struct conn {
 	int state, fd, outbound, shut;
+	int trusted;           /* ours, or a session authenticated on it */
 	uint32_t handle;
-	uint64_t deadline_ms;
+	uint64_t deadline_ms;  /* connecting, lingering, or an untrusted one's end */
+	uint64_t opened_ms;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	uint8_t *tx;     /* [tx_head, tx_tail) waits for the socket */
@@ -147,6 +152,7 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 		memcpy(e->data, data, len);
 	e->ev.data = e->data;
 	e->ev.len = len;
+	t->st.held_bytes += len;
 	if (t->tail)
 		t->tail->next = e;
 	else
@@ -157,6 +163,9 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 
 static void conn_release(struct l2s_tcp *t, struct conn *c)
 {
+	t->st.held_bytes -= c->tx_tail - c->tx_head;
+	if (c->state == C_OPEN && !c->trusted)
+		t->st.untrusted--;
 	close(c->fd);
 	free(c->tx);
 	free(c->rx);
@@ -216,6 +225,7 @@ static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t l
 	}
 	memcpy(c->tx + c->tx_tail, b, len);
 	c->tx_tail += len;
+	t->st.held_bytes += len;
 }
 
 /* Writes until the buffer is empty or the socket full. 0, or -1 with
@@ -232,6 +242,7 @@ static int tx_flush(struct l2s_tcp *t, struct conn *c)
 			return -1;
 		}
 		c->tx_head += (size_t)n;
+		t->st.held_bytes -= (size_t)n;
 	}
 	if (c->tx_head == c->tx_tail)
 		c->tx_head = c->tx_tail = 0;
@@ -271,7 +282,7 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 
 static int rx_wanted(const struct l2s_tcp *t, const struct conn *c)
 {
-	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes;
+	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes && t->st.held_bytes < t->p.memory_budget;
 }
 
 /* Reads while the receive budget lasts. rx holds at most one frame, so a
@@ -318,9 +329,90 @@ static void linger_step(struct l2s_tcp *t, struct conn *c)
 	}
 }
 
+/* ---- untrusted connections (tcp.h) -------------------------------------------- */
+
+static void shed(struct l2s_tcp *t, struct conn *c, uint64_t *counter)
+{
+	(*counter)++;
+	conn_end(t, c, L2S_TCP_CLOSE_SHED, 0);
+}
+
+static int untrusted(const struct conn *c)
+{
+	return c->state == C_OPEN && !c->trusted;
+}
+
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+static uint32_t untrusted_from(const struct l2s_tcp *t, const struct conn *of)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->p.max_connections; i++) {
+		const struct conn *c = &t->conns[i];
+
+		n += untrusted(c) && same_host(&c->peer, &of->peer);
+	}
+	return n;
+}
+
+/* The oldest untrusted connection of the address that holds the most. */
+static struct conn *shed_candidate(struct l2s_tcp *t)
+{
+	struct conn *best = NULL;
+	uint32_t best_n = 0;
+
+	for (uint32_t i = 0; i < t->p.max_connections; i++) {
+		struct conn *c = &t->conns[i];
+		uint32_t n;
+
+		if (!untrusted(c))
+			continue;
+		n = untrusted_from(t, c);
+		if (n > best_n || (n == best_n && c->opened_ms < best->opened_ms)) {
+			best = c;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Room for one more accepted connection, at an untrusted one's cost if need be. */
+static int make_room(struct l2s_tcp *t)
+{
+	struct conn *c;
+
+	if (t->st.untrusted < t->p.max_untrusted && t->nconns < t->p.max_connections)
+		return 1;
+	if (!(c = shed_candidate(t)))
+		return t->nconns < t->p.max_connections;
+	shed(t, c, &t->st.shed_for_new);
+	return 1;
+}
+
+int l2s_tcp_trust(struct l2s_tcp *t, uint32_t conn)
+{
+	struct conn *c = conn_by_handle(t, conn);
+
+	if (!c)
+		return L2S_ERR_NOT_FOUND;
+	if (untrusted(c))
+		t->st.untrusted--;
+	c->trusted = 1;
+	return L2S_OK;
+}
+
 /* ---- the listener ---------------------------------------------------------- */
 
-static void on_accept(struct l2s_tcp *t)
+static void on_accept(struct l2s_tcp *t, uint64_t now_ms)
 {
 	for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
 		struct sockaddr_storage peer;
@@ -330,7 +422,7 @@ static void on_accept(struct l2s_tcp *t)
 
 		if (fd < 0)
 			return; /* EAGAIN, or an aborted connect: nothing to do */
-		if (t->nconns >= t->p.max_connections || sock_prepare(t, fd) < 0 || !(c = conn_alloc(t, fd))) {
+		if (!make_room(t) || sock_prepare(t, fd) < 0 || !(c = conn_alloc(t, fd))) {
 			/* Accept and close: a pending connect would keep the listener readable. */
 			close(fd);
 			t->st.refused_full++;
@@ -338,7 +430,10 @@ static void on_accept(struct l2s_tcp *t)
 		}
 		c->peer = peer;
 		c->peer_len = plen;
+		c->opened_ms = now_ms;
+		c->deadline_ms = now_ms + t->p.auth_timeout_ms;
 		t->st.accepted++;
+		t->st.untrusted++;
 		conn_opened(t, c);
 	}
 }
@@ -360,6 +455,7 @@ static void on_connecting(struct l2s_tcp *t, struct conn *c)
 	}
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &slen) < 0)
 		return; /* ENOTCONN: still connecting */
+	c->trusted = 1; /* ours */
 	conn_opened(t, c);
 	tx_flush(t, c);
 }
@@ -384,6 +480,14 @@ static int params_fill(struct l2s_tcp_params *p, const struct l2s_tcp_params *in
 		p->linger_ms = DEF_LINGER_MS;
 	if (!p->backlog)
 		p->backlog = DEF_BACKLOG;
+	if (!p->max_untrusted)
+		p->max_untrusted = p->max_connections / 2 ? p->max_connections / 2 : 1;
+	if (!p->untrusted_send_bytes)
+		p->untrusted_send_bytes = DEF_UNTRUSTED_SEND;
+	if (!p->auth_timeout_ms)
+		p->auth_timeout_ms = DEF_AUTH_TIMEOUT_MS;
+	if (!p->memory_budget)
+		p->memory_budget = DEF_MEMORY_BUDGET;
 	if (p->max_connections > L2S_TCP_MAX_CONNECTIONS || p->send_buffer_bytes < FRAME_MIN ||
 	    p->recv_buffer_bytes < FRAME_MIN || p->sock_sndbuf < 0 || p->sock_rcvbuf < 0)
 		return L2S_ERR_CONFIG;
@@ -421,6 +525,7 @@ int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_
 		return L2S_ERR_NOMEM;
 	t->lfd = -1;
 	rc = params_fill(&t->p, params);
+	t->st.memory_budget = t->p.memory_budget;
 	if (rc == L2S_OK) {
 		t->conns = calloc(t->p.max_connections, sizeof(*t->conns));
 		rc = t->conns ? L2S_OK : L2S_ERR_NOMEM;
@@ -507,11 +612,10 @@ int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms)
 {
 	struct conn *c;
 
-	(void)now_ms;
 	if (!revents)
 		return L2S_OK;
 	if (fd >= 0 && fd == t->lfd) {
-		on_accept(t);
+		on_accept(t, now_ms);
 		return L2S_OK;
 	}
 	c = conn_by_fd(t, fd);
@@ -552,6 +656,8 @@ int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms)
 			conn_end(t, c, L2S_TCP_CLOSE_TIMEOUT, 0);
 		else if (c->state == C_LINGER && now_ms >= c->deadline_ms)
 			conn_release(t, c);
+		else if (untrusted(c) && now_ms >= c->deadline_ms)
+			shed(t, c, &t->st.shed_unauthenticated);
 	}
 	return L2S_OK;
 }
@@ -561,7 +667,7 @@ uint64_t l2s_tcp_next_expiry(const struct l2s_tcp *t)
 	uint64_t next = UINT64_MAX;
 
 	for (uint32_t i = 0; i < t->p.max_connections; i++)
-		if ((t->conns[i].state == C_CONNECTING || t->conns[i].state == C_LINGER) &&
+		if ((t->conns[i].state == C_CONNECTING || t->conns[i].state == C_LINGER || untrusted(&t->conns[i])) &&
 		    t->conns[i].deadline_ms < next)
 			next = t->conns[i].deadline_ms;
 	return next;
@@ -592,6 +698,7 @@ int l2s_tcp_connect(struct l2s_tcp *t, const struct sockaddr *peer, socklen_t pe
 	}
 	c->state = C_CONNECTING;
 	c->outbound = 1;
+	c->trusted = 1;
 	c->deadline_ms = now_ms + t->p.connect_timeout_ms;
 	memcpy(&c->peer, peer, peer_len);
 	c->peer_len = peer_len;
@@ -610,7 +717,15 @@ static int queue(struct l2s_tcp *t, uint32_t conn, const uint8_t *b1, size_t l1,
 
 	if (!c)
 		return L2S_ERR_NOT_FOUND;
-	if (tx_room(t, c) < l1 + l2) {
+	if (untrusted(c) && c->tx_tail - c->tx_head + l1 + l2 > t->p.untrusted_send_bytes) {
+		shed(t, c, &t->st.shed_not_reading);
+		return L2S_ERR_NOT_FOUND;
+	}
+	if (t->st.held_bytes + l1 + l2 > t->p.memory_budget && untrusted(c)) {
+		shed(t, c, &t->st.shed_budget);
+		return L2S_ERR_NOT_FOUND;
+	}
+	if (tx_room(t, c) < l1 + l2 || t->st.held_bytes + l1 + l2 > t->p.memory_budget) {
 		t->st.queue_full++;
 		return L2S_ERR_QUEUE_FULL;
 	}
@@ -662,6 +777,8 @@ int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms)
 		return L2S_OK;
 	}
 	conn_report(t, c, L2S_TCP_CLOSE_LOCAL, 0);
+	if (untrusted(c))
+		t->st.untrusted--;
 	c->handle = 0;
 	c->state = C_LINGER;
 	c->deadline_ms = now_ms + t->p.linger_ms;
@@ -683,6 +800,7 @@ int l2s_tcp_next_event(struct l2s_tcp *t, struct l2s_tcp_event *ev)
 	if (!t->head)
 		t->tail = NULL;
 	/* A taken message frees receive budget: its connection may read again. */
+	t->st.held_bytes -= e->ev.len;
 	if (e->ev.type == L2S_TCP_EV_MESSAGE && (c = conn_by_handle(t, e->ev.conn)))
 		c->rx_pending -= e->ev.len;
 	*ev = e->ev;

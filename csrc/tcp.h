@@ -29,6 +29,21 @@
  * one frame are held), so a slow caller stops the peer
  * (TCP flow control) rather than growing memory.
  *
+ * Untrusted connections: an accepted connection is untrusted until the
+ * caller says a session authenticated on it (l2s_tcp_trust); ours (connect)
+ * are trusted. The peers that never authenticate are shed, in this order
+ * of what they cost and prove (CLOSED with L2S_TCP_CLOSE_SHED):
+ *   - one that does not read: more than untrusted_send_bytes queued for it;
+ *   - one that sends nothing that authenticates within auth_timeout_ms;
+ *   - the oldest one of the address holding the most untrusted connections,
+ *     when a new connection arrives and untrusted ones hold max_untrusted
+ *     slots or the table is full (so they never hold every slot);
+ *   - one whose send would take the endpoint past memory_budget.
+ * memory_budget bounds the sum over all connections of the bytes queued to
+ * send and of the received messages not yet taken: past it no connection
+ * is read, an untrusted connection's send sheds it, and a trusted one's is
+ * refused with L2S_ERR_QUEUE_FULL (back-pressure, nothing dropped).
+ *
  * Connections live in a fixed table of max_connections slots searched
  * linearly (by fd in l2s_tcp_on_io, by handle elsewhere): fine for the
  * fallback's few peers, not meant for thousands.
@@ -54,6 +69,10 @@ struct l2s_tcp_params {
 	uint64_t linger_ms;          /* after l2s_tcp_close, to deliver what is queued; 0: 2 s */
 	int sock_sndbuf, sock_rcvbuf; /* SO_SNDBUF / SO_RCVBUF on every socket; 0: kernel default */
 	int backlog;                 /* listen(); 0: 128 */
+	uint32_t max_untrusted;      /* untrusted connections; 0: half of max_connections */
+	uint32_t untrusted_send_bytes; /* queued for an untrusted connection; 0: 64 KiB */
+	uint64_t auth_timeout_ms;    /* an untrusted connection's life; 0: 10 s */
+	uint64_t memory_budget;      /* all connections' queued bytes; 0: 32 MiB */
 };
 
 struct l2s_tcp;
@@ -107,6 +126,9 @@ size_t l2s_tcp_queued(const struct l2s_tcp *t, uint32_t conn);
  * abandoned at once. */
 int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms);
 
+/* A session authenticated on conn: it is kept as long as it lives. */
+int l2s_tcp_trust(struct l2s_tcp *t, uint32_t conn);
+
 /* Tests only: puts raw bytes on conn, bypassing the framing. */
 int l2s_tcp_send_raw(struct l2s_tcp *t, uint32_t conn, const uint8_t *bytes, size_t len);
 
@@ -123,6 +145,7 @@ enum l2s_tcp_close_reason {
 	L2S_TCP_CLOSE_CONNECT,     /* the connect failed; error is the errno (ECONNREFUSED, ...) */
 	L2S_TCP_CLOSE_TIMEOUT,     /* the connect did not complete in time */
 	L2S_TCP_CLOSE_FRAMING,     /* a length above L2S_MAX_MESSAGE */
+	L2S_TCP_CLOSE_SHED,        /* an untrusted connection shed (see above) */
 };
 
 struct l2s_tcp_event {
@@ -146,7 +169,11 @@ struct l2s_tcp_stats {
 	uint64_t framing_errors;      /* connections closed for a length above L2S_MAX_MESSAGE */
 	uint64_t resets;              /* connections closed by a socket error */
 	uint64_t queue_full;          /* sends refused with L2S_ERR_QUEUE_FULL */
+	uint64_t shed_not_reading, shed_unauthenticated, shed_for_new, shed_budget; /* in that order */
 	uint32_t connections;         /* open now, including lingering closes */
+	uint32_t untrusted;           /* of them, accepted and not yet trusted */
+	uint64_t held_bytes;          /* queued to send and received not taken, all connections */
+	uint64_t memory_budget;
 };
 void l2s_tcp_get_stats(const struct l2s_tcp *t, struct l2s_tcp_stats *st);
 

@@ -1003,7 +1003,7 @@ EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAG
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
                  "reconnect_max_ms", "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms",
-                 "max_sessions", "handshake_rate_per_s", "handshake_work_per_s")
+                 "max_sessions", "handshake_rate_per_s", "handshake_work_per_s", "memory_budget")
 
 
 cdef dict _sinfo_dict(const l2s_sinfo *i):
@@ -1063,6 +1063,7 @@ cdef class Loop:
         p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
         p.node.handshake_rate_per_s = _u32(settings.get("handshake_rate_per_s", 0), "handshake_rate_per_s")
         p.node.handshake_work_per_s = _u32(settings.get("handshake_work_per_s", 0), "handshake_work_per_s")
+        p.tcp.memory_budget = _u64(settings.get("memory_budget", 0), "memory_budget")
         p.no_quic = 1 if no_quic else 0
         p.no_utcp = 1 if no_utcp else 0
         p.accept_any = 1 if accept_any else 0
@@ -1318,6 +1319,10 @@ cdef class Loop:
             "quic_retries_sent": s.quic.retries_sent, "quic_version_negotiations": s.quic.version_negotiations,
             "tcp_accepted": s.tcp.accepted, "tcp_connections": s.tcp.connections,
             "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
+            "tcp_untrusted": s.tcp.untrusted, "tcp_held_bytes": s.tcp.held_bytes,
+            "memory_budget": s.tcp.memory_budget, "shed_not_reading": s.tcp.shed_not_reading,
+            "shed_unauthenticated": s.tcp.shed_unauthenticated, "shed_for_new": s.tcp.shed_for_new,
+            "shed_budget": s.tcp.shed_budget,
             "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,
             "inbox_error": os.strerror(s.inbox_errno) if s.inbox_errno else None,
             "inbox_rotations": s.inbox_rotations,

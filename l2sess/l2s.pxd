@@ -260,10 +260,13 @@ cdef extern from "quic.h" nogil:
 cdef extern from "tcp.h" nogil:
     struct l2s_tcp_params:
         uint32_t max_connections
+        uint64_t memory_budget
     struct l2s_tcp_stats:
         uint64_t accepted, refused_full, connects, connected, connect_failures, closed
         uint64_t rx_messages, rx_bytes, tx_messages, tx_bytes, framing_errors, resets, queue_full
-        uint32_t connections
+        uint64_t shed_not_reading, shed_unauthenticated, shed_for_new, shed_budget
+        uint32_t connections, untrusted
+        uint64_t held_bytes, memory_budget
 
 cdef extern from "loop.h" nogil:
     enum:

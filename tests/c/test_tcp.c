@@ -20,7 +20,7 @@
 #include "netutil.h"
 
 #define NMSG 1000
-#define MAXREC 16
+#define MAXREC 32
 #define WAIT_MS 20000
 
 /* What one end of one connection has seen. */
@@ -32,6 +32,7 @@ struct rec {
 
 struct ep {
 	struct l2s_tcp *t;
+	int untrusting; /* 0: trusts what it accepts at once, as the loop does once a session authenticates */
 	struct rec recs[MAXREC];
 	int nrec;
 };
@@ -89,8 +90,11 @@ static void drain(struct ep *e)
 
 		if (!r)
 			continue;
-		if (ev.type == L2S_TCP_EV_CONNECTED)
+		if (ev.type == L2S_TCP_EV_CONNECTED) {
 			r->connected++;
+			if (!ev.outbound && !e->untrusting)
+				CHECK(l2s_tcp_trust(e->t, ev.conn) == L2S_OK);
+		}
 		else if (ev.type == L2S_TCP_EV_MESSAGE)
 			on_message(r, &ev);
 		else if (ev.type == L2S_TCP_EV_CLOSED) {
@@ -196,6 +200,112 @@ static void still_works(struct ep *a, struct rec *ra, struct ep *b, struct rec *
 	CHECK(ra->rx_bad == 0 && rb->rx_bad == 0 && !ra->closed && !rb->closed);
 }
 
+/* ---- untrusted connections are shed (tcp.h) ------------------------------------ */
+
+/* A plain client socket from host 127.0.0.<last> to e, connected. */
+static int raw_client(struct ep *e, int last)
+{
+	struct sockaddr_in a = addr_of(e), from = loopback(0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	from.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)last);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&from, sizeof(from)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	return fd;
+}
+
+static int open_conns(struct ep *e)
+{
+	int n = 0;
+
+	for (int i = 0; i < e->nrec; i++)
+		n += e->recs[i].connected && !e->recs[i].closed;
+	return n;
+}
+
+/* D accepts but trusts nothing by itself (a node before any session
+ * authenticates): 8 slots, at most 4 untrusted, 16 KiB queued for one,
+ * a 2 s life, a 256 KiB budget. */
+static void test_shedding(void)
+{
+	struct sockaddr_in any = loopback(0);
+	struct l2s_tcp_params p = {
+		.sock_sndbuf = 4096, .sock_rcvbuf = 4096, .max_connections = 8, .max_untrusted = 4,
+		.untrusted_send_bytes = 16 << 10, .auth_timeout_ms = 2000, .memory_budget = 256 << 10,
+	};
+	struct ep D = { .untrusting = 1 };
+	struct l2s_tcp_stats st;
+	int fds[16], newcomer, sent = 0, rc;
+
+	CHECK(l2s_tcp_new(&D.t, (struct sockaddr *)&any, sizeof(any), &p) == L2S_OK);
+	if (!D.t)
+		return;
+	eps[neps++] = &D;
+
+	/* A client that never reads: D's answers pile up for it and, past
+	 * 16 KiB that it did not take, it is shed (the socket buffers took some). */
+	fds[0] = raw_client(&D, 1);
+	WAIT_FOR(D.nrec == 1 && D.recs[0].connected);
+	while ((rc = l2s_tcp_send(D.t, D.recs[0].conn, make_msg(0, 60), 1200)) == L2S_OK && sent < 10000)
+		sent++;
+	CHECK(rc == L2S_ERR_NOT_FOUND && sent > 10);
+	WAIT_FOR(D.recs[0].closed && D.recs[0].reason == L2S_TCP_CLOSE_SHED);
+	l2s_tcp_get_stats(D.t, &st);
+	CHECK(st.shed_not_reading == 1 && st.held_bytes == 0 && st.untrusted == 0);
+	close(fds[0]);
+
+	/* Untrusted connections never hold every slot: 12 from one host, then
+	 * a newcomer from another, then 6 more from the first. The newcomer
+	 * outlives them all (the shed one is the oldest of the busiest host),
+	 * and never more than 4 are open. */
+	for (int i = 0; i < 12; i++) {
+		fds[i] = raw_client(&D, 1);
+		pump(5);
+	}
+	WAIT_FOR(D.nrec == 13);
+	newcomer = raw_client(&D, 2);
+	WAIT_FOR(D.nrec == 14 && D.recs[13].connected);
+	for (int i = 0; i < 6; i++) {
+		close(fds[i]);
+		fds[i] = raw_client(&D, 1);
+		pump(5);
+	}
+	WAIT_FOR(D.nrec == 20);
+	l2s_tcp_get_stats(D.t, &st);
+	CHECK(st.untrusted <= 4 && open_conns(&D) <= 4 && st.shed_for_new >= 1);
+	CHECK(!D.recs[13].closed);
+	/* A session authenticated on the newcomer's connection: it stays past
+	 * the 2 s that end every untrusted one. */
+	CHECK(l2s_tcp_trust(D.t, D.recs[13].conn) == L2S_OK);
+	WAIT_FOR(open_conns(&D) == 1);
+	l2s_tcp_get_stats(D.t, &st);
+	CHECK(st.shed_unauthenticated >= 1 && st.untrusted == 0 && !D.recs[13].closed);
+
+	/* The budget: the trusted newcomer, not reading, is held back at
+	 * 256 KiB (back-pressure, nothing dropped) ... */
+	sent = 0;
+	while ((rc = l2s_tcp_send(D.t, D.recs[13].conn, make_msg(0, 999), L2S_MAX_MESSAGE)) == L2S_OK)
+		sent++;
+	while (l2s_tcp_send(D.t, D.recs[13].conn, make_msg(0, 60), 1200) == L2S_OK)
+		;
+	l2s_tcp_get_stats(D.t, &st);
+	CHECK(rc == L2S_ERR_QUEUE_FULL && sent >= 1 && st.held_bytes <= p.memory_budget);
+	/* ... and an untrusted connection's send past the budget sheds it. */
+	fds[15] = raw_client(&D, 3);
+	WAIT_FOR(D.nrec == 21 && D.recs[20].connected);
+	CHECK(l2s_tcp_send(D.t, D.recs[20].conn, make_msg(0, 60), 1200) == L2S_ERR_NOT_FOUND);
+	WAIT_FOR(D.recs[20].closed && D.recs[20].reason == L2S_TCP_CLOSE_SHED);
+	l2s_tcp_get_stats(D.t, &st);
+	CHECK(st.shed_budget == 1 && !D.recs[13].closed);
+
+	for (int i = 0; i < 12; i++)
+		close(fds[i]);
+	close(fds[15]);
+	close(newcomer);
+	neps--;
+	l2s_tcp_free(D.t);
+}
+
 int main(void)
 {
 	struct sockaddr_in any = loopback(0);
@@ -205,6 +315,7 @@ int main(void)
 		.send_buffer_bytes = L2S_TCP_FRAME_OVERHEAD + L2S_MAX_MESSAGE,
 		.recv_buffer_bytes = L2S_TCP_FRAME_OVERHEAD + L2S_MAX_MESSAGE,
 		.max_connections = 4,
+		.max_untrusted = 4, /* connections accepted in one round all stay (test_shedding: fewer) */
 	};
 	struct ep A = { 0 }, B = { 0 }, C = { 0 };
 	struct l2s_tcp_stats st;
@@ -408,5 +519,7 @@ int main(void)
 	for (int i = 0; i < neps; i++)
 		if (eps[i]->t)
 			l2s_tcp_free(eps[i]->t);
+	neps = 0;
+	test_shedding();
 	return tu_finish("test_tcp");
 }

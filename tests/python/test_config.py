@@ -536,6 +536,7 @@ quic_keepalive_ms = 10000
 max_sessions = 1024
 handshake_rate_per_s = 50
 handshake_work_per_s = 300
+memory_budget = 8388608
 
 [[peers]]
 did = "{PEER_DID}"
