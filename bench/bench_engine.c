@@ -239,6 +239,7 @@ static void make_peer(struct peer *p, uint8_t tag, uint32_t max_sessions, uint32
 	params.prekey_not_after_s = 4000000000u;
 	params.max_sessions = max_sessions;
 	params.handshake_rate_per_s = rate;
+	params.handshake_work_per_s = rate;
 	if (l2s_node_new(&p->node, &params, now_ms) != L2S_OK)
 		die("l2s_node_new failed");
 	snprintf(p->addr, sizeof(p->addr), "node-%02x", tag);

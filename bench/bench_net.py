@@ -494,8 +494,10 @@ def _serve_l2sess(transport: str) -> None:
     # second, 40 at once) that is one address opening hundreds a second. A
     # HANDSHAKE_INIT past it costs a COOKIE_REPLY round trip; a RESUME_INIT
     # (no cookie) is dropped and re-sent 1 s later. Real clients have
-    # addresses of their own: the bucket is lifted here.
+    # addresses of their own: the bucket is lifted here, and so is the
+    # node-wide meter (100 requests a second before cookies are asked for).
     node = Node(Identity.generate(), listen=(HOST, 0), accept_any=True, handshake_rate_per_s=1_000_000,
+                handshake_work_per_s=1_000_000,
                 **_node_kwargs(transport))
     node.start()
     try:

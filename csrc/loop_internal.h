@@ -52,6 +52,7 @@ struct lpath {
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it: PROBE_* */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
+	int trusted;                  /* a session authenticated on it (μTCP: never shed) */
 	struct lheld *held, *held_tail; /* refused by the full transport, in order */
 	size_t held_bytes;            /* at most LOOP_HOLD_BYTES */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
@@ -166,7 +167,6 @@ void l2s_path_free(struct l2s_loop *l, struct lpath *p);
 void l2s_path_close(struct l2s_loop *l, struct lpath *p, uint64_t now);
 int l2s_path_kind(struct l2s_loop *l, uint32_t id);
 int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
-void l2s_path_trust(struct l2s_loop *l, uint32_t id);
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p);
 uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p);
 void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);

@@ -319,10 +319,13 @@ const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path)
 
 int l2s_node_path_status(struct l2s_node *node, uint32_t path, int up, uint64_t now_ms)
 {
-	/* Path changes are rare; a scan keeps sessions free of a path table. */
-	for (uint32_t i = 0; i < node->max_sessions; i++) {
+	/* A scan keeps sessions free of a path table. It ends at the last live
+	 * session: slots are taken lowest first, so a flood of connections
+	 * (each one a path up, then down) costs a few slots each, not all. */
+	for (uint32_t i = 0, seen = 0; i < node->max_sessions && seen < node->live; i++) {
 		struct l2s_session *s = node->slots[i];
 
+		seen += s != NULL;
 		if (!s || s->path != path)
 			continue;
 		if (up) {

@@ -185,15 +185,6 @@ int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_
 	return l2s_tcp_send(l->tcp, p->conn, msg, len);
 }
 
-/* A session authenticated on path id: its μTCP connection is no longer shed. */
-void l2s_path_trust(struct l2s_loop *l, uint32_t id)
-{
-	struct lpath *p = l2s_path_get(l, id);
-
-	if (p && p->kind == L2S_TRANSPORT_UTCP)
-		l2s_tcp_trust(l->tcp, p->conn);
-}
-
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p)
 {
 	struct l2s_quic_conn_stats cs;
@@ -258,6 +249,13 @@ static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 	pe->exchange_sent_us = l2s_loop_now_us();
 }
 
+/* A session authenticated on p: its μTCP connection is no longer shed. */
+static void path_trust(struct l2s_loop *l, struct lpath *p)
+{
+	if (p->kind == L2S_TRANSPORT_UTCP && !p->trusted && l2s_tcp_trust(l->tcp, p->conn) == L2S_OK)
+		p->trusted = 1;
+}
+
 static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
 {
 	int ret;
@@ -277,6 +275,10 @@ static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, 
 		l->st.rx_messages++;
 	if (ret == L2S_OK && len >= 2)
 		exchange_answered(l, p, msg[1]);
+	/* A TRANSPORT message the engine took was sealed under a session's keys:
+	 * the peer authenticated on this connection. */
+	if (ret == L2S_OK && len >= 2 && msg[1] == L2S_MSG_TRANSPORT)
+		path_trust(l, p);
 	else if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
 		l->st.rx_dropped[-ret]++;
 	/* Each message may release events: count them before taking another. */

@@ -426,8 +426,6 @@ void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, u
 
 	if (!pe)
 		return;
-	if ((ev->type == L2S_EV_STATE && ev->to == L2S_ESTABLISHED) || ev->type == L2S_EV_TRANSPORT)
-		l2s_path_trust(l, ev->path);
 	if (ev->type == L2S_EV_ACCEPTED) {
 		pe->session = ev->session;
 		pe->path = ev->path;

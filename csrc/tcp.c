@@ -29,6 +29,12 @@
 #define DEF_UNTRUSTED_SEND (64u << 10)
 #define DEF_AUTH_TIMEOUT_MS 10000
 #define DEF_MEMORY_BUDGET (32ull << 20)
+#define DEF_UNTRUSTED_MSGS_PER_S 8
+#define TX_FIRST (16u << 10)    /* a send buffer starts this big and doubles as needed */
+/* While untrusted connections fill their slots, a new one costs an old one:
+ * at most this many a second, the rest wait in the listen backlog (and then
+ * in the flooder's SYN retries) at no cost to us. */
+#define SHED_FOR_NEW_PER_S 256
 
 /* C_LINGER: closed for the caller (CLOSED reported, handle 0) while the
  * socket still writes what was queued, sends its FIN and reads the peer's
@@ -41,13 +47,20 @@ struct conn {
 	uint32_t handle;
 	uint64_t deadline_ms;  /* connecting, lingering, or an untrusted one's end */
 	uint64_t opened_ms;
+	uint32_t rx_tokens;    /* untrusted: messages it may still send this second */
+	uint64_t refill_ms;    /* untrusted: when rx_tokens fill up again */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	uint8_t *tx;     /* [tx_head, tx_tail) waits for the socket */
-	size_t tx_head, tx_tail;
+	size_t tx_head, tx_tail, tx_cap;
 	uint8_t *rx;     /* [0, rx_fill) read, not yet a whole message */
 	size_t rx_fill;
 	size_t rx_pending; /* bytes of MESSAGE events not yet taken */
+};
+
+struct host_count {
+	const struct sockaddr_storage *host; /* NULL: free */
+	uint32_t n;
 };
 
 struct event {
@@ -60,6 +73,13 @@ struct l2s_tcp {
 	int lfd;
 	struct l2s_tcp_params p;
 	struct conn *conns;
+	struct conn **by_fd;   /* conns by their fd: every readiness finds its own at once */
+	size_t by_fd_cap;
+	struct host_count *hosts; /* shed_candidate's scratch table: hosts_cap, a power of two */
+	uint32_t hosts_cap;
+	uint32_t shed_tokens;     /* SHED_FOR_NEW_PER_S: sheds for new connections left this second */
+	uint64_t shed_refill_ms;  /* when they fill up again; accepting waits for it when they run out */
+	int accept_paused;
 	uint32_t nconns, next_handle;
 	struct event *head, *tail, *taken; /* taken: the last event returned, freed on the next call */
 	struct l2s_tcp_stats st;
@@ -100,10 +120,23 @@ static struct conn *conn_by_handle(const struct l2s_tcp *t, uint32_t h)
 
 static struct conn *conn_by_fd(const struct l2s_tcp *t, int fd)
 {
-	for (uint32_t i = 0; i < t->p.max_connections; i++)
-		if (t->conns[i].state != C_FREE && t->conns[i].fd == fd)
-			return &t->conns[i];
-	return NULL;
+	return fd >= 0 && (size_t)fd < t->by_fd_cap ? t->by_fd[fd] : NULL;
+}
+
+static int by_fd_set(struct l2s_tcp *t, int fd, struct conn *c)
+{
+	if ((size_t)fd >= t->by_fd_cap) {
+		size_t cap = 2 * (size_t)fd + 16;
+		struct conn **m = realloc(t->by_fd, cap * sizeof(*m));
+
+		if (!m)
+			return -1;
+		memset(m + t->by_fd_cap, 0, (cap - t->by_fd_cap) * sizeof(*m));
+		t->by_fd = m;
+		t->by_fd_cap = cap;
+	}
+	t->by_fd[fd] = c;
+	return 0;
 }
 
 static struct conn *conn_alloc(struct l2s_tcp *t, int fd)
@@ -116,12 +149,10 @@ static struct conn *conn_alloc(struct l2s_tcp *t, int fd)
 	if (!c)
 		return NULL;
 	memset(c, 0, sizeof(*c));
-	c->tx = malloc(t->p.send_buffer_bytes);
 	c->rx = malloc(FRAME_MIN);
-	if (!c->tx || !c->rx) {
-		free(c->tx);
+	if (!c->rx || by_fd_set(t, fd, c) < 0) {
 		free(c->rx);
-		c->tx = c->rx = NULL;
+		c->rx = NULL;
 		return NULL;
 	}
 	c->fd = fd;
@@ -166,6 +197,7 @@ static void conn_release(struct l2s_tcp *t, struct conn *c)
 	t->st.held_bytes -= c->tx_tail - c->tx_head;
 	if (c->state == C_OPEN && !c->trusted)
 		t->st.untrusted--;
+	by_fd_set(t, c->fd, NULL);
 	close(c->fd);
 	free(c->tx);
 	free(c->rx);
@@ -215,14 +247,34 @@ static size_t tx_room(const struct l2s_tcp *t, const struct conn *c)
 	return t->p.send_buffer_bytes - (c->tx_tail - c->tx_head);
 }
 
-static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t len)
+/* Room for need more bytes at the tail (need fits tx_room): compacts
+ * rather than wrap (one contiguous write per call), then grows the buffer,
+ * so that a connection holds what it queues, not its bound. */
+static int tx_reserve(struct l2s_tcp *t, struct conn *c, size_t need)
 {
-	if (c->tx_tail + len > t->p.send_buffer_bytes) {
-		/* Compact rather than wrap: one contiguous write per call. */
+	size_t cap = c->tx_cap;
+	uint8_t *b;
+
+	if (c->tx_tail + need > cap && c->tx_head) {
 		memmove(c->tx, c->tx + c->tx_head, c->tx_tail - c->tx_head);
 		c->tx_tail -= c->tx_head;
 		c->tx_head = 0;
 	}
+	if (c->tx_tail + need <= cap)
+		return 0;
+	while (cap < c->tx_tail + need)
+		cap = cap ? 2 * cap : TX_FIRST;
+	if (cap > t->p.send_buffer_bytes)
+		cap = t->p.send_buffer_bytes;
+	if (!(b = realloc(c->tx, cap)))
+		return -1;
+	c->tx = b;
+	c->tx_cap = cap;
+	return 0;
+}
+
+static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t len)
+{
 	memcpy(c->tx + c->tx_tail, b, len);
 	c->tx_tail += len;
 	t->st.held_bytes += len;
@@ -264,8 +316,10 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 			conn_end(t, c, L2S_TCP_CLOSE_FRAMING, 0);
 			return -1;
 		}
-		if (c->rx_fill - off - L2S_TCP_FRAME_OVERHEAD < len)
+		if (c->rx_fill - off - L2S_TCP_FRAME_OVERHEAD < len || (!c->trusted && !c->rx_tokens))
 			break;
+		if (!c->trusted)
+			c->rx_tokens--;
 		if (event_push(t, c, L2S_TCP_EV_MESSAGE, c->rx + off + L2S_TCP_FRAME_OVERHEAD, len)) {
 			conn_end(t, c, L2S_TCP_CLOSE_ERROR, ENOMEM);
 			return -1;
@@ -282,7 +336,8 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 
 static int rx_wanted(const struct l2s_tcp *t, const struct conn *c)
 {
-	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes && t->st.held_bytes < t->p.memory_budget;
+	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes && t->st.held_bytes < t->p.memory_budget &&
+	       (c->trusted || c->rx_tokens);
 }
 
 /* Reads while the receive budget lasts. rx holds at most one frame, so a
@@ -352,37 +407,58 @@ static int same_host(const struct sockaddr_storage *a, const struct sockaddr_sto
 		      sizeof(struct in6_addr)) == 0;
 }
 
-static uint32_t untrusted_from(const struct l2s_tcp *t, const struct conn *of)
+static uint32_t host_hash(const struct sockaddr_storage *a)
 {
-	uint32_t n = 0;
+	const uint8_t *b = a->ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr
+						    : (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+	size_t n = a->ss_family == AF_INET ? 4 : 16;
+	uint32_t h = 2166136261u;
 
-	for (uint32_t i = 0; i < t->p.max_connections; i++) {
-		const struct conn *c = &t->conns[i];
-
-		n += untrusted(c) && same_host(&c->peer, &of->peer);
-	}
-	return n;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
 }
 
-/* The oldest untrusted connection of the address that holds the most. */
+/* The untrusted connections of c's host, counted in t->hosts. */
+static uint32_t count_host(struct l2s_tcp *t, const struct conn *c)
+{
+	uint32_t i = host_hash(&c->peer) & (t->hosts_cap - 1);
+
+	while (t->hosts[i].host && !same_host(t->hosts[i].host, &c->peer))
+		i = (i + 1) & (t->hosts_cap - 1);
+	t->hosts[i].host = &c->peer;
+	return ++t->hosts[i].n;
+}
+
+/* The oldest untrusted connection of the host that holds the most: one
+ * pass to count (a table of at most max_connections hosts), one to pick. */
 static struct conn *shed_candidate(struct l2s_tcp *t)
 {
+	const struct sockaddr_storage *busiest = NULL;
 	struct conn *best = NULL;
-	uint32_t best_n = 0;
+	uint32_t most = 0;
 
+	memset(t->hosts, 0, t->hosts_cap * sizeof(*t->hosts));
 	for (uint32_t i = 0; i < t->p.max_connections; i++) {
-		struct conn *c = &t->conns[i];
 		uint32_t n;
 
-		if (!untrusted(c))
-			continue;
-		n = untrusted_from(t, c);
-		if (n > best_n || (n == best_n && c->opened_ms < best->opened_ms)) {
-			best = c;
-			best_n = n;
+		if (untrusted(&t->conns[i]) && (n = count_host(t, &t->conns[i])) > most) {
+			most = n;
+			busiest = &t->conns[i].peer;
 		}
 	}
+	for (uint32_t i = 0; busiest && i < t->p.max_connections; i++) {
+		struct conn *c = &t->conns[i];
+
+		if (untrusted(c) && same_host(&c->peer, busiest) && (!best || c->opened_ms < best->opened_ms))
+			best = c;
+	}
 	return best;
+}
+
+static int room_for_one(const struct l2s_tcp *t)
+{
+	return t->st.untrusted < t->p.max_untrusted && t->nconns < t->p.max_connections;
 }
 
 /* Room for one more accepted connection, at an untrusted one's cost if need be. */
@@ -390,12 +466,27 @@ static int make_room(struct l2s_tcp *t)
 {
 	struct conn *c;
 
-	if (t->st.untrusted < t->p.max_untrusted && t->nconns < t->p.max_connections)
+	if (room_for_one(t))
 		return 1;
 	if (!(c = shed_candidate(t)))
 		return t->nconns < t->p.max_connections;
 	shed(t, c, &t->st.shed_for_new);
+	t->shed_tokens--;
 	return 1;
+}
+
+/* 0 when accepting must wait for the next second's sheds. */
+static int may_accept(struct l2s_tcp *t, uint64_t now_ms)
+{
+	if (now_ms >= t->shed_refill_ms) {
+		t->shed_tokens = SHED_FOR_NEW_PER_S;
+		t->shed_refill_ms = now_ms + 1000;
+		t->accept_paused = 0;
+	}
+	if (room_for_one(t) || t->shed_tokens)
+		return 1;
+	t->accept_paused = 1;
+	return 0;
 }
 
 int l2s_tcp_trust(struct l2s_tcp *t, uint32_t conn)
@@ -404,8 +495,11 @@ int l2s_tcp_trust(struct l2s_tcp *t, uint32_t conn)
 
 	if (!c)
 		return L2S_ERR_NOT_FOUND;
-	if (untrusted(c))
+	if (untrusted(c)) {
 		t->st.untrusted--;
+		c->trusted = 1;
+		rx_frame(t, c); /* what waited for a token */
+	}
 	c->trusted = 1;
 	return L2S_OK;
 }
@@ -418,8 +512,11 @@ static void on_accept(struct l2s_tcp *t, uint64_t now_ms)
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		struct conn *c;
-		int fd = accept(t->lfd, (struct sockaddr *)&peer, &plen);
+		int fd;
 
+		if (!may_accept(t, now_ms))
+			return;
+		fd = accept(t->lfd, (struct sockaddr *)&peer, &plen);
 		if (fd < 0)
 			return; /* EAGAIN, or an aborted connect: nothing to do */
 		if (!make_room(t) || sock_prepare(t, fd) < 0 || !(c = conn_alloc(t, fd))) {
@@ -432,6 +529,8 @@ static void on_accept(struct l2s_tcp *t, uint64_t now_ms)
 		c->peer_len = plen;
 		c->opened_ms = now_ms;
 		c->deadline_ms = now_ms + t->p.auth_timeout_ms;
+		c->rx_tokens = t->p.untrusted_msgs_per_s;
+		c->refill_ms = now_ms + 1000;
 		t->st.accepted++;
 		t->st.untrusted++;
 		conn_opened(t, c);
@@ -488,6 +587,8 @@ static int params_fill(struct l2s_tcp_params *p, const struct l2s_tcp_params *in
 		p->auth_timeout_ms = DEF_AUTH_TIMEOUT_MS;
 	if (!p->memory_budget)
 		p->memory_budget = DEF_MEMORY_BUDGET;
+	if (!p->untrusted_msgs_per_s)
+		p->untrusted_msgs_per_s = DEF_UNTRUSTED_MSGS_PER_S;
 	if (p->max_connections > L2S_TCP_MAX_CONNECTIONS || p->send_buffer_bytes < FRAME_MIN ||
 	    p->recv_buffer_bytes < FRAME_MIN || p->sock_sndbuf < 0 || p->sock_rcvbuf < 0)
 		return L2S_ERR_CONFIG;
@@ -527,8 +628,11 @@ int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_
 	rc = params_fill(&t->p, params);
 	t->st.memory_budget = t->p.memory_budget;
 	if (rc == L2S_OK) {
+		for (t->hosts_cap = 2; t->hosts_cap < 2 * t->p.max_connections; t->hosts_cap *= 2)
+			;
 		t->conns = calloc(t->p.max_connections, sizeof(*t->conns));
-		rc = t->conns ? L2S_OK : L2S_ERR_NOMEM;
+		t->hosts = calloc(t->hosts_cap, sizeof(*t->hosts));
+		rc = t->conns && t->hosts ? L2S_OK : L2S_ERR_NOMEM;
 	}
 	if (rc == L2S_OK && bind_addr)
 		rc = listen_on(t, bind_addr, bind_len);
@@ -571,6 +675,8 @@ void l2s_tcp_free(struct l2s_tcp *t)
 	events_free(t->head);
 	free(t->taken);
 	free(t->conns);
+	free(t->by_fd);
+	free(t->hosts);
 	free(t);
 }
 
@@ -588,7 +694,7 @@ size_t l2s_tcp_pollfds(const struct l2s_tcp *t, struct pollfd *pfds, size_t cap)
 
 	if (t->lfd >= 0) {
 		if (n < cap)
-			pfds[n] = (struct pollfd){ .fd = t->lfd, .events = POLLIN };
+			pfds[n] = (struct pollfd){ .fd = t->lfd, .events = t->accept_paused ? 0 : POLLIN };
 		n++;
 	}
 	for (uint32_t i = 0; i < t->p.max_connections; i++) {
@@ -649,6 +755,8 @@ int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms)
 
 int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms)
 {
+	if (t->accept_paused && now_ms >= t->shed_refill_ms)
+		on_accept(t, now_ms);
 	for (uint32_t i = 0; i < t->p.max_connections; i++) {
 		struct conn *c = &t->conns[i];
 
@@ -658,18 +766,28 @@ int l2s_tcp_on_timer(struct l2s_tcp *t, uint64_t now_ms)
 			conn_release(t, c);
 		else if (untrusted(c) && now_ms >= c->deadline_ms)
 			shed(t, c, &t->st.shed_unauthenticated);
+		else if (untrusted(c) && now_ms >= c->refill_ms) {
+			c->rx_tokens = t->p.untrusted_msgs_per_s;
+			c->refill_ms = now_ms + 1000;
+			if (rx_frame(t, c) == 0) /* what waited in rx first */
+				rx_read(t, c);
+		}
 	}
 	return L2S_OK;
 }
 
 uint64_t l2s_tcp_next_expiry(const struct l2s_tcp *t)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = t->accept_paused ? t->shed_refill_ms : UINT64_MAX;
 
-	for (uint32_t i = 0; i < t->p.max_connections; i++)
-		if ((t->conns[i].state == C_CONNECTING || t->conns[i].state == C_LINGER || untrusted(&t->conns[i])) &&
-		    t->conns[i].deadline_ms < next)
-			next = t->conns[i].deadline_ms;
+	for (uint32_t i = 0; i < t->p.max_connections; i++) {
+		const struct conn *c = &t->conns[i];
+
+		if ((c->state == C_CONNECTING || c->state == C_LINGER || untrusted(c)) && c->deadline_ms < next)
+			next = c->deadline_ms;
+		if (untrusted(c) && !c->rx_tokens && c->refill_ms < next)
+			next = c->refill_ms;
+	}
 	return next;
 }
 
@@ -729,6 +847,8 @@ static int queue(struct l2s_tcp *t, uint32_t conn, const uint8_t *b1, size_t l1,
 		t->st.queue_full++;
 		return L2S_ERR_QUEUE_FULL;
 	}
+	if (tx_reserve(t, c, l1 + l2))
+		return L2S_ERR_NOMEM;
 	tx_put(t, c, b1, l1);
 	if (l2)
 		tx_put(t, c, b2, l2);

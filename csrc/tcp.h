@@ -31,7 +31,10 @@
  *
  * Untrusted connections: an accepted connection is untrusted until the
  * caller says a session authenticated on it (l2s_tcp_trust); ours (connect)
- * are trusted. The peers that never authenticate are shed, in this order
+ * are trusted. An untrusted connection is read at most untrusted_msgs_per_s
+ * messages a second (as many at once): a handshake needs a few, and a flood
+ * waits in the kernel's buffers, then the flooder's, costing the node
+ * nothing. The peers that never authenticate are shed, in this order
  * of what they cost and prove (CLOSED with L2S_TCP_CLOSE_SHED):
  *   - one that does not read: more than untrusted_send_bytes queued for it;
  *   - one that sends nothing that authenticates within auth_timeout_ms;
@@ -73,6 +76,7 @@ struct l2s_tcp_params {
 	uint32_t untrusted_send_bytes; /* queued for an untrusted connection; 0: 64 KiB */
 	uint64_t auth_timeout_ms;    /* an untrusted connection's life; 0: 10 s */
 	uint64_t memory_budget;      /* all connections' queued bytes; 0: 32 MiB */
+	uint32_t untrusted_msgs_per_s; /* read from an untrusted connection; 0: 8 */
 };
 
 struct l2s_tcp;
