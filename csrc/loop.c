@@ -5,6 +5,9 @@
  * peers connected), loop_event.c (events and inbox), loop_disc.c
  * (discovery answers). */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -235,7 +238,7 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	if ((ret = open_transports(l)) != L2S_OK || (ret = l2s_loop_paths_init(l)) != L2S_OK ||
 	    (ret = l2s_loop_disc_init(l, now)) != L2S_OK)
 		return ret;
-	l->tcp_fds_cap = 2 * (1 + (size_t)(l->p.tcp.max_connections ? l->p.tcp.max_connections : 256));
+	l->tcp_fds_cap = 2 * (1 + (size_t)(l->p.tcp.max_connections ? l->p.tcp.max_connections : 1024));
 	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) ||
 	    !(l->tcp_fds = calloc(l->tcp_fds_cap, sizeof(*l->tcp_fds))))
 		return L2S_ERR_NOMEM;
@@ -388,6 +391,26 @@ static void on_ready(struct l2s_loop *l, const struct epoll_event *e, uint64_t n
 	}
 }
 
+/* After a flood, what its connections freed goes back to the system, so
+ * that RSS returns near its baseline (glibc keeps freed heap otherwise).
+ * Only when connections went away since the last look: trimming walks the heap. */
+static void give_back_memory(struct l2s_loop *l)
+{
+#ifdef __GLIBC__
+	struct l2s_tcp_stats st;
+
+	if (!l->tcp)
+		return;
+	l2s_tcp_get_stats(l->tcp, &st);
+	if (st.closed != l->closed_at_trim) {
+		l->closed_at_trim = st.closed;
+		malloc_trim(0);
+	}
+#else
+	(void)l;
+#endif
+}
+
 /* Everything due: timers, what the transports hold, the engine's outputs. */
 static void work(struct l2s_loop *l, uint64_t now)
 {
@@ -421,6 +444,7 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_peers_reap(l, now);
 	if (now >= l->idle_check_at) {
 		l2s_paths_reap_idle(l, idle_inbound_ms(l), now);
+		give_back_memory(l);
 		l->idle_check_at = now + IDLE_CHECK_MS;
 	}
 	l->st.rounds++;

@@ -115,6 +115,7 @@ struct l2s_loop {
 	socklen_t local_len;
 	struct l2s_rng rng;
 	uint64_t idle_check_at;       /* next look for idle inbound connections */
+	uint64_t closed_at_trim;      /* μTCP connections closed when memory was last given back */
 
 	/* discovery responder */
 	struct l2s_identity id;

@@ -21,7 +21,7 @@
 
 #define FRAME_MIN (L2S_TCP_FRAME_OVERHEAD + L2S_MAX_MESSAGE)
 #define DEF_BUFFER (1u << 20)
-#define DEF_MAX_CONNS 256
+#define DEF_MAX_CONNS 1024 /* half of them may be untrusted: a flood from a few hundred addresses fits */
 #define DEF_CONNECT_TIMEOUT_MS 10000
 #define DEF_LINGER_MS 2000
 #define DEF_BACKLOG 128
@@ -31,6 +31,7 @@
 #define DEF_MEMORY_BUDGET (32ull << 20)
 #define DEF_UNTRUSTED_MSGS_PER_S 8
 #define TX_FIRST (16u << 10)    /* a send buffer starts this big and doubles as needed */
+#define RX_FIRST (4u << 10)     /* so does a receive buffer, up to one whole frame */
 /* While untrusted connections fill their slots, a new one costs an old one:
  * at most this many a second, the rest wait in the listen backlog (and then
  * in the flooder's SYN retries) at no cost to us. */
@@ -54,7 +55,7 @@ struct conn {
 	uint8_t *tx;     /* [tx_head, tx_tail) waits for the socket */
 	size_t tx_head, tx_tail, tx_cap;
 	uint8_t *rx;     /* [0, rx_fill) read, not yet a whole message */
-	size_t rx_fill;
+	size_t rx_fill, rx_cap;
 	size_t rx_pending; /* bytes of MESSAGE events not yet taken */
 };
 
@@ -149,7 +150,8 @@ static struct conn *conn_alloc(struct l2s_tcp *t, int fd)
 	if (!c)
 		return NULL;
 	memset(c, 0, sizeof(*c));
-	c->rx = malloc(FRAME_MIN);
+	c->rx = malloc(RX_FIRST);
+	c->rx_cap = RX_FIRST;
 	if (!c->rx || by_fd_set(t, fd, c) < 0) {
 		free(c->rx);
 		c->rx = NULL;
@@ -194,7 +196,7 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 
 static void conn_release(struct l2s_tcp *t, struct conn *c)
 {
-	t->st.held_bytes -= c->tx_tail - c->tx_head;
+	t->st.held_bytes -= c->tx_tail - c->tx_head + c->rx_fill;
 	if (c->state == C_OPEN && !c->trusted)
 		t->st.untrusted--;
 	by_fd_set(t, c->fd, NULL);
@@ -331,6 +333,7 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 	}
 	memmove(c->rx, c->rx + off, c->rx_fill - off);
 	c->rx_fill -= off;
+	t->st.held_bytes -= off;
 	return 0;
 }
 
@@ -340,12 +343,32 @@ static int rx_wanted(const struct l2s_tcp *t, const struct conn *c)
 	       (c->trusted || c->rx_tokens);
 }
 
+/* A buffer full of a frame not yet whole: room for more, up to a whole
+ * frame (so that the many small ones of a flood hold little). */
+static int rx_grow(struct conn *c)
+{
+	size_t cap = 2 * c->rx_cap < FRAME_MIN ? 2 * c->rx_cap : FRAME_MIN;
+	uint8_t *b = realloc(c->rx, cap);
+
+	if (!b)
+		return -1;
+	c->rx = b;
+	c->rx_cap = cap;
+	return 0;
+}
+
 /* Reads while the receive budget lasts. rx holds at most one frame, so a
  * read never asks for more than the rest of the current frame's room. */
 static void rx_read(struct l2s_tcp *t, struct conn *c)
 {
 	while (rx_wanted(t, c)) {
-		ssize_t n = recv(c->fd, c->rx + c->rx_fill, FRAME_MIN - c->rx_fill, 0);
+		ssize_t n;
+
+		if (c->rx_fill == c->rx_cap && rx_grow(c) < 0) {
+			conn_end(t, c, L2S_TCP_CLOSE_ERROR, ENOMEM);
+			return;
+		}
+		n = recv(c->fd, c->rx + c->rx_fill, c->rx_cap - c->rx_fill, 0);
 
 		if (n < 0 && would_block(errno))
 			return;
@@ -358,6 +381,7 @@ static void rx_read(struct l2s_tcp *t, struct conn *c)
 			return;
 		}
 		c->rx_fill += (size_t)n;
+		t->st.held_bytes += (size_t)n;
 		if (rx_frame(t, c))
 			return;
 	}
@@ -373,7 +397,7 @@ static void linger_step(struct l2s_tcp *t, struct conn *c)
 		c->shut = 1;
 	}
 	for (;;) {
-		ssize_t n = recv(c->fd, c->rx, FRAME_MIN, 0);
+		ssize_t n = recv(c->fd, c->rx, c->rx_cap, 0);
 
 		if (n < 0 && would_block(errno))
 			return;

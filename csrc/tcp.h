@@ -43,7 +43,8 @@
  *     slots or the table is full (so they never hold every slot);
  *   - one whose send would take the endpoint past memory_budget.
  * memory_budget bounds the sum over all connections of the bytes queued to
- * send and of the received messages not yet taken: past it no connection
+ * send, read and not yet a whole message, and of the received messages not
+ * yet taken: past it no connection
  * is read, an untrusted connection's send sheds it, and a trusted one's is
  * refused with L2S_ERR_QUEUE_FULL (back-pressure, nothing dropped).
  *
@@ -65,7 +66,7 @@
 #define L2S_TCP_MAX_CONNECTIONS 65535
 
 struct l2s_tcp_params {
-	uint32_t max_connections;    /* 0: 256; both directions together */
+	uint32_t max_connections;    /* 0: 1024; both directions together */
 	uint32_t send_buffer_bytes;  /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
 	uint32_t recv_buffer_bytes;  /* per connection; 0: 1 MiB; at least 4 + L2S_MAX_MESSAGE */
 	uint64_t connect_timeout_ms; /* 0: 10 s */
