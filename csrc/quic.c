@@ -32,7 +32,8 @@
 #define MAX_BURST 64               /* datagrams per connection per flush */
 #define CLOSE_RESENDS 8            /* answers to a peer that keeps sending while we close */
 #define RETRY_TOKEN_LIFE_MS 10000
-#define RESET_BUDGET 64            /* stateless resets per second */
+#define STATELESS_BUDGET 64        /* stateless answers (reset, VN, Retry, refusal) per second:
+				    * a flood of junk or Initials costs a read each, no more */
 #define MS NGTCP2_MILLISECONDS     /* ngtcp2 counts nanoseconds */
 #define QUIC_FIXED_BIT 0x40        /* RFC 9000 §17: set in every packet we accept */
 
@@ -103,8 +104,8 @@ struct l2s_quic {
 	struct qevent *ev_head, *ev_tail, *ev_taken;
 	uint32_t datagrams_queued;   /* DATAGRAM events waiting, at most L2S_QUIC_MAX_DATAGRAMS */
 	int test_drop_rx;
-	uint64_t reset_window_ms;
-	uint32_t resets_in_window;
+	uint64_t answers_window_ms;
+	uint32_t answers_in_window;
 	size_t pending_len;
 	struct sockaddr_storage pending_to;
 	socklen_t pending_tolen;
@@ -190,6 +191,21 @@ static int send_dgram(struct l2s_quic *q, const struct sockaddr *to, socklen_t t
 		q->st.tx_errors++;
 	}
 	return rc;
+}
+
+/* One more stateless answer this second, or none. */
+static int answer_allowed(struct l2s_quic *q, uint64_t now_ms)
+{
+	if (now_ms >= q->answers_window_ms + 1000) {
+		q->answers_window_ms = now_ms;
+		q->answers_in_window = 0;
+	}
+	if (q->answers_in_window >= STATELESS_BUDGET) {
+		q->st.answers_withheld++;
+		return 0;
+	}
+	q->answers_in_window++;
+	return 1;
 }
 
 /* A stateless answer (VN, Retry, reset, refusal): never queued. */
@@ -873,6 +889,8 @@ static void send_retry(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const struct
 	ngtcp2_cid scid;
 	ngtcp2_ssize tl, n;
 
+	if (!answer_allowed(q, now_ms))
+		return;
 	random_cid(&scid, CID_LEN);
 	tl = ngtcp2_crypto_generate_retry_token(token, q->token_key, sizeof(q->token_key), hd->version,
 						(const ngtcp2_sockaddr *)from, fromlen, &scid, &hd->dcid, ts_of(now_ms));
@@ -887,11 +905,14 @@ static void send_retry(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const struct
 }
 
 static void refuse(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const struct sockaddr *from, socklen_t fromlen,
-		   uint64_t code)
+		   uint64_t code, uint64_t now_ms)
 {
-	ngtcp2_ssize n = ngtcp2_crypto_write_connection_close(q->txbuf, sizeof(q->txbuf), hd->version, &hd->scid,
-							      &hd->dcid, code, NULL, 0);
+	ngtcp2_ssize n;
 
+	if (!answer_allowed(q, now_ms))
+		return;
+	n = ngtcp2_crypto_write_connection_close(q->txbuf, sizeof(q->txbuf), hd->version, &hd->scid, &hd->dcid,
+						 code, NULL, 0);
 	if (n > 0)
 		send_answer(q, from, fromlen, q->txbuf, (size_t)n);
 }
@@ -911,7 +932,7 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 	if (q->nconns >= q->p.max_connections) {
 		q->st.refused_full++;
 		q->st.rx_dropped++;
-		refuse(q, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED);
+		refuse(q, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED, now_ms);
 		return;
 	}
 	if (hd.token.len && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
@@ -920,7 +941,7 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 						     fromlen, &hd.dcid, RETRY_TOKEN_LIFE_MS * MS, ts_of(now_ms)) != 0) {
 			q->st.retry_tokens_bad++;
 			q->st.rx_dropped++;
-			refuse(q, &hd, from, fromlen, NGTCP2_INVALID_TOKEN);
+			refuse(q, &hd, from, fromlen, NGTCP2_INVALID_TOKEN, now_ms);
 			return;
 		}
 		retried = 1;
@@ -934,7 +955,7 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 
 /* A short header for no known connection: perhaps ours from before a
  * restart, so a Stateless Reset (RFC 9000 §10.3), smaller than the packet
- * that caused it and at most RESET_BUDGET a second. */
+ * that caused it, within the STATELESS_BUDGET. */
 static void maybe_reset(struct l2s_quic *q, const struct sockaddr *from, socklen_t fromlen, const uint8_t *dcid,
 			size_t len, uint64_t now_ms)
 {
@@ -945,11 +966,7 @@ static void maybe_reset(struct l2s_quic *q, const struct sockaddr *from, socklen
 
 	if (len < 1 + CID_LEN + NGTCP2_STATELESS_RESET_TOKENLEN + 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN)
 		return;
-	if (now_ms >= q->reset_window_ms + 1000) {
-		q->reset_window_ms = now_ms;
-		q->resets_in_window = 0;
-	}
-	if (q->resets_in_window >= RESET_BUDGET)
+	if (!answer_allowed(q, now_ms))
 		return;
 	/* first byte + random + token, one byte shorter than the trigger */
 	randlen = len - 2 - NGTCP2_STATELESS_RESET_TOKENLEN;
@@ -962,20 +979,19 @@ static void maybe_reset(struct l2s_quic *q, const struct sockaddr *from, socklen
 	n = ngtcp2_pkt_write_stateless_reset(q->txbuf, sizeof(q->txbuf), token, rnd, randlen);
 	if (n <= 0)
 		return;
-	q->resets_in_window++;
 	q->st.stateless_resets_sent++;
 	send_answer(q, from, fromlen, q->txbuf, (size_t)n);
 }
 
 static void send_version_negotiation(struct l2s_quic *q, const ngtcp2_version_cid *vc, const struct sockaddr *from,
-				     socklen_t fromlen, size_t len)
+				     socklen_t fromlen, size_t len, uint64_t now_ms)
 {
 	uint32_t sv[] = {NGTCP2_PROTO_VER_V1};
 	uint8_t r;
 	ngtcp2_ssize n;
 
 	/* Only for a datagram as large as a client Initial: no amplification. */
-	if (len < NGTCP2_MAX_UDP_PAYLOAD_SIZE)
+	if (len < NGTCP2_MAX_UDP_PAYLOAD_SIZE || !answer_allowed(q, now_ms))
 		return;
 	l2s_random(&r, 1);
 	n = ngtcp2_pkt_write_version_negotiation(q->txbuf, sizeof(q->txbuf), r, vc->scid, vc->scidlen, vc->dcid,
@@ -1031,7 +1047,7 @@ static void on_datagram(struct l2s_quic *q, const struct sockaddr *from, socklen
 
 	if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
 		q->st.rx_dropped++;
-		send_version_negotiation(q, &vc, from, fromlen, len);
+		send_version_negotiation(q, &vc, from, fromlen, len, now_ms);
 		return;
 	}
 	if (rv != 0 || vc.dcidlen > NGTCP2_MAX_CIDLEN) {

@@ -180,6 +180,7 @@ struct l2s_quic_stats {
 	uint64_t rx_dropped;          /* junk: undecodable, unknown connection, truncated, refused */
 	uint64_t rx_conn_errors;      /* datagrams a connection refused (bad keys, bad frames) */
 	uint64_t version_negotiations, retries_sent, retry_tokens_bad, stateless_resets_sent;
+	uint64_t answers_withheld; /* stateless answers not sent: past 64 a second */
 	uint64_t accepted, refused_full, connected, closed, path_changes;
 	uint64_t framing_errors;      /* connections closed for L2S_QUIC_APP_FRAMING or _STREAM */
 	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */

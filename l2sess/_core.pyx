@@ -1317,6 +1317,7 @@ cdef class Loop:
             "quic_rx_dropped": s.quic.rx_dropped, "quic_rx_conn_errors": s.quic.rx_conn_errors,
             "quic_connections": s.quic.connections, "quic_framing_errors": s.quic.framing_errors,
             "quic_retries_sent": s.quic.retries_sent, "quic_version_negotiations": s.quic.version_negotiations,
+            "quic_answers_withheld": s.quic.answers_withheld,
             "tcp_accepted": s.tcp.accepted, "tcp_connections": s.tcp.connections,
             "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
             "tcp_untrusted": s.tcp.untrusted, "tcp_held_bytes": s.tcp.held_bytes,

@@ -253,6 +253,7 @@ cdef extern from "quic.h" nogil:
     struct l2s_quic_stats:
         uint64_t rx_datagrams, rx_bytes, tx_datagrams, tx_bytes, rx_dropped, rx_conn_errors
         uint64_t version_negotiations, retries_sent, retry_tokens_bad, stateless_resets_sent
+        uint64_t answers_withheld
         uint64_t accepted, refused_full, connected, closed, path_changes, framing_errors
         uint64_t tx_blocked, tx_errors
         uint32_t connections
