@@ -137,6 +137,7 @@ bench: build
 	cmake --build $(BUILD)/native -j $(JOBS) --target bench_engine
 	$(BUILD)/native/bench_engine
 	$(PY) bench/bench_net.py
+	$(PY) bench/bench_flood.py
 
 # The deterministic simulation (tests/sim/sim.c): `make sim SEED=n` runs one
 # seed with its event trace; `make sim SEEDS=n [FIRST=m]` runs n seeds.

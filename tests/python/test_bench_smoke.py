@@ -151,3 +151,21 @@ def test_bench_relay_small():
         assert numbers["sent"] > 0 and numbers["received" if kind == "one-way" else "echoed"] > 0, line
         if profile == "impaired":  # 5 % loss (seeded) of some 500 datagrams: the impairment ran
             assert numbers["impairment"] > 0, line
+
+
+def test_bench_flood_quick_fills_its_table_and_newcomers_get_in(tmp_path):
+    """bench_flood.py --quick with two μTCP floods against a node process:
+    every figure of each row is there; the session still carries messages
+    during each flood; a new peer, and a new μTCP-only peer, establish
+    during it (the goal is 2 s; here within the bench's 10 s wait, so that
+    a loaded machine does not fail it); the node's memory after the flood is
+    no more than its peak (what the flood's connections held went back)."""
+    out = tmp_path / "flood.json"
+    stdout = run_script("bench_flood.py", "--quick", "--floods", "tcp-handshake,tcp-noread", "--json", out)
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["flood"] for r in rows] == ["tcp-handshake", "tcp-noread"], stdout
+    for r in rows:
+        assert r["sent"] > 0 and r["before_msg_s"] > 0 and r["during_msg_s"] > 0, r
+        assert r["new_peer_s"] is not None and r["new_utcp_peer_s"] is not None, r
+        assert 0 < r["rss_before_mb"] <= r["rss_peak_mb"] and r["rss_after_mb"] <= r["rss_peak_mb"], r
+        assert f"| {r['flood']} |" in stdout
