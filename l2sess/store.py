@@ -30,6 +30,9 @@ INBOX_PK = re.compile(rb"[0-9a-f]{64}")
 INBOX_HEX = re.compile(rb"(?:[0-9a-f]{2})*")
 # inbox_watermarks names this many damaged lines, then counts the rest
 MAX_PROBLEMS = 20
+# A sender restored from a checkpoint steps its seqs over at most this many
+# (L2S_DELIVERY_SEQ_RESERVE, PROTOCOL.md §5): a jump that long is no damage.
+STEP_OVER = 1 << 20
 
 
 def private(path: str, mode: int) -> None:
@@ -199,13 +202,13 @@ def inbox_watermarks(path: str) -> tuple[dict[str, int], list[str]]:
     """The highest seq delivered per stream of a peer in an inbox and its
     rotated files (PROTOCOL.md §12), and what was wrong in them, one line each.
 
-    A stream's lines follow each other seq by seq, so a seq that does not
-    follow its stream's previous line is damage (a line that does not parse
-    may stand for the lines missing): the stream's lines form runs (a run
-    goes on after a bad line), and the run with the most lines (the later
-    of equals) gives the watermark. So
-    one inflated seq cannot make the node skip new messages, and the node
-    starts rather than stop on a damaged line."""
+    A stream's lines follow each other seq by seq, or jump ahead by at most
+    STEP_OVER (a sender restored from a checkpoint steps over the seqs it
+    may have used), so a seq that goes back or jumps further is damage: the
+    stream's lines form runs (a run goes on after a bad line), and the run
+    with the most lines (the later of equals) gives the watermark. So one
+    inflated seq cannot make the node skip new messages, and the node starts
+    rather than stop on a damaged line."""
     runs: dict[str, list[tuple[int, int]]] = {}   # per stream: (first, last) of each run
     junk_at: dict[str, int] = {}                  # lines unparsed when the stream's last line came
     junk = breaks = 0
@@ -216,10 +219,10 @@ def inbox_watermarks(path: str) -> tuple[dict[str, int], list[str]]:
             continue
         name, number, sid, seq, _, _ = item
         mine = runs.setdefault(sid, [])
-        if mine and mine[-1][1] < seq <= mine[-1][1] + 1 + junk - junk_at[sid]:
+        if mine and mine[-1][1] < seq <= mine[-1][1] + 1 + STEP_OVER + junk - junk_at[sid]:
             mine[-1] = (mine[-1][0], seq)
-        elif any(run[1] + 1 == seq for run in mine):  # an earlier run goes on after a bad line
-            i = max(i for i, run in enumerate(mine) if run[1] + 1 == seq)
+        elif any(run[1] < seq <= run[1] + 1 + STEP_OVER for run in mine):  # a run goes on after a bad line
+            i = max(i for i, run in enumerate(mine) if run[1] < seq <= run[1] + 1 + STEP_OVER)
             mine.append((mine.pop(i)[0], seq))
         else:
             if mine:

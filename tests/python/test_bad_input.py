@@ -457,3 +457,17 @@ def test_inbox_watermarks_read_the_rotated_files_oldest_first(tmp_path):
         (tmp_path / name).write_bytes(b"".join(_inbox_line(stream, s) for s in seqs))
     assert inbox_watermarks(str(tmp_path / "inbox.log")) == ({stream: 8}, [])
     assert [line[1] for line in read_inbox(str(tmp_path / "inbox.log"))] == list(range(1, 9))
+
+
+def test_a_senders_step_over_is_not_damage(tmp_path):
+    """A sender restored from a checkpoint steps its seqs over at most
+    L2S_DELIVERY_SEQ_RESERVE (PROTOCOL.md §5): lines 1..5 then 1,048,000..
+    1,048,004 are one run, and the watermark is the last of them (a
+    restarted receiver that believed 5 would write 1,048,000.. twice)."""
+    from l2sess.store import STEP_OVER, inbox_watermarks
+
+    stream = "0f" * 16
+    seqs = list(range(1, 6)) + list(range(1_048_000, 1_048_005))
+    (tmp_path / "inbox.log").write_bytes(b"".join(_inbox_line(stream, s) for s in seqs))
+    assert STEP_OVER == 1 << 20
+    assert inbox_watermarks(str(tmp_path / "inbox.log")) == ({stream: 1_048_004}, [])
