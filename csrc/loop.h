@@ -229,6 +229,8 @@ struct l2s_loop_stats {
 	uint64_t inbox_refusing;    /* peers whose messages the inbox cannot take now */
 	int inbox_errno;            /* of the last failure */
 	uint64_t inbox_rotations;
+	uint64_t paths_unproven_closed; /* inbound connections closed: no session authenticated on
+					 * them within max(2 x handshake_timeout, path_timeout) */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t events_queued, events_peak;

@@ -52,7 +52,7 @@ struct lpath {
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it: PROBE_* */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
-	int trusted;                  /* a session authenticated on it (μTCP: never shed) */
+	int trusted;                  /* a session authenticated on it: never shed */
 	struct lheld *held, *held_tail; /* refused by the full transport, in order */
 	size_t held_bytes;            /* at most LOOP_HOLD_BYTES */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];

@@ -249,11 +249,15 @@ static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 	pe->exchange_sent_us = l2s_loop_now_us();
 }
 
-/* A session authenticated on p: its μTCP connection is no longer shed. */
+/* A session authenticated on p: its μTCP connection is no longer shed, and
+ * an inbound path of either kind is no longer closed for being unproven. */
 static void path_trust(struct l2s_loop *l, struct lpath *p)
 {
-	if (p->kind == L2S_TRANSPORT_UTCP && !p->trusted && l2s_tcp_trust(l->tcp, p->conn) == L2S_OK)
-		p->trusted = 1;
+	if (p->trusted)
+		return;
+	p->trusted = 1;
+	if (p->kind == L2S_TRANSPORT_UTCP)
+		l2s_tcp_trust(l->tcp, p->conn);
 }
 
 static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)

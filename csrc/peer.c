@@ -676,10 +676,15 @@ void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now)
 		struct lpath *p = &l->paths[i];
 		struct lpeer *pe;
 
-		if (!p->id || p->outbound || p->closing || now < p->last_rx_ms + idle_ms)
+		int unproven = !p->trusted && now >= p->opened_ms + idle_ms;
+
+		if (!p->id || p->outbound || p->closing || (now < p->last_rx_ms + idle_ms && !unproven))
 			continue;
 		if ((pe = l2s_peer_of_path(l, p)) && pe->path == p->id && pe->session)
 			continue;
+		/* Kept busy but never authenticated (a QUIC peer that completed
+		 * the transport's handshake and nothing of ours): it goes too. */
+		l->st.paths_unproven_closed += unproven;
 		p->closing = 1;
 		l2s_path_close(l, p, now);
 	}

@@ -1326,7 +1326,7 @@ cdef class Loop:
             "shed_budget": s.tcp.shed_budget,
             "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,
             "inbox_error": os.strerror(s.inbox_errno) if s.inbox_errno else None,
-            "inbox_rotations": s.inbox_rotations,
+            "inbox_rotations": s.inbox_rotations, "paths_unproven_closed": s.paths_unproven_closed,
         }
         dropped = {}
         for i in range(1, 17):

@@ -365,6 +365,7 @@ cdef extern from "loop.h" nogil:
         uint64_t inbox_failures, inbox_refusing
         int inbox_errno
         uint64_t inbox_rotations
+        uint64_t paths_unproven_closed
         uint64_t handshakes, resumptions, fallbacks, returns
         uint64_t events_queued, events_peak
         uint32_t sessions, peers

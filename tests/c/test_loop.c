@@ -19,7 +19,8 @@
  *     in a row, each exporting at once, each resumed within 1 s; a DID that
  *     is not a peer gets nowhere; accept_any lists the stranger; IPv6;
  *  7. junk at the UDP and TCP ports: dropped and counted, an idle
- *     connection closed, sessions work;
+ *     connection closed, and a busy one that never authenticates, sessions
+ *     work;
  *  8. the event queue bound while the application does not read;
  *  9. l2s_loop_run on a thread with l2s_loop_wait_event, stop; close_peer. */
 #define _GNU_SOURCE
@@ -1355,8 +1356,30 @@ static void test_junk(void)
 		CHECK(n == 0); /* EOF: B closed it */
 		close(t);
 	}
+	/* ... and so is one kept busy that never authenticates (junk every 200 ms) */
+	t = tcp_to(&B.addr);
+	CHECK(t >= 0);
+	if (t >= 0) {
+		uint8_t frame[4 + 40] = { 0, 0, 0, 40, 1, 4 };
+		uint64_t end = now_ms() + 4000, next = 0;
+		ssize_t n = -1;
+
+		while (now_ms() < end && n != 0) {
+			if (now_ms() >= next) {
+				l2s_random(frame + 6, sizeof(frame) - 6);
+				if (write(t, frame, sizeof(frame)) < 0)
+					break;
+				next = now_ms() + 200;
+			}
+			pump_once();
+			n = recv(t, buf, sizeof(buf), MSG_DONTWAIT);
+		}
+		CHECK(n == 0 || (n < 0 && errno == ECONNRESET)); /* B closed it */
+		close(t);
+	}
 	run_for(200);
 	l2s_loop_stats(B.l, &s1);
+	CHECK(s1.paths_unproven_closed > s0.paths_unproven_closed);
 	for (int i = 0; i < 17; i++) {
 		dropped0 += s0.rx_dropped[i];
 		dropped1 += s1.rx_dropped[i];
