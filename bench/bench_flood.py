@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import select
 import socket
 import struct
@@ -126,8 +125,7 @@ class TcpFlood:
         self.connects += 1
         self.socks[s.fileno()] = (s, i)
         if self.trickle:
-            with_len = struct.pack(">I", MAX_MESSAGE)
-            self.try_send(s, i, with_len)
+            self.try_send(s, i, struct.pack(">I", MAX_MESSAGE))
 
     def try_send(self, s: socket.socket, i: int, data: bytes) -> None:
         try:
@@ -357,8 +355,8 @@ def run_flood(kind: str, server: Child, info: dict[str, Any], sender: Sender, wi
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    out = ["| flood | sent by flooder | session msg/s before | during | ratio (goal >= 0.8) | "
-           "new peer established, any / μTCP only (goal <= 2 s) | RSS MB before / peak / after | "
+    out = [f"| flood | sent by flooder | session msg/s before | during | ratio (goal >= {RATIO_GOAL}) | "
+           f"new peer established, any / μTCP only (goal <= {ESTABLISH_GOAL_S:g} s) | RSS MB before / peak / after | "
            "node CPU before / during (flooder) | shed |",
            "|---|---|---|---|---|---|---|---|---|"]
 
