@@ -130,7 +130,8 @@ test: ctest sanitize cross pytest model
 # The Python crypto bench, then the C engine bench (Release; about two
 # minutes, most of it the 2 x 100k real handshakes behind the tick and
 # memory figures), then the loopback network bench against aioquic (about
-# half a minute; our rows say "skipped" until l2sess.node exists).
+# half a minute; our rows say "skipped" until l2sess.node exists), then
+# five floods against a node process (bench_flood.py, about a minute).
 bench: build
 	$(PY) bench/bench_crypto.py
 	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
