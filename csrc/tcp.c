@@ -357,8 +357,8 @@ static int rx_grow(struct conn *c)
 	return 0;
 }
 
-/* Reads while the receive budget lasts. rx holds at most one frame, so a
- * read never asks for more than the rest of the current frame's room. */
+/* Reads while the receive budget (and an untrusted connection's tokens)
+ * lasts, into rx, which grows up to one whole frame. */
 static void rx_read(struct l2s_tcp *t, struct conn *c)
 {
 	while (rx_wanted(t, c)) {
@@ -524,7 +524,6 @@ int l2s_tcp_trust(struct l2s_tcp *t, uint32_t conn)
 		c->trusted = 1;
 		rx_frame(t, c); /* what waited for a token */
 	}
-	c->trusted = 1;
 	return L2S_OK;
 }
 
@@ -578,7 +577,6 @@ static void on_connecting(struct l2s_tcp *t, struct conn *c)
 	}
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &slen) < 0)
 		return; /* ENOTCONN: still connecting */
-	c->trusted = 1; /* ours */
 	conn_opened(t, c);
 	tx_flush(t, c);
 }
@@ -840,7 +838,7 @@ int l2s_tcp_connect(struct l2s_tcp *t, const struct sockaddr *peer, socklen_t pe
 	}
 	c->state = C_CONNECTING;
 	c->outbound = 1;
-	c->trusted = 1;
+	c->trusted = 1; /* ours */
 	c->deadline_ms = now_ms + t->p.connect_timeout_ms;
 	memcpy(&c->peer, peer, peer_len);
 	c->peer_len = peer_len;
