@@ -158,9 +158,11 @@ static int open_transports(struct l2s_loop *l)
 	return ret;
 }
 
-static int epoll_set(struct l2s_loop *l, int fd, uint32_t events)
+/* Each fd is tagged with its owner (0: the wake-up eventfd), so that a
+ * ready fd goes to its transport without a search. */
+static int epoll_set(struct l2s_loop *l, int fd, int kind, uint32_t events)
 {
-	struct epoll_event e = { .events = events, .data.fd = fd };
+	struct epoll_event e = { .events = events, .data.u64 = (uint64_t)kind << 32 | (uint32_t)fd };
 
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &e) == 0)
 		return 0;
@@ -180,33 +182,66 @@ static short from_epoll(uint32_t ev)
 		       (ev & EPOLLHUP ? POLLHUP : 0));
 }
 
-/* μTCP's fd set changes between rounds (tcp.h). MOD every fd, as a closed
- * and reused fd number has left the epoll set; DEL what is gone. */
-static void sync_tcp_fds(struct l2s_loop *l)
+/* Room for this round's fds after last round's s->n; false when memory is
+ * short (the fds beyond the room wait for a later round). */
+static int fd_set_room(struct loop_fds *s, size_t n)
 {
-	size_t n = l2s_tcp_pollfds(l->tcp, l->tcp_fds + l->n_tcp_fds, l->tcp_fds_cap - l->n_tcp_fds);
-	struct pollfd *now = l->tcp_fds + l->n_tcp_fds;
+	struct pollfd *fds;
+	size_t cap = 2 * (s->n > n ? s->n : n);
 
-	for (size_t i = 0; i < l->n_tcp_fds; i++) {
+	if (s->n + n <= s->cap)
+		return 1;
+	if (!(fds = realloc(s->fds, cap * sizeof(*fds))))
+		return 0;
+	s->fds = fds;
+	s->cap = cap;
+	return 1;
+}
+
+/* A transport's fd set changes between rounds (quic.h, tcp.h): pollfds
+ * gathers this round's after last round's. MOD every fd, as a closed and
+ * reused fd number has left the epoll set; DEL what is gone. */
+static void sync_fd_set(struct l2s_loop *l, struct loop_fds *s,
+			size_t (*pollfds)(const void *, struct pollfd *, size_t), const void *t)
+{
+	size_t n = pollfds(t, s->fds + s->n, s->cap - s->n);
+	struct pollfd *now;
+
+	if (n > s->cap - s->n && fd_set_room(s, n))
+		n = pollfds(t, s->fds + s->n, s->cap - s->n);
+	if (n > s->cap - s->n)
+		n = s->cap - s->n;
+	now = s->fds + s->n;
+	for (size_t i = 0; i < s->n; i++) {
 		size_t j = 0;
 
-		while (j < n && now[j].fd != l->tcp_fds[i].fd)
+		while (j < n && now[j].fd != s->fds[i].fd)
 			j++;
 		if (j == n)
-			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->tcp_fds[i].fd, NULL);
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fds[i].fd, NULL);
 	}
 	for (size_t j = 0; j < n; j++)
-		epoll_set(l, now[j].fd, to_epoll(now[j].events));
-	memmove(l->tcp_fds, now, n * sizeof(*now));
-	l->n_tcp_fds = n;
+		epoll_set(l, now[j].fd, s->kind, to_epoll(now[j].events));
+	memmove(s->fds, now, n * sizeof(*now));
+	s->n = n;
+}
+
+static size_t quic_pollfds(const void *q, struct pollfd *fds, size_t cap)
+{
+	return l2s_quic_pollfds(q, fds, cap);
+}
+
+static size_t tcp_pollfds(const void *t, struct pollfd *fds, size_t cap)
+{
+	return l2s_tcp_pollfds(t, fds, cap);
 }
 
 static void sync_fds(struct l2s_loop *l)
 {
 	if (l->quic)
-		epoll_set(l, l2s_quic_fd(l->quic), EPOLLIN | (l2s_quic_want_write(l->quic) ? EPOLLOUT : 0));
+		sync_fd_set(l, &l->quic_fds, quic_pollfds, l->quic);
 	if (l->tcp)
-		sync_tcp_fds(l);
+		sync_fd_set(l, &l->tcp_fds, tcp_pollfds, l->tcp);
 }
 
 /* ---- life ------------------------------------------------------------------- */
@@ -220,7 +255,7 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->epfd < 0 || l->wakefd < 0)
 		return L2S_ERR_IO;
-	if (epoll_set(l, l->wakefd, EPOLLIN) != 0)
+	if (epoll_set(l, l->wakefd, 0, EPOLLIN) != 0)
 		return L2S_ERR_IO;
 	l->p.node.reliable_paths = 1; /* QUIC streams and μTCP */
 	if ((ret = l2s_node_new(&l->node, &l->p.node, now)) != L2S_OK ||
@@ -238,9 +273,10 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 	if ((ret = open_transports(l)) != L2S_OK || (ret = l2s_loop_paths_init(l)) != L2S_OK ||
 	    (ret = l2s_loop_disc_init(l, now)) != L2S_OK)
 		return ret;
-	l->tcp_fds_cap = 2 * (1 + (size_t)(l->p.tcp.max_connections ? l->p.tcp.max_connections : 1024));
-	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) ||
-	    !(l->tcp_fds = calloc(l->tcp_fds_cap, sizeof(*l->tcp_fds))))
+	l->quic_fds.kind = L2S_TRANSPORT_QUIC;
+	l->tcp_fds.kind = L2S_TRANSPORT_UTCP;
+	if (!(l->peers = calloc(L2S_LOOP_MAX_PEERS, sizeof(*l->peers))) || !fd_set_room(&l->quic_fds, 64) ||
+	    !fd_set_room(&l->tcp_fds, 64))
 		return L2S_ERR_NOMEM;
 	l2s_rng_bytes(&l->rng, key, sizeof(key));
 	ret = l2s_map_init(&l->peer_by_pk, L2S_LOOP_MAX_PEERS, key);
@@ -290,15 +326,16 @@ static void close_connections(struct l2s_loop *l, uint64_t now)
 		l2s_quic_flush(l->quic, now);
 	if (l->tcp) /* a short linger so the FINs leave with what was queued */
 		for (int i = 0; i < 20 && l2s_tcp_next_expiry(l->tcp) != UINT64_MAX; i++) {
-			size_t n = l2s_tcp_pollfds(l->tcp, l->tcp_fds, l->tcp_fds_cap);
+			struct pollfd *fds = l->tcp_fds.fds;
+			size_t n = l2s_tcp_pollfds(l->tcp, fds, l->tcp_fds.cap);
 
-			if (n > l->tcp_fds_cap)
-				n = l->tcp_fds_cap;
-			if (poll(l->tcp_fds, n, 5) <= 0)
+			if (n > l->tcp_fds.cap)
+				n = l->tcp_fds.cap;
+			if (poll(fds, n, 5) <= 0)
 				break;
 			for (size_t j = 0; j < n; j++)
-				if (l->tcp_fds[j].revents)
-					l2s_tcp_on_io(l->tcp, l->tcp_fds[j].fd, l->tcp_fds[j].revents, l2s_loop_now());
+				if (fds[j].revents)
+					l2s_tcp_on_io(l->tcp, fds[j].fd, fds[j].revents, l2s_loop_now());
 		}
 }
 
@@ -306,7 +343,7 @@ void l2s_loop_free(struct l2s_loop *l)
 {
 	if (!l)
 		return;
-	if (l->tcp_fds)
+	if (l->peers)
 		close_connections(l, l2s_loop_now());
 	l2s_quic_free(l->quic);
 	l2s_tcp_free(l->tcp);
@@ -318,7 +355,8 @@ void l2s_loop_free(struct l2s_loop *l)
 	if (l->peer_by_pk.slots)
 		l2s_map_free(&l->peer_by_pk);
 	l2s_loop_paths_free(l);
-	free(l->tcp_fds);
+	free(l->quic_fds.fds);
+	free(l->tcp_fds.fds);
 	l2s_loop_events_free(l);
 	l2s_loop_disc_free(l);
 	l2s_identity_wipe(&l->id);
@@ -377,17 +415,15 @@ static int wait_ms(struct l2s_loop *l, uint64_t now, int limit)
 
 static void on_ready(struct l2s_loop *l, const struct epoll_event *e, uint64_t now)
 {
+	int kind = (int)(e->data.u64 >> 32), fd = (int)(uint32_t)e->data.u64;
 	uint64_t v;
 
-	if (e->data.fd == l->wakefd) {
-		if (read(l->wakefd, &v, sizeof(v)) < 0) {
-			/* EAGAIN: someone else drained it */
-		}
-	} else if (l->quic && e->data.fd == l2s_quic_fd(l->quic)) {
-		if (e->events & (EPOLLIN | EPOLLERR))
-			l2s_quic_on_readable(l->quic, now);
-	} else if (l->tcp) {
-		l2s_tcp_on_io(l->tcp, e->data.fd, from_epoll(e->events), now);
+	if (kind == L2S_TRANSPORT_QUIC && l->quic)
+		l2s_quic_on_io(l->quic, fd, from_epoll(e->events), now);
+	else if (kind == L2S_TRANSPORT_UTCP && l->tcp)
+		l2s_tcp_on_io(l->tcp, fd, from_epoll(e->events), now);
+	else if (fd == l->wakefd && read(l->wakefd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: someone else drained it */
 	}
 }
 

@@ -100,6 +100,14 @@ struct levent {
 	uint8_t data[];
 };
 
+/* One transport's fds as registered with epoll; the second half of fds is
+ * room for the next round's set. */
+struct loop_fds {
+	int kind;        /* L2S_TRANSPORT_QUIC or _UTCP: epoll's tag */
+	struct pollfd *fds;
+	size_t n, cap;
+};
+
 struct l2s_loop {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -136,9 +144,8 @@ struct l2s_loop {
 	uint32_t npeers;
 	struct l2s_map peer_by_pk;
 
-	/* the TCP fds registered with epoll last round */
-	struct pollfd *tcp_fds;
-	size_t n_tcp_fds, tcp_fds_cap;
+	/* the transports' fds registered with epoll last round */
+	struct loop_fds quic_fds, tcp_fds;
 
 	/* sessions closed at ACCEPTED this round: their answers never leave */
 	uint32_t refused[LOOP_MAX_REFUSED];

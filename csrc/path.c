@@ -249,8 +249,9 @@ static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 	pe->exchange_sent_us = l2s_loop_now_us();
 }
 
-/* A session authenticated on p: its μTCP connection is no longer shed, and
- * an inbound path of either kind is no longer closed for being unproven. */
+/* A session authenticated on p: its μTCP connection is no longer shed, its
+ * QUIC connection gets a socket of its own (out of a flood's way), and an
+ * inbound path of either kind is no longer closed for being unproven. */
 static void path_trust(struct l2s_loop *l, struct lpath *p)
 {
 	if (p->trusted)
@@ -258,6 +259,8 @@ static void path_trust(struct l2s_loop *l, struct lpath *p)
 	p->trusted = 1;
 	if (p->kind == L2S_TRANSPORT_UTCP)
 		l2s_tcp_trust(l->tcp, p->conn);
+	else
+		l2s_quic_trust(l->quic, p->conn);
 }
 
 static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
@@ -343,8 +346,13 @@ void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now)
 				on_message(l, p, ev.data, ev.len, now);
 			break;
 		case L2S_QUIC_EV_PATH:
-			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn)))
+			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn))) {
 				path_set_addr(p, &ev.peer, ev.peer_len);
+				/* QUIC validated the new address of a connection
+				 * already authenticated: its own socket follows. */
+				if (p->trusted)
+					l2s_quic_trust(l->quic, ev.conn);
+			}
 			break;
 		case L2S_QUIC_EV_CLOSED:
 			on_closed(l, L2S_TRANSPORT_QUIC, ev.conn, now);

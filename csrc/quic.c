@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,7 +29,9 @@
 #define MAX_CIDS 16                /* routed IDs per connection (ngtcp2 issues at most 8) */
 #define TX_MAX NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 #define RX_MAX 65536               /* one datagram; larger ones are truncated and dropped */
-#define READS_PER_CALL 4096
+#define OWN_READS_PER_CALL 1024  /* from a trusted connection's own socket */
+#define SHARED_READS_PER_CALL 64  /* from the shared socket: new clients, untrusted
+				   * ones and junk wait their turn behind sessions */
 #define MAX_BURST 64               /* datagrams per connection per flush */
 #define CLOSE_RESENDS 8            /* answers to a peer that keeps sending while we close */
 #define RETRY_TOKEN_LIFE_MS 10000
@@ -86,6 +89,7 @@ struct qconn {
 	unsigned ncids;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	int fd;   /* its own socket, connected to peer (l2s_quic_trust), or -1 */
 	struct l2s_quic_conn_stats st;
 };
 
@@ -107,6 +111,7 @@ struct l2s_quic {
 	uint64_t answers_window_ms;
 	uint32_t answers_in_window;
 	size_t pending_len;
+	int pending_fd;
 	struct sockaddr_storage pending_to;
 	socklen_t pending_tolen;
 	struct l2s_quic_stats st;
@@ -133,6 +138,29 @@ static int sock_open(const struct sockaddr *addr, socklen_t len, struct sockaddr
 		int e = errno;
 		close(fd);
 		errno = e;
+		return -1;
+	}
+	/* After the bind, so that a second node on the same port still gets
+	 * EADDRINUSE; from now on our own connected sockets may join the port
+	 * (own_sock_open). Without it they fail and everything stays here. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int));
+	return fd;
+}
+
+/* A trusted connection's own socket: the shared socket's address, connected
+ * to the peer, so that the kernel queues the peer's datagrams apart from
+ * whatever floods the shared socket (its 4-tuple outranks the shared
+ * socket's match). */
+static int own_sock_open(const struct l2s_quic *q, const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+	int fd = socket(q->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&q->local, q->local_len) < 0 ||
+	    connect(fd, (const struct sockaddr *)peer, peer_len) < 0) {
+		close(fd);
 		return -1;
 	}
 	return fd;
@@ -173,10 +201,20 @@ static int sock_send(int fd, const struct sockaddr *to, socklen_t tolen, const u
 	}
 }
 
-/* Sends or, when the socket is full, keeps the one pending datagram. */
-static int send_dgram(struct l2s_quic *q, const struct sockaddr *to, socklen_t tolen, const uint8_t *p, size_t n)
+static int same_addr(const struct sockaddr *a, socklen_t alen, const struct sockaddr_storage *b, socklen_t blen)
 {
-	int rc = sock_send(q->fd, to, tolen, p, n);
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Sends or, when the socket is full, keeps the one pending datagram. c's
+ * own socket carries what goes to its peer; everything else leaves from
+ * the shared one. */
+static int send_dgram(struct l2s_quic *q, struct qconn *c, const struct sockaddr *to, socklen_t tolen,
+		      const uint8_t *p, size_t n)
+{
+	int own = c && c->fd >= 0 && same_addr(to, tolen, &c->peer, c->peer_len);
+	int fd = own ? c->fd : q->fd;
+	int rc = own ? sock_send(fd, NULL, 0, p, n) : sock_send(fd, to, tolen, p, n);
 
 	if (rc == 0) {
 		q->st.tx_datagrams++;
@@ -185,6 +223,7 @@ static int send_dgram(struct l2s_quic *q, const struct sockaddr *to, socklen_t t
 		q->st.tx_blocked++;
 		memcpy(q->pending, p, n);
 		q->pending_len = n;
+		q->pending_fd = fd;
 		memcpy(&q->pending_to, to, tolen);
 		q->pending_tolen = tolen;
 	} else {
@@ -225,7 +264,9 @@ static int send_pending(struct l2s_quic *q)
 
 	if (!q->pending_len)
 		return 0;
-	rc = sock_send(q->fd, (struct sockaddr *)&q->pending_to, q->pending_tolen, q->pending, q->pending_len);
+	rc = q->pending_fd == q->fd
+		     ? sock_send(q->fd, (struct sockaddr *)&q->pending_to, q->pending_tolen, q->pending, q->pending_len)
+		     : sock_send(q->pending_fd, NULL, 0, q->pending, q->pending_len);
 	if (rc == 1)
 		return 1;
 	if (rc == 0) {
@@ -266,6 +307,7 @@ static struct qconn *conn_alloc(struct l2s_quic *q, int outbound)
 	c->handle = (uint32_t)q->gens[slot] << 16 | (slot + 1);
 	c->outbound = outbound;
 	c->stream_id = -1;
+	c->fd = -1;
 	c->st.outbound = outbound;
 	q->slots[slot] = c;
 	q->nconns++;
@@ -376,6 +418,20 @@ static void notify_closed(struct qconn *c, int reason, int app, uint64_t code)
 
 /* ---- connection life ------------------------------------------------------ */
 
+/* Back to the shared socket (the connection ends, or its peer moved). A
+ * datagram waiting for the closed socket leaves from the shared one. */
+static void own_sock_close(struct l2s_quic *q, struct qconn *c)
+{
+	if (c->fd < 0)
+		return;
+	if (q->pending_len && q->pending_fd == c->fd)
+		q->pending_fd = q->fd;
+	close(c->fd);
+	c->fd = -1;
+	c->st.own_socket = 0;
+	q->st.own_sockets--;
+}
+
 static void conn_free(struct l2s_quic *q, struct qconn *c)
 {
 	uint8_t key[1 + NGTCP2_MAX_CIDLEN];
@@ -384,6 +440,7 @@ static void conn_free(struct l2s_quic *q, struct qconn *c)
 		l2s_map_del(&q->cidmap, key, cid_key(key, c->cids[i].id, c->cids[i].len));
 	if (!c->outbound && !c->connected)
 		q->handshaking_in--;
+	own_sock_close(q, c);
 	if (c->conn)
 		ngtcp2_conn_del(c->conn);
 	if (c->tls)
@@ -732,6 +789,9 @@ static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 		return 0;
 	memcpy(&c->peer, path->remote.addr, path->remote.addrlen);
 	c->peer_len = path->remote.addrlen;
+	/* Its own socket is connected to the old address: back to the shared
+	 * one until the new path is trusted again. */
+	own_sock_close(c->q, c);
 	c->st.path_changes++;
 	c->q->st.path_changes++;
 	if (c->announced && !c->notified && (e = event_new(L2S_QUIC_EV_PATH, c, 0))) {
@@ -1145,7 +1205,7 @@ static int conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		if (n == 0)
 			break;
 		sent++;
-		if (send_dgram(q, ps.path.remote.addr, ps.path.remote.addrlen, q->txbuf, (size_t)n) == 1)
+		if (send_dgram(q, c, ps.path.remote.addr, ps.path.remote.addrlen, q->txbuf, (size_t)n) == 1)
 			break;
 	}
 	/* Pacing starts with the 1-RTT data: ngtcp2 0.12 paces the handshake
@@ -1265,11 +1325,6 @@ void l2s_quic_free(struct l2s_quic *q)
 	free(q);
 }
 
-int l2s_quic_fd(const struct l2s_quic *q)
-{
-	return q->fd;
-}
-
 int l2s_quic_local_addr(const struct l2s_quic *q, struct sockaddr_storage *addr, socklen_t *len)
 {
 	memcpy(addr, &q->local, q->local_len);
@@ -1368,15 +1423,21 @@ int l2s_quic_close(struct l2s_quic *q, uint32_t conn, uint64_t app_error, uint64
 	return L2S_OK;
 }
 
-int l2s_quic_on_readable(struct l2s_quic *q, uint64_t now_ms)
+/* Reads up to max datagrams from fd. A connection's own socket is read
+ * only while it is still that connection's: a datagram may close it. */
+static void read_socket(struct l2s_quic *q, int fd, uint32_t owner, int max, uint64_t now_ms)
 {
 	struct sockaddr_storage from;
 	socklen_t fromlen;
 	size_t len;
 
-	for (int i = 0; i < READS_PER_CALL; i++) {
-		int rc = sock_recv(q->fd, q->rxbuf, sizeof(q->rxbuf), &len, &from, &fromlen);
+	for (int i = 0; i < max; i++) {
+		struct qconn *c = owner ? conn_get(q, owner) : NULL;
+		int rc;
 
+		if (owner && (!c || c->fd != fd))
+			break;
+		rc = sock_recv(fd, q->rxbuf, sizeof(q->rxbuf), &len, &from, &fromlen);
 		if (rc == 0)
 			break;
 		if (rc < 0 || fromlen > sizeof(from) || from.ss_family != q->local.ss_family || q->test_drop_rx) {
@@ -1385,6 +1446,63 @@ int l2s_quic_on_readable(struct l2s_quic *q, uint64_t now_ms)
 		}
 		on_datagram(q, (struct sockaddr *)&from, fromlen, q->rxbuf, len, now_ms);
 	}
+}
+
+int l2s_quic_on_io(struct l2s_quic *q, int fd, short revents, uint64_t now_ms)
+{
+	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
+		return L2S_OK;
+	if (fd == q->fd) {
+		read_socket(q, fd, 0, SHARED_READS_PER_CALL, now_ms);
+		return L2S_OK;
+	}
+	for (uint32_t i = 0; i < q->nslots; i++)
+		if (q->slots[i] && q->slots[i]->fd == fd) {
+			read_socket(q, fd, q->slots[i]->handle, OWN_READS_PER_CALL, now_ms);
+			return L2S_OK;
+		}
+	return L2S_ERR_NOT_FOUND;
+}
+
+size_t l2s_quic_pollfds(const struct l2s_quic *q, struct pollfd *fds, size_t cap)
+{
+	size_t n = 0;
+
+	if (cap > n) {
+		fds[n].fd = q->fd;
+		fds[n].events = POLLIN | (q->pending_len && q->pending_fd == q->fd ? POLLOUT : 0);
+	}
+	n++;
+	for (uint32_t i = 0; i < q->nslots; i++) {
+		const struct qconn *c = q->slots[i];
+
+		if (!c || c->fd < 0)
+			continue;
+		if (cap > n) {
+			fds[n].fd = c->fd;
+			fds[n].events = POLLIN | (q->pending_len && q->pending_fd == c->fd ? POLLOUT : 0);
+		}
+		n++;
+	}
+	return n;
+}
+
+int l2s_quic_trust(struct l2s_quic *q, uint32_t conn)
+{
+	struct qconn *c = conn_get(q, conn);
+
+	if (!c)
+		return L2S_ERR_NOT_FOUND;
+	if (c->state != OPEN || !c->connected)
+		return L2S_ERR_STATE;
+	if (c->fd >= 0)
+		return L2S_OK;
+	if ((c->fd = own_sock_open(q, &c->peer, c->peer_len)) < 0) {
+		q->st.own_socket_failures++;
+		return L2S_ERR_IO;
+	}
+	c->st.own_socket = 1;
+	q->st.own_sockets++;
 	return L2S_OK;
 }
 
@@ -1452,11 +1570,6 @@ int l2s_quic_flush(struct l2s_quic *q, uint64_t now_ms)
 			break;
 	}
 	return L2S_OK;
-}
-
-int l2s_quic_want_write(const struct l2s_quic *q)
-{
-	return q->pending_len != 0;
 }
 
 int l2s_quic_next_event(struct l2s_quic *q, struct l2s_quic_event *ev)
@@ -1555,11 +1668,14 @@ int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t l
 		return L2S_ERR_CONFIG;
 	if ((fd = sock_open(addr, len, &local, &local_len)) < 0)
 		return L2S_ERR_IO;
+	q->pending_len = 0;
+	for (uint32_t i = 0; i < q->nslots; i++)
+		if (q->slots[i])
+			own_sock_close(q, q->slots[i]);
 	close(q->fd);
 	q->fd = fd;
 	q->local = local;
 	q->local_len = local_len;
-	q->pending_len = 0;
 	for (uint32_t i = 0; i < q->nslots; i++) {
 		struct qconn *c = q->slots[i];
 		const ngtcp2_path *cur;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* quic.h - the QUIC transport (DESIGN.md §3 layer 5, §4 QUIC row).
  *
- * One endpoint owns ONE non-blocking UDP socket and serves both directions:
- * connections it opens (l2s_quic_connect) and connections peers open to it
- * share the socket, told apart by connection ID. Built on ngtcp2 0.12 with
- * its GnuTLS crypto helper.
+ * One endpoint owns one non-blocking UDP socket, the shared socket, and
+ * serves both directions on it: connections it opens (l2s_quic_connect) and
+ * connections peers open to it share it, told apart by connection ID. A
+ * connection its owner trusts (l2s_quic_trust: its peer authenticated) gets
+ * a socket of its own on the same port, connected to the peer: the kernel
+ * then queues that peer's datagrams apart, so a flood of the shared socket
+ * (junk, Initials) neither fills its queue nor takes its turn; the shared
+ * socket is read at most 64 datagrams a call. Built on ngtcp2 0.12 with its
+ * GnuTLS crypto helper.
  *
  *  - ALPN "l2sess/1", TLS 1.3 only, an ephemeral self-signed certificate
  *    (tlscert.h) that nobody verifies: authentication is the L2 handshake's
@@ -14,15 +19,15 @@
  *    L2 messages as `u32` big-endian length || message (PROTOCOL.md §2). A
  *    length above L2S_MAX_MESSAGE, a second stream or the stream's end
  *    closes the connection with an application error (L2S_QUIC_APP_*).
- *  - Sans-IO apart from the socket: the caller passes the time (now_ms, a
- *    CLOCK_MONOTONIC millisecond clock) into every call, polls l2s_quic_fd()
- *    and calls l2s_quic_on_readable / l2s_quic_on_timer / l2s_quic_flush; the
- *    module's own recvmsg/sendmsg are the only I/O. No global state.
+ *  - Sans-IO apart from the sockets: the caller passes the time (now_ms, a
+ *    CLOCK_MONOTONIC millisecond clock) into every call, polls the fds of
+ *    l2s_quic_pollfds() and calls l2s_quic_on_io / l2s_quic_on_timer /
+ *    l2s_quic_flush; the module's own recvmsg/sendmsg are the only I/O. No
+ *    global state.
  *
  * A driving loop, in order, each round:
- *     poll(fd, POLLIN | (l2s_quic_want_write(q) ? POLLOUT : 0),
- *          timeout = l2s_quic_next_expiry(q) - now)
- *     l2s_quic_on_readable(q, now)        when POLLIN
+ *     poll(l2s_quic_pollfds(q, ...), timeout = l2s_quic_next_expiry(q) - now)
+ *     l2s_quic_on_io(q, fd, revents, now)  for each ready fd
  *     l2s_quic_on_timer(q, now)           always (cheap when nothing is due)
  *     while (l2s_quic_next_event(q, &ev)) ...   (may call l2s_quic_send)
  *     l2s_quic_flush(q, now)
@@ -48,6 +53,7 @@
 #ifndef L2S_QUIC_H
 #define L2S_QUIC_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -96,7 +102,10 @@ int l2s_quic_new(struct l2s_quic **out, const struct sockaddr *bind_addr, sockle
  * and flush first for a polite exit) and closes the socket. NULL is fine. */
 void l2s_quic_free(struct l2s_quic *q);
 
-int l2s_quic_fd(const struct l2s_quic *q);
+/* The sockets to poll, with the events wanted: the shared socket first,
+ * then each trusted connection's own. Returns how many there are (only cap
+ * are written); the set changes between rounds. */
+size_t l2s_quic_pollfds(const struct l2s_quic *q, struct pollfd *fds, size_t cap);
 /* The bound address (with the port the kernel chose). */
 int l2s_quic_local_addr(const struct l2s_quic *q, struct sockaddr_storage *addr, socklen_t *len);
 
@@ -119,20 +128,29 @@ size_t l2s_quic_queued(const struct l2s_quic *q, uint32_t conn);
  * normal end): CONNECTION_CLOSE is sent at once and CLOSED(LOCAL) queued. */
 int l2s_quic_close(struct l2s_quic *q, uint32_t conn, uint64_t app_error, uint64_t now_ms);
 
-/* Reads every waiting datagram (until EAGAIN, at most 4096 per call) and
- * feeds it to its connection; new clients are accepted here. Version
- * Negotiation, Retry and Stateless Reset answers are sent at once. */
-int l2s_quic_on_readable(struct l2s_quic *q, uint64_t now_ms);
+/* fd (one of l2s_quic_pollfds) is ready: reads its waiting datagrams (until
+ * EAGAIN; at most 64 a call from the shared socket, 1,024 from a
+ * connection's own) and feeds each to its connection; new clients are
+ * accepted here. Version Negotiation, Retry and Stateless Reset answers are
+ * sent at once. L2S_ERR_NOT_FOUND for an fd that is not the endpoint's. */
+int l2s_quic_on_io(struct l2s_quic *q, int fd, short revents, uint64_t now_ms);
+/* conn's peer has authenticated (the owner's word): from now on conn's
+ * datagrams use a socket of its own, bound to the shared socket's address
+ * (SO_REUSEPORT) and connected to the peer. It goes back to the shared
+ * socket when the peer's address changes (PATH) until trusted again.
+ * L2S_ERR_STATE before CONNECTED or once closing, L2S_ERR_IO when the
+ * socket cannot be made (the connection goes on over the shared one). */
+int l2s_quic_trust(struct l2s_quic *q, uint32_t conn);
 /* Runs the connections' timers due at now_ms (loss recovery, keepalive,
  * idle and handshake timeouts, the end of closing and draining). */
 int l2s_quic_on_timer(struct l2s_quic *q, uint64_t now_ms);
 /* The earliest deadline in ms, UINT64_MAX when there is none. */
 uint64_t l2s_quic_next_expiry(const struct l2s_quic *q);
 /* Writes what the connections have to send (ACKs, handshake, stream data
- * as flow and congestion control and pacing allow). When the socket is full
- * the datagram waits: l2s_quic_want_write() is 1 until a later flush sent it. */
+ * as flow and congestion control and pacing allow). When a socket is full
+ * the datagram waits, and l2s_quic_pollfds() asks POLLOUT of that socket
+ * until a later flush sent it. */
 int l2s_quic_flush(struct l2s_quic *q, uint64_t now_ms);
-int l2s_quic_want_write(const struct l2s_quic *q);
 
 enum l2s_quic_event_type {
 	L2S_QUIC_EV_CONNECTED = 1, /* the QUIC handshake is complete; peer is set */
@@ -185,7 +203,9 @@ struct l2s_quic_stats {
 	uint64_t framing_errors;      /* connections closed for L2S_QUIC_APP_FRAMING or _STREAM */
 	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */
 	uint64_t datagrams, datagrams_dropped; /* non-QUIC datagrams passed up, and over the bound */
+	uint64_t own_socket_failures; /* l2s_quic_trust could not make a socket */
 	uint32_t connections;         /* open now, including closing ones */
+	uint32_t own_sockets;         /* trusted connections with a socket of their own now */
 };
 void l2s_quic_get_stats(const struct l2s_quic *q, struct l2s_quic_stats *st);
 
@@ -197,6 +217,7 @@ struct l2s_quic_conn_stats {
 	uint64_t queued_bytes;                                 /* as l2s_quic_queued */
 	uint64_t smoothed_rtt_us, min_rtt_us, cwnd, bytes_in_flight;
 	uint32_t path_changes;
+	int own_socket;                                        /* l2s_quic_trust gave it one */
 	uint64_t last_rx_ms;                                   /* the last packet the connection accepted */
 };
 int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_quic_conn_stats *st);
@@ -208,8 +229,8 @@ int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_
  * (handshake not yet confirmed, no spare ID) the path's local address just
  * changes, as in a NAT rebinding. Connections peers opened to us do not
  * survive it: QUIC clients drop packets from a new server address (RFC 9000
- * §9), so they end by idle timeout. The old socket is closed: poll the new
- * l2s_quic_fd(). */
+ * §9), so they end by idle timeout. The old sockets are closed (connections'
+ * own ones too: they go back to the shared socket). */
 int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t len, uint64_t now_ms);
 
 /* Sends one non-QUIC datagram (its first byte must lack the fixed bit, at

@@ -256,7 +256,8 @@ cdef extern from "quic.h" nogil:
         uint64_t answers_withheld
         uint64_t accepted, refused_full, connected, closed, path_changes, framing_errors
         uint64_t tx_blocked, tx_errors
-        uint32_t connections
+        uint64_t own_socket_failures
+        uint32_t connections, own_sockets
 
 cdef extern from "tcp.h" nogil:
     struct l2s_tcp_params:

@@ -37,17 +37,17 @@ static void on_signal(int sig)
 /* One loop round: wait for the socket or the next timer, then run. */
 static void wait_and_run(struct l2s_quic *q, uint64_t deadline)
 {
-	struct pollfd pfd = {.fd = l2s_quic_fd(q), .events = POLLIN};
+	struct pollfd pfd;
 	uint64_t t = now_ms(), next = l2s_quic_next_expiry(q);
 	int wait;
 
+	/* nothing here trusts a connection: the shared socket is the only one */
+	l2s_quic_pollfds(q, &pfd, 1);
 	if (next > deadline)
 		next = deadline;
-	if (l2s_quic_want_write(q))
-		pfd.events |= POLLOUT;
 	wait = next > t ? (int)(next - t < 1000 ? next - t : 1000) : 0;
-	if (poll(&pfd, 1, wait) > 0 && (pfd.revents & POLLIN))
-		l2s_quic_on_readable(q, now_ms());
+	if (poll(&pfd, 1, wait) > 0)
+		l2s_quic_on_io(q, pfd.fd, pfd.revents, now_ms());
 	l2s_quic_on_timer(q, now_ms());
 }
 

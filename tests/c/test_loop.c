@@ -426,6 +426,11 @@ static void test_quic_session(void)
 	check_inbox(1000);
 	run_until(link_up, &k, 300);
 	CHECK(A.transport_evs == 0 && B.transport_evs == 0);
+	/* authenticated: the connection has a socket of its own on each side */
+	l2s_loop_stats(A.l, &sa);
+	l2s_loop_stats(B.l, &sb);
+	CHECK(sa.quic.own_sockets == 1 && sb.quic.own_sockets == 1);
+	CHECK(sa.quic.own_socket_failures == 0 && sb.quic.own_socket_failures == 0);
 }
 
 /* ---- 1a. l2s_loop_send_many: in order, stops at a full queue ---------------------- */

@@ -21,6 +21,7 @@
 
 #define NMSG 1000
 #define MAXEP 8
+#define MAXFD 8 /* sockets per endpoint: the shared one and trusted connections' own */
 
 /* ---- what each connection end has seen ------------------------------------ */
 
@@ -41,6 +42,7 @@ struct ep {
 	struct peer_end ends[8];
 	int nends;
 	uint64_t datagrams; /* non-QUIC datagrams (L2S_QUIC_EV_DATAGRAM) */
+	int deaf;           /* pump() leaves its shared socket unread */
 };
 
 static struct ep *eps[MAXEP];
@@ -189,21 +191,27 @@ static void on_event(struct ep *e, const struct l2s_quic_event *ev)
 	}
 }
 
-/* One round of the loop over every endpoint (and the relay). */
+/* One round of the loop over every endpoint (and the relay). An endpoint
+ * marked deaf never reads its shared socket, as if a flood filled it. */
 static void pump(int max_wait_ms)
 {
-	struct pollfd pfd[MAXEP + 2];
+	struct pollfd pfd[MAXEP * MAXFD + 2];
+	int owner[MAXEP * MAXFD];
 	uint64_t t = now_ms(), next = t + (uint64_t)max_wait_ms;
 	int n = 0, wait;
 
 	for (int i = 0; i < neps; i++) {
 		uint64_t x = l2s_quic_next_expiry(eps[i]->q);
+		int base = n;
+		size_t k = l2s_quic_pollfds(eps[i]->q, pfd + base, MAXFD);
 
+		CHECK(k <= MAXFD);
 		if (x < next)
 			next = x;
-		pfd[n].fd = l2s_quic_fd(eps[i]->q);
-		pfd[n].events = POLLIN | (l2s_quic_want_write(eps[i]->q) ? POLLOUT : 0);
-		n++;
+		for (size_t j = eps[i]->deaf ? 1 : 0; j < k; j++) {
+			owner[n] = i;
+			pfd[n++] = pfd[base + (int)j];
+		}
 	}
 	if (relay) {
 		pfd[n].fd = relay->fd_c;
@@ -216,11 +224,12 @@ static void pump(int max_wait_ms)
 	if (relay)
 		relay_pump(relay);
 	t = now_ms();
+	for (int j = 0; j < n - (relay ? 2 : 0); j++)
+		if (pfd[j].revents)
+			CHECK(l2s_quic_on_io(eps[owner[j]]->q, pfd[j].fd, pfd[j].revents, t) == L2S_OK);
 	for (int i = 0; i < neps; i++) {
 		struct l2s_quic_event ev;
 
-		if (pfd[i].revents & POLLIN)
-			CHECK(l2s_quic_on_readable(eps[i]->q, t) == L2S_OK);
 		l2s_quic_on_timer(eps[i]->q, t);
 		while (l2s_quic_next_event(eps[i]->q, &ev))
 			on_event(eps[i], &ev);
@@ -407,6 +416,14 @@ static int ping(struct ep *a, uint32_t ca, struct peer_end *ea, struct ep *b, ui
 		return 0;
 	return run_until(got_n, w1, 5000) && run_until(got_n, w2, 5000) && eb->rx == rb + 1 && ea->rx == ra + 1 &&
 	       !ea->closed && !eb->closed;
+}
+
+static uint32_t own_sockets(struct ep *e)
+{
+	struct l2s_quic_stats st;
+
+	l2s_quic_get_stats(e->q, &st);
+	return st.own_sockets;
 }
 
 /* ---- the tests --------------------------------------------------------------- */
@@ -654,7 +671,9 @@ static void test_retry_full_migrate(void)
 	{
 		struct sockaddr_in any = loopback(0), moved;
 
+		CHECK(l2s_quic_trust(cli->q, p.ca) == L2S_OK && own_sockets(cli) == 1);
 		CHECK(l2s_quic_rebind(cli->q, (struct sockaddr *)&any, sizeof(any), now_ms()) == L2S_OK);
+		CHECK(own_sockets(cli) == 0); /* bound to the old address: gone */
 		moved = ep_addr(cli);
 		CHECK(ping(cli, p.ca, p.ea, rs, p.eb->conn, p.eb));
 		CHECK(run_until(has_path, p.eb, 5000));
@@ -664,6 +683,61 @@ static void test_retry_full_migrate(void)
 	ep_remove(cli);
 	ep_remove(fs);
 	ep_remove(rs);
+}
+
+/* A trusted connection has a socket of its own: with the shared socket never
+ * read (a flood filling it), messages still go both ways; untrusted, they
+ * do not. Its socket goes when the connection does. */
+static void test_own_socket(void)
+{
+	struct ep *a = ep_new("a", NULL), *b = ep_new("b", NULL);
+	struct sockaddr_in b_addr = ep_addr(b);
+	struct l2s_quic_conn_stats cs;
+	struct pair p;
+	uint32_t rx, pending;
+
+	CHECK(connect_to(&p, a, b, &b_addr));
+	if (!p.eb)
+		return;
+	CHECK(ping(a, p.ca, p.ea, b, p.eb->conn, p.eb));
+	CHECK(l2s_quic_trust(b->q, 0x7777) == L2S_ERR_NOT_FOUND);
+	CHECK(l2s_quic_connect(a->q, (struct sockaddr *)&b_addr, sizeof(b_addr), now_ms(), &pending) == L2S_OK);
+	CHECK(l2s_quic_trust(a->q, pending) == L2S_ERR_STATE); /* not connected yet */
+	CHECK(l2s_quic_close(a->q, pending, L2S_QUIC_APP_NO_ERROR, now_ms()) == L2S_OK);
+
+	/* untrusted: b's shared socket unread, a's message does not arrive */
+	b->deaf = 1;
+	rx = p.eb->rx;
+	CHECK(l2s_quic_send(a->q, p.ca, (const uint8_t *)"lost?", 5) == L2S_OK);
+	run_for(500);
+	CHECK(p.eb->rx == rx);
+
+	/* trusted: a's retransmission reaches b's own socket, and both ways work */
+	CHECK(l2s_quic_trust(b->q, p.eb->conn) == L2S_OK);
+	CHECK(l2s_quic_trust(b->q, p.eb->conn) == L2S_OK); /* once is enough */
+	CHECK(own_sockets(b) == 1);
+	CHECK(l2s_quic_get_conn_stats(b->q, p.eb->conn, &cs) == L2S_OK && cs.own_socket);
+	{
+		struct peer_end *w[2] = {p.eb, (void *)(uintptr_t)(rx + 1)};
+
+		CHECK(run_until(got_n, w, 5000) && p.eb->rx == rx + 1);
+	}
+	for (int i = 0; i < 20; i++)
+		CHECK(ping(a, p.ca, p.ea, b, p.eb->conn, p.eb));
+	CHECK(!p.ea->closed && !p.eb->closed);
+
+	/* the connection ends: its socket with it */
+	b->deaf = 0;
+	CHECK(l2s_quic_close(b->q, p.eb->conn, L2S_QUIC_APP_NO_ERROR, now_ms()) == L2S_OK);
+	{
+		struct peer_end *w[2] = {p.ea, p.eb};
+
+		CHECK(run_until(both_closed, w, 5000));
+	}
+	run_for(1500); /* closing period (3 PTO) over */
+	CHECK(own_sockets(b) == 0);
+	ep_remove(a);
+	ep_remove(b);
 }
 
 /* Keepalive holds an idle connection open; a vanished peer ends in IDLE. */
@@ -718,5 +792,6 @@ int main(void)
 	test_main();
 	test_retry_full_migrate();
 	test_keepalive_idle();
+	test_own_socket();
 	return tu_finish("test_quic");
 }
