@@ -23,6 +23,7 @@
 #define MAX_EPOLL_EVENTS 64
 #define TCP_PORT_TRIES 8 /* port 0: ports whose TCP twin is taken are given back */
 #define IDLE_CHECK_MS 1000
+#define DEFAULT_MEMORY_BUDGET (32u << 20) /* a gateway's share for its peers */
 
 /* An inbound connection without a session may stay this long silent: two
  * handshake timeouts (a slow handshake), and never less than a failed path. */
@@ -82,6 +83,9 @@ static void params_fill(struct l2s_loop_params *p)
 		p->reconnect_max_ms = p->reconnect_base_ms;
 	if (!p->event_queue_limit)
 		p->event_queue_limit = 8192;
+	if (!p->memory_budget)
+		p->memory_budget = DEFAULT_MEMORY_BUDGET;
+	p->quic.budget = p->tcp.budget = NULL; /* the loop's own, set in loop_init */
 	if (p->event_queue_limit < 2)
 		p->event_queue_limit = 2;
 }
@@ -246,6 +250,17 @@ static void sync_fds(struct l2s_loop *l)
 
 /* ---- life ------------------------------------------------------------------- */
 
+/* The budget is short for a session: the μTCP connections no session
+ * authenticated on go, those holding the most first (QUIC's untrusted
+ * connections hold no send queue to speak of and are shed as they receive). */
+static void reclaim(void *loop, uint64_t n)
+{
+	struct l2s_loop *l = loop;
+
+	if (l->tcp)
+		l2s_tcp_reclaim(l->tcp, n);
+}
+
 static int loop_init(struct l2s_loop *l, uint64_t now)
 {
 	uint8_t key[32];
@@ -270,6 +285,10 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 		errno = ret;
 		return L2S_ERR_IO;
 	}
+	l->budget.limit = l->p.memory_budget;
+	l->budget.reclaim = reclaim;
+	l->budget.ctx = l;
+	l->p.quic.budget = l->p.tcp.budget = &l->budget;
 	if ((ret = open_transports(l)) != L2S_OK || (ret = l2s_loop_paths_init(l)) != L2S_OK ||
 	    (ret = l2s_loop_disc_init(l, now)) != L2S_OK)
 		return ret;
@@ -827,6 +846,9 @@ void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
 		sessions += l->peers[i]->session != 0;
 	st->sessions = sessions;
 	st->peers = l->npeers;
+	st->budget_limit = l->budget.limit;
+	st->budget_used = l->budget.used;
+	st->budget_peak = l->budget.peak;
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -51,8 +51,14 @@
  * per-path hold of at most LOOP_HOLD_BYTES (~770 KiB, allocated only while
  * used) and goes first once the transport drains: nothing is dropped for a
  * full transport, so a burst never waits for a retransmission timeout.
- * Per connection, then, at most: send ring + receive window (1 MiB each by
- * default) + the hold, for a device that must budget its memory.
+ * Per connection, then, at most: send queue + receive window (1 MiB each by
+ * default) + the hold; and over the whole node, memory_budget: everything
+ * above draws from it, and past it the node sheds what proves least (μTCP
+ * connections no session authenticated on, those holding most first; new
+ * QUIC clients are refused and unauthenticated QUIC connections that
+ * receive are closed), refuses sends with L2S_ERR_QUEUE_FULL and, past half
+ * of it in queued events, stops taking messages from the transports as
+ * above. An authenticated session's accepted messages are never dropped.
  */
 #ifndef L2S_LOOP_H
 #define L2S_LOOP_H
@@ -98,6 +104,9 @@ struct l2s_loop_params {
 	uint32_t inbox_keep;            /* rotated inbox files kept (inbox.1 the newest); 0: 1 */
 	int inbox_sync;                 /* the inbox lines are on the disk (fdatasync) before
 					 * the acknowledgements leave */
+	uint64_t memory_budget;         /* the node's memory budget (budget.h): what the transports
+					 * hold for peers, their half-open connections, held
+					 * outputs and the event queue's bytes; 0: 32 MiB */
 };
 void l2s_loop_params_default(struct l2s_loop_params *p);
 
@@ -236,6 +245,7 @@ struct l2s_loop_stats {
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
 	uint64_t tx_held;           /* outputs a full transport refused, held and sent later */
+	uint64_t budget_limit, budget_used, budget_peak; /* the memory budget, bytes */
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 

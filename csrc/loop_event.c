@@ -2,8 +2,9 @@
 /* The application's side of the loop: the engine's events passed on (with
  * the session's transport), the inbox lines for delivered messages
  * (PROTOCOL.md §12), and the bounded event queue. The queue never drops:
- * above half of event_queue_limit the loop stops taking messages from the
- * transports, whose flow control then holds the peers back. */
+ * above half of event_queue_limit events, or of the memory budget in their
+ * bytes, the loop stops taking messages from the transports, whose flow
+ * control then holds the peers back. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 int l2s_loop_paused(const struct l2s_loop *l)
 {
-	return l->ev_count >= l->p.event_queue_limit / 2;
+	return l->ev_count >= l->p.event_queue_limit / 2 || l->ev_bytes >= l->budget.limit / 2;
 }
 
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len)
@@ -32,6 +33,8 @@ void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, co
 		memcpy(e->data, data, len);
 	e->ev.data = len ? e->data : NULL;
 	e->ev.len = len;
+	l2s_budget_draw(&l->budget, sizeof(*e) + len);
+	l->ev_bytes += sizeof(*e) + len;
 	if (l->ev_tail)
 		l->ev_tail->next = e;
 	else
@@ -63,6 +66,7 @@ static void free_taken(struct l2s_loop *l)
 
 	while ((e = l->ev_taken)) {
 		l->ev_taken = e->next;
+		l2s_budget_give(&l->budget, sizeof(*e) + e->ev.len);
 		l2s_wipe(e->data, e->ev.len);
 		free(e);
 	}
@@ -74,12 +78,14 @@ void l2s_loop_events_free(struct l2s_loop *l)
 
 	while ((e = l->ev_head)) {
 		l->ev_head = e->next;
+		l2s_budget_give(&l->budget, sizeof(*e) + e->ev.len);
 		l2s_wipe(e->data, e->ev.len);
 		free(e);
 	}
 	l->ev_tail = NULL;
 	free_taken(l);
 	l->ev_count = 0;
+	l->ev_bytes = 0;
 }
 
 int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t max)
@@ -97,6 +103,7 @@ int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t 
 		if (!l->ev_head)
 			l->ev_tail = NULL;
 		l->ev_count--;
+		l->ev_bytes -= sizeof(*e) + e->ev.len;
 		e->next = l->ev_taken;
 		l->ev_taken = e;
 		evs[n++] = e->ev;

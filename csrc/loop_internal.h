@@ -144,6 +144,8 @@ struct l2s_loop {
 	uint32_t npeers;
 	struct l2s_map peer_by_pk;
 
+	struct l2s_budget budget;     /* the node's memory budget (loop.h) */
+
 	/* the transports' fds registered with epoll last round */
 	struct loop_fds quic_fds, tcp_fds;
 
@@ -155,6 +157,7 @@ struct l2s_loop {
 	struct levent *ev_head, *ev_tail;
 	struct levent *ev_taken;      /* what the application took last (data still valid) */
 	uint32_t ev_count;
+	uint64_t ev_bytes;            /* queued events' bytes, drawn from the budget */
 
 	struct l2s_loop_stats st;
 };

@@ -145,6 +145,7 @@ static void held_free(struct l2s_loop *l, struct lpath *p)
 		struct lheld *h = p->held;
 
 		p->held = h->next;
+		l2s_budget_give(&l->budget, sizeof(*h) + h->len);
 		l2s_wipe(h->data, h->len);
 		free(h);
 	}
@@ -391,8 +392,12 @@ static int hold(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t 
 {
 	struct lheld *h;
 
-	if (p->held_bytes + len > LOOP_HOLD_BYTES || !(h = malloc(sizeof(*h) + len)))
+	/* A session's outputs may have unauthenticated connections shed for them. */
+	if (p->held_bytes + len > LOOP_HOLD_BYTES ||
+	    !(p->trusted ? l2s_budget_claim(&l->budget, sizeof(*h) + len) : l2s_budget_fits(&l->budget, sizeof(*h) + len)) ||
+	    !(h = malloc(sizeof(*h) + len)))
 		return -1;
+	l2s_budget_draw(&l->budget, sizeof(*h) + len);
 	h->next = NULL;
 	h->len = len;
 	memcpy(h->data, msg, len);
@@ -422,6 +427,7 @@ static void send_held(struct l2s_loop *l, struct lpath *p)
 			l->st.tx_dropped++;
 		p->held = h->next;
 		p->held_bytes -= h->len;
+		l2s_budget_give(&l->budget, sizeof(*h) + h->len);
 		l2s_wipe(h->data, h->len);
 		free(h);
 	}

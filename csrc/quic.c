@@ -20,6 +20,7 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "budget.h"
 #include "map.h"
 #include "quic.h"
 #include "tlscert.h"
@@ -37,6 +38,9 @@
 #define RETRY_TOKEN_LIFE_MS 10000
 #define STATELESS_BUDGET 64        /* stateless answers (reset, VN, Retry, refusal) per second:
 				    * a flood of junk or Initials costs a read each, no more */
+#define CHUNK 16384                /* the send queue's allocation unit */
+#define CONN_COST (96 << 10)       /* what one connection's ngtcp2 and GnuTLS state take
+				    * (measured: ~93 KiB, ngtcp2 0.12 + GnuTLS 3.7, x86-64) */
 #define MS NGTCP2_MILLISECONDS     /* ngtcp2 counts nanoseconds */
 #define QUIC_FIXED_BIT 0x40        /* RFC 9000 §17: set in every packet we accept */
 
@@ -76,9 +80,12 @@ struct qconn {
 	/* the one stream */
 	int64_t stream_id;
 	int stream_blocked, stream_announced;
-	/* send ring: stream offsets acked <= sent <= end, end - acked <= cap */
-	uint8_t *tx;
-	uint32_t tx_cap;
+	/* send queue: stream offsets acked <= sent <= end, end - acked <=
+	 * send_buffer_bytes, kept in CHUNK-byte chunks (tx_nchunks slots, by
+	 * offset / CHUNK) allocated while they hold bytes not yet acknowledged:
+	 * ngtcp2 points into them until then */
+	uint8_t **tx;
+	uint32_t tx_nchunks;
 	uint64_t tx_acked, tx_sent, tx_end;
 	/* receive reassembly: the length prefix, then the message's event */
 	uint8_t hdr[4];
@@ -89,7 +96,8 @@ struct qconn {
 	unsigned ncids;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	int fd;   /* its own socket, connected to peer (l2s_quic_trust), or -1 */
+	int trusted; /* l2s_quic_trust: its peer authenticated */
+	int fd;      /* its own socket, connected to peer, or -1 */
 	struct l2s_quic_conn_stats st;
 };
 
@@ -98,6 +106,7 @@ struct l2s_quic {
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	struct l2s_quic_params p;
+	struct l2s_budget own_budget, *b; /* b: the node's (params) or own_budget, unlimited */
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	uint8_t reset_key[32], token_key[32];
@@ -299,8 +308,10 @@ static struct qconn *conn_alloc(struct l2s_quic *q, int outbound)
 		return NULL;
 	for (slot = 0; slot < q->nslots && q->slots[slot]; slot++)
 		;
-	if (slot == q->nslots || !(c = calloc(1, sizeof(*c))))
+	/* A peer's new connection must fit the budget; ours are the node's own. */
+	if (slot == q->nslots || (!outbound && !l2s_budget_fits(q->b, CONN_COST)) || !(c = calloc(1, sizeof(*c))))
 		return NULL;
+	l2s_budget_draw(q->b, CONN_COST);
 	if (++q->gens[slot] == 0)
 		q->gens[slot] = 1;
 	c->q = q;
@@ -368,9 +379,27 @@ static void random_cid(ngtcp2_cid *cid, size_t len)
 
 /* ---- events --------------------------------------------------------------- */
 
-static struct qevent *event_new(int type, const struct qconn *c, size_t len)
+/* Every event's bytes are drawn from the budget until it is taken. */
+static struct qevent *event_alloc(struct l2s_quic *q, size_t len)
 {
 	struct qevent *e = calloc(1, sizeof(*e) + len);
+
+	if (e)
+		l2s_budget_draw(q->b, sizeof(*e) + len);
+	return e;
+}
+
+static void event_free(struct l2s_quic *q, struct qevent *e)
+{
+	if (!e)
+		return;
+	l2s_budget_give(q->b, sizeof(*e) + e->ev.len);
+	free(e);
+}
+
+static struct qevent *event_new(int type, struct qconn *c, size_t len)
+{
+	struct qevent *e = event_alloc(c->q, len);
 
 	if (!e)
 		return NULL;
@@ -416,6 +445,111 @@ static void notify_closed(struct qconn *c, int reason, int app, uint64_t code)
 	}
 }
 
+/* ---- the send queue ------------------------------------------------------- */
+
+static uint8_t **chunk_slot(const struct qconn *c, uint64_t off)
+{
+	return &c->tx[(off / CHUNK) % c->tx_nchunks];
+}
+
+static void ring_put(struct qconn *c, const uint8_t *p, size_t n)
+{
+	while (n) {
+		size_t at = (size_t)(c->tx_end % CHUNK), k = CHUNK - at;
+
+		if (k > n)
+			k = n;
+		memcpy(*chunk_slot(c, c->tx_end) + at, p, k);
+		c->tx_end += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* The first unsent bytes, as at most two vectors (more than a packet). */
+static size_t ring_unsent(struct qconn *c, ngtcp2_vec v[2])
+{
+	uint64_t off = c->tx_sent;
+	size_t nv = 0;
+
+	while (nv < 2 && off < c->tx_end) {
+		size_t at = (size_t)(off % CHUNK), k = CHUNK - at;
+
+		if (k > c->tx_end - off)
+			k = (size_t)(c->tx_end - off);
+		v[nv].base = *chunk_slot(c, off) + at;
+		v[nv++].len = k;
+		off += k;
+	}
+	return nv;
+}
+
+/* Chunks for the bytes up to offset end, each drawn from the budget: an
+ * authenticated connection may have untrusted ones shed for it. */
+static int ring_reserve(struct l2s_quic *q, struct qconn *c, uint64_t end)
+{
+	if (!c->tx) {
+		/* end - acked <= send_buffer_bytes spans at most this many */
+		c->tx_nchunks = (q->p.send_buffer_bytes + CHUNK - 1) / CHUNK + 1;
+		if (!(c->tx = calloc(c->tx_nchunks, sizeof(*c->tx))))
+			return L2S_ERR_NOMEM;
+	}
+	for (uint64_t off = c->tx_end - c->tx_end % CHUNK; off < end; off += CHUNK) {
+		uint8_t **slot = chunk_slot(c, off);
+
+		if (*slot)
+			continue;
+		if (!(c->trusted ? l2s_budget_claim(q->b, CHUNK) : l2s_budget_fits(q->b, CHUNK))) {
+			q->st.budget_full++;
+			return L2S_ERR_QUEUE_FULL;
+		}
+		if (!(*slot = malloc(CHUNK)))
+			return L2S_ERR_NOMEM;
+		l2s_budget_draw(q->b, CHUNK);
+	}
+	return L2S_OK;
+}
+
+/* The peer acknowledged up to acked: the chunks wholly below it go. */
+static void ring_acked(struct l2s_quic *q, struct qconn *c, uint64_t acked)
+{
+	for (uint64_t off = c->tx_acked - c->tx_acked % CHUNK; off + CHUNK <= acked; off += CHUNK) {
+		uint8_t **slot = chunk_slot(c, off);
+
+		if (*slot) {
+			free(*slot);
+			*slot = NULL;
+			l2s_budget_give(q->b, CHUNK);
+		}
+	}
+	c->tx_acked = acked;
+}
+
+static void ring_free(struct l2s_quic *q, struct qconn *c)
+{
+	for (uint32_t i = 0; c->tx && i < c->tx_nchunks; i++)
+		if (c->tx[i]) {
+			free(c->tx[i]);
+			l2s_budget_give(q->b, CHUNK);
+		}
+	free(c->tx);
+	c->tx = NULL;
+}
+
+static int queue_bytes(struct l2s_quic *q, struct qconn *c, const uint8_t *hdr, size_t hlen, const uint8_t *p,
+		       size_t n)
+{
+	int rc;
+
+	if (c->tx_end - c->tx_acked + hlen + n > q->p.send_buffer_bytes)
+		return L2S_ERR_QUEUE_FULL;
+	if ((rc = ring_reserve(q, c, c->tx_end + hlen + n)) != L2S_OK)
+		return rc;
+	ring_put(c, hdr, hlen);
+	ring_put(c, p, n);
+	return L2S_OK;
+}
+
 /* ---- connection life ------------------------------------------------------ */
 
 /* Back to the shared socket (the connection ends, or its peer moved). A
@@ -445,9 +579,10 @@ static void conn_free(struct l2s_quic *q, struct qconn *c)
 		ngtcp2_conn_del(c->conn);
 	if (c->tls)
 		gnutls_deinit(c->tls);
-	free(c->tx);
-	free(c->rx_ev);
+	ring_free(q, c);
+	event_free(q, c->rx_ev);
 	free(c->close_pkt);
+	l2s_budget_give(q->b, CONN_COST);
 	q->slots[(c->handle & 0xffff) - 1] = NULL;
 	q->nconns--;
 	free(c);
@@ -534,59 +669,6 @@ static void conn_after_read(struct l2s_quic *q, struct qconn *c, int rv, uint64_
 	}
 	q->st.rx_conn_errors++;
 	conn_fail_liberr(q, c, rv, now_ms);
-}
-
-/* ---- the send ring -------------------------------------------------------- */
-
-static void ring_put(struct qconn *c, const uint8_t *p, size_t n)
-{
-	while (n) {
-		size_t at = (size_t)(c->tx_end % c->tx_cap), k = c->tx_cap - at;
-
-		if (k > n)
-			k = n;
-		memcpy(c->tx + at, p, k);
-		c->tx_end += k;
-		p += k;
-		n -= k;
-	}
-}
-
-/* The unsent bytes as at most two vectors. */
-static size_t ring_unsent(struct qconn *c, ngtcp2_vec v[2])
-{
-	uint64_t n = c->tx_end - c->tx_sent;
-	size_t at, k;
-
-	if (!n)
-		return 0;
-	at = (size_t)(c->tx_sent % c->tx_cap);
-	k = c->tx_cap - at;
-	if (k >= n) {
-		v[0].base = c->tx + at;
-		v[0].len = (size_t)n;
-		return 1;
-	}
-	v[0].base = c->tx + at;
-	v[0].len = k;
-	v[1].base = c->tx;
-	v[1].len = (size_t)n - k;
-	return 2;
-}
-
-static int queue_bytes(struct l2s_quic *q, struct qconn *c, const uint8_t *hdr, size_t hlen, const uint8_t *p,
-		       size_t n)
-{
-	if (!c->tx) {
-		if (!(c->tx = malloc(q->p.send_buffer_bytes)))
-			return L2S_ERR_NOMEM;
-		c->tx_cap = q->p.send_buffer_bytes;
-	}
-	if (c->tx_end - c->tx_acked + hlen + n > c->tx_cap)
-		return L2S_ERR_QUEUE_FULL;
-	ring_put(c, hdr, hlen);
-	ring_put(c, p, n);
-	return L2S_OK;
 }
 
 /* ---- ngtcp2 callbacks ----------------------------------------------------- */
@@ -692,6 +774,14 @@ static int parse_stream(struct qconn *c, const uint8_t *p, size_t n)
 			}
 			if (!(c->rx_ev = event_new(L2S_QUIC_EV_MESSAGE, c, len)))
 				return -1;
+			/* Past the budget a connection no session authenticated
+			 * on goes; an authenticated one's bytes are bounded by
+			 * its receive window and never dropped. */
+			if (!c->trusted && c->q->b->used > c->q->b->limit) {
+				c->q->st.shed_budget++;
+				fail_later(c, L2S_QUIC_CLOSE_SHED, L2S_QUIC_APP_SHED);
+				return -1;
+			}
 			c->rx_ev->credit = 4 + len;
 			c->rx_got = 0;
 		}
@@ -743,7 +833,7 @@ static int acked_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint6
 	(void)conn;
 	(void)sud;
 	if (stream_id == c->stream_id && offset + datalen > c->tx_acked)
-		c->tx_acked = offset + datalen;
+		ring_acked(c->q, c, offset + datalen);
 	return 0;
 }
 
@@ -989,8 +1079,11 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 		q->st.rx_dropped++;
 		return;
 	}
-	if (q->nconns >= q->p.max_connections) {
-		q->st.refused_full++;
+	if (q->nconns >= q->p.max_connections || !l2s_budget_fits(q->b, CONN_COST)) {
+		if (q->nconns >= q->p.max_connections)
+			q->st.refused_full++;
+		else
+			q->st.refused_budget++;
 		q->st.rx_dropped++;
 		refuse(q, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED, now_ms);
 		return;
@@ -1070,7 +1163,7 @@ static void on_other_datagram(struct l2s_quic *q, const struct sockaddr *from, s
 	struct qevent *e;
 
 	if (q->datagrams_queued >= L2S_QUIC_MAX_DATAGRAMS || len > L2S_QUIC_MAX_DATAGRAM_BYTES ||
-	    !(e = calloc(1, sizeof(*e) + len))) {
+	    !(e = event_alloc(q, len))) {
 		q->st.datagrams_dropped++;
 		return;
 	}
@@ -1268,6 +1361,8 @@ int l2s_quic_new(struct l2s_quic **out, const struct sockaddr *bind_addr, sockle
 	q->fd = -1;
 	if (params)
 		q->p = *params;
+	q->own_budget.limit = UINT64_MAX;
+	q->b = q->p.budget ? q->p.budget : &q->own_budget;
 	if ((rc = params_check(&q->p)) != L2S_OK)
 		goto fail;
 	l2s_blake3_derive_key(q->reset_key, 32, RESET_CTX, sizeof(RESET_CTX) - 1, q->p.static_secret, 32);
@@ -1306,9 +1401,9 @@ void l2s_quic_free(struct l2s_quic *q)
 			conn_free(q, q->slots[i]);
 	while ((e = q->ev_head)) {
 		q->ev_head = e->next;
-		free(e);
+		event_free(q, e);
 	}
-	free(q->ev_taken);
+	event_free(q, q->ev_taken);
 	if (q->cidmap.slots)
 		l2s_map_free(&q->cidmap);
 	free(q->slots);
@@ -1495,6 +1590,7 @@ int l2s_quic_trust(struct l2s_quic *q, uint32_t conn)
 		return L2S_ERR_NOT_FOUND;
 	if (c->state != OPEN || !c->connected)
 		return L2S_ERR_STATE;
+	c->trusted = 1;
 	if (c->fd >= 0)
 		return L2S_OK;
 	if ((c->fd = own_sock_open(q, &c->peer, c->peer_len)) < 0) {
@@ -1577,7 +1673,7 @@ int l2s_quic_next_event(struct l2s_quic *q, struct l2s_quic_event *ev)
 	struct qevent *e;
 	struct qconn *c;
 
-	free(q->ev_taken);
+	event_free(q, q->ev_taken);
 	q->ev_taken = NULL;
 	if (!(e = q->ev_head))
 		return 0;

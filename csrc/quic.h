@@ -34,12 +34,19 @@
  * Receive flow-control credit is returned when a MESSAGE event is taken, so
  * a caller that stops taking events stops the peer, not the memory bound.
  *
- * Bounds: max_connections; per connection a send ring of send_buffer_bytes
+ * Bounds: max_connections; per connection a send queue of send_buffer_bytes
  * (L2S_ERR_QUEUE_FULL beyond it, nothing dropped), a receive window of
  * recv_window_bytes (the stream and connection flow-control limits: received
  * but untaken messages never exceed it) and up to L2S_QUIC_MAX_CIDS
  * connection IDs; one datagram buffer for reading and one for a blocked
  * write. Junk datagrams are dropped and counted (struct l2s_quic_stats).
+ * With a memory budget (budget.h, the node's): each connection draws ~96
+ * KiB for its QUIC and TLS state (a new client that does not fit is
+ * refused, CONNECTION_REFUSED), its send queue 16 KiB chunks as they fill
+ * (a send that does not fit is L2S_ERR_QUEUE_FULL; a trusted connection's
+ * first has the budget's owner shed what it may), and every event its
+ * bytes until taken; an untrusted connection that receives a message past
+ * the limit is shed (L2S_QUIC_APP_SHED).
  *
  * Other datagrams on the port. A datagram whose first byte lacks QUIC's
  * fixed bit ((b & 0x40) == 0) and whose destination connection ID names
@@ -58,6 +65,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "budget.h"
 #include "l2s.h"
 
 #define L2S_QUIC_ALPN "l2sess/1"
@@ -74,6 +82,8 @@ enum l2s_quic_app_error {
 	L2S_QUIC_APP_NO_ERROR = 0x0,
 	L2S_QUIC_APP_FRAMING = 0x1, /* a length above L2S_MAX_MESSAGE */
 	L2S_QUIC_APP_STREAM = 0x2,  /* a second stream, or the stream ended or was reset */
+	L2S_QUIC_APP_SHED = 0x3,    /* shed: the node's memory budget is spent, and no session
+				     * authenticated on the connection */
 };
 
 struct l2s_quic_params {
@@ -86,6 +96,7 @@ struct l2s_quic_params {
 	uint32_t retry_threshold;      /* handshaking inbound connections before a new client must
 					* prove its address with a Retry; 0: 64 */
 	int always_retry;              /* every new client gets a Retry first (tests, or under attack) */
+	struct l2s_budget *budget;     /* the node's memory budget to draw from; NULL: unlimited */
 	uint8_t static_secret[32];     /* keys stateless-reset and Retry tokens; all zero: random.
 					* Keep it across restarts to reset peers of a former run. */
 };
@@ -168,6 +179,7 @@ enum l2s_quic_close_reason {
 	L2S_QUIC_CLOSE_FRAMING,           /* the peer broke the stream rules; error_code is L2S_QUIC_APP_* */
 	L2S_QUIC_CLOSE_TRANSPORT,         /* a QUIC or TLS error here; error_code is the transport error */
 	L2S_QUIC_CLOSE_RESET,             /* a Stateless Reset from the peer */
+	L2S_QUIC_CLOSE_SHED,              /* we shed it (L2S_QUIC_APP_SHED) */
 };
 
 struct l2s_quic_event {
@@ -204,6 +216,9 @@ struct l2s_quic_stats {
 	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */
 	uint64_t datagrams, datagrams_dropped; /* non-QUIC datagrams passed up, and over the bound */
 	uint64_t own_socket_failures; /* l2s_quic_trust could not make a socket */
+	uint64_t refused_budget;      /* new clients refused: the budget could not take another */
+	uint64_t shed_budget;         /* untrusted connections closed past the budget (APP_SHED) */
+	uint64_t budget_full;         /* sends refused (L2S_ERR_QUEUE_FULL) for want of budget */
 	uint32_t connections;         /* open now, including closing ones */
 	uint32_t own_sockets;         /* trusted connections with a socket of their own now */
 };

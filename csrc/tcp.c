@@ -83,8 +83,22 @@ struct l2s_tcp {
 	int accept_paused;
 	uint32_t nconns, next_handle;
 	struct event *head, *tail, *taken; /* taken: the last event returned, freed on the next call */
+	struct l2s_budget own_budget, *b;  /* b: the node's (params) or own_budget */
 	struct l2s_tcp_stats st;
 };
+
+/* Bytes held for peers: this endpoint's count and the node's budget. */
+static void held_add(struct l2s_tcp *t, size_t n)
+{
+	t->st.held_bytes += n;
+	l2s_budget_draw(t->b, n);
+}
+
+static void held_sub(struct l2s_tcp *t, size_t n)
+{
+	t->st.held_bytes -= n;
+	l2s_budget_give(t->b, n);
+}
 
 /* ---- sockets ------------------------------------------------------------- */
 
@@ -185,7 +199,7 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 		memcpy(e->data, data, len);
 	e->ev.data = e->data;
 	e->ev.len = len;
-	t->st.held_bytes += len;
+	held_add(t, len);
 	if (t->tail)
 		t->tail->next = e;
 	else
@@ -196,7 +210,7 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 
 static void conn_release(struct l2s_tcp *t, struct conn *c)
 {
-	t->st.held_bytes -= c->tx_tail - c->tx_head + c->rx_fill;
+	held_sub(t, c->tx_tail - c->tx_head + c->rx_fill);
 	if (c->state == C_OPEN && !c->trusted)
 		t->st.untrusted--;
 	by_fd_set(t, c->fd, NULL);
@@ -279,7 +293,7 @@ static void tx_put(struct l2s_tcp *t, struct conn *c, const uint8_t *b, size_t l
 {
 	memcpy(c->tx + c->tx_tail, b, len);
 	c->tx_tail += len;
-	t->st.held_bytes += len;
+	held_add(t, len);
 }
 
 /* Writes until the buffer is empty or the socket full. 0, or -1 with
@@ -296,7 +310,7 @@ static int tx_flush(struct l2s_tcp *t, struct conn *c)
 			return -1;
 		}
 		c->tx_head += (size_t)n;
-		t->st.held_bytes -= (size_t)n;
+		held_sub(t, (size_t)n);
 	}
 	if (c->tx_head == c->tx_tail)
 		c->tx_head = c->tx_tail = 0;
@@ -333,13 +347,13 @@ static int rx_frame(struct l2s_tcp *t, struct conn *c)
 	}
 	memmove(c->rx, c->rx + off, c->rx_fill - off);
 	c->rx_fill -= off;
-	t->st.held_bytes -= off;
+	held_sub(t, off);
 	return 0;
 }
 
 static int rx_wanted(const struct l2s_tcp *t, const struct conn *c)
 {
-	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes && t->st.held_bytes < t->p.memory_budget &&
+	return c->state == C_OPEN && c->rx_pending < t->p.recv_buffer_bytes && t->b->used < t->b->limit &&
 	       (c->trusted || c->rx_tokens);
 }
 
@@ -381,7 +395,7 @@ static void rx_read(struct l2s_tcp *t, struct conn *c)
 			return;
 		}
 		c->rx_fill += (size_t)n;
-		t->st.held_bytes += (size_t)n;
+		held_add(t, (size_t)n);
 		if (rx_frame(t, c))
 			return;
 	}
@@ -419,6 +433,27 @@ static void shed(struct l2s_tcp *t, struct conn *c, uint64_t *counter)
 static int untrusted(const struct conn *c)
 {
 	return c->state == C_OPEN && !c->trusted;
+}
+
+void l2s_tcp_reclaim(struct l2s_tcp *t, uint64_t n)
+{
+	while (!l2s_budget_fits(t->b, n)) {
+		struct conn *worst = NULL;
+		size_t most = 0;
+
+		for (uint32_t i = 0; i < t->p.max_connections; i++) {
+			struct conn *c = &t->conns[i];
+			size_t held = c->tx_tail - c->tx_head + c->rx_fill + c->rx_pending;
+
+			if (untrusted(c) && held > most) {
+				worst = c;
+				most = held;
+			}
+		}
+		if (!worst)
+			return;
+		shed(t, worst, &t->st.shed_budget);
+	}
 }
 
 static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -634,6 +669,11 @@ static int listen_on(struct l2s_tcp *t, const struct sockaddr *addr, socklen_t l
 	return L2S_OK;
 }
 
+static void tcp_reclaim(void *t, uint64_t n)
+{
+	l2s_tcp_reclaim(t, n);
+}
+
 int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_t bind_len,
 		const struct l2s_tcp_params *params)
 {
@@ -648,7 +688,11 @@ int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_
 		return L2S_ERR_NOMEM;
 	t->lfd = -1;
 	rc = params_fill(&t->p, params);
-	t->st.memory_budget = t->p.memory_budget;
+	t->own_budget.limit = t->p.memory_budget;
+	t->own_budget.reclaim = tcp_reclaim;
+	t->own_budget.ctx = t;
+	t->b = t->p.budget ? t->p.budget : &t->own_budget;
+	t->st.memory_budget = t->b->limit;
 	if (rc == L2S_OK) {
 		for (t->hosts_cap = 2; t->hosts_cap < 2 * t->p.max_connections; t->hosts_cap *= 2)
 			;
@@ -696,6 +740,8 @@ void l2s_tcp_free(struct l2s_tcp *t)
 		close(t->lfd);
 	events_free(t->head);
 	free(t->taken);
+	if (t->b)
+		l2s_budget_give(t->b, t->st.held_bytes); /* all of it is freed here */
 	free(t->conns);
 	free(t->by_fd);
 	free(t->hosts);
@@ -861,11 +907,11 @@ static int queue(struct l2s_tcp *t, uint32_t conn, const uint8_t *b1, size_t l1,
 		shed(t, c, &t->st.shed_not_reading);
 		return L2S_ERR_NOT_FOUND;
 	}
-	if (t->st.held_bytes + l1 + l2 > t->p.memory_budget && untrusted(c)) {
+	if (untrusted(c) && !l2s_budget_fits(t->b, l1 + l2)) {
 		shed(t, c, &t->st.shed_budget);
 		return L2S_ERR_NOT_FOUND;
 	}
-	if (tx_room(t, c) < l1 + l2 || t->st.held_bytes + l1 + l2 > t->p.memory_budget) {
+	if (tx_room(t, c) < l1 + l2 || !l2s_budget_claim(t->b, l1 + l2)) {
 		t->st.queue_full++;
 		return L2S_ERR_QUEUE_FULL;
 	}
@@ -942,7 +988,7 @@ int l2s_tcp_next_event(struct l2s_tcp *t, struct l2s_tcp_event *ev)
 	if (!t->head)
 		t->tail = NULL;
 	/* A taken message frees receive budget: its connection may read again. */
-	t->st.held_bytes -= e->ev.len;
+	held_sub(t, e->ev.len);
 	if (e->ev.type == L2S_TCP_EV_MESSAGE && (c = conn_by_handle(t, e->ev.conn)))
 		c->rx_pending -= e->ev.len;
 	*ev = e->ev;

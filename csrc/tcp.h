@@ -41,12 +41,15 @@
  *   - the oldest one of the address holding the most untrusted connections,
  *     when a new connection arrives and untrusted ones hold max_untrusted
  *     slots or the table is full (so they never hold every slot);
- *   - one whose send would take the endpoint past memory_budget.
- * memory_budget bounds the sum over all connections of the bytes queued to
- * send, read and not yet a whole message, and of the received messages not
- * yet taken: past it no connection
- * is read, an untrusted connection's send sheds it, and a trusted one's is
- * refused with L2S_ERR_QUEUE_FULL (back-pressure, nothing dropped).
+ *   - one whose send would take the budget past its limit, and, when a
+ *     trusted connection's send needs room, the ones holding the most.
+ * The budget (budget.h; the node's, shared with its other parts, or the
+ * endpoint's own of memory_budget) counts, over all connections, the bytes
+ * queued to send, read and not yet a whole message, and the received
+ * messages not yet taken: past its limit no connection is read, an
+ * untrusted connection's send sheds it, and a trusted one's sheds untrusted
+ * ones, then is refused with L2S_ERR_QUEUE_FULL (back-pressure, nothing
+ * dropped).
  *
  * Connections live in a fixed table of max_connections slots searched
  * linearly (by fd in l2s_tcp_on_io, by handle elsewhere): fine for the
@@ -60,6 +63,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "budget.h"
 #include "l2s.h"
 
 #define L2S_TCP_FRAME_OVERHEAD 4 /* the u32 length */
@@ -76,7 +80,8 @@ struct l2s_tcp_params {
 	uint32_t max_untrusted;      /* untrusted connections; 0: half of max_connections */
 	uint32_t untrusted_send_bytes; /* queued for an untrusted connection; 0: 64 KiB */
 	uint64_t auth_timeout_ms;    /* an untrusted connection's life; 0: 10 s */
-	uint64_t memory_budget;      /* all connections' queued bytes; 0: 32 MiB */
+	uint64_t memory_budget;      /* all connections' queued bytes; 0: 32 MiB (without budget) */
+	struct l2s_budget *budget;   /* the node's budget to draw from; NULL: one of memory_budget */
 	uint32_t untrusted_msgs_per_s; /* read from an untrusted connection; 0: 8 */
 };
 
@@ -98,6 +103,10 @@ int l2s_tcp_local_addr(const struct l2s_tcp *t, struct sockaddr_storage *addr, s
  * At most 1 + max_connections. */
 size_t l2s_tcp_pollfds(const struct l2s_tcp *t, struct pollfd *pfds, size_t cap);
 
+/* Sheds untrusted connections, those holding the most bytes first, until
+ * n more bytes fit the budget or none is left (an authenticated session
+ * needs the room; the budget's reclaim). */
+void l2s_tcp_reclaim(struct l2s_tcp *t, uint64_t n);
 /* Handles readiness of fd (from l2s_tcp_pollfds): accepts, finishes a
  * connect, reads and frames, writes queued bytes. Unknown fds are ignored. */
 int l2s_tcp_on_io(struct l2s_tcp *t, int fd, short revents, uint64_t now_ms);

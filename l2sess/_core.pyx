@@ -1063,7 +1063,7 @@ cdef class Loop:
         p.node.max_sessions = _u32(settings.get("max_sessions", 0), "max_sessions")
         p.node.handshake_rate_per_s = _u32(settings.get("handshake_rate_per_s", 0), "handshake_rate_per_s")
         p.node.handshake_work_per_s = _u32(settings.get("handshake_work_per_s", 0), "handshake_work_per_s")
-        p.tcp.memory_budget = _u64(settings.get("memory_budget", 0), "memory_budget")
+        p.memory_budget = _u64(settings.get("memory_budget", 0), "memory_budget")
         p.no_quic = 1 if no_quic else 0
         p.no_utcp = 1 if no_utcp else 0
         p.accept_any = 1 if accept_any else 0
@@ -1322,7 +1322,9 @@ cdef class Loop:
             "tcp_accepted": s.tcp.accepted, "tcp_connections": s.tcp.connections,
             "tcp_framing_errors": s.tcp.framing_errors, "tcp_resets": s.tcp.resets,
             "tcp_untrusted": s.tcp.untrusted, "tcp_held_bytes": s.tcp.held_bytes,
-            "memory_budget": s.tcp.memory_budget, "shed_not_reading": s.tcp.shed_not_reading,
+            "memory_budget": s.budget_limit, "memory_used": s.budget_used, "memory_peak": s.budget_peak,
+            "quic_refused_budget": s.quic.refused_budget, "quic_shed_budget": s.quic.shed_budget,
+            "quic_budget_full": s.quic.budget_full, "shed_not_reading": s.tcp.shed_not_reading,
             "shed_unauthenticated": s.tcp.shed_unauthenticated, "shed_for_new": s.tcp.shed_for_new,
             "shed_budget": s.tcp.shed_budget,
             "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,

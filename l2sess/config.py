@@ -154,8 +154,9 @@ LOOP = {
                              1, 25_000, "ms"),
     "max_sessions": Key("integer", 65536, "sessions at once", 1, 1 << 20, "sessions"),
     "handshake_rate_per_s": Key("integer", 20, "handshakes per second per source address", 1, U32, "per s"),
-    "memory_budget": Key("integer", 32 << 20, "bytes all μTCP connections may hold (queued to send, received "
-                         "not taken); past it untrusted connections are shed", 1 << 20, U64, "bytes"),
+    "memory_budget": Key("integer", 32 << 20, "bytes the node may hold for its peers (both transports' buffers "
+                         "and connections, held outputs, queued events); past it what no session authenticated "
+                         "on is shed or refused", 1 << 20, U64, "bytes"),
     "handshake_work_per_s": Key("integer", 100, "handshake and resumption requests per second (answered or not) "
                                 "from which the node is under load and asks for cookies", 1, U32, "per s"),
 }

@@ -256,7 +256,7 @@ cdef extern from "quic.h" nogil:
         uint64_t answers_withheld
         uint64_t accepted, refused_full, connected, closed, path_changes, framing_errors
         uint64_t tx_blocked, tx_errors
-        uint64_t own_socket_failures
+        uint64_t own_socket_failures, refused_budget, shed_budget, budget_full
         uint32_t connections, own_sockets
 
 cdef extern from "tcp.h" nogil:
@@ -300,6 +300,7 @@ cdef extern from "loop.h" nogil:
         uint64_t inbox_max_bytes
         uint32_t inbox_keep
         int inbox_sync
+        uint64_t memory_budget
 
     void l2s_loop_params_default(l2s_loop_params *p)
     int l2s_loop_new(l2s_loop **out, const l2s_loop_params *p)
@@ -371,5 +372,6 @@ cdef extern from "loop.h" nogil:
         uint64_t events_queued, events_peak
         uint32_t sessions, peers
         uint64_t tx_held
+        uint64_t budget_limit, budget_used, budget_peak
 
     void l2s_loop_stats(l2s_loop *l, l2s_lstats *st)

@@ -304,7 +304,8 @@ def format_metrics(status: dict) -> str:
     stats = status["stats"]
     counters = {k: v for k, v in stats.items() if isinstance(v, int)}
     gauges = {"sessions", "peers", "quic_connections", "tcp_connections", "events_queued", "events_peak",
-              "inbox_refusing", "tcp_untrusted", "tcp_held_bytes", "memory_budget"}
+              "inbox_refusing", "tcp_untrusted", "tcp_held_bytes", "memory_budget", "memory_used", "memory_peak",
+              "quic_own_sockets"}
     for key in sorted(counters):
         if key in gauges:
             metric(key, "gauge", f"loop {key.replace('_', ' ')}", [("", counters[key])])

@@ -431,6 +431,8 @@ static void test_quic_session(void)
 	l2s_loop_stats(B.l, &sb);
 	CHECK(sa.quic.own_sockets == 1 && sb.quic.own_sockets == 1);
 	CHECK(sa.quic.own_socket_failures == 0 && sb.quic.own_socket_failures == 0);
+	/* the node's budget: the default, and the connections' share drawn from it */
+	CHECK(sa.budget_limit == 32u << 20 && sa.budget_used >= 96u << 10 && sa.budget_peak <= sa.budget_limit);
 }
 
 /* ---- 1a. l2s_loop_send_many: in order, stops at a full queue ---------------------- */

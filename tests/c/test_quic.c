@@ -740,6 +740,78 @@ static void test_own_socket(void)
 	ep_remove(b);
 }
 
+#define CONN_COST (96 << 10) /* quic.c: what a connection draws from the budget */
+
+static int queue_empty(void *arg)
+{
+	struct pair *p = arg;
+
+	return l2s_quic_queued(p->b->q, p->eb->conn) == 0;
+}
+
+/* The node's memory budget: a new client that does not fit is refused, an
+ * untrusted connection receiving past it is shed, a trusted one is not;
+ * the send queue's chunks come and go with the data; all is given back. */
+static void test_budget(void)
+{
+	struct l2s_budget b = {.limit = 2 * CONN_COST + (32 << 10)};
+	struct l2s_quic_params bp = {.budget = &b};
+	struct ep *srv = ep_new("budget-server", &bp), *cli = ep_new("client", NULL);
+	struct sockaddr_in srv_addr = ep_addr(srv);
+	struct l2s_quic_stats st;
+	struct pair p1, p2;
+	uint64_t used;
+
+	CHECK(connect_to(&p1, cli, srv, &srv_addr));
+	CHECK(connect_to(&p2, cli, srv, &srv_addr));
+	if (!p1.eb || !p2.eb)
+		return;
+	CHECK(b.used >= 2 * CONN_COST && b.used <= b.limit);
+	{
+		uint32_t c3;
+		struct peer_end *e3;
+
+		CHECK(l2s_quic_connect(cli->q, (struct sockaddr *)&srv_addr, sizeof(srv_addr), now_ms(), &c3) ==
+		      L2S_OK);
+		e3 = end_of(cli, c3);
+		CHECK(run_until(is_closed, e3, 5000));
+		CHECK(e3->close_reason == L2S_QUIC_CLOSE_PEER && !e3->close_app && e3->close_code == 0x2);
+		l2s_quic_get_stats(srv->q, &st);
+		CHECK(st.refused_budget == 1 && st.refused_full == 0);
+	}
+
+	/* 48 KiB to each: the trusted connection takes it past the limit,
+	 * the untrusted one is shed */
+	CHECK(l2s_quic_trust(srv->q, p1.eb->conn) == L2S_OK);
+	memset(msgbuf, 7, 48 << 10);
+	p1.eb->seed = p2.eb->seed = 0;
+	CHECK(l2s_quic_send(cli->q, p1.ca, msgbuf, 48 << 10) == L2S_OK);
+	{
+		struct peer_end *w[2] = {p1.eb, (void *)(uintptr_t)1};
+
+		CHECK(run_until(got_n, w, 5000) && p1.eb->rx == 1 && p1.eb->last_len == 48 << 10 && !p1.eb->closed);
+	}
+	CHECK(l2s_quic_send(cli->q, p2.ca, msgbuf, 48 << 10) == L2S_OK);
+	CHECK(run_until(is_closed, p2.ea, 5000));
+	CHECK(p2.ea->close_reason == L2S_QUIC_CLOSE_PEER && p2.ea->close_app && p2.ea->close_code == L2S_QUIC_APP_SHED);
+	CHECK(p2.eb->closed && p2.eb->close_reason == L2S_QUIC_CLOSE_SHED);
+	l2s_quic_get_stats(srv->q, &st);
+	CHECK(st.shed_budget == 1);
+	CHECK(!p1.eb->closed);
+
+	/* one whole chunk sent and acknowledged: drawn, then given back */
+	run_for(1500); /* the shed connection's closing period ends */
+	used = b.used;
+	CHECK(used == CONN_COST);
+	CHECK(l2s_quic_send(srv->q, p1.eb->conn, msgbuf, (16 << 10) - 4) == L2S_OK);
+	CHECK(b.used == used + (16 << 10));
+	CHECK(run_until(queue_empty, &p1, 5000));
+	CHECK(b.used == used);
+	ep_remove(cli);
+	ep_remove(srv);
+	CHECK(b.used == 0); /* every byte drawn was given back */
+}
+
 /* Keepalive holds an idle connection open; a vanished peer ends in IDLE. */
 static void test_keepalive_idle(void)
 {
@@ -793,5 +865,6 @@ int main(void)
 	test_retry_full_migrate();
 	test_keepalive_idle();
 	test_own_socket();
+	test_budget();
 	return tu_finish("test_quic");
 }

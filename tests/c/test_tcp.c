@@ -306,6 +306,55 @@ static void test_shedding(void)
 	l2s_tcp_free(D.t);
 }
 
+static void reclaim(void *t, uint64_t n)
+{
+	l2s_tcp_reclaim(t, n);
+}
+
+/* A session's send needs the budget that an untrusted connection holds
+ * (half a message it never finishes): that connection is shed for it (as
+ * the loop, the budget's owner, has it). */
+static void test_reclaim(void)
+{
+	struct sockaddr_in any = loopback(0);
+	struct l2s_budget budget = {.limit = 128 << 10};
+	struct l2s_tcp_params p = {.sock_sndbuf = 4096, .sock_rcvbuf = 4096, .budget = &budget};
+	struct ep E = { .untrusting = 1 };
+	struct l2s_tcp_stats st;
+	uint8_t half[4 + 60000] = {0};
+	uint32_t be;
+	int holder, session, rc;
+
+	CHECK(l2s_tcp_new(&E.t, (struct sockaddr *)&any, sizeof(any), &p) == L2S_OK);
+	if (!E.t)
+		return;
+	budget.reclaim = reclaim;
+	budget.ctx = E.t;
+	eps[neps++] = &E;
+	holder = raw_client(&E, 4);
+	session = raw_client(&E, 5);
+	WAIT_FOR(E.nrec == 2 && E.recs[0].connected && E.recs[1].connected);
+	be = htonl(65000); /* announces 65,000 bytes, sends 60,000 */
+	memcpy(half, &be, 4);
+	CHECK(write(holder, half, sizeof(half)) == (ssize_t)sizeof(half));
+	WAIT_FOR(budget.used >= 60000);
+	CHECK(l2s_tcp_trust(E.t, E.recs[1].conn) == L2S_OK);
+	/* the session's peer does not read: its queue fills the budget */
+	while ((rc = l2s_tcp_send(E.t, E.recs[1].conn, make_msg(0, 60), 1200)) == L2S_OK)
+		;
+	l2s_tcp_get_stats(E.t, &st);
+	/* more queued than fitted beside the holder's 60,000 */
+	CHECK(rc == L2S_ERR_QUEUE_FULL && st.held_bytes > budget.limit - 60000 && budget.used <= budget.limit);
+	CHECK(st.shed_budget == 1);
+	pump(5); /* the shed connection's CLOSED event */
+	CHECK(E.recs[0].closed && E.recs[0].reason == L2S_TCP_CLOSE_SHED && !E.recs[1].closed);
+	close(holder);
+	close(session);
+	neps--;
+	l2s_tcp_free(E.t);
+	CHECK(budget.used == 0); /* every byte drawn was given back */
+}
+
 int main(void)
 {
 	struct sockaddr_in any = loopback(0);
@@ -521,5 +570,6 @@ int main(void)
 			l2s_tcp_free(eps[i]->t);
 	neps = 0;
 	test_shedding();
+	test_reclaim();
 	return tu_finish("test_tcp");
 }
