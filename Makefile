@@ -62,15 +62,15 @@ FUZZ_SECONDS ?= 60
 FUZZ := $(BUILD)/fuzz
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fno-sanitize-recover=all -Wall -Wextra -Werror -Icsrc -Icsrc/include -Itests/fuzz
-FUZZ_DEPS := csrc/wire.c csrc/wire.h csrc/discovery_wire.c csrc/discovery.h csrc/include/l2s.h tests/fuzz/roundtrip.h
+FUZZ_DEPS := csrc/wire/wire.c csrc/wire/wire.h csrc/transport/discovery_wire.c csrc/transport/discovery.h csrc/include/l2s.h tests/fuzz/roundtrip.h
 
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire.c csrc/discovery_wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire/wire.c csrc/transport/discovery_wire.c -o $@
 
 $(FUZZ)/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire.c csrc/discovery_wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire/wire.c csrc/transport/discovery_wire.c -o $@
 
 # The engine harness (fuzz_node: a node with an established session) needs
 # the whole library: CMake builds it with the fuzzer's coverage
@@ -80,7 +80,7 @@ FUZZ_LIB := $(FUZZ)/lib
 FUZZ_NODE_DEPS := tests/fuzz/node_fixture.h $(FUZZ_LIB)/libl2s.a
 FUZZ_LIB_LINK = $$(tr ';' ' ' < $(FUZZ_LIB)/l2s-link.txt)
 
-$(FUZZ_LIB)/libl2s.a: $(wildcard csrc/*.c csrc/*.h csrc/include/*.h) CMakeLists.txt
+$(FUZZ_LIB)/libl2s.a: $(shell find csrc -name "*.[ch]") CMakeLists.txt
 	CC=clang cmake -G Ninja -DCMAKE_BUILD_TYPE=Debug -DL2S_BUILD_TESTS=OFF -DL2S_SANITIZE=ON \
 		-DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -S . -B $(FUZZ_LIB) >/dev/null
 	cmake --build $(FUZZ_LIB) --target l2s

@@ -21,7 +21,7 @@ class CMakeCoreBuild(build_ext):
         # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so it is required here.
         subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
                                "-DL2S_BUILD_TESTS=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}"])
-        subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s_quic", "-j",
+        subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s_loop", "-j",
                                str(os.cpu_count() or 1)])
         with open(os.path.join(build_dir, "l2s-link.txt")) as f:
             items = [x for x in f.read().strip().split(";") if x]
@@ -37,7 +37,7 @@ class CMakeCoreBuild(build_ext):
 core = Extension(
     "l2sess._core",
     sources=["l2sess/_core.pyx"],
-    include_dirs=["csrc/include", "csrc"],
+    include_dirs=["csrc/include"],  # the public headers only
     extra_compile_args=["-O2"],
 )
 

@@ -39,14 +39,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "bundle.h"
-#include "handshake.h"
-#include "keypair.h"
+#include "handshake/bundle.h"
+#include "handshake/handshake.h"
+#include "engine/keypair.h"
 #include "l2s.h"
-#include "node.h"
-#include "prekey.h"
-#include "rng.h"
-#include "xwing.h"
+#include "engine/node.h"
+#include "handshake/prekey.h"
+#include "crypto/rng.h"
+#include "crypto/xwing.h"
 
 /* ---- counting allocator --------------------------------------------------- */
 

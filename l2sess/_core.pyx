@@ -927,7 +927,7 @@ cdef object _event(const l2s_event *ev):
     )
 
 
-# ---- the event loop (csrc/loop.h) ---------------------------------------------------
+# ---- the event loop (csrc/include/l2s_loop.h) ---------------------------------------------------
 
 cdef extern from *:
     """
@@ -1034,7 +1034,7 @@ cdef tuple _event_tuple(const l2s_loop_event *ev):
 
 
 cdef class Loop:
-    """The C event loop (csrc/loop.h): one node, its QUIC and μTCP endpoints,
+    """The C event loop (csrc/include/l2s_loop.h): one node, its QUIC and μTCP endpoints,
     discovery and timers, driven by epoll on the thread that calls run().
 
     Every other method may be called from any thread while run() is waiting

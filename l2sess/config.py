@@ -11,7 +11,7 @@ The loader, docs/NODE.md and tests/python/test_config.py all follow it.
     cfg["node"]["listen"], cfg["session"], cfg["loop"], cfg["peers"]
 
 The [session] keys are SessionConfig (struct l2s_config) and the [loop]
-keys l2s_loop_params (csrc/loop.h); the rules between keys that the C code
+keys l2s_loop_params (csrc/include/l2s_loop.h); the rules between keys that the C code
 checks or silently corrects (l2s_config_check, params_fill) are checked
 here too, so that an invalid combination is refused with both keys named.
 """
@@ -77,7 +77,7 @@ U64 = (1 << 64) - 1
 MS_PER_DAY = 24 * 3600 * 1000
 # sun_path of struct sockaddr_un is 108 bytes with its terminating NUL.
 MAX_SOCKET_PATH = 107
-# L2S_LOOP_MAX_PEERS (csrc/loop.h).
+# L2S_LOOP_MAX_PEERS (csrc/include/l2s_loop.h).
 MAX_PEERS = 4096
 
 NODE = {
@@ -171,7 +171,7 @@ TABLES = {"node": NODE, "session": SESSION, "loop": LOOP}
 
 # Rules between two keys of a table: (key, "<" or ">=", other key). The
 # [session] ones are l2s_config_check's; reconnect_max_ms >= reconnect_base_ms
-# is what params_fill (csrc/loop.c) would otherwise correct silently, and a
+# is what params_fill (csrc/loop/loop.c) would otherwise correct silently, and a
 # keep-alive no shorter than the idle timeout lets connections time out.
 SESSION_RULES = (("rotation_window", "<", "ttl"), ("heartbeat_reply_timeout", "<", "heartbeat_interval"),
                  ("backoff_max", ">=", "backoff_base"))

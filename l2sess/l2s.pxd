@@ -235,7 +235,7 @@ cdef extern from "l2s.h" nogil:
     int l2s_session_close(l2s_node *node, uint32_t handle, uint64_t now_ms)
 
 
-# ---- the event loop (csrc/loop.h; in the QUIC library) -------------------------
+# ---- the event loop (csrc/include/l2s_loop.h; library l2s_loop) -------------------------
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -244,7 +244,7 @@ cdef extern from "<sys/socket.h>" nogil:
     struct sockaddr_storage:
         unsigned short ss_family
 
-cdef extern from "quic.h" nogil:
+cdef extern from "l2s_transport.h" nogil:
     struct l2s_quic_params:
         uint64_t idle_timeout_ms
         uint64_t keepalive_ms
@@ -259,7 +259,7 @@ cdef extern from "quic.h" nogil:
         uint64_t own_socket_failures, refused_budget, shed_budget, budget_full
         uint32_t connections, own_sockets
 
-cdef extern from "tcp.h" nogil:
+cdef extern from "l2s_transport.h" nogil:
     struct l2s_tcp_params:
         uint32_t max_connections
         uint64_t memory_budget
@@ -270,7 +270,7 @@ cdef extern from "tcp.h" nogil:
         uint32_t connections, untrusted
         uint64_t held_bytes, memory_budget
 
-cdef extern from "loop.h" nogil:
+cdef extern from "l2s_loop.h" nogil:
     enum:
         L2S_TRANSPORT_NONE
         L2S_TRANSPORT_QUIC

@@ -1,6 +1,6 @@
 """l2sess.Node: a gateway node on real sockets, driven by the C event loop.
 
-The engine and transports run in C (csrc/loop.h) on a thread of their own
+The engine and transports run in C (csrc/include/l2s_loop.h) on a thread of their own
 with the GIL released; this class is the small control API around them:
 start/stop, connect(did, address), send, events, status. Peers are named by
 DID. `python -m l2sess.node` is the command-line node (l2sess.cli).

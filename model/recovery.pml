@@ -30,7 +30,7 @@
  *      role) from its last checkpoint, which may be older than its last rs.
  *
  * Where the design says nothing, the model does what the engine does
- * (csrc/exchange.c, receive.c, schedule.c), and it adds three rules without
+ * (csrc/engine/exchange.c, receive.c, schedule.c), and it adds three rules without
  * which the design fails (model/README.md, "Findings"; each has a -DFLAW_*
  * switch that restores the design as given):
  *  - colliding full handshakes: P0 (in the engine: e.g. the side with the
@@ -96,7 +96,7 @@
  * Properties (model/README.md; `make model` checks them all):
  *  - safety: every state change is one of the C engine's transitions
  *    (goto_state asserts ALLOWED; tests/python/test_model.py checks ALLOWED
- *    against csrc/state.c); the receiver delivers application messages in
+ *    against csrc/engine/state.c); the receiver delivers application messages in
  *    order, at most once per session and none skipped; an acknowledged
  *    message was delivered; no channel overflows; ids never run out; and
  *    when nothing can move any more, both sides are established under the
@@ -127,7 +127,7 @@
 #define CAP 7         /* messages in flight per direction (MSG_FAULTS below lists 0..CAP-1) */
 #define MAXID 30      /* ids are 1..MAXID (bits of an int) */
 
-/* The engine's session states (csrc/state.c; state_end is its "[*]"). */
+/* The engine's session states (csrc/engine/state.c; state_end is its "[*]"). */
 mtype = { idle, handshake_initiated, handshake_received, established, degraded, rotating, suspended, failed, state_end };
 
 /* What a session is waiting for (P_YIELD: it dropped its own rotation to

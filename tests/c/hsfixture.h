@@ -10,11 +10,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bundle.h"
-#include "handshake.h"
-#include "identity.h"
-#include "prekey.h"
-#include "rng.h"
+#include "handshake/bundle.h"
+#include "handshake/handshake.h"
+#include "handshake/identity.h"
+#include "handshake/prekey.h"
+#include "crypto/rng.h"
 #include "testutil.h"
 
 #define FIX_NOW_S 1800000000ull          /* the tests' Unix time */

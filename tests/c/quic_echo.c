@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "quic.h"
+#include "transport/quic.h"
 #include "netutil.h"
 
 static volatile sig_atomic_t stop;

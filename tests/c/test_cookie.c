@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cookie.h"
+#include "handshake/cookie.h"
 #include "hsfixture.h"
-#include "ratelimit.h"
+#include "lib/ratelimit.h"
 
 static const uint8_t addr_a[4] = { 192, 0, 2, 1 };
 static const uint8_t addr_b[4] = { 192, 0, 2, 2 };

@@ -10,7 +10,7 @@
  * codes that only report a failed public check) are declassified before
  * anything branches on them; each place says why. The library itself
  * declassifies the ML-KEM matrix seed rho and the encapsulation key it
- * generates (see csrc/ct.h).
+ * generates (see csrc/crypto/ct.h).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@
 #endif
 
 #include "l2s.h"
-#include "mlkem.h"
+#include "crypto/mlkem/mlkem.h"
 #include "testutil.h"
 
 #define SECRET(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "delivery.h"
+#include "engine/delivery.h"
 #include "testutil.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 
 /* A delivery state whose peer runs the same config: its first ACK would

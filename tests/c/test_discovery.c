@@ -3,8 +3,8 @@
  * address tokens, signature checks, rate limit and decoder bounds. */
 #include <string.h>
 
-#include "bundle.h"
-#include "discovery.h"
+#include "handshake/bundle.h"
+#include "transport/discovery.h"
 #include "testutil.h"
 
 #define NOW_MS 1000000ull

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cookie.h"
-#include "counter_table.h"
+#include "handshake/cookie.h"
+#include "lib/counter_table.h"
 #include "hsfixture.h"
-#include "kdf.h"
-#include "xwing.h"
+#include "crypto/kdf.h"
+#include "crypto/xwing.h"
 
 /* ---- key schedule: every context string, spelled out here once more ---- */
 

@@ -17,13 +17,13 @@
 
 #include <sodium.h>
 
-#include "cookie.h"
-#include "kdf.h"
+#include "handshake/cookie.h"
+#include "crypto/kdf.h"
 #include "l2s.h"
 #include "nodesim.h"
-#include "prekey.h"
+#include "handshake/prekey.h"
 #include "testutil.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 #ifndef L2S_SOURCE_DIR
 #define L2S_SOURCE_DIR "."

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * The inbox file (csrc/inbox.c, PROTOCOL.md §12): the line format, rotation
+ * The inbox file (csrc/loop/inbox.c, PROTOCOL.md §12): the line format, rotation
  * by size keeping the newest files, a line written whole or not at all when
  * the disk refuses part of it, the errno of a full disk, and no inbox at all.
  */
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "inbox.h"
+#include "loop/inbox.h"
 #include "testutil.h"
 
 static char dir[] = "/tmp/l2s-test-inbox-XXXXXX";

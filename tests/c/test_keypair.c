@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keypair.h"
+#include "engine/keypair.h"
 #include "testutil.h"
 
 static uint8_t k_ab[32], k_ba[32];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The event loop (loop.h) end to end: loops in this process on 127.0.0.1
+/* The event loop (l2s_loop.h) end to end: loops in this process on 127.0.0.1
  * (and [::1]), real crypto, real sockets, driven alternately with
  * l2s_loop_run_once (and once on a thread with l2s_loop_run):
  *  1. QUIC + in-band discovery + handshake, 1,000 messages each way exactly
@@ -35,9 +35,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "discovery.h"
-#include "delivery.h"
-#include "loop.h"
+#include "transport/discovery.h"
+#include "engine/delivery.h"
+#include "l2s_loop.h"
 #include "netutil.h"
 #include "testutil.h"
 
@@ -1432,7 +1432,7 @@ static void test_event_bound(void)
 		queue_peak(&B, base, &peak);
 	}
 	/* (the loop's own events_peak counts earlier tests: DELIVERED events
-	 * of one acknowledgement may go beyond the pause, loop.h) */
+	 * of one acknowledgement may go beyond the pause, l2s_loop.h) */
 	CHECK(peak >= 32 && peak <= 32 + 8);
 	printf("test_loop: held events peaked at %llu (limit 64), %llu of 1500 sent\n", (unsigned long long)peak,
 	       (unsigned long long)x.sent);

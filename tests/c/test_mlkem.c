@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "l2s.h"
-#include "fips202.h"
-#include "mlkem.h"
+#include "crypto/fips202.h"
+#include "crypto/mlkem/mlkem.h"
 #include "testutil.h"
 
 #define EK_BYTES L2S_MLKEM768_EK_BYTES

@@ -5,12 +5,12 @@
  * harness is tests/c/nodesim.h. */
 #include <string.h>
 
-#include "cookie.h"
-#include "kdf.h"
+#include "handshake/cookie.h"
+#include "crypto/kdf.h"
 #include "l2s.h"
-#include "node.h"
+#include "engine/node.h"
 #include "nodesim.h"
-#include "resume.h"
+#include "handshake/resume.h"
 #include "testutil.h"
 
 /* A re-sent HANDSHAKE_INIT replaces the responder's unconfirmed session. The

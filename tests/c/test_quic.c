@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The QUIC transport (csrc/quic.h) over real sockets on 127.0.0.1, driven by
+/* The QUIC transport (csrc/transport/quic.h) over real sockets on 127.0.0.1, driven by
  * a small poll() loop: connect both ways on one socket, channel binding,
  * 1,000 messages each way of 0..65,536 bytes through a relay that also
  * injects corrupted copies and later changes its port (a NAT rebinding),
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "quic.h"
+#include "transport/quic.h"
 #include "testutil.h"
 #include "netutil.h"
 

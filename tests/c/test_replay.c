@@ -4,7 +4,7 @@
  * lies in [highest - 1023, highest] and was not accepted before. */
 #include <string.h>
 
-#include "replay.h"
+#include "engine/replay.h"
 #include "testutil.h"
 
 struct model {

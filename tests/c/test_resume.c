@@ -5,9 +5,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "cookie.h"
+#include "handshake/cookie.h"
 #include "hsfixture.h"
-#include "resume.h"
+#include "handshake/resume.h"
 
 #define NOW 5000000ull
 

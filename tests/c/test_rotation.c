@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "hsfixture.h"
-#include "rotation.h"
+#include "handshake/rotation.h"
 
 static struct fix_peer A, B;
 static struct l2s_session_keys KA, KB; /* A initiated the session */

@@ -25,17 +25,17 @@
 
 #include <sodium.h>
 
-#include "bundle.h"
-#include "cookie.h"
-#include "counter_table.h"
-#include "handshake.h"
-#include "keypair.h"
-#include "node.h"
+#include "handshake/bundle.h"
+#include "handshake/cookie.h"
+#include "lib/counter_table.h"
+#include "handshake/handshake.h"
+#include "engine/keypair.h"
+#include "engine/node.h"
 #include "nodesim.h"
-#include "quarantine.h"
-#include "store.h"
+#include "engine/quarantine.h"
+#include "engine/store.h"
 #include "testutil.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 #define INIT_LEN L2S_HS_INIT_BYTES
 #define RESP_LEN L2S_HS_RESP_BYTES

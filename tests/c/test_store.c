@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "hsfixture.h"
-#include "store.h"
+#include "engine/store.h"
 
 static struct l2s_rng RNG;
 static uint8_t KEY[32], OTHER_KEY[32];

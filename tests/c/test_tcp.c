@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The μTCP transport (csrc/tcp.h) over real sockets on 127.0.0.1, driven by
+/* The μTCP transport (csrc/transport/tcp.h) over real sockets on 127.0.0.1, driven by
  * a small poll() loop: connect, 1,000 messages each way of 0..65,577 bytes
  * through 4 KiB socket buffers (partial reads and writes), QUEUE_FULL
  * back-pressure, an oversized length, junk on a fresh connection, a reset,
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tcp.h"
+#include "transport/tcp.h"
 #include "testutil.h"
 #include "netutil.h"
 

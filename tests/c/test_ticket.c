@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "hsfixture.h"
-#include "nonce_cache.h"
-#include "ticket.h"
+#include "handshake/nonce_cache.h"
+#include "handshake/ticket.h"
 
 #define LIFE 86400000ull
 

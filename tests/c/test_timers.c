@@ -3,8 +3,8 @@
  * earliest (deadline, id) pops first), and the backoff delay. */
 #include <string.h>
 
-#include "backoff.h"
-#include "timers.h"
+#include "lib/backoff.h"
+#include "lib/timers.h"
 #include "testutil.h"
 
 #define N_IDS 1000

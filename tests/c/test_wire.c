@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The wire codecs (csrc/wire.c) against docs/PROTOCOL.md §2-§8: the exact
+/* The wire codecs (csrc/wire/wire.c) against docs/PROTOCOL.md §2-§8: the exact
  * documented bytes, round trips both ways, every truncation and extension,
  * header and field-range violations, encoder refusals, and a deterministic
  * mutation loop over every decoder.
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "wire.h"
+#include "wire/wire.h"
 #include "../fuzz/roundtrip.h"
 
 /* ---- helpers ------------------------------------------------------------- */

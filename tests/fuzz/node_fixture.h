@@ -40,10 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keypair.h"
+#include "engine/keypair.h"
 #include "l2s.h"
-#include "node.h"
-#include "wire.h"
+#include "engine/node.h"
+#include "wire/wire.h"
 
 enum { NF_RX_A, NF_FRAME_A, NF_TICK, NF_PUMP, NF_SEND, NF_RX_B, NF_CTRL, NF_DROP };
 enum {

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "discovery.h"
-#include "wire.h"
+#include "transport/discovery.h"
+#include "wire/wire.h"
 
 /* A decoder broke its contract (wrote its output on failure, or returned
  * something other than L2S_OK or L2S_ERR_DECODE). */

@@ -1,6 +1,6 @@
 """model/recovery.pml (the SPIN model of session recovery) against the C engine.
 
-The model's session states must be the engine's (csrc/state.c, read through
+The model's session states must be the engine's (csrc/engine/state.c, read through
 l2sess._core as tests/python/test_state_machine.py does), and every
 transition the model can take must be one of the engine's: the model changes
 a state only through goto_state / goto_half, which assert ALLOWED(from, to)

@@ -36,7 +36,7 @@
 #include <string.h>
 
 #include "l2s.h"
-#include "node.h" /* white-box, for check_nonce only: which key pair sealed a frame */
+#include "engine/node.h" /* white-box, for check_nonce only: which key pair sealed a frame */
 
 #define MAX_NODES 4
 #define MAX_HANDLES 8   /* live sessions a node may hold for one peer */
@@ -932,7 +932,7 @@ static void random_faults(void)
 }
 
 /* The transports' own view: a failed one is reported down a little later and
- * the driver falls back to the other (loop.h: fallback), then returns. */
+ * the driver falls back to the other (l2s_loop.h: fallback), then returns. */
 static void transport_watch(void)
 {
 	for (int i = 0; i < P.nodes; i++) {
