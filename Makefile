@@ -62,15 +62,15 @@ FUZZ_SECONDS ?= 60
 FUZZ := $(BUILD)/fuzz
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fno-sanitize-recover=all -Wall -Wextra -Werror -Icsrc -Icsrc/include -Itests/fuzz
-FUZZ_DEPS := csrc/wire/wire.c csrc/wire/wire.h csrc/transport/discovery_wire.c csrc/transport/discovery.h csrc/include/l2s.h tests/fuzz/roundtrip.h
+FUZZ_DEPS := csrc/wire/wire.c csrc/wire/frame.c csrc/wire/wire.h csrc/wire/wire_internal.h csrc/transport/discovery_wire.c csrc/transport/discovery.h csrc/include/l2s.h tests/fuzz/roundtrip.h
 
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire/wire.c csrc/transport/discovery_wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< csrc/wire/wire.c csrc/wire/frame.c csrc/transport/discovery_wire.c -o $@
 
 $(FUZZ)/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_DEPS)
 	@mkdir -p $(FUZZ)
-	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire/wire.c csrc/transport/discovery_wire.c -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=address,undefined $< csrc/wire/wire.c csrc/wire/frame.c csrc/transport/discovery_wire.c -o $@
 
 # The engine harness (fuzz_node: a node with an established session) needs
 # the whole library: CMake builds it with the fuzzer's coverage
@@ -159,10 +159,10 @@ sim-long: deps
 	SEEDS=$(or $(LONG_SEEDS),1000000) OUT=$(or $(SIM_OUT),$(BUILD)/sim-long) scripts/sim-long.sh $(BUILD)/native/sim
 
 demo: build
-	$(PY) -m l2sess.demo
+	$(PY) examples/demo.py
 
 simdemo: build
-	$(PY) -m l2sess.simdemo
+	$(PY) examples/simdemo.py
 
 clean:
 	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info

@@ -3,7 +3,7 @@
 The session API of SPEC-018 §5 (l2sess.session): establish(), resume(),
 accept(), tick(), Session, SessionConfig, State, Context, SessionManager, the
 events and the typed errors; identities and DID documents (l2sess.identity);
-test doubles (l2sess.mock); the crypto layer (l2sess.crypto).
+test doubles (l2sess.testing.mock); the crypto layer (l2sess.crypto).
 """
 __version__ = "0.1.0"
 

@@ -18,11 +18,11 @@ at WARNING.
 
 Times: `ctx.time.now()` is seconds (float). The same clock gives the expiry
 of prekey bundles (Unix seconds), so a real node uses the wall clock
-(`SystemClock`) and a simulation a `l2sess.mock.ManualClock`. The engine gets
+(`SystemClock`) and a simulation a `l2sess.testing.mock.ManualClock`. The engine gets
 whole milliseconds, offset by 1 ms (`ENGINE_EPOCH_MS`) because it reserves
 the value 0 for "not set".
 
-Transports (duck-typed; `l2sess.mock.MockTransport` is one) have:
+Transports (duck-typed; `l2sess.testing.mock.MockTransport` is one) have:
     kind: str                 e.g. "quic" (primary) or "utcp" (fallback)
     address: str              this endpoint's address
     send(dest, data)          one datagram / framed message to dest

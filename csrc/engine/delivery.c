@@ -3,12 +3,9 @@
  * list ordered by retransmission deadline, and a seq-ordered reorder buffer.
  * Every list operation is O(1) except inserts that search from the tail
  * (new deadlines and new seqs are nearly always the largest) and ACK
- * processing, which is O(messages freed + 64). */
-#include <stdlib.h>
-#include <string.h>
-
-#include "engine/delivery.h"
-#include "wire/wire.h"
+ * processing, which is O(messages freed + 64). Export, import and SYNC are
+ * in delivery_export.c. */
+#include "engine/delivery_internal.h"
 
 #define RTO_CLAMP_MS ((uint32_t)1 << 31)
 
@@ -19,7 +16,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 
 /* ---- message allocation and the two kinds of list ---------------------- */
 
-static struct l2s_dmsg *msg_new(uint64_t seq, const uint8_t *data, size_t len, uint32_t rto_ms)
+struct l2s_dmsg *delivery_msg_new(uint64_t seq, const uint8_t *data, size_t len, uint32_t rto_ms)
 {
 	struct l2s_dmsg *m = malloc(sizeof(*m) + len);
 
@@ -41,7 +38,7 @@ static void msg_free(struct l2s_dmsg *m)
 }
 
 /* Seq-ordered lists (send queue, reorder buffer) link through prev/next. */
-static void list_insert_after(struct l2s_dlist *l, struct l2s_dmsg *pos, struct l2s_dmsg *m)
+void delivery_list_insert_after(struct l2s_dlist *l, struct l2s_dmsg *pos, struct l2s_dmsg *m)
 {
 	m->prev = pos;
 	m->next = pos ? pos->next : l->head;
@@ -102,7 +99,7 @@ static void flight_unlink(struct l2s_dlist *l, struct l2s_dmsg *m)
 	m->fprev = m->fnext = NULL;
 }
 
-static void free_list(struct l2s_dlist *l)
+void delivery_free_list(struct l2s_dlist *l)
 {
 	struct l2s_dmsg *m = l->head, *next;
 
@@ -115,7 +112,7 @@ static void free_list(struct l2s_dlist *l)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static void reset_state(struct l2s_delivery *d)
+void delivery_reset_state(struct l2s_delivery *d)
 {
 	d->next_seq = 1;
 	d->sync_base = 0;
@@ -152,14 +149,14 @@ void l2s_delivery_init(struct l2s_delivery *d, const struct l2s_config *cfg)
 	d->bytes_limit = cfg->send_queue_bytes_limit;
 	d->queue_limit = cfg->send_queue_limit;
 	d->reorder_window = cfg->reorder_window;
-	reset_state(d);
+	delivery_reset_state(d);
 }
 
 void l2s_delivery_free(struct l2s_delivery *d)
 {
-	free_list(&d->queue);
-	free_list(&d->reorder);
-	reset_state(d);
+	delivery_free_list(&d->queue);
+	delivery_free_list(&d->reorder);
+	delivery_reset_state(d);
 }
 
 /* ---- send side ----------------------------------------------------------- */
@@ -176,10 +173,10 @@ int l2s_delivery_enqueue(struct l2s_delivery *d, const uint8_t *msg, size_t len,
 		return L2S_ERR_QUEUE_FULL;
 	if (d->next_seq >= L2S_DELIVERY_MAX_SEQ)
 		return L2S_ERR_STATE;
-	m = msg_new(d->next_seq, msg, len, d->rto_base_ms);
+	m = delivery_msg_new(d->next_seq, msg, len, d->rto_base_ms);
 	if (!m)
 		return L2S_ERR_NOMEM;
-	list_insert_after(&d->queue, d->queue.tail, m);
+	delivery_list_insert_after(&d->queue, d->queue.tail, m);
 	if (!d->first_unsent)
 		d->first_unsent = m;
 	d->queued++;
@@ -426,7 +423,7 @@ void l2s_delivery_announced(struct l2s_delivery *d)
 	d->announce = 0;
 }
 
-static int stream_named(const uint8_t id[L2S_STREAM_ID_BYTES])
+int delivery_stream_named(const uint8_t id[L2S_STREAM_ID_BYTES])
 {
 	uint8_t acc = 0;
 
@@ -437,7 +434,7 @@ static int stream_named(const uint8_t id[L2S_STREAM_ID_BYTES])
 
 void l2s_delivery_begin_stream(struct l2s_delivery *d, const uint8_t id[L2S_STREAM_ID_BYTES])
 {
-	if (!stream_named(d->tx_stream))
+	if (!delivery_stream_named(d->tx_stream))
 		memcpy(d->tx_stream, id, L2S_STREAM_ID_BYTES);
 }
 
@@ -459,7 +456,7 @@ void l2s_delivery_sync_sent(struct l2s_delivery *d, uint64_t now_ms)
 /* ---- receive side -------------------------------------------------------- */
 
 /* Delivers the first held message; the stream continues after it. */
-static void deliver_held(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
+void delivery_deliver_held(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
 {
 	struct l2s_dmsg *m = d->reorder.head;
 
@@ -472,12 +469,12 @@ static void deliver_held(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *
 }
 
 /* Delivers held messages that have become next in line. */
-static int drain_reorder(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
+int delivery_drain_reorder(struct l2s_delivery *d, l2s_deliver_fn *deliver, void *ctx)
 {
 	int n = 0;
 
 	while (d->reorder.head && d->reorder.head->seq == d->next_expected) {
-		deliver_held(d, deliver, ctx);
+		delivery_deliver_held(d, deliver, ctx);
 		n++;
 	}
 	return n;
@@ -498,12 +495,12 @@ static int hold(struct l2s_delivery *d, uint64_t seq, const uint8_t *data, size_
 		d->rx_dropped++;
 		return L2S_OK;
 	}
-	m = msg_new(seq, data, len, 0);
+	m = delivery_msg_new(seq, data, len, 0);
 	if (!m) {
 		d->rx_dropped++;
 		return L2S_ERR_NOMEM;
 	}
-	list_insert_after(&d->reorder, pos, m);
+	delivery_list_insert_after(&d->reorder, pos, m);
 	d->buffered++;
 	d->buffered_bytes += len;
 	return L2S_OK;
@@ -532,7 +529,7 @@ int l2s_delivery_on_data(struct l2s_delivery *d, uint64_t seq, const uint8_t *da
 	if (seq == d->next_expected) {
 		d->next_expected++;
 		deliver(ctx, seq, data, len);
-		return 1 + drain_reorder(d, deliver, ctx);
+		return 1 + delivery_drain_reorder(d, deliver, ctx);
 	}
 	if (seq - d->next_expected > d->reorder_window) {
 		d->rx_dropped++;
@@ -566,7 +563,7 @@ void l2s_delivery_refuse(struct l2s_delivery *d, uint64_t seq)
 {
 	if (seq && seq < d->next_expected)
 		d->next_expected = seq;
-	free_list(&d->reorder);
+	delivery_free_list(&d->reorder);
 	d->buffered = 0;
 	d->buffered_bytes = 0;
 	d->rx_refusing = 1;
@@ -589,269 +586,7 @@ void l2s_delivery_set_peer_window(struct l2s_delivery *d, uint32_t window, uint3
 	d->peer_window_bytes = window_bytes;
 }
 
-/* ---- export and import --------------------------------------------------- */
-
-#define EXPORT_FIXED (1 + 2 * L2S_STREAM_ID_BYTES + 8 + 8 + 4 + 4)
-#define RECORD_HEADER (8 + 4)
-
-static size_t list_size(const struct l2s_dlist *l)
-{
-	size_t n = 0;
-
-	for (const struct l2s_dmsg *m = l->head; m; m = m->next)
-		n += RECORD_HEADER + m->len;
-	return n;
-}
-
-size_t l2s_delivery_export_size(const struct l2s_delivery *d)
-{
-	return EXPORT_FIXED + list_size(&d->queue) + list_size(&d->reorder);
-}
-
-static uint8_t *put_list(uint8_t *p, const struct l2s_dlist *l, uint32_t count)
-{
-	l2s_put_u32(p, count);
-	p += 4;
-	for (const struct l2s_dmsg *m = l->head; m; m = m->next) {
-		l2s_put_u64(p, m->seq);
-		l2s_put_u32(p + 8, m->len);
-		memcpy(p + RECORD_HEADER, m->data, m->len);
-		p += RECORD_HEADER + m->len;
-	}
-	return p;
-}
-
-/* next_seq as a checkpoint records it: seq_reserve ahead, so that seqs used
- * after the checkpoint are not used again by whoever restores it. */
-static uint64_t reserved_next_seq(const struct l2s_delivery *d, uint64_t seq_reserve)
-{
-	if (seq_reserve > L2S_DELIVERY_MAX_SEQ - d->next_seq)
-		return L2S_DELIVERY_MAX_SEQ;
-	return d->next_seq + seq_reserve;
-}
-
-int l2s_delivery_export(const struct l2s_delivery *d, uint64_t seq_reserve, uint8_t *out, size_t cap,
-			size_t *len)
-{
-	size_t need = l2s_delivery_export_size(d);
-	uint8_t *p = out;
-
-	*len = need;
-	if (cap < need)
-		return L2S_ERR_LENGTH;
-	*p++ = L2S_DELIVERY_EXPORT_VERSION;
-	memcpy(p, d->tx_stream, L2S_STREAM_ID_BYTES);
-	memcpy(p + L2S_STREAM_ID_BYTES, d->rx_stream, L2S_STREAM_ID_BYTES);
-	p += 2 * L2S_STREAM_ID_BYTES;
-	l2s_put_u64(p, reserved_next_seq(d, seq_reserve));
-	l2s_put_u64(p + 8, d->next_expected);
-	p = put_list(p + 16, &d->queue, d->queued);
-	put_list(p, &d->reorder, d->buffered);
-	return L2S_OK;
-}
-
-int l2s_delivery_export_rx_stream(const uint8_t *in, size_t len, uint8_t out[L2S_STREAM_ID_BYTES])
-{
-	if (len < 1 + 2 * L2S_STREAM_ID_BYTES || in[0] != L2S_DELIVERY_EXPORT_VERSION)
-		return L2S_ERR_DECODE;
-	memcpy(out, in + 1 + L2S_STREAM_ID_BYTES, L2S_STREAM_ID_BYTES);
-	return L2S_OK;
-}
-
-/* A bounds-checked reader over the import buffer. */
-struct reader {
-	const uint8_t *p;
-	size_t left;
-};
-
-static int read_u64(struct reader *r, uint64_t *v)
-{
-	if (r->left < 8)
-		return L2S_ERR_DECODE;
-	*v = l2s_get_u64(r->p);
-	r->p += 8;
-	r->left -= 8;
-	return L2S_OK;
-}
-
-static int read_u32(struct reader *r, uint32_t *v)
-{
-	if (r->left < 4)
-		return L2S_ERR_DECODE;
-	*v = l2s_get_u32(r->p);
-	r->p += 4;
-	r->left -= 4;
-	return L2S_OK;
-}
-
-/* Reads one list of records whose seqs ascend strictly inside (lo, hi);
- * appends copies to l and returns their payload bytes through *bytes. */
-static int read_list(struct reader *r, struct l2s_dlist *l, uint64_t lo, uint64_t hi, uint32_t rto_ms,
-		     uint32_t *count, uint64_t *bytes)
-{
-	uint32_t n, len;
-	uint64_t seq, prev = lo;
-
-	*count = 0;
-	*bytes = 0;
-	if (read_u32(r, &n) != L2S_OK)
-		return L2S_ERR_DECODE;
-	for (uint32_t i = 0; i < n; i++) {
-		struct l2s_dmsg *m;
-
-		if (read_u64(r, &seq) != L2S_OK || read_u32(r, &len) != L2S_OK)
-			return L2S_ERR_DECODE;
-		if (seq <= prev || seq >= hi || len > L2S_MAX_PAYLOAD || len > r->left)
-			return L2S_ERR_DECODE;
-		m = msg_new(seq, r->p, len, rto_ms);
-		if (!m)
-			return L2S_ERR_NOMEM;
-		list_insert_after(l, l->tail, m);
-		r->p += len;
-		r->left -= len;
-		prev = seq;
-		(*count)++;
-		*bytes += len;
-	}
-	return L2S_OK;
-}
-
-static int import_body(struct l2s_delivery *d, struct reader *r)
-{
-	uint64_t next_seq, next_expected;
-	int err;
-
-	if (r->left < 1 + 2 * L2S_STREAM_ID_BYTES || r->p[0] != L2S_DELIVERY_EXPORT_VERSION)
-		return L2S_ERR_DECODE;
-	memcpy(d->tx_stream, r->p + 1, L2S_STREAM_ID_BYTES);
-	memcpy(d->rx_stream, r->p + 1 + L2S_STREAM_ID_BYTES, L2S_STREAM_ID_BYTES);
-	r->p += 1 + 2 * L2S_STREAM_ID_BYTES;
-	r->left -= 1 + 2 * L2S_STREAM_ID_BYTES;
-	if (read_u64(r, &next_seq) != L2S_OK || read_u64(r, &next_expected) != L2S_OK)
-		return L2S_ERR_DECODE;
-	if (next_seq == 0 || next_seq > L2S_DELIVERY_MAX_SEQ || next_expected == 0 ||
-	    next_expected > L2S_DELIVERY_MAX_SEQ)
-		return L2S_ERR_DECODE;
-	d->next_seq = next_seq;
-	d->next_expected = next_expected;
-	err = read_list(r, &d->queue, 0, next_seq, d->rto_base_ms, &d->queued, &d->queued_bytes);
-	if (err != L2S_OK)
-		return err;
-	err = read_list(r, &d->reorder, next_expected, L2S_DELIVERY_MAX_SEQ, 0, &d->buffered,
-			&d->buffered_bytes);
-	if (err != L2S_OK)
-		return err;
-	return r->left == 0 ? L2S_OK : L2S_ERR_DECODE;
-}
-
-int l2s_delivery_import(struct l2s_delivery *d, const uint8_t *in, size_t len)
-{
-	struct reader r = { .p = in, .left = len };
-	int err;
-
-	if (d->queue.head || d->reorder.head || d->next_seq != 1 || d->next_expected != 1)
-		return L2S_ERR_STATE;
-	err = import_body(d, &r);
-	if (err != L2S_OK) {
-		l2s_delivery_free(d);
-		return err;
-	}
-	d->first_unsent = d->queue.head;
-	d->ack_pending = 1;
-	/* The checkpoint may be stale: the seqs between what the peer has and
-	 * next_seq may never come. The peer learns to step over them. */
-	d->sync_base = d->next_seq;
-	d->sync_due_ms = 0;
-	d->sync_rto_ms = d->rto_base_ms;
-	return L2S_OK;
-}
-
 uint64_t l2s_delivery_send_base(const struct l2s_delivery *d)
 {
 	return d->queue.head ? d->queue.head->seq : d->next_seq;
-}
-
-static void reset_receive(struct l2s_delivery *d)
-{
-	free_list(&d->reorder);
-	d->buffered = 0;
-	d->buffered_bytes = 0;
-	d->next_expected = 1;
-}
-
-int l2s_delivery_sync(struct l2s_delivery *d, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t send_base,
-		      l2s_deliver_fn *deliver, void *ctx)
-{
-	int n = 0;
-
-	if (send_base == 0 || send_base > L2S_DELIVERY_MAX_SEQ || !stream_named(stream))
-		return 0;
-	if (memcmp(stream, d->rx_stream, L2S_STREAM_ID_BYTES) != 0) {
-		/* Another stream than the one we counted (the peer lost the old
-		 * one) starts from nothing; a first name changes nothing. */
-		if (stream_named(d->rx_stream))
-			reset_receive(d);
-		memcpy(d->rx_stream, stream, L2S_STREAM_ID_BYTES);
-	}
-	d->rx_unsure = 0;
-	/* Answered even when it changes nothing: the sender re-sends its SYNC
-	 * until an ACK shows next_expected at or past it. */
-	d->ack_pending = 1;
-	/* Everything below the peer's send base was acknowledged by us (or by
-	 * the state we lost, or skipped by its restore): nothing below it will
-	 * ever be sent again. */
-	if (send_base <= d->next_expected)
-		return 0;
-	/* What we hold below send_base the sender will not send again (a
-	 * restored sender skipped it):
-	 * deliver it, in order, stepping over the seqs that will never come. */
-	while (d->reorder.head && d->reorder.head->seq < send_base) {
-		deliver_held(d, deliver, ctx);
-		n++;
-	}
-	d->next_expected = send_base;
-	return n + drain_reorder(d, deliver, ctx);
-}
-
-/* Appends what src holds to dst's queue, with dst's next seqs; src is left
- * empty. Queue limits do not apply: accepted messages are never dropped. */
-static void move_queue(struct l2s_delivery *dst, struct l2s_delivery *src)
-{
-	struct l2s_dmsg *m, *next;
-
-	for (m = src->queue.head; m; m = next) {
-		next = m->next;
-		m->prev = m->next = m->fprev = m->fnext = NULL;
-		m->seq = dst->next_seq++;
-		m->sends = 0;
-		m->parked = 0;
-		m->sacked = 0;
-		m->rto_ms = dst->rto_base_ms;
-		list_insert_after(&dst->queue, dst->queue.tail, m);
-		dst->queued++;
-		dst->queued_bytes += m->len;
-		if (!dst->first_unsent)
-			dst->first_unsent = m;
-	}
-	src->queue.head = src->queue.tail = NULL;
-	l2s_delivery_free(src);
-}
-
-void l2s_delivery_take_over(struct l2s_delivery *d, struct l2s_delivery *old)
-{
-	struct l2s_delivery mine = *d;
-
-	move_queue(old, d);
-	/* d gets old's state and keeps its own limits. */
-	*d = *old;
-	d->rto_base_ms = mine.rto_base_ms;
-	d->rto_max_ms = mine.rto_max_ms;
-	d->bytes_limit = mine.bytes_limit;
-	d->queue_limit = mine.queue_limit;
-	d->reorder_window = mine.reorder_window;
-	d->retransmits = mine.retransmits;
-	d->rx_duplicates = mine.rx_duplicates;
-	d->rx_dropped = mine.rx_dropped;
-	/* old is empty: its lists now belong to d. */
-	reset_state(old);
 }

@@ -39,6 +39,12 @@ struct lheld {
 };
 
 /* One transport connection, named for the engine by a path id. */
+/* Why a probe is out on a path (lpath.probing): the carrier's first (no
+ * valid bundle to start a session with; no answer drops the carrier), or a
+ * refresh of the bundle a live session falls back with (no answer changes
+ * nothing). */
+enum { PROBE_NONE, PROBE_FIRST, PROBE_REFRESH };
+
 struct lpath {
 	uint32_t id;                  /* 0: a free slot */
 	int kind;                     /* enum l2s_transport_kind */
@@ -168,6 +174,7 @@ struct l2s_loop {
 uint64_t l2s_loop_now(void);
 uint64_t l2s_loop_now_us(void);
 uint64_t l2s_loop_unix_s(void);
+void l2s_loop_wake(struct l2s_loop *l);
 
 /* path.c */
 int l2s_loop_paths_init(struct l2s_loop *l);
@@ -203,6 +210,18 @@ void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
 void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
 void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
+
+/* peer.c, within the loop */
+int l2s_peer_wants_connection(const struct lpeer *pe);
+void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
+void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
+void l2s_peer_ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+
+/* race.c, within the loop */
+int l2s_peer_trying(const struct lpeer *pe);
+void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to);
+void l2s_peer_close_try(struct l2s_loop *l, uint32_t *try, uint64_t now);
 
 /* loop_event.c */
 void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);

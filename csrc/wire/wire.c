@@ -6,12 +6,12 @@
  * out only on success. Every encoder validates every field and the capacity
  * before it writes a byte, so a failed call leaves the output untouched and
  * only bytes a decoder accepts are ever produced: decode and encode are exact
- * inverses. No state, no allocation, no crypto: this file links alone (the
- * fuzz harnesses rely on that).
+ * inverses. No state, no allocation, no crypto: this file and frame.c (the
+ * frames inside TRANSPORT) link alone (the fuzz harnesses rely on that).
  */
 #include <string.h>
 
-#include "wire/wire.h"
+#include "wire/wire_internal.h"
 
 /* ---- layouts: the offsets of the PROTOCOL.md tables ---------------------- */
 
@@ -54,24 +54,6 @@ enum {
 	TRANSPORT_COUNTER = 8,
 };
 _Static_assert(L2S_TRANSPORT_HEADER_BYTES == TRANSPORT_COUNTER + 8, "transport layout");
-
-/* §5 frames: type byte, then the body. */
-enum {
-	DATA_HEAD = 1 + 8,
-	ACK_BYTES = 1 + 8 + 8 + 4 + 4,
-	HEARTBEAT_BYTES = 1 + 8,
-	ROTATE_HEAD = 1 + 4 + 4,
-	ROTATE_INIT_BYTES = ROTATE_HEAD + L2S_XWING_PK_BYTES,
-	ROTATE_RESP_BYTES = ROTATE_HEAD + L2S_XWING_CT_BYTES,
-	CONFIRM_BYTES = 1,
-	TICKET_HEAD = 1 + 4 + 2,
-	CLOSE_BYTES = 1 + 1,
-	ERROR_HEAD = 1 + 1 + 1,
-	SYNC_BYTES = 1 + 8 + L2S_STREAM_ID_BYTES,
-};
-_Static_assert(L2S_FRAME_MAX_BYTES == DATA_HEAD + L2S_MAX_PAYLOAD, "frame layout");
-_Static_assert(L2S_TRANSPORT_HEADER_BYTES + L2S_FRAME_MAX_BYTES + L2S_AEAD_TAG_BYTES == L2S_MAX_MESSAGE,
-	       "the largest frame fits the largest message");
 
 /* §8 RESUME_INIT; binder and mac1 follow the ticket. */
 enum {
@@ -168,7 +150,7 @@ static void put_header(uint8_t *out, unsigned int type)
 /* Copies n bytes, or writes zeros for a NULL source (MACs and optional keys
  * the caller fills in later). memmove: re-encoding a decoded struct into its
  * own buffer copies a field onto itself. */
-static void put_bytes(uint8_t *out, const uint8_t *src, size_t n)
+void wire_put_bytes(uint8_t *out, const uint8_t *src, size_t n)
 {
 	if (src)
 		memmove(out, src, n);
@@ -176,7 +158,7 @@ static void put_bytes(uint8_t *out, const uint8_t *src, size_t n)
 		memset(out, 0, n);
 }
 
-static int all_zero(const uint8_t *p, size_t n)
+int wire_all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
 
@@ -188,12 +170,12 @@ static int all_zero(const uint8_t *p, size_t n)
 /* NULL counts as zeros: that is what put_bytes writes for it. */
 static int zero_or_null(const uint8_t *p, size_t n)
 {
-	return !p || all_zero(p, n);
+	return !p || wire_all_zero(p, n);
 }
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or values past
  * U+10FFFF, so the text decodes the same everywhere (Python included). */
-static int utf8_valid(const uint8_t *s, size_t n)
+int wire_utf8_valid(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 
@@ -276,12 +258,12 @@ int l2s_encode_hs_init(uint8_t *out, size_t cap, const struct l2s_hs_init *in, s
 		return L2S_ERR_LENGTH;
 	put_header(out, L2S_MSG_HANDSHAKE_INIT);
 	l2s_put_u32(out + HS_INIT_SENDER, in->sender_index);
-	put_bytes(out + HS_INIT_PREKEY_ID, in->prekey_id, L2S_PREKEY_ID_BYTES);
-	put_bytes(out + HS_INIT_E_PK, in->e_pk, L2S_XWING_PK_BYTES);
-	put_bytes(out + HS_INIT_CT1, in->ct1, L2S_XWING_CT_BYTES);
-	put_bytes(out + L2S_HS_INIT_SEALED_OFF, in->sealed_identity, L2S_HS_INIT_SEALED_BYTES);
-	put_bytes(out + L2S_HS_INIT_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
-	put_bytes(out + L2S_HS_INIT_MAC2_OFF, in->mac2, L2S_MAC_BYTES);
+	wire_put_bytes(out + HS_INIT_PREKEY_ID, in->prekey_id, L2S_PREKEY_ID_BYTES);
+	wire_put_bytes(out + HS_INIT_E_PK, in->e_pk, L2S_XWING_PK_BYTES);
+	wire_put_bytes(out + HS_INIT_CT1, in->ct1, L2S_XWING_CT_BYTES);
+	wire_put_bytes(out + L2S_HS_INIT_SEALED_OFF, in->sealed_identity, L2S_HS_INIT_SEALED_BYTES);
+	wire_put_bytes(out + L2S_HS_INIT_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
+	wire_put_bytes(out + L2S_HS_INIT_MAC2_OFF, in->mac2, L2S_MAC_BYTES);
 	*len = L2S_HS_INIT_BYTES;
 	return L2S_OK;
 }
@@ -296,7 +278,7 @@ int l2s_decode_hs_resp(const uint8_t *msg, size_t len, struct l2s_hs_resp *out)
 		return L2S_ERR_DECODE;
 	/* mac2 is reserved and covered by no MAC: only zeros keep the
 	 * message free of bytes an attacker could flip unnoticed. */
-	if (!all_zero(msg + L2S_HS_RESP_MAC2_OFF, L2S_MAC_BYTES))
+	if (!wire_all_zero(msg + L2S_HS_RESP_MAC2_OFF, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + HS_RESP_SENDER);
 	m.receiver_index = l2s_get_u32(msg + HS_RESP_RECEIVER);
@@ -317,10 +299,10 @@ int l2s_encode_hs_resp(uint8_t *out, size_t cap, const struct l2s_hs_resp *in, s
 	put_header(out, L2S_MSG_HANDSHAKE_RESP);
 	l2s_put_u32(out + HS_RESP_SENDER, in->sender_index);
 	l2s_put_u32(out + HS_RESP_RECEIVER, in->receiver_index);
-	put_bytes(out + HS_RESP_CT2, in->ct2, L2S_XWING_CT_BYTES);
-	put_bytes(out + L2S_HS_RESP_SEALED_OFF, in->sealed_sig, L2S_HS_RESP_SEALED_BYTES);
-	put_bytes(out + L2S_HS_RESP_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
-	put_bytes(out + L2S_HS_RESP_MAC2_OFF, NULL, L2S_MAC_BYTES);
+	wire_put_bytes(out + HS_RESP_CT2, in->ct2, L2S_XWING_CT_BYTES);
+	wire_put_bytes(out + L2S_HS_RESP_SEALED_OFF, in->sealed_sig, L2S_HS_RESP_SEALED_BYTES);
+	wire_put_bytes(out + L2S_HS_RESP_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
+	wire_put_bytes(out + L2S_HS_RESP_MAC2_OFF, NULL, L2S_MAC_BYTES);
 	*len = L2S_HS_RESP_BYTES;
 	return L2S_OK;
 }
@@ -348,8 +330,8 @@ int l2s_encode_cookie_reply(uint8_t *out, size_t cap, const struct l2s_cookie_re
 		return L2S_ERR_LENGTH;
 	put_header(out, L2S_MSG_COOKIE_REPLY);
 	l2s_put_u32(out + COOKIE_RECEIVER, in->receiver_index);
-	put_bytes(out + COOKIE_NONCE, in->nonce, L2S_AEAD_NONCE_BYTES);
-	put_bytes(out + COOKIE_SEALED, in->sealed_cookie, COOKIE_SEALED_BYTES);
+	wire_put_bytes(out + COOKIE_NONCE, in->nonce, L2S_AEAD_NONCE_BYTES);
+	wire_put_bytes(out + COOKIE_SEALED, in->sealed_cookie, COOKIE_SEALED_BYTES);
 	*len = L2S_COOKIE_REPLY_BYTES;
 	return L2S_OK;
 }
@@ -380,257 +362,6 @@ int l2s_encode_transport_header(uint8_t out[L2S_TRANSPORT_HEADER_BYTES], uint32_
 	put_header(out, L2S_MSG_TRANSPORT);
 	l2s_put_u32(out + TRANSPORT_RECEIVER, receiver_index);
 	l2s_put_u64(out + TRANSPORT_COUNTER, counter);
-	return L2S_OK;
-}
-
-/* ---- frames (§5) --------------------------------------------------------- *
- * One decoder and one encoder per frame type. A frame decoder gets the whole
- * plaintext (type byte included) and fills f; l2s_decode_frame publishes f
- * only on success. A frame encoder has already been given enough room.
- */
-
-static int decode_data(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len < DATA_HEAD || len > DATA_HEAD + L2S_MAX_PAYLOAD)
-		return L2S_ERR_DECODE;
-	f->u.data.seq = l2s_get_u64(p + 1);
-	/* seq numbers application messages from 1 (§5 Delivery). */
-	if (f->u.data.seq == 0)
-		return L2S_ERR_DECODE;
-	f->u.data.payload = p + DATA_HEAD;
-	f->u.data.len = len - DATA_HEAD;
-	return L2S_OK;
-}
-
-static int decode_ack(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len != ACK_BYTES)
-		return L2S_ERR_DECODE;
-	f->u.ack.next_expected = l2s_get_u64(p + 1);
-	f->u.ack.sack = l2s_get_u64(p + 9);
-	f->u.ack.window = l2s_get_u32(p + 17);
-	f->u.ack.window_bytes = l2s_get_u32(p + 21);
-	/* seq starts at 1, so the receiver always expects at least 1. */
-	return f->u.ack.next_expected ? L2S_OK : L2S_ERR_DECODE;
-}
-
-static int decode_heartbeat(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len != HEARTBEAT_BYTES)
-		return L2S_ERR_DECODE;
-	f->u.heartbeat.counter = l2s_get_u64(p + 1);
-	return L2S_OK;
-}
-
-/* ROTATE_INIT carries an X-Wing public key, ROTATE_RESP a ciphertext. */
-static int decode_rotate(const uint8_t *p, size_t len, size_t key_bytes, struct l2s_frame *f)
-{
-	if (len != ROTATE_HEAD + key_bytes)
-		return L2S_ERR_DECODE;
-	f->u.rotate.rotation_id = l2s_get_u32(p + 1);
-	f->u.rotate.new_index = l2s_get_u32(p + 5);
-	f->u.rotate.key = p + ROTATE_HEAD;
-	return L2S_OK;
-}
-
-/* SYNC: the sender's lowest unacknowledged seq, which is at least 1, and the
- * id of the stream it numbers, never all zero (§5). */
-static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len != SYNC_BYTES)
-		return L2S_ERR_DECODE;
-	f->u.sync.send_base = l2s_get_u64(p + 1);
-	f->u.sync.stream = p + 9;
-	return f->u.sync.send_base && !all_zero(p + 9, L2S_STREAM_ID_BYTES) ? L2S_OK : L2S_ERR_DECODE;
-}
-
-static int decode_confirm(size_t len)
-{
-	return len == CONFIRM_BYTES ? L2S_OK : L2S_ERR_DECODE;
-}
-
-static int decode_ticket_frame(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	size_t tlen;
-
-	if (len < TICKET_HEAD + 1 || len > TICKET_HEAD + L2S_MAX_TICKET)
-		return L2S_ERR_DECODE;
-	tlen = l2s_get_u16(p + 5);
-	if (tlen != len - TICKET_HEAD)
-		return L2S_ERR_DECODE;
-	f->u.ticket.lifetime_s = l2s_get_u32(p + 1);
-	if (f->u.ticket.lifetime_s == 0)
-		return L2S_ERR_DECODE;
-	f->u.ticket.ticket = p + TICKET_HEAD;
-	f->u.ticket.len = tlen;
-	return L2S_OK;
-}
-
-static int decode_close(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len != CLOSE_BYTES)
-		return L2S_ERR_DECODE;
-	f->u.close.reason = p[1];
-	return L2S_OK;
-}
-
-static int decode_error(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	if (len < ERROR_HEAD || len != ERROR_HEAD + (size_t)p[2])
-		return L2S_ERR_DECODE;
-	if (!utf8_valid(p + ERROR_HEAD, p[2]))
-		return L2S_ERR_DECODE;
-	f->u.error.code = p[1];
-	f->u.error.text = p + ERROR_HEAD;
-	f->u.error.len = p[2];
-	return L2S_OK;
-}
-
-static int decode_frame_body(const uint8_t *p, size_t len, struct l2s_frame *f)
-{
-	switch (p[0]) {
-	case L2S_FRAME_DATA:
-		return decode_data(p, len, f);
-	case L2S_FRAME_ACK:
-		return decode_ack(p, len, f);
-	case L2S_FRAME_HEARTBEAT:
-	case L2S_FRAME_HEARTBEAT_REPLY:
-		return decode_heartbeat(p, len, f);
-	case L2S_FRAME_ROTATE_INIT:
-		return decode_rotate(p, len, L2S_XWING_PK_BYTES, f);
-	case L2S_FRAME_ROTATE_RESP:
-		return decode_rotate(p, len, L2S_XWING_CT_BYTES, f);
-	case L2S_FRAME_CONFIRM:
-		return decode_confirm(len);
-	case L2S_FRAME_TICKET:
-		return decode_ticket_frame(p, len, f);
-	case L2S_FRAME_CLOSE:
-		return decode_close(p, len, f);
-	case L2S_FRAME_ERROR:
-		return decode_error(p, len, f);
-	case L2S_FRAME_SYNC:
-		return decode_sync(p, len, f);
-	default:
-		return L2S_ERR_DECODE;
-	}
-}
-
-int l2s_decode_frame(const uint8_t *p, size_t len, struct l2s_frame *out)
-{
-	struct l2s_frame f;
-
-	if (!p || !out || len < 1)
-		return L2S_ERR_DECODE;
-	memset(&f, 0, sizeof(f));
-	f.type = p[0];
-	if (decode_frame_body(p, len, &f) != L2S_OK)
-		return L2S_ERR_DECODE;
-	*out = f;
-	return L2S_OK;
-}
-
-/* The encoded size of a frame whose fields are in range, or 0 when one is
- * not: the same rules the decoders apply. */
-static size_t frame_size(const struct l2s_frame *f)
-{
-	switch (f->type) {
-	case L2S_FRAME_DATA:
-		if (f->u.data.seq == 0 || f->u.data.len > L2S_MAX_PAYLOAD || (f->u.data.len && !f->u.data.payload))
-			return 0;
-		return DATA_HEAD + f->u.data.len;
-	case L2S_FRAME_ACK:
-		return f->u.ack.next_expected ? ACK_BYTES : 0;
-	case L2S_FRAME_HEARTBEAT:
-	case L2S_FRAME_HEARTBEAT_REPLY:
-		return HEARTBEAT_BYTES;
-	case L2S_FRAME_ROTATE_INIT:
-		return f->u.rotate.key ? ROTATE_INIT_BYTES : 0;
-	case L2S_FRAME_ROTATE_RESP:
-		return f->u.rotate.key ? ROTATE_RESP_BYTES : 0;
-	case L2S_FRAME_CONFIRM:
-		return CONFIRM_BYTES;
-	case L2S_FRAME_TICKET:
-		if (f->u.ticket.lifetime_s == 0 || f->u.ticket.len < 1 || f->u.ticket.len > L2S_MAX_TICKET ||
-		    !f->u.ticket.ticket)
-			return 0;
-		return TICKET_HEAD + f->u.ticket.len;
-	case L2S_FRAME_CLOSE:
-		return CLOSE_BYTES;
-	case L2S_FRAME_ERROR:
-		if (f->u.error.len > L2S_MAX_ERROR_TEXT || (f->u.error.len && !f->u.error.text) ||
-		    (f->u.error.len && !utf8_valid(f->u.error.text, f->u.error.len)))
-			return 0;
-		return ERROR_HEAD + f->u.error.len;
-	case L2S_FRAME_SYNC:
-		return f->u.sync.send_base && f->u.sync.stream && !all_zero(f->u.sync.stream, L2S_STREAM_ID_BYTES)
-			       ? SYNC_BYTES
-			       : 0;
-	default:
-		return 0;
-	}
-}
-
-/* Writes the body of a frame frame_size() accepted; out has room for it. */
-static void put_frame_body(uint8_t *out, const struct l2s_frame *f)
-{
-	switch (f->type) {
-	case L2S_FRAME_DATA:
-		l2s_put_u64(out + 1, f->u.data.seq);
-		if (f->u.data.len)
-			put_bytes(out + DATA_HEAD, f->u.data.payload, f->u.data.len);
-		break;
-	case L2S_FRAME_ACK:
-		l2s_put_u64(out + 1, f->u.ack.next_expected);
-		l2s_put_u64(out + 9, f->u.ack.sack);
-		l2s_put_u32(out + 17, f->u.ack.window);
-		l2s_put_u32(out + 21, f->u.ack.window_bytes);
-		break;
-	case L2S_FRAME_HEARTBEAT:
-	case L2S_FRAME_HEARTBEAT_REPLY:
-		l2s_put_u64(out + 1, f->u.heartbeat.counter);
-		break;
-	case L2S_FRAME_ROTATE_INIT:
-	case L2S_FRAME_ROTATE_RESP:
-		l2s_put_u32(out + 1, f->u.rotate.rotation_id);
-		l2s_put_u32(out + 5, f->u.rotate.new_index);
-		put_bytes(out + ROTATE_HEAD, f->u.rotate.key,
-			  f->type == L2S_FRAME_ROTATE_INIT ? L2S_XWING_PK_BYTES : L2S_XWING_CT_BYTES);
-		break;
-	case L2S_FRAME_TICKET:
-		l2s_put_u32(out + 1, f->u.ticket.lifetime_s);
-		l2s_put_u16(out + 5, (uint16_t)f->u.ticket.len);
-		put_bytes(out + TICKET_HEAD, f->u.ticket.ticket, f->u.ticket.len);
-		break;
-	case L2S_FRAME_CLOSE:
-		out[1] = f->u.close.reason;
-		break;
-	case L2S_FRAME_SYNC:
-		l2s_put_u64(out + 1, f->u.sync.send_base);
-		memcpy(out + 9, f->u.sync.stream, L2S_STREAM_ID_BYTES);
-		break;
-	case L2S_FRAME_ERROR:
-		out[1] = f->u.error.code;
-		out[2] = (uint8_t)f->u.error.len;
-		if (f->u.error.len)
-			put_bytes(out + ERROR_HEAD, f->u.error.text, f->u.error.len);
-		break;
-	default: /* CONFIRM: the type byte is the whole frame */
-		break;
-	}
-}
-
-int l2s_encode_frame(uint8_t *out, size_t cap, const struct l2s_frame *in, size_t *len)
-{
-	size_t n;
-
-	if (!out || !in || !len)
-		return L2S_ERR_LENGTH;
-	n = frame_size(in);
-	if (n == 0 || cap < n)
-		return L2S_ERR_LENGTH;
-	out[0] = (uint8_t)in->type;
-	put_frame_body(out, in);
-	*len = n;
 	return L2S_OK;
 }
 
@@ -668,7 +399,7 @@ int l2s_decode_resume_init(const uint8_t *msg, size_t len, struct l2s_resume_ini
 	m.mode = msg[RESUME_INIT_MODE];
 	m.flags = msg[RESUME_INIT_FLAGS];
 	if (!resume_mode_ok(m.mode, m.ticket_len) ||
-	    !resume_flags_ok(m.flags, all_zero(msg + RESUME_INIT_X25519, L2S_X25519_BYTES)))
+	    !resume_flags_ok(m.flags, wire_all_zero(msg + RESUME_INIT_X25519, L2S_X25519_BYTES)))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + RESUME_INIT_SENDER);
 	m.session_id = msg + RESUME_INIT_SESSION_ID;
@@ -700,14 +431,14 @@ int l2s_encode_resume_init(uint8_t *out, size_t cap, const struct l2s_resume_ini
 	l2s_put_u32(out + RESUME_INIT_SENDER, in->sender_index);
 	out[RESUME_INIT_MODE] = in->mode;
 	out[RESUME_INIT_FLAGS] = in->flags;
-	put_bytes(out + RESUME_INIT_SESSION_ID, in->session_id, L2S_SESSION_ID_BYTES);
-	put_bytes(out + RESUME_INIT_NONCE, in->nonce, L2S_NONCE_BYTES);
-	put_bytes(out + RESUME_INIT_X25519, in->x25519_pk, L2S_X25519_BYTES);
+	wire_put_bytes(out + RESUME_INIT_SESSION_ID, in->session_id, L2S_SESSION_ID_BYTES);
+	wire_put_bytes(out + RESUME_INIT_NONCE, in->nonce, L2S_NONCE_BYTES);
+	wire_put_bytes(out + RESUME_INIT_X25519, in->x25519_pk, L2S_X25519_BYTES);
 	l2s_put_u16(out + RESUME_INIT_TICKET_LEN, (uint16_t)in->ticket_len);
 	if (in->ticket_len)
-		put_bytes(out + RESUME_INIT_TICKET, in->ticket, in->ticket_len);
-	put_bytes(out + binder_off, in->binder, L2S_MAC_BYTES);
-	put_bytes(out + binder_off + L2S_MAC_BYTES, in->mac1, L2S_MAC_BYTES);
+		wire_put_bytes(out + RESUME_INIT_TICKET, in->ticket, in->ticket_len);
+	wire_put_bytes(out + binder_off, in->binder, L2S_MAC_BYTES);
+	wire_put_bytes(out + binder_off + L2S_MAC_BYTES, in->mac1, L2S_MAC_BYTES);
 	*len = n;
 	return L2S_OK;
 }
@@ -721,7 +452,7 @@ int l2s_decode_resume_resp(const uint8_t *msg, size_t len, struct l2s_resume_res
 	if (!out || !msg_ok(msg, len, L2S_MSG_RESUME_RESP))
 		return L2S_ERR_DECODE;
 	/* Reserved and covered by no MAC, like HANDSHAKE_RESP's mac2. */
-	if (!all_zero(msg + RESUME_RESP_RESERVED, L2S_MAC_BYTES))
+	if (!wire_all_zero(msg + RESUME_RESP_RESERVED, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + RESUME_RESP_SENDER);
 	m.receiver_index = l2s_get_u32(msg + RESUME_RESP_RECEIVER);
@@ -740,11 +471,11 @@ int l2s_encode_resume_resp(uint8_t *out, size_t cap, const struct l2s_resume_res
 	put_header(out, L2S_MSG_RESUME_RESP);
 	l2s_put_u32(out + RESUME_RESP_SENDER, in->sender_index);
 	l2s_put_u32(out + RESUME_RESP_RECEIVER, in->receiver_index);
-	put_bytes(out + RESUME_RESP_NONCE, in->nonce, L2S_NONCE_BYTES);
-	put_bytes(out + RESUME_RESP_X25519, in->x25519_pk, L2S_X25519_BYTES);
-	put_bytes(out + L2S_RESUME_RESP_CONFIRM_OFF, in->confirm, L2S_MAC_BYTES);
-	put_bytes(out + L2S_RESUME_RESP_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
-	put_bytes(out + RESUME_RESP_RESERVED, NULL, L2S_MAC_BYTES);
+	wire_put_bytes(out + RESUME_RESP_NONCE, in->nonce, L2S_NONCE_BYTES);
+	wire_put_bytes(out + RESUME_RESP_X25519, in->x25519_pk, L2S_X25519_BYTES);
+	wire_put_bytes(out + L2S_RESUME_RESP_CONFIRM_OFF, in->confirm, L2S_MAC_BYTES);
+	wire_put_bytes(out + L2S_RESUME_RESP_MAC1_OFF, in->mac1, L2S_MAC_BYTES);
+	wire_put_bytes(out + RESUME_RESP_RESERVED, NULL, L2S_MAC_BYTES);
 	*len = L2S_RESUME_RESP_BYTES;
 	return L2S_OK;
 }
@@ -771,10 +502,10 @@ int l2s_encode_bundle(uint8_t *out, size_t cap, const struct l2s_bundle *in, siz
 	if (!out || !in || !len || cap < L2S_PREKEY_BUNDLE_BYTES || !in->identity_pk || !in->prekey_pk)
 		return L2S_ERR_LENGTH;
 	out[0] = L2S_WIRE_VERSION;
-	put_bytes(out + BUNDLE_IDENTITY, in->identity_pk, L2S_ED25519_PK_BYTES);
-	put_bytes(out + BUNDLE_PREKEY, in->prekey_pk, L2S_XWING_PK_BYTES);
+	wire_put_bytes(out + BUNDLE_IDENTITY, in->identity_pk, L2S_ED25519_PK_BYTES);
+	wire_put_bytes(out + BUNDLE_PREKEY, in->prekey_pk, L2S_XWING_PK_BYTES);
 	l2s_put_u64(out + BUNDLE_NOT_AFTER, in->not_after_s);
-	put_bytes(out + BUNDLE_SIGNATURE, in->signature, L2S_ED25519_SIG_BYTES);
+	wire_put_bytes(out + BUNDLE_SIGNATURE, in->signature, L2S_ED25519_SIG_BYTES);
 	*len = L2S_PREKEY_BUNDLE_BYTES;
 	return L2S_OK;
 }
@@ -799,8 +530,8 @@ int l2s_encode_ticket(uint8_t *out, size_t cap, const struct l2s_ticket *in, siz
 	if (!out || !in || !len || cap < L2S_TICKET_BYTES || !in->nonce || !in->sealed)
 		return L2S_ERR_LENGTH;
 	l2s_put_u32(out, in->stek_id);
-	put_bytes(out + TICKET_NONCE, in->nonce, L2S_AEAD_NONCE_BYTES);
-	put_bytes(out + TICKET_SEALED, in->sealed, TICKET_SEALED_BYTES);
+	wire_put_bytes(out + TICKET_NONCE, in->nonce, L2S_AEAD_NONCE_BYTES);
+	wire_put_bytes(out + TICKET_SEALED, in->sealed, TICKET_SEALED_BYTES);
 	*len = L2S_TICKET_BYTES;
 	return L2S_OK;
 }

@@ -740,7 +740,7 @@ static void test_own_socket(void)
 	ep_remove(b);
 }
 
-#define CONN_COST (96 << 10) /* quic.c: what a connection draws from the budget */
+#define CONN_COST (96 << 10) /* quic_internal.h: what a connection draws from the budget */
 
 static int queue_empty(void *arg)
 {

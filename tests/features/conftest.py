@@ -1,7 +1,7 @@
 """Step definitions of the SPEC-018 §2 scenarios (the .feature files here).
 
 Every step drives the real engine (C core, real crypto) through the Python
-session API over l2sess.mock's MockNetwork, with time on a ManualClock.
+session API over l2sess.testing.mock's MockNetwork, with time on a ManualClock.
 The Then steps assert the readings fixed in docs/STATE_MACHINE.md (times,
 reasons, transitions) and what can be seen on the wire (message types and
 sizes of PROTOCOL.md). World state shared between steps is in world.notes.

@@ -3,7 +3,7 @@
 that has their DID documents, one ManualClock, and a reading of the
 network's trace (every datagram with its send time and fate).
 
-Nothing here sleeps: time moves only through l2sess.mock.run/run_until,
+Nothing here sleeps: time moves only through l2sess.testing.mock.run/run_until,
 which stop at every engine deadline and every delivery.
 """
 import hashlib
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2sess import Context, Identity, MessageReceived, SessionConfig, State, StateChanged, establish
-from l2sess.mock import ManualClock, MockNetwork, MockResolver, run, run_until, settle
+from l2sess.testing.mock import ManualClock, MockNetwork, MockResolver, run, run_until, settle
 
 # Message types (PROTOCOL.md §2) and sizes of TRANSPORT messages by frame
 # (§5: 16-byte header, the frame, a 16-byte tag).

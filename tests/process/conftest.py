@@ -2,8 +2,8 @@
 real sockets, the project's impairment relay between them."""
 import pytest
 
-from l2sess.procnode import NodeProcess
-from l2sess.relay import Relay
+from l2sess.testing.procnode import NodeProcess
+from l2sess.testing.relay import Relay
 
 # Short intervals so that degradation, suspension and fallback take seconds.
 FAST_SESSION = {"heartbeat_interval": 0.5, "heartbeat_reply_timeout": 0.25, "handshake_timeout": 1.0,

@@ -415,7 +415,7 @@ def test_a_damaged_inbox_does_not_stop_a_restart(tmp_path):
     """Lines that are not inbox lines (damage, a torn line in the middle) are
     skipped when the watermarks are read at start, and said; the good lines
     count, and the unparsed lines may stand for the seqs between them."""
-    from l2sess.store import inbox_watermarks
+    from l2sess.node.store import inbox_watermarks
 
     stream, pk = "0f" * 16, "a" * 64
     inbox = tmp_path / "inbox.log"
@@ -436,7 +436,7 @@ def test_an_inflated_seq_in_the_inbox_is_not_believed(tmp_path, where):
     edited the file) would make a restarted node skip every new message up
     to it: the stream's longest run of consecutive seqs is believed instead,
     and the line is named."""
-    from l2sess.store import inbox_watermarks
+    from l2sess.node.store import inbox_watermarks
 
     stream, other = "0f" * 16, "1e" * 16
     good = [_inbox_line(stream, s) for s in range(1, 21)] + [_inbox_line(other, 7)]
@@ -450,7 +450,7 @@ def test_an_inflated_seq_in_the_inbox_is_not_believed(tmp_path, where):
 
 def test_inbox_watermarks_read_the_rotated_files_oldest_first(tmp_path):
     """inbox.2, inbox.1, inbox: the run goes on across the files."""
-    from l2sess.store import inbox_watermarks, read_inbox
+    from l2sess.node.store import inbox_watermarks, read_inbox
 
     stream = "0f" * 16
     for name, seqs in (("inbox.log.2", range(1, 4)), ("inbox.log.1", range(4, 7)), ("inbox.log", range(7, 9))):
@@ -464,7 +464,7 @@ def test_a_senders_step_over_is_not_damage(tmp_path):
     L2S_DELIVERY_SEQ_RESERVE (PROTOCOL.md §5): lines 1..5 then 1,048,000..
     1,048,004 are one run, and the watermark is the last of them (a
     restarted receiver that believed 5 would write 1,048,000.. twice)."""
-    from l2sess.store import STEP_OVER, inbox_watermarks
+    from l2sess.node.store import STEP_OVER, inbox_watermarks
 
     stream = "0f" * 16
     seqs = list(range(1, 6)) + list(range(1_048_000, 1_048_005))

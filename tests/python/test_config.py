@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from l2sess import Identity, SessionConfig, _core
-from l2sess.config import LOOP, NODE, PEER, SESSION, TABLES, ConfigError, load_config
-from l2sess.procnode import free_port
+from l2sess.node.config import LOOP, NODE, PEER, SESSION, TABLES, ConfigError, load_config
+from l2sess.testing.procnode import free_port
 
 PEER_DID = Identity.generate().did
 OTHER_DID = Identity.generate().did

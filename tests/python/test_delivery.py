@@ -1,7 +1,7 @@
 """Delivery across disturbances (PROTOCOL.md §5 "Delivery"): exactly once, in order.
 
 Real engine and crypto, two Contexts over a seeded MockNetwork, time on a
-ManualClock moved from deadline to deadline (l2sess.mock.run/run_until):
+ManualClock moved from deadline to deadline (l2sess.testing.mock.run/run_until):
 
 * 10,000 messages (and 1,000 the other way) while three key rotations run,
   over a link with 5 % loss, reordering, jitter and duplicates: every payload
@@ -32,7 +32,7 @@ from l2sess import (
     StateChanged,
     establish,
 )
-from l2sess.mock import ManualClock, MockNetwork, MockResolver, run, run_until
+from l2sess.testing.mock import ManualClock, MockNetwork, MockResolver, run, run_until
 
 EST, DEG, SUS = State.ESTABLISHED, State.DEGRADED, State.SUSPENDED
 HS_INIT, FAILED, ROT = State.HANDSHAKE_INITIATED, State.FAILED, State.ROTATING

@@ -9,7 +9,7 @@ import pytest
 
 from l2sess import Identity, InvalidState, LengthError, QueueFull, SessionConfig
 from l2sess.node import Node, format_metrics, parse_address
-from l2sess.store import inbox_watermarks, read_inbox
+from l2sess.node.store import inbox_watermarks, read_inbox
 
 
 def established(ev):
@@ -153,7 +153,7 @@ def test_the_inbox_rotates_and_keeps_the_newest_files(tmp_path):
 
 
 def test_the_logs_rotate_and_keep_the_newest_files(tmp_path):
-    from l2sess.cli import JsonLog
+    from l2sess.node.cli import JsonLog
 
     log = JsonLog(str(tmp_path / "audit.jsonl"), max_bytes=1000, keep=3)
     for i in range(200):

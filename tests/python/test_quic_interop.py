@@ -1,4 +1,4 @@
-"""Interop of the C QUIC transport (csrc/transport/quic.c) with an independent QUIC
+"""Interop of the C QUIC transport (csrc/transport/quic/) with an independent QUIC
 stack, aioquic, on 127.0.0.1.
 
 * aioquic client -> our listener (tests/c/quic_echo.c serve): handshake with

@@ -16,7 +16,7 @@ import pytest
 import l2sess
 from l2sess import _core, crypto
 from l2sess.errors import FAILURE_ERRORS
-from l2sess.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until
+from l2sess.testing.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until
 from l2sess.session import (
     ENGINE_EPOCH_MS,
     AuthenticationFailed,

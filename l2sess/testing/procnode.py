@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from l2sess.config import load_config
-from l2sess.store import load_or_create_identity, read_inbox
+from l2sess.node.config import load_config
+from l2sess.node.store import load_or_create_identity, read_inbox
 
 __all__ = ["NodeProcess", "free_port"]
 

@@ -16,7 +16,7 @@ commands on a Unix control socket (0600) and serves /metrics over HTTP when
 session (atomic writes); sessions are also saved every checkpoint_interval so
 that a SIGKILL loses as little as possible. See docs/NODE.md.
 
-node.toml is checked against l2sess/config.py before any command acts: a
+node.toml is checked against l2sess/node/config.py before any command acts: a
 mistake in it, or in a file or port it names, is one line on stderr naming
 the key ("l2sess.node: node.toml: [session] ttl: ...") and exit code 2.
 """
@@ -35,11 +35,12 @@ import sys
 import threading
 import time
 
-from l2sess.config import ConfigError, blame, load_config, parse_address
+from l2sess.node.config import ConfigError, blame, load_config, parse_address
 from l2sess.did import public_key_from_did
 from l2sess.errors import SessionError
-from l2sess.node import Node, NodeEvent, format_metrics
-from l2sess.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
+from l2sess.node.metrics import format_metrics
+from l2sess.node.node import Node, NodeEvent
+from l2sess.node.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
     open_private_append, rotate, utc_now
 
 # States in which a session has keys worth saving.

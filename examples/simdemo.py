@@ -3,7 +3,7 @@ C engine, step by step: hybrid X25519 + ML-KEM-768 handshake, messages both
 ways, a key rotation, a network partition (degraded -> suspended -> recovered
 with nothing lost), and a restart resumed from the exported session.
 
-Both nodes run in this process over the simulated network (l2sess.mock), on a
+Both nodes run in this process over the simulated network (l2sess.testing.mock), on a
 ManualClock, so a 23-hour key lifetime or a 2-minute partition take no time;
 the cryptography, the wire bytes and the state machine are the real ones.
 """
@@ -11,7 +11,7 @@ import time
 
 from l2sess import SessionConfig, State, StoredSession, crypto, establish, resume
 from l2sess.identity import Identity
-from l2sess.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until
+from l2sess.testing.mock import ManualClock, MockNetwork, MockResolver, MockTransport, run, run_until
 from l2sess.session import ENGINE_EPOCH_MS, Context, StateChanged
 
 T0 = 1_800_000_000.0  # the simulated wall clock (Unix seconds) the demo starts at
