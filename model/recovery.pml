@@ -30,7 +30,7 @@
  *      role) from its last checkpoint, which may be older than its last rs.
  *
  * Where the design says nothing, the model does what the engine does
- * (csrc/engine/exchange.c, receive.c, schedule.c), and it adds three rules without
+ * (csrc/engine/exchange.c, establish.c, resumption.c, receive.c, schedule.c), and it adds three rules without
  * which the design fails (model/README.md, "Findings"; each has a -DFLAW_*
  * switch that restores the design as given):
  *  - colliding full handshakes: P0 (in the engine: e.g. the side with the

@@ -222,10 +222,6 @@ int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *
 void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_send_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now);
-int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* node.c */
 const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path);
@@ -236,16 +232,26 @@ void l2s_node_extra_free(struct l2s_node *node);
 void l2s_node_extra_tick(struct l2s_node *node, uint64_t now);
 void l2s_pending_free(struct l2s_session *s);
 void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
-void l2s_send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+
+/* establish.c */
+int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			  const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, uint64_t now);
+
+/* resumption.c */
+int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+void l2s_send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		       const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_ticket(struct l2s_node *node, struct l2s_session *s, const struct l2s_frame *f, uint64_t now);
-int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+
+/* rotate.c */
+int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
 		       const struct l2s_frame *f, uint64_t now);
 int l2s_on_rotate_resp(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The receive side: dispatch by message type, TRANSPORT decryption with key
  * selection by receiver index, and the frames inside. Handshake, cookie and
- * resumption messages go to exchange.c. */
+ * resumption messages go to establish.c and resumption.c. */
 #include <stdlib.h>
 #include <string.h>
 

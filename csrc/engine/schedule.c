@@ -186,7 +186,7 @@ static int pending_timeout(struct l2s_node *node, struct l2s_session *s, uint64_
 		 * prekey bundle); a live one after every
 		 * RESUMES_BEFORE_HANDSHAKE-th silent attempt, or at once when
 		 * the peer's own resumption showed that our secrets differ
-		 * (exchange.c). Fallen back, it stays with full handshakes
+		 * (resumption.c). Fallen back, it stays with full handshakes
 		 * until established (the peer that lost our session will never
 		 * answer a resumption), but tries one resumption after every
 		 * RESUMES_BEFORE_HANDSHAKE-th silent handshake: our copy of the
