@@ -85,7 +85,7 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 		return L2S_ERR_AUTH;
 	if (!l2s_exchange_all_zero(r.mac2, L2S_MAC_BYTES))
 		return l2s_exchange_initiator_auth_failed(node, s, now);
-	ret = l2s_hs_consume_resp(&keys, &peer_index, s->pending_state, &node->id, msg, len);
+	ret = l2s_hs_consume_resp_checked(&keys, &peer_index, s->pending_state, &r, msg);
 	if (ret != L2S_OK)
 		return l2s_exchange_initiator_auth_failed(node, s, now);
 	index = s->pending_index;
@@ -225,9 +225,10 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 {
 	const struct l2s_prekey *prekeys[1] = { &node->prekey };
 	struct l2s_hs_responder rst;
+	struct l2s_hs_init m;
 	int proven, ret;
 
-	if (len != L2S_HS_INIT_BYTES)
+	if (l2s_decode_hs_init(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
 	/* Untargeted junk is dropped for the price of one BLAKE3. */
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
@@ -238,7 +239,7 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 	ret = check_cookie(node, path, addr, addr_len, msg, len, &proven, now);
 	if (ret != L2S_OK)
 		return ret;
-	ret = l2s_hs_consume_init(&rst, &node->id, prekeys, 1, l2s_node_binding(node, path), msg, len);
+	ret = l2s_hs_consume_init_checked(&rst, &node->id, prekeys, 1, l2s_node_binding(node, path), &m, msg);
 	if (ret == L2S_ERR_AUTH && proven) {
 		/* The claimed identity is unproven, the address is not. */
 		l2s_quarantine_add(&node->x->quarantine, L2S_QUARANTINE_ADDRESS, addr, addr_len,

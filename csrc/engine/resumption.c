@@ -58,7 +58,7 @@ int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg,
 		return L2S_ERR_NOT_FOUND;
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
-	ret = l2s_resume_consume_resp(&keys, &peer_index, s->pending_state, &node->id, msg, len);
+	ret = l2s_resume_consume_resp_checked(&keys, &peer_index, s->pending_state, &r, msg);
 	if (ret != L2S_OK) {
 		if (s->state == L2S_HANDSHAKE_INITIATED)
 			return l2s_exchange_initiator_auth_failed(node, s, now);
@@ -126,14 +126,13 @@ static struct l2s_session *resumed_session(struct l2s_node *node, const struct l
  * holds another rs (one of us restored an older checkpoint), so resuming
  * cannot work; our next attempt is a full handshake. (Anyone can make such a
  * request: it only chooses the stronger exchange, and only for a retry.) */
-static void secrets_differ(struct l2s_node *node, const uint8_t *msg, size_t len)
+static void secrets_differ(struct l2s_node *node, const struct l2s_resume_init *m)
 {
-	struct l2s_resume_init m;
 	struct l2s_session *s;
 
-	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK || m.mode != L2S_RESUME_MODE_KDF)
+	if (m->mode != L2S_RESUME_MODE_KDF)
 		return;
-	s = l2s_exchange_session_by(node, &node->by_sid, m.session_id, L2S_SESSION_ID_BYTES);
+	s = l2s_exchange_session_by(node, &node->by_sid, m->session_id, L2S_SESSION_ID_BYTES);
 	if (s && s->state != L2S_ESTABLISHED && s->state != L2S_ROTATING)
 		s->resume_failed = 1;
 }
@@ -150,20 +149,23 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 		.binding = l2s_node_binding(node, path), /* the connection it arrived on */
 	};
 	struct l2s_resume_responder rst;
+	struct l2s_resume_init m;
 	struct l2s_session_keys keys;
 	uint8_t resp[L2S_RESUME_RESP_BYTES];
 	struct l2s_session *s;
 	uint32_t index = 0, peer_index = 0;
 	int ret, created = 0;
 
+	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK)
+		return L2S_ERR_DECODE;
 	if (l2s_mac1_verify(node->id.mac1_key, msg, len) != L2S_OK)
 		return L2S_ERR_AUTH;
 	l2s_load_count(&node->x->load, now);
 	if (!l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now) || !l2s_exchange_fair_share(node, addr, addr_len, now))
 		return L2S_ERR_BUSY;
-	ret = l2s_resume_consume_init(&rst, &ctx, msg, len, now);
+	ret = l2s_resume_consume_init_checked(&rst, &ctx, &m, msg, len, now);
 	if (ret == L2S_ERR_AUTH)
-		secrets_differ(node, msg, len);
+		secrets_differ(node, &m);
 	if (ret == L2S_OK && l2s_exchange_peer_quarantined(node, rst.peer_pk, now))
 		ret = L2S_ERR_QUARANTINED;
 	s = ret == L2S_OK ? resumed_session(node, &rst, path, now, &created) : NULL;

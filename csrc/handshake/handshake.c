@@ -224,9 +224,7 @@ static int check_responder_sig(const uint8_t *sealed_sig, const uint8_t k_resp[L
 int l2s_hs_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index, struct l2s_hs_initiator *st,
 			const struct l2s_identity *self, const uint8_t *msg, size_t len)
 {
-	uint8_t ss2[L2S_XWING_SS_BYTES], h_resp[L2S_HASH_BYTES], ck[L2S_KEY_BYTES], k_resp[L2S_KEY_BYTES];
 	struct l2s_hs_resp m;
-	int ret;
 
 	if (st->done)
 		return L2S_ERR_STATE;
@@ -234,6 +232,18 @@ int l2s_hs_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, L2S_HS_RESP_MAC1_OFF, self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;
+	return l2s_hs_consume_resp_checked(keys, responder_index, st, &m, msg);
+}
+
+int l2s_hs_consume_resp_checked(struct l2s_session_keys *keys, uint32_t *responder_index,
+				struct l2s_hs_initiator *st, const struct l2s_hs_resp *mp, const uint8_t *msg)
+{
+	uint8_t ss2[L2S_XWING_SS_BYTES], h_resp[L2S_HASH_BYTES], ck[L2S_KEY_BYTES], k_resp[L2S_KEY_BYTES];
+	const struct l2s_hs_resp m = *mp;
+	int ret;
+
+	if (st->done)
+		return L2S_ERR_STATE;
 	/* mac2 is reserved in RESP and covered by nothing: it must be zero. */
 	if (!sodium_is_zero(m.mac2, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
@@ -286,15 +296,25 @@ int l2s_hs_consume_init(struct l2s_hs_responder *st, const struct l2s_identity *
 			const struct l2s_prekey *const *prekeys, size_t n_prekeys, const uint8_t *binding,
 			const uint8_t *msg, size_t len)
 {
-	const struct l2s_prekey *pk;
 	struct l2s_hs_init m;
-	int ret;
 
 	l2s_wipe(st, sizeof(*st));
 	if (l2s_decode_hs_init(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, L2S_HS_INIT_MAC1_OFF, self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;
+	return l2s_hs_consume_init_checked(st, self, prekeys, n_prekeys, binding, &m, msg);
+}
+
+int l2s_hs_consume_init_checked(struct l2s_hs_responder *st, const struct l2s_identity *self,
+				const struct l2s_prekey *const *prekeys, size_t n_prekeys, const uint8_t *binding,
+				const struct l2s_hs_init *mp, const uint8_t *msg)
+{
+	const struct l2s_hs_init m = *mp;
+	const struct l2s_prekey *pk;
+	int ret;
+
+	l2s_wipe(st, sizeof(*st));
 	pk = l2s_prekey_find(prekeys, n_prekeys, m.prekey_id);
 	if (!pk)
 		return L2S_ERR_NOT_FOUND;

@@ -88,6 +88,11 @@ int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie
  * secret and ss1 are wiped (st->done = 1). On an error st is unchanged. */
 int l2s_hs_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index, struct l2s_hs_initiator *st,
 			const struct l2s_identity *self, const uint8_t *msg, size_t len);
+/* The same for a caller that has decoded msg (m) and checked its mac1 (the
+ * engine, which does both before it looks for the attempt): each message is
+ * decoded and its MACs checked once. */
+int l2s_hs_consume_resp_checked(struct l2s_session_keys *keys, uint32_t *responder_index,
+				struct l2s_hs_initiator *st, const struct l2s_hs_resp *m, const uint8_t *msg);
 
 /* The responder between consume-INIT and create-RESP: short-lived (stack). */
 struct l2s_hs_responder {
@@ -111,6 +116,10 @@ struct l2s_hs_responder {
 int l2s_hs_consume_init(struct l2s_hs_responder *st, const struct l2s_identity *self,
 			const struct l2s_prekey *const *prekeys, size_t n_prekeys, const uint8_t *binding,
 			const uint8_t *msg, size_t len);
+/* The same after the caller decoded msg (m) and checked its mac1. */
+int l2s_hs_consume_init_checked(struct l2s_hs_responder *st, const struct l2s_identity *self,
+				const struct l2s_prekey *const *prekeys, size_t n_prekeys, const uint8_t *binding,
+				const struct l2s_hs_init *m, const uint8_t *msg);
 
 /* Builds HANDSHAKE_RESP (L2S_HS_RESP_BYTES) into out and the responder's
  * keys. rng draws: 64 bytes (encapsulation to e_pk). st is wiped on return. */

@@ -166,9 +166,7 @@ int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_i
 			    struct l2s_resume_initiator *st, const struct l2s_identity *self, const uint8_t *msg,
 			    size_t len)
 {
-	uint8_t dh[L2S_X25519_BYTES], ck[L2S_KEY_BYTES];
 	struct l2s_resume_resp m;
-	int have_dh, ret;
 
 	if (st->done)
 		return L2S_ERR_STATE;
@@ -176,6 +174,19 @@ int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_i
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, L2S_RESUME_RESP_MAC1_OFF, self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;
+	return l2s_resume_consume_resp_checked(keys, responder_index, st, &m, msg);
+}
+
+int l2s_resume_consume_resp_checked(struct l2s_session_keys *keys, uint32_t *responder_index,
+				    struct l2s_resume_initiator *st, const struct l2s_resume_resp *mp,
+				    const uint8_t *msg)
+{
+	uint8_t dh[L2S_X25519_BYTES], ck[L2S_KEY_BYTES];
+	const struct l2s_resume_resp m = *mp;
+	int have_dh, ret;
+
+	if (st->done)
+		return L2S_ERR_STATE;
 	/* The reserved tail is covered by no MAC: it must be zero. */
 	if (!sodium_is_zero(msg + L2S_RESUME_RESP_MAC1_OFF + L2S_MAC_BYTES, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
@@ -248,15 +259,25 @@ int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_re
 			    const uint8_t *msg, size_t len, uint64_t now_ms)
 {
 	struct l2s_resume_init m;
-	int ret;
 
 	l2s_resume_responder_wipe(st);
-	memcpy(st->binding, ctx->binding ? ctx->binding : zero_binding, L2S_BINDING_BYTES);
 	/* The codec enforces mode vs ticket_len and flags vs x25519_pk. */
 	if (l2s_decode_resume_init(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
 	if (l2s_mac_check(msg, len - L2S_MAC_BYTES, ctx->self->mac1_key) != L2S_OK)
 		return L2S_ERR_AUTH;
+	return l2s_resume_consume_init_checked(st, ctx, &m, msg, len, now_ms);
+}
+
+int l2s_resume_consume_init_checked(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
+				    const struct l2s_resume_init *mp, const uint8_t *msg, size_t len,
+				    uint64_t now_ms)
+{
+	struct l2s_resume_init m = *mp;
+	int ret;
+
+	l2s_resume_responder_wipe(st);
+	memcpy(st->binding, ctx->binding ? ctx->binding : zero_binding, L2S_BINDING_BYTES);
 	if (m.mode == L2S_RESUME_MODE_TICKET) {
 		ret = secret_from_ticket(st, ctx, &m, now_ms);
 		if (ret == L2S_OK)

@@ -71,6 +71,11 @@ int l2s_resume_create_init(struct l2s_resume_initiator *st, const uint8_t r_pk[L
 int l2s_resume_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index,
 			    struct l2s_resume_initiator *st, const struct l2s_identity *self, const uint8_t *msg,
 			    size_t len);
+/* The same after the caller decoded msg (m) and checked its mac1: each
+ * message is decoded and its MACs checked once. */
+int l2s_resume_consume_resp_checked(struct l2s_session_keys *keys, uint32_t *responder_index,
+				    struct l2s_resume_initiator *st, const struct l2s_resume_resp *m,
+				    const uint8_t *msg);
 void l2s_resume_initiator_wipe(struct l2s_resume_initiator *st);
 
 /* Key-derivation mode: the node's stored sessions. Fills the candidate-th
@@ -118,6 +123,10 @@ struct l2s_resume_responder {
  * caller checks quarantine and whether it accepts. On an error st is wiped. */
 int l2s_resume_consume_init(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
 			    const uint8_t *msg, size_t len, uint64_t now_ms);
+/* The same after the caller decoded msg (m) and checked its mac1. */
+int l2s_resume_consume_init_checked(struct l2s_resume_responder *st, const struct l2s_resume_ctx *ctx,
+				    const struct l2s_resume_init *m, const uint8_t *msg, size_t len,
+				    uint64_t now_ms);
 /* Builds RESUME_RESP (124 bytes) and the responder's keys. rng draws: 32
  * bytes (nonce_r), then 32 (X25519 secret) when I offered a share.
  * L2S_ERR_INVALID_KEY when I's share has small order. st is wiped. */
