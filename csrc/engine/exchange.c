@@ -280,14 +280,7 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 					       now);
 		l2s_session_transition(node, s, L2S_ESTABLISHED, established_reason(s->state, reason), now);
 	}
-	s->missed = 0;
-	/* Keys from a handshake or a resumption start a new heartbeat sequence:
-	 * a peer that restarted from its StoredSession counts from 1 again, and
-	 * frames under these keys cannot be old ones. (Rotation keeps it.) */
-	s->hb_peer_counter = 0;
-	s->hb_outstanding = 0;
-	s->hb_reply_deadline = 0;
-	s->hb_next = now + s->cfg.heartbeat_interval_ms;
+	l2s_heartbeat_restart(s, now);
 	s->last_rx = now;
 	s->expires = now + s->cfg.ttl_ms;
 	s->retries = 0;

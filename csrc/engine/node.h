@@ -217,10 +217,19 @@ void l2s_schedule(struct l2s_node *node, struct l2s_session *s);
 void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
+/* heartbeat.c */
+void l2s_heartbeat_restart(struct l2s_session *s, uint64_t now);
+void l2s_heartbeat_activity(struct l2s_session *s, uint64_t now);
+uint64_t l2s_heartbeat_deadline(const struct l2s_session *s);
+/* 1 when a reply was missed (what that does is the caller's judgement). */
+int l2s_heartbeat_reply_missed(struct l2s_session *s, uint64_t now);
+void l2s_heartbeat_send_due(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_heartbeat_on_reply(struct l2s_session *s, uint64_t counter, uint64_t now);
+int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now);
+
 /* send.c */
 int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len, uint64_t now);
 void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_send_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now);
 
 /* node.c */

@@ -35,36 +35,6 @@ static void message_acked(void *arg, uint64_t seq)
 	seq_event(arg, L2S_EV_DELIVERED, seq, NULL, 0);
 }
 
-static int on_heartbeat_reply(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
-{
-	(void)node;
-	if (!s->hb_outstanding || counter != s->hb_outstanding)
-		return L2S_ERR_REPLAY;
-	s->hb_outstanding = 0;
-	s->hb_reply_deadline = 0;
-	s->missed = 0;
-	s->hb_next = now + s->cfg.heartbeat_interval_ms;
-	/* "TTL is extended". */
-	if (s->expires < now + s->cfg.ttl_ms)
-		s->expires = now + s->cfg.ttl_ms;
-	return L2S_OK;
-}
-
-static int on_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
-{
-	/* Only a session that carries data answers: one that is re-establishing
-	 * (or failed) would otherwise tell the peer all is well, and a peer
-	 * that sees its heartbeats answered never starts a recovery itself. */
-	if (s->state != L2S_ESTABLISHED && s->state != L2S_ROTATING)
-		return L2S_ERR_STATE;
-	/* Monotonic counters (spec §7.1): an old heartbeat is a replay even if
-	 * its frame counter was new under other keys. */
-	if (counter <= s->hb_peer_counter)
-		return L2S_ERR_REPLAY;
-	s->hb_peer_counter = counter;
-	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter, now);
-}
-
 static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const uint8_t *raw, size_t raw_len,
 		    const struct l2s_frame *f, uint64_t now)
 {
@@ -85,9 +55,9 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 			l2s_delivery_set_peer_window(&s->dl, f->u.ack.window, f->u.ack.window_bytes);
 		return ret;
 	case L2S_FRAME_HEARTBEAT:
-		return on_heartbeat(node, s, f->u.heartbeat.counter, now);
+		return l2s_heartbeat_on_request(node, s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_HEARTBEAT_REPLY:
-		return on_heartbeat_reply(node, s, f->u.heartbeat.counter, now);
+		return l2s_heartbeat_on_reply(s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_SYNC:
 		/* Waiting for the stream of the new keys, an old SYNC (perhaps
 		 * of a stream the peer has since lost) says nothing. */

@@ -32,11 +32,7 @@ static uint64_t answered_rotation_deadline(const struct l2s_session *s)
 
 static uint64_t liveness_deadline(const struct l2s_session *s)
 {
-	uint64_t d = NEVER;
-
-	d = earliest(d, s->hb_next);
-	d = earliest(d, s->hb_reply_deadline);
-	return d;
+	return earliest(NEVER, l2s_heartbeat_deadline(s));
 }
 
 static int can_send(const struct l2s_session *s)
@@ -101,8 +97,7 @@ void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t
 {
 	(void)node;
 	s->last_rx = now;
-	if (!s->hb_outstanding)
-		s->hb_next = now + s->cfg.heartbeat_interval_ms;
+	l2s_heartbeat_activity(s, now);
 }
 
 static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
@@ -124,16 +119,6 @@ static void degrade(struct l2s_node *node, struct l2s_session *s, int reason, ui
  * is the first timeout (32 s), and degraded_timeout later the third (92 s). */
 static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	/* DATA or ACK since the heartbeat went out shows the stream moving: the
-	 * reply waits behind data on a busy stream. (A peer's own heartbeat
-	 * says nothing of ours; a peer that is re-establishing sends neither.) */
-	if (s->last_data_rx > s->hb_sent) {
-		s->hb_reply_deadline = now + s->cfg.heartbeat_reply_timeout_ms;
-		s->hb_sent = s->last_data_rx;
-		return;
-	}
-	s->hb_reply_deadline = 0;
-	s->missed++;
 	if (s->missed >= s->cfg.heartbeat_tolerance)
 		degrade(node, s, L2S_REASON_MISSED_HEARTBEATS, now);
 	else if (s->path_down_since && now > s->path_down_since + s->cfg.connectivity_timeout_ms)
@@ -145,10 +130,9 @@ static void heartbeat_missed(struct l2s_node *node, struct l2s_session *s, uint6
 
 static void liveness_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	if (s->hb_reply_deadline && now >= s->hb_reply_deadline)
+	if (l2s_heartbeat_reply_missed(s, now))
 		heartbeat_missed(node, s, now);
-	if (s->hb_next && now >= s->hb_next)
-		l2s_send_heartbeat(node, s, now);
+	l2s_heartbeat_send_due(node, s, now);
 }
 
 /* Returns 1 when the session is gone. */

@@ -57,16 +57,6 @@ int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint
 	return l2s_send_frame(node, s, buf, len, now);
 }
 
-int l2s_send_heartbeat(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	s->hb_counter++;
-	s->hb_outstanding = s->hb_counter;
-	s->hb_sent = now;
-	s->hb_reply_deadline = now + s->cfg.heartbeat_reply_timeout_ms;
-	/* The next one follows an interval after this one if it goes unanswered. */
-	s->hb_next = now + s->cfg.heartbeat_interval_ms;
-	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT, s->hb_counter, now);
-}
 
 static void send_ack(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
