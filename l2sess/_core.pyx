@@ -1171,6 +1171,13 @@ cdef class Loop:
         cdef int ret = l2s_loop_import(self._l(), _p(bs), len(bs), _u64(delivered_upto, "delivered_upto"))
         _start_check(ret, "import", "stored session")
 
+    def set_delivered(self, pk, stream, upto):
+        """Messages of the peer's stream (16 bytes) with seq <= upto were
+        delivered before a restart: acknowledged, not delivered again."""
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef bytes bst = _arg(stream, "stream", 16)
+        _ncheck(l2s_loop_set_delivered(self._l(), _p(bpk), _p(bst), _u64(upto, "upto")), "set_delivered")
+
     def export(self, pk):
         """The session with pk as a sealed StoredSession (bytes)."""
         cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)

@@ -313,6 +313,7 @@ cdef extern from "l2s_loop.h" nogil:
     int l2s_loop_add_peer(l2s_loop *l, const uint8_t *pk, const sockaddr *addr, socklen_t addr_len, int connect)
     int l2s_loop_set_peer_bundle(l2s_loop *l, const uint8_t *pk, const uint8_t *bundle, size_t len)
     int l2s_loop_import(l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
+    int l2s_loop_set_delivered(l2s_loop *l, const uint8_t *pk, const uint8_t *stream, uint64_t upto)
     int l2s_loop_export(l2s_loop *l, const uint8_t *pk, uint8_t *out, size_t cap, size_t *len)
     int l2s_loop_send(l2s_loop *l, const uint8_t *pk, const uint8_t *msg, size_t len, uint64_t *seq)
     int l2s_loop_send_many(l2s_loop *l, const uint8_t *pk, const iovec *msgs, size_t n, uint64_t *seqs,

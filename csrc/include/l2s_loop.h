@@ -72,6 +72,7 @@
 #include "l2s_transport.h"
 
 #define L2S_LOOP_MAX_PEERS 4096
+#define L2S_LOOP_DELIVERED_STREAMS 8 /* per peer: streams delivered before a restart */
 
 
 struct l2s_loop_params {
@@ -147,6 +148,13 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
  * (PROTOCOL.md §5, §12) were delivered before a crash (the inbox says so)
  * and are acknowledged but not delivered again. */
 int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto);
+/* The same for another stream of the peer's that the inbox holds (a stream
+ * the peer started after the checkpoint, PROTOCOL.md §12): its messages
+ * with seq <= upto are acknowledged but not delivered again. The newest
+ * L2S_LOOP_DELIVERED_STREAMS streams per peer are kept; name them oldest
+ * first. L2S_ERR_NOT_FOUND for an unknown peer. */
+int l2s_loop_set_delivered(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES],
+			   const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
 /* The current session with pk as a StoredSession. L2S_ERR_NOT_FOUND when
  * there is none, L2S_ERR_LENGTH when cap is short (*len gets the size). */
 int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t *out, size_t cap,

@@ -130,13 +130,23 @@ int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint6
 	pe->session = h;
 	pe->started = STARTED_RESUME;
 	pe->imported = 1;
-	memcpy(pe->filter_stream, stream, sizeof(stream));
-	pe->filter_upto = delivered_upto;
-	pe->has_filter = 1;
+	l2s_peer_set_delivered(pe, stream, delivered_upto);
 	pe->resume_from_ms = now;
 	if (!pe->path && !pe->quic_try && !pe->tcp_try)
 		pe->reconnect_at = now;
 	return unlock_wake(l, L2S_OK);
+}
+
+int l2s_loop_set_delivered(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES],
+			   const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto)
+{
+	struct lpeer *pe = lock_peer(l, pk);
+
+	if (!pe)
+		return L2S_ERR_NOT_FOUND;
+	l2s_peer_set_delivered(pe, stream, upto);
+	pthread_mutex_unlock(&l->mu);
+	return L2S_OK;
 }
 
 int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t *out, size_t cap,

@@ -197,8 +197,7 @@ static int deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event 
 		pe->inbox_refused = 0; /* data came after the retry */
 	}
 	pe->rx_messages++;
-	if (pe->has_filter && memcmp(ev->stream, pe->filter_stream, sizeof(ev->stream)) == 0 &&
-	    ev->seq <= pe->filter_upto)
+	if (l2s_peer_delivered_before(pe, ev->stream, ev->seq))
 		return 0;
 	if ((err = l2s_inbox_write(&l->inbox, ev->stream, ev->seq, ev->peer_pk, ev->data, ev->len)) != 0) {
 		pe->rx_messages--;

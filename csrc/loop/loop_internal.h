@@ -78,9 +78,13 @@ struct lpeer {
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	int has_bundle;
 	int imported;                 /* the session came from l2s_loop_import: resume it toward addr */
-	uint8_t filter_stream[L2S_STREAM_ID_BYTES];
-	uint64_t filter_upto;         /* MESSAGE seq <= this in the peer's stream filter_stream is not delivered */
-	int has_filter;
+	/* Delivered before a restart (the inbox says so): a MESSAGE of one of
+	 * these streams at or below its seq is acknowledged, not delivered. */
+	struct {
+		uint8_t stream[L2S_STREAM_ID_BYTES];
+		uint64_t upto;
+	} delivered_streams[L2S_LOOP_DELIVERED_STREAMS];
+	uint32_t ndelivered_streams;
 	uint32_t inbox_refused;       /* the session refusing DATA since the inbox failed, 0: none */
 	uint64_t inbox_retry_at;      /* when it takes DATA again (0: it does; a failure in this round) */
 	int inbox_down;               /* the inbox failed for this peer's messages, and has not worked since */
@@ -199,6 +203,8 @@ struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_B
 uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe);
 struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p);
 void l2s_peer_free(struct lpeer *pe);
+void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
+int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq);
 void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
 void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
 void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);

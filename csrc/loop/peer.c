@@ -48,6 +48,34 @@ struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
 	return p->peer && p->peer <= l->npeers ? l->peers[p->peer - 1] : NULL;
 }
 
+/* The newest L2S_LOOP_DELIVERED_STREAMS streams are kept: the caller names
+ * them oldest first, and a stream named again keeps its place. */
+void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto)
+{
+	uint32_t i;
+
+	for (i = 0; i < pe->ndelivered_streams; i++)
+		if (memcmp(pe->delivered_streams[i].stream, stream, L2S_STREAM_ID_BYTES) == 0) {
+			if (upto > pe->delivered_streams[i].upto)
+				pe->delivered_streams[i].upto = upto;
+			return;
+		}
+	if (pe->ndelivered_streams == L2S_LOOP_DELIVERED_STREAMS) {
+		memmove(&pe->delivered_streams[0], &pe->delivered_streams[1], (pe->ndelivered_streams - 1) * sizeof(pe->delivered_streams[0]));
+		pe->ndelivered_streams--;
+	}
+	memcpy(pe->delivered_streams[pe->ndelivered_streams].stream, stream, L2S_STREAM_ID_BYTES);
+	pe->delivered_streams[pe->ndelivered_streams++].upto = upto;
+}
+
+int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq)
+{
+	for (uint32_t i = 0; i < pe->ndelivered_streams; i++)
+		if (memcmp(pe->delivered_streams[i].stream, stream, L2S_STREAM_ID_BYTES) == 0)
+			return seq <= pe->delivered_streams[i].upto;
+	return 0;
+}
+
 void l2s_peer_free(struct lpeer *pe)
 {
 	l2s_wipe(pe, sizeof(*pe));

@@ -145,12 +145,19 @@ class Runner:
         self.checkpoint_error: str | None = None
 
     def add_peers(self) -> None:
-        marks, problems = inbox_watermarks(self.cfg["node"]["inbox"]) if self.cfg["node"]["inbox"] else ({}, [])
+        owners: dict[str, str] = {}
+        marks, problems = inbox_watermarks(self.cfg["node"]["inbox"], owners) if self.cfg["node"]["inbox"] \
+            else ({}, [])
         for problem in problems:
             self.audit.write({"event": "inbox_damaged", "problem": problem})
         for p in self.cfg["peers"]:
             pk = public_key_from_did(p["did"])
             self.node.add_peer(p["did"], p["address"], False)
+            # Every stream of the peer's the inbox holds, not only the one the
+            # checkpoint received: a stream started after it may come again.
+            for stream, owner in owners.items():
+                if owner == pk.hex():
+                    self.node.set_delivered(p["did"], stream, marks[stream])
             saved = self.state.load_session(pk)
             if saved is not None:
                 blob, stream = saved

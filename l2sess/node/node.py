@@ -212,6 +212,11 @@ class Node:
         """Resumes a StoredSession once its peer (added first) is reachable."""
         self._loop.import_session(stored, delivered_upto)
 
+    def set_delivered(self, did: str, stream: str, upto: int) -> None:
+        """Messages of the peer's stream (hex) with seq <= upto were delivered
+        before a restart (the inbox holds them): not delivered again."""
+        self._loop.set_delivered(public_key_from_did(did), bytes.fromhex(stream), upto)
+
     # ---- events ---------------------------------------------------------------------
 
     def next_event(self, timeout: float | None = None) -> NodeEvent | None:

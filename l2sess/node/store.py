@@ -198,9 +198,11 @@ def _inbox_lines(path: str):
                 yield name, number, parts[0].decode(), int(parts[1]), parts[2], parts[3]
 
 
-def inbox_watermarks(path: str) -> tuple[dict[str, int], list[str]]:
+def inbox_watermarks(path: str, owners: dict[str, str] | None = None) -> tuple[dict[str, int], list[str]]:
     """The highest seq delivered per stream of a peer in an inbox and its
     rotated files (PROTOCOL.md §12), and what was wrong in them, one line each.
+    owners, when given, gets each stream's peer (public key, hex), in the
+    order the streams first appear (oldest first).
 
     A stream's lines follow each other seq by seq, or jump ahead by at most
     STEP_OVER (a sender restored from a checkpoint steps over the seqs it
@@ -217,7 +219,9 @@ def inbox_watermarks(path: str) -> tuple[dict[str, int], list[str]]:
         if item is None:
             junk += 1
             continue
-        name, number, sid, seq, _, _ = item
+        name, number, sid, seq, pk, _ = item
+        if owners is not None:
+            owners.setdefault(sid, pk.decode())
         mine = runs.setdefault(sid, [])
         if mine and mine[-1][1] < seq <= mine[-1][1] + 1 + STEP_OVER + junk - junk_at[sid]:
             mine[-1] = (mine[-1][0], seq)

@@ -312,3 +312,56 @@ def test_next_events_takes_a_batch_in_order(pair):
     assert [e.data for e in rest] == [b"e%d" % i for i in range(10, 50)]
     with pytest.raises(ValueError):
         b.next_events(0)
+
+
+def test_a_stream_no_checkpoint_knows_is_not_delivered_twice(tmp_path):
+    """B has no checkpoint at all, yet its inbox holds A's 10 messages (A sent
+    them from a queue it later restores): after both restart, A re-sends them
+    and B, told of every stream its inbox holds, acknowledges them without
+    delivering or writing them again (PROTOCOL.md §12)."""
+    inbox = str(tmp_path / "inbox.log")
+    ia, ib = Identity.generate(), Identity.generate()
+    # A notices in about 2 s that B lost the session (B's restart left it no
+    # checkpoint) and re-establishes; the default would take 90 s.
+    quick = SessionConfig(heartbeat_interval=1, heartbeat_reply_timeout=0.5, heartbeat_tolerance=2,
+                          handshake_timeout=1)
+    b = Node(ib, ("127.0.0.1", 0), accept_any=True, inbox=inbox).start()
+    port = b.address[1]
+    a = Node(ia, ("127.0.0.1", 0), quick).start()
+    try:
+        a.connect(b.did, b.address, bundle=b.bundle)
+        a.wait_for(established, 10)
+        b.stop()
+        seqs = [a.send(b.did, b"m%d" % i) for i in range(10)]  # queued: B is down
+        blob = a.export(b.did)                                   # A's checkpoint holds all 10
+        b = Node(ib, ("127.0.0.1", port), accept_any=True, inbox=inbox).start()
+        assert wait_until(lambda: len(read_inbox(inbox)) == 10, 30)
+        a.wait_for(lambda e: e.kind == "delivered" and e.seq == seqs[-1], 10)
+    finally:
+        a.stop()
+        b.stop()
+    owners: dict[str, str] = {}
+    marks, problems = inbox_watermarks(inbox, owners)
+    (stream,) = marks
+    assert marks[stream] == seqs[-1] and owners[stream] == ia.public_key.hex() and problems == []
+
+    b = Node(ib, ("127.0.0.1", port), accept_any=True, inbox=inbox).start()
+    b.add_peer(a.did)
+    b.set_delivered(a.did, stream, marks[stream])
+    a = Node(ia, ("127.0.0.1", 0), quick).start()
+    try:
+        a.add_peer(b.did, ("127.0.0.1", port))
+        a.import_session(blob)
+        acked = set()
+        deadline = time.monotonic() + 30
+        while acked != set(seqs) and time.monotonic() < deadline:
+            acked |= {e.seq for e in a.events(timeout=0.2) if e.kind == "delivered"}
+        assert acked == set(seqs)  # re-sent, and acknowledged by B
+        after = a.send(b.did, b"after")
+        got = b.wait_for(lambda e: e.kind == "message", 10)
+        assert (got.data, got.seq) == (b"after", after)
+    finally:
+        a.stop()
+        b.stop()
+    lines = read_inbox(inbox)
+    assert [x[1] for x in lines] == seqs + [after]  # each once
