@@ -88,8 +88,10 @@ enum l2s_quic_app_error {
 
 struct l2s_quic;
 
-/* Opens and binds the socket (SO_REUSEADDR off, non-blocking, close-on-exec)
- * and makes the TLS certificate. bind_addr: IPv4 or IPv6, port 0 for an
+/* Opens and binds the shared socket (non-blocking, close-on-exec; a port
+ * another socket holds is EADDRINUSE, and only after the bind does it allow
+ * SO_REUSEPORT, for trusted connections' own sockets) and makes the TLS
+ * certificate. bind_addr: IPv4 or IPv6, port 0 for an
  * ephemeral one. params may be NULL for the defaults. L2S_ERR_CONFIG,
  * L2S_ERR_IO (errno tells), L2S_ERR_NOMEM. */
 int l2s_quic_new(struct l2s_quic **out, const struct sockaddr *bind_addr, socklen_t bind_len,
