@@ -37,34 +37,6 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 	return ret;
 }
 
-struct l2s_session *l2s_exchange_pending_session(struct l2s_node *node, uint32_t index, int kind)
-{
-	struct l2s_session *s;
-	uint8_t key[4];
-	uint32_t v;
-
-	l2s_u32_key(key, index);
-	if (l2s_map_get(&node->by_index, key, sizeof(key), &v) != L2S_OK || (v & 3) != INDEX_PENDING)
-		return NULL;
-	s = node->slots[v >> 2];
-	return (s && s->pending == kind && s->pending_index == index) ? s : NULL;
-}
-
-/* The response did not authenticate although it answered our own random
- * index: the attempt fails and the peer we chose is quarantined. */
-int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	l2s_exchange_quarantine_peer(node, s, now);
-	if (s->state == L2S_HANDSHAKE_INITIATED)
-		l2s_session_fail(node, s, L2S_REASON_AUTHENTICATION_FAILED, now);
-	return L2S_ERR_AUTH;
-}
-
-void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	l2s_send_simple(node, s, L2S_FRAME_CONFIRM, 0, now);
-}
-
 int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now)
 {
 	struct l2s_session_keys keys;
@@ -132,22 +104,9 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 
 /* ---- full handshake: responder ---------------------------------------------- */
 
-/* The node as a whole: too many requests per second, or half-open handshakes. */
-static int loaded(struct l2s_node *node, uint64_t now)
-{
-	return node->half_open >= node->load_limit || l2s_load_high(&node->x->load, now);
-}
-
 static int under_load(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
 {
-	return loaded(node, now) || !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now);
-}
-
-/* Under load every address, proven or not, gets an equal small share of
- * the work: a flood from many addresses cannot starve one more. */
-int l2s_exchange_fair_share(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
-{
-	return !loaded(node, now) || l2s_ratelimit_allow(&node->x->loaded, addr, addr_len, now);
+	return l2s_exchange_loaded(node, now) || !l2s_ratelimit_allow(&node->x->ratelimit, addr, addr_len, now);
 }
 
 /* Under load a request must prove its address with a cookie (mac2); without
@@ -173,14 +132,6 @@ static int check_cookie(struct l2s_node *node, uint32_t path, const uint8_t *add
 	    L2S_OK)
 		l2s_node_output_path(node, path, reply, sizeof(reply));
 	return L2S_ERR_BUSY;
-}
-
-void l2s_exchange_accepted_event(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	struct l2s_event ev;
-
-	l2s_session_event(&ev, L2S_EV_ACCEPTED, s, now);
-	l2s_node_event(node, &ev, NULL, 0);
 }
 
 static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst, uint32_t path, uint64_t now)

@@ -177,25 +177,6 @@ int l2s_exchange_crossing_ours_wins(struct l2s_node *node, const uint8_t peer_pk
 
 /* ---- pending exchanges ------------------------------------------------------- */
 
-void l2s_pending_free(struct l2s_session *s)
-{
-	switch (s->pending) {
-	case PENDING_HANDSHAKE:
-		l2s_hs_initiator_free(s->pending_state);
-		break;
-	case PENDING_RESUME:
-		l2s_resume_initiator_wipe(s->pending_state);
-		free(s->pending_state);
-		break;
-	case PENDING_ROTATION:
-		l2s_rotation_free(s->pending_state);
-		break;
-	default:
-		free(s->pending_state);
-		break;
-	}
-}
-
 /* Starts the timeout once per exchange; re-sends keep the first deadline. */
 void l2s_exchange_arm_pending(struct l2s_session *s, int kind, uint64_t now)
 {
@@ -214,6 +195,52 @@ void l2s_exchange_current_keys(const struct l2s_session *s, struct l2s_session_k
 	memcpy(k->rs, s->rs, sizeof(k->rs));
 	memcpy(k->rc, s->rc, sizeof(k->rc));
 }
+
+struct l2s_session *l2s_exchange_pending_session(struct l2s_node *node, uint32_t index, int kind)
+{
+	struct l2s_session *s;
+	uint8_t key[4];
+	uint32_t v;
+
+	l2s_u32_key(key, index);
+	if (l2s_map_get(&node->by_index, key, sizeof(key), &v) != L2S_OK || (v & 3) != INDEX_PENDING)
+		return NULL;
+	s = node->slots[v >> 2];
+	return (s && s->pending == kind && s->pending_index == index) ? s : NULL;
+}
+
+/* The response did not authenticate although it answered our own random
+ * index: the attempt fails and the peer we chose is quarantined. */
+int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	l2s_exchange_quarantine_peer(node, s, now);
+	if (s->state == L2S_HANDSHAKE_INITIATED)
+		l2s_session_fail(node, s, L2S_REASON_AUTHENTICATION_FAILED, now);
+	return L2S_ERR_AUTH;
+}
+
+void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	l2s_send_simple(node, s, L2S_FRAME_CONFIRM, 0, now);
+}
+
+
+/* ---- load ------------------------------------------------------------------- */
+
+/* The node as a whole: too many requests per second, or half-open handshakes. */
+int l2s_exchange_loaded(struct l2s_node *node, uint64_t now)
+{
+	return node->half_open >= node->load_limit || l2s_load_high(&node->x->load, now);
+}
+
+/* Under load every address, proven or not, gets an equal small share of
+ * the work: a flood from many addresses cannot starve one more. */
+int l2s_exchange_fair_share(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now)
+{
+	return !l2s_exchange_loaded(node, now) || l2s_ratelimit_allow(&node->x->loaded, addr, addr_len, now);
+}
+
+/* ---- established ------------------------------------------------------------- */
 
 /* A confirmed full handshake with a peer we already had a session with
  * replaces that session: it ends (audit event "replaced") and the new one
@@ -268,6 +295,27 @@ static int established_reason(int from, int reason)
 	}
 }
 
+static void send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	struct l2s_ticket_contents c;
+	struct l2s_frame f = { .type = L2S_FRAME_TICKET };
+	uint8_t ticket[L2S_TICKET_BYTES], frame[16 + L2S_TICKET_BYTES];
+	size_t len;
+
+	memcpy(c.session_id, s->session_id, sizeof(c.session_id));
+	memcpy(c.peer_pk, s->peer_pk, sizeof(c.peer_pk));
+	memcpy(c.rs, s->rs, sizeof(c.rs));
+	c.not_after_ms = now + s->cfg.ticket_lifetime_ms;
+	if (l2s_ticket_seal(ticket, &node->x->tickets, &c, &node->rng) == L2S_OK) {
+		f.u.ticket.lifetime_s = (uint32_t)(s->cfg.ticket_lifetime_ms / 1000);
+		f.u.ticket.ticket = ticket;
+		f.u.ticket.len = sizeof(ticket);
+		if (l2s_encode_frame(frame, sizeof(frame), &f, &len) == L2S_OK)
+			l2s_send_frame(node, s, frame, len, now);
+	}
+	l2s_ticket_contents_wipe(&c);
+}
+
 /* The session has confirmed keys: reset liveness, re-send what is unacked and
  * tell the peer where our stream stands. A session waiting to retry (the peer
  * resumed it first) records the retry with the reason of its own retry. */
@@ -309,8 +357,56 @@ void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int r
 		l2s_map_del(&node->by_half, s->peer_pk, sizeof(s->peer_pk)); /* no longer half-open */
 	l2s_delivery_resend_all(&s->dl);
 	if (!s->initiator)
-		l2s_send_ticket(node, s, now);
+		send_ticket(node, s, now);
 	l2s_send_flush(node, s, now);
+}
+
+void l2s_exchange_accepted_event(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	struct l2s_event ev;
+
+	l2s_session_event(&ev, L2S_EV_ACCEPTED, s, now);
+	l2s_node_event(node, &ev, NULL, 0);
+}
+
+/* Why a session that answered a handshake or resumption is now established. */
+static int confirmed_reason(const struct l2s_session *s)
+{
+	switch (s->state) {
+	case L2S_HANDSHAKE_RECEIVED:
+		return L2S_REASON_SEND_RESPONSE_ACK;
+	case L2S_DEGRADED:
+		return L2S_REASON_CONNECTIVITY_RESTORED;
+	default:
+		return L2S_REASON_RECEIVE_VALID_RESPONSE;
+	}
+}
+
+/* The first frame under keys we have not sent with yet confirms them: for a
+ * responder this completes the handshake (handshake_received -> established),
+ * after a rotation it moves sending to the new keys. */
+void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+{
+	int pending = s->pending, establishes = s->next_establishes;
+
+	l2s_session_promote_next(node, s, now);
+	/* The rotation we answered is confirmed: its cached answer goes. */
+	free(s->rot_resp);
+	s->rot_resp = NULL;
+	/* Keys that answer a handshake or resumption establish the session,
+	 * also when their wait timed out while it stayed established. */
+	if (establishes) {
+		if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED)
+			l2s_session_clear_pending(node, s);
+		l2s_session_established(node, s, confirmed_reason(s), now);
+	} else {
+		/* Next keys that come from neither a handshake nor a resumption
+		 * come from a rotation our peer started and we answered: it is
+		 * complete, and counted on this side too. */
+		if (s->state == L2S_ROTATING)
+			l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
+		s->rotations++;
+	}
 }
 
 int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now)

@@ -30,6 +30,7 @@
 #define LOADED_BURST 2
 
 /* exchange.c */
+int l2s_exchange_loaded(struct l2s_node *node, uint64_t now);
 uint64_t l2s_exchange_resend_interval(struct l2s_session *s);
 void l2s_exchange_quarantine_peer(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_exchange_peer_quarantined(const struct l2s_node *node, const uint8_t pk[32], uint64_t now);
@@ -40,8 +41,6 @@ int l2s_exchange_has_priority(const struct l2s_node *node, const uint8_t peer_pk
 int l2s_exchange_crossing_ours_wins(struct l2s_node *node, const uint8_t peer_pk[32]);
 void l2s_exchange_arm_pending(struct l2s_session *s, int kind, uint64_t now);
 void l2s_exchange_current_keys(const struct l2s_session *s, struct l2s_session_keys *k);
-
-/* establish.c */
 struct l2s_session *l2s_exchange_pending_session(struct l2s_node *node, uint32_t index, int kind);
 int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s, uint64_t now);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The node and its sessions: internal structures shared by node.c (public
- * entry points), session.c (transitions, events), schedule.c (per-session
- * timers), receive.c and send.c. */
+/* The node and its sessions: the engine's internal structures and the
+ * functions its files share, listed by file from the bottom layer up. */
 #ifndef L2S_NODE_H
 #define L2S_NODE_H
 
@@ -39,6 +38,10 @@ enum pending_kind {
 	PENDING_RESUMED,   /* we sent RESUME_RESP, await the resumer's first frame */
 	PENDING_ROTATION,  /* we sent ROTATE_INIT */
 };
+
+/* A handle: generation << SLOT_BITS | (slot + 1), so a stale one fails. */
+#define SLOT_BITS 21
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
 
 /* Sessions a receive batch remembers; one more is flushed at once. */
 #define L2S_NODE_BATCH_SESSIONS 64
@@ -175,9 +178,6 @@ struct l2s_node {
 	uint8_t rx_scratch[L2S_FRAME_MAX_BYTES];
 };
 
-/* In a receive batch: 1 when s's flush was put off to the batch's end. */
-int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s);
-
 /* Index map values: which key pair (or pending exchange) an index names. */
 #define INDEX_PENDING 3
 static inline uint32_t index_value(uint32_t slot, int kp)
@@ -185,7 +185,12 @@ static inline uint32_t index_value(uint32_t slot, int kp)
 	return slot << 2 | (uint32_t)kp;
 }
 
-/* node.c */
+/* The engine's files, bottom to top; each calls only the ones above it in
+ * this list (tests/python/test_layers.py checks that the graph has no cycle). */
+
+/* tables.c */
+int l2s_node_tables_init(struct l2s_node *node);
+void l2s_node_tables_free(struct l2s_node *node);
 struct l2s_session *l2s_node_session(const struct l2s_node *node, uint32_t handle);
 uint32_t l2s_node_new_index(struct l2s_node *node, uint32_t slot, int kp);
 void l2s_node_drop_index(struct l2s_node *node, uint32_t index);
@@ -193,29 +198,21 @@ int l2s_node_output(struct l2s_node *node, struct l2s_session *s, const uint8_t 
 /* For messages that belong to no session (cookie replies). */
 int l2s_node_output_path(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len);
 void l2s_node_event(struct l2s_node *node, const struct l2s_event *ev, const uint8_t *data, size_t len);
-struct l2s_session *l2s_session_alloc(struct l2s_node *node, const struct l2s_config *cfg, uint64_t now);
-void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s);
+const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path);
+/* In a receive batch: 1 when s's flush was put off to the batch's end. */
+int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s);
 
-/* session.c */
-int l2s_session_transition(struct l2s_node *node, struct l2s_session *s, int to, int reason, uint64_t now);
-void l2s_session_event(struct l2s_event *ev, int type, const struct l2s_session *s, uint64_t now);
-void l2s_session_warning(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
-void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int reason, uint64_t now);
+/* keys.c */
 void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, const struct l2s_session_keys *k,
 			      uint32_t local_index, uint32_t remote_index, int can_send, uint64_t now);
 void l2s_session_promote_next(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-/* The peer showed it holds our next keys: promote them and finish what they
- * began (receive.c): a handshake or resumption we answered is established
- * (and owes its SYNC), a rotation we answered is complete. */
-void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 void l2s_session_drop_keys(struct l2s_node *node, struct l2s_session *s, int which);
 void l2s_session_clear_pending(struct l2s_node *node, struct l2s_session *s);
-void l2s_session_fail(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
 
-/* schedule.c */
-void l2s_schedule(struct l2s_node *node, struct l2s_session *s);
-void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+/* send.c */
+int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len, uint64_t now);
+void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now);
 
 /* heartbeat.c */
 void l2s_heartbeat_restart(struct l2s_session *s, uint64_t now);
@@ -227,20 +224,32 @@ void l2s_heartbeat_send_due(struct l2s_node *node, struct l2s_session *s, uint64
 int l2s_heartbeat_on_reply(struct l2s_session *s, uint64_t counter, uint64_t now);
 int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now);
 
-/* send.c */
-int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len, uint64_t now);
-void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now);
+/* schedule.c */
+void l2s_schedule(struct l2s_node *node, struct l2s_session *s);
+/* After running a session's timers: nothing may be due again at once. */
+void l2s_schedule_after(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+uint64_t l2s_schedule_rotation_due(const struct l2s_session *s);
+uint64_t l2s_schedule_rotation_answer_due(const struct l2s_session *s);
+void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
-/* node.c */
-const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path);
+/* session.c */
+struct l2s_session *l2s_session_alloc(struct l2s_node *node, const struct l2s_config *cfg, uint64_t now);
+void l2s_session_destroy(struct l2s_node *node, struct l2s_session *s);
+int l2s_session_transition(struct l2s_node *node, struct l2s_session *s, int to, int reason, uint64_t now);
+void l2s_session_event(struct l2s_event *ev, int type, const struct l2s_session *s, uint64_t now);
+void l2s_session_warning(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
+void l2s_session_end(struct l2s_node *node, struct l2s_session *s, int type, int reason, uint64_t now);
+void l2s_session_fail(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
 
 /* exchange.c */
 int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *p, uint64_t now);
 void l2s_node_extra_free(struct l2s_node *node);
 void l2s_node_extra_tick(struct l2s_node *node, uint64_t now);
-void l2s_pending_free(struct l2s_session *s);
 void l2s_session_established(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
+/* The peer showed it holds our next keys: promote them and finish what they
+ * began: a handshake or resumption we answered is established (and owes its
+ * SYNC), a rotation we answered is complete. */
+void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* establish.c */
@@ -252,7 +261,6 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 
 /* resumption.c */
 int l2s_start_resume(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-void l2s_send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		       const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
@@ -266,8 +274,13 @@ int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8
 int l2s_on_rotate_resp(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
 		       const struct l2s_frame *f, uint64_t now);
 
+/* timeouts.c */
+void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+
 /* receive.c */
 int l2s_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
 		size_t len, uint64_t now);
+
+/* node.c: the public entry points (l2s.h), on top. */
 
 #endif /* L2S_NODE_H */

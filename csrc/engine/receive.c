@@ -81,46 +81,6 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 	return L2S_ERR_DECODE;
 }
 
-/* Why a session that answered a handshake or resumption is now established. */
-static int confirmed_reason(const struct l2s_session *s)
-{
-	switch (s->state) {
-	case L2S_HANDSHAKE_RECEIVED:
-		return L2S_REASON_SEND_RESPONSE_ACK;
-	case L2S_DEGRADED:
-		return L2S_REASON_CONNECTIVITY_RESTORED;
-	default:
-		return L2S_REASON_RECEIVE_VALID_RESPONSE;
-	}
-}
-
-/* The first frame under keys we have not sent with yet confirms them: for a
- * responder this completes the handshake (handshake_received -> established),
- * after a rotation it moves sending to the new keys. */
-void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	int pending = s->pending, establishes = s->next_establishes;
-
-	l2s_session_promote_next(node, s, now);
-	/* The rotation we answered is confirmed: its cached answer goes. */
-	free(s->rot_resp);
-	s->rot_resp = NULL;
-	/* Keys that answer a handshake or resumption establish the session,
-	 * also when their wait timed out while it stayed established. */
-	if (establishes) {
-		if (pending == PENDING_ACCEPT || pending == PENDING_RESUMED)
-			l2s_session_clear_pending(node, s);
-		l2s_session_established(node, s, confirmed_reason(s), now);
-	} else {
-		/* Next keys that come from neither a handshake nor a resumption
-		 * come from a rotation our peer started and we answered: it is
-		 * complete, and counted on this side too. */
-		if (s->state == L2S_ROTATING)
-			l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
-		s->rotations++;
-	}
-}
-
 /* A frame of the stream (DATA, ACK, SYNC): its answer (our SYNC, DATA and
  * ACK) waits for the end of a receive batch, so that the application sees
  * every message of the batch, and may refuse one, before an ACK covers it.

@@ -210,27 +210,6 @@ int l2s_on_resume_init(struct l2s_node *node, uint32_t path, const uint8_t *addr
 
 /* ---- tickets ------------------------------------------------------------------ */
 
-void l2s_send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t now)
-{
-	struct l2s_ticket_contents c;
-	struct l2s_frame f = { .type = L2S_FRAME_TICKET };
-	uint8_t ticket[L2S_TICKET_BYTES], frame[16 + L2S_TICKET_BYTES];
-	size_t len;
-
-	memcpy(c.session_id, s->session_id, sizeof(c.session_id));
-	memcpy(c.peer_pk, s->peer_pk, sizeof(c.peer_pk));
-	memcpy(c.rs, s->rs, sizeof(c.rs));
-	c.not_after_ms = now + s->cfg.ticket_lifetime_ms;
-	if (l2s_ticket_seal(ticket, &node->x->tickets, &c, &node->rng) == L2S_OK) {
-		f.u.ticket.lifetime_s = (uint32_t)(s->cfg.ticket_lifetime_ms / 1000);
-		f.u.ticket.ticket = ticket;
-		f.u.ticket.len = sizeof(ticket);
-		if (l2s_encode_frame(frame, sizeof(frame), &f, &len) == L2S_OK)
-			l2s_send_frame(node, s, frame, len, now);
-	}
-	l2s_ticket_contents_wipe(&c);
-}
-
 int l2s_on_ticket(struct l2s_node *node, struct l2s_session *s, const struct l2s_frame *f, uint64_t now)
 {
 	uint8_t *t = malloc(f->u.ticket.len);
