@@ -72,7 +72,7 @@ int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *m
 	s->initiator = 1; /* also for a session that began as the responder and fell back */
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
-	l2s_exchange_confirm_keys(node, s, now);
+	l2s_exchange_confirm_keys(node, s);
 	if (l2s_exchange_has_priority(node, s->peer_pk))
 		l2s_exchange_drop_half_open(node, s->peer_pk, now); /* a crossing: ours wins */
 	l2s_session_established(node, s, L2S_REASON_RECEIVE_VALID_RESPONSE, now);

@@ -219,9 +219,9 @@ int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session
 	return L2S_ERR_AUTH;
 }
 
-void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s)
 {
-	l2s_send_simple(node, s, L2S_FRAME_CONFIRM, 0, now);
+	l2s_send_simple(node, s, L2S_FRAME_CONFIRM, 0);
 }
 
 
@@ -311,7 +311,7 @@ static void send_ticket(struct l2s_node *node, struct l2s_session *s, uint64_t n
 		f.u.ticket.ticket = ticket;
 		f.u.ticket.len = sizeof(ticket);
 		if (l2s_encode_frame(frame, sizeof(frame), &f, &len) == L2S_OK)
-			l2s_send_frame(node, s, frame, len, now);
+			l2s_send_frame(node, s, frame, len);
 	}
 	l2s_ticket_contents_wipe(&c);
 }

@@ -43,7 +43,7 @@ void l2s_exchange_arm_pending(struct l2s_session *s, int kind, uint64_t now);
 void l2s_exchange_current_keys(const struct l2s_session *s, struct l2s_session_keys *k);
 struct l2s_session *l2s_exchange_pending_session(struct l2s_node *node, uint32_t index, int kind);
 int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+void l2s_exchange_confirm_keys(struct l2s_node *node, struct l2s_session *s);
 int l2s_exchange_fair_share(struct l2s_node *node, const uint8_t *addr, size_t addr_len, uint64_t now);
 void l2s_exchange_accepted_event(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 

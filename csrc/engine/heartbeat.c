@@ -43,7 +43,7 @@ static int send_request(struct l2s_node *node, struct l2s_session *s, uint64_t n
 	s->hb_reply_deadline = now + s->cfg.heartbeat_reply_timeout_ms;
 	/* The next one follows an interval after this one if it goes unanswered. */
 	s->hb_next = now + s->cfg.heartbeat_interval_ms;
-	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT, s->hb_counter, now);
+	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT, s->hb_counter);
 }
 
 /* 1 when the reply deadline passed and that counts as a miss. DATA or ACK
@@ -85,7 +85,7 @@ int l2s_heartbeat_on_reply(struct l2s_session *s, uint64_t counter, uint64_t now
 	return L2S_OK;
 }
 
-int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now)
+int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter)
 {
 	/* Only a session that carries data answers: one that is re-establishing
 	 * (or failed) would otherwise tell the peer all is well, and a peer
@@ -97,5 +97,5 @@ int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint6
 	if (counter <= s->hb_peer_counter)
 		return L2S_ERR_REPLAY;
 	s->hb_peer_counter = counter;
-	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter, now);
+	return l2s_send_simple(node, s, L2S_FRAME_HEARTBEAT_REPLY, counter);
 }

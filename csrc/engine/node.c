@@ -169,7 +169,7 @@ int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms)
 	if (!s)
 		return L2S_ERR_NOT_FOUND;
 	if (s->kp_valid[KP_CUR])
-		l2s_send_simple(node, s, L2S_FRAME_CLOSE, 0, now_ms);
+		l2s_send_simple(node, s, L2S_FRAME_CLOSE, 0);
 	l2s_session_end(node, s, L2S_EV_STATE, L2S_REASON_CLOSED, now_ms);
 	return L2S_OK;
 }

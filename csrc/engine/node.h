@@ -210,9 +210,9 @@ void l2s_session_drop_keys(struct l2s_node *node, struct l2s_session *s, int whi
 void l2s_session_clear_pending(struct l2s_node *node, struct l2s_session *s);
 
 /* send.c */
-int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len, uint64_t now);
+int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len);
 void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now);
+int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value);
 
 /* heartbeat.c */
 void l2s_heartbeat_restart(struct l2s_session *s, uint64_t now);
@@ -222,13 +222,13 @@ uint64_t l2s_heartbeat_deadline(const struct l2s_session *s);
 int l2s_heartbeat_reply_missed(struct l2s_session *s, uint64_t now);
 void l2s_heartbeat_send_due(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_heartbeat_on_reply(struct l2s_session *s, uint64_t counter, uint64_t now);
-int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter, uint64_t now);
+int l2s_heartbeat_on_request(struct l2s_node *node, struct l2s_session *s, uint64_t counter);
 
 /* schedule.c */
 void l2s_schedule(struct l2s_node *node, struct l2s_session *s);
 /* After running a session's timers: nothing may be due again at once. */
 void l2s_schedule_after(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-uint64_t l2s_schedule_rotation_due(const struct l2s_session *s);
+int l2s_schedule_rotation_now(const struct l2s_session *s, uint64_t now);
 uint64_t l2s_schedule_rotation_answer_due(const struct l2s_session *s);
 void l2s_session_activity(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 

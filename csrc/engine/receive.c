@@ -55,7 +55,7 @@ static int on_frame(struct l2s_node *node, struct l2s_session *s, int kp, const 
 			l2s_delivery_set_peer_window(&s->dl, f->u.ack.window, f->u.ack.window_bytes);
 		return ret;
 	case L2S_FRAME_HEARTBEAT:
-		return l2s_heartbeat_on_request(node, s, f->u.heartbeat.counter, now);
+		return l2s_heartbeat_on_request(node, s, f->u.heartbeat.counter);
 	case L2S_FRAME_HEARTBEAT_REPLY:
 		return l2s_heartbeat_on_reply(s, f->u.heartbeat.counter, now);
 	case L2S_FRAME_SYNC:

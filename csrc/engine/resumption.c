@@ -71,7 +71,7 @@ int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg,
 	s->initiator = 1;
 	l2s_session_install_keys(node, s, &keys, index, peer_index, 1, now);
 	l2s_session_keys_wipe(&keys);
-	l2s_exchange_confirm_keys(node, s, now);
+	l2s_exchange_confirm_keys(node, s);
 	reason = s->state == L2S_DEGRADED ? L2S_REASON_CONNECTIVITY_RESTORED : L2S_REASON_RECEIVE_VALID_RESPONSE;
 	l2s_session_established(node, s, reason, now);
 	l2s_schedule(node, s);

@@ -21,7 +21,7 @@ int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t no
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
 	ret = l2s_rotation_start(st, ++s->rotation_id, s->pending_index, &node->rng);
 	if (ret == L2S_OK)
-		ret = l2s_send_frame(node, s, st->frame, sizeof(st->frame), now);
+		ret = l2s_send_frame(node, s, st->frame, sizeof(st->frame));
 	l2s_exchange_arm_pending(s, PENDING_ROTATION, now);
 	l2s_schedule(node, s);
 	return ret;
@@ -32,7 +32,7 @@ int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t n
 	struct l2s_rotation *st = s->pending_state;
 
 	s->pending_resend = now + l2s_exchange_resend_interval(s);
-	return l2s_send_frame(node, s, st->frame, sizeof(st->frame), now);
+	return l2s_send_frame(node, s, st->frame, sizeof(st->frame));
 }
 
 int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
@@ -44,7 +44,7 @@ int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8
 	int ret;
 
 	if (s->rot_resp && f->u.rotate.rotation_id == s->rot_answered) /* a re-sent request */
-		return l2s_send_frame(node, s, s->rot_resp, L2S_ROTATE_RESP_FRAME_BYTES, now);
+		return l2s_send_frame(node, s, s->rot_resp, L2S_ROTATE_RESP_FRAME_BYTES);
 	if (f->u.rotate.rotation_id <= s->rot_answered)
 		return L2S_ERR_REPLAY; /* answered and confirmed already */
 	if (s->pending == PENDING_ROTATION) {
@@ -65,7 +65,7 @@ int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8
 		if (s->rot_resp)
 			memcpy(s->rot_resp, resp, sizeof(resp));
 		s->rot_answered = f->u.rotate.rotation_id;
-		ret = l2s_send_frame(node, s, resp, sizeof(resp), now);
+		ret = l2s_send_frame(node, s, resp, sizeof(resp));
 	} else {
 		l2s_node_drop_index(node, index);
 	}
@@ -91,7 +91,7 @@ int l2s_on_rotate_resp(struct l2s_node *node, struct l2s_session *s, const uint8
 		s->pending_index = 0;
 		l2s_session_clear_pending(node, s);
 		l2s_session_install_keys(node, s, &next, index, peer_index, 1, now);
-		l2s_exchange_confirm_keys(node, s, now);
+		l2s_exchange_confirm_keys(node, s);
 		s->rotations++;
 		l2s_session_transition(node, s, L2S_ESTABLISHED, L2S_REASON_ROTATION_COMPLETE, now);
 		l2s_delivery_resend_all(&s->dl);

@@ -13,13 +13,30 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 	return (b && b < a) ? b : a;
 }
 
-uint64_t l2s_schedule_rotation_due(const struct l2s_session *s)
+static uint64_t rotation_due(const struct l2s_session *s)
 {
 	/* The responder waits a little longer so that both sides' timers do
 	 * not start two rotations at once; the initiator's wins anyway. */
 	uint64_t slack = s->initiator ? 0 : s->cfg.handshake_timeout_ms;
 
 	return s->key_established + (s->cfg.ttl_ms - s->cfg.rotation_window_ms) + slack;
+}
+
+/* The current keys carried as many frames or bytes as the configuration
+ * allows (rotate_after_messages, rotate_after_bytes). */
+static int keys_used_up(const struct l2s_session *s)
+{
+	const struct l2s_keypair *kp = &s->kp[KP_CUR];
+
+	return kp->frames_sent >= s->cfg.rotate_after_messages || kp->bytes_sent >= s->cfg.rotate_after_bytes;
+}
+
+/* The one place that decides a rotation (timeouts.c starts it; the
+ * application's l2s_session_rotate is the only other way): the keys' time
+ * is up or they are used up. */
+int l2s_schedule_rotation_now(const struct l2s_session *s, uint64_t now)
+{
+	return s->state == L2S_ESTABLISHED && !s->pending && (now >= rotation_due(s) || keys_used_up(s));
 }
 
 /* Rotating with nothing pending: we gave up our rotation for the peer's
@@ -46,6 +63,8 @@ static uint64_t session_deadline(const struct l2s_session *s)
 
 	if (s->dl.ack_pending && can_send(s))
 		return 0;
+	if (s->state == L2S_ESTABLISHED && !s->pending && keys_used_up(s))
+		return 0;
 	d = earliest(d, s->pending_deadline);
 	d = earliest(d, s->pending_resend);
 	d = earliest(d, s->grace_end);
@@ -54,7 +73,7 @@ static uint64_t session_deadline(const struct l2s_session *s)
 	case L2S_ROTATING:
 		d = earliest(d, liveness_deadline(s));
 		if (s->state == L2S_ESTABLISHED && !s->pending)
-			d = earliest(d, l2s_schedule_rotation_due(s));
+			d = earliest(d, rotation_due(s));
 		if (s->state == L2S_ROTATING && !s->pending)
 			d = earliest(d, l2s_schedule_rotation_answer_due(s));
 		rto = l2s_delivery_next_deadline(&s->dl);

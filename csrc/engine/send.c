@@ -6,15 +6,8 @@
 #include "engine/node.h"
 #include "wire/wire.h"
 
-static int rotation_needed(const struct l2s_session *s)
-{
-	const struct l2s_keypair *kp = &s->kp[KP_CUR];
-
-	return kp->frames_sent >= s->cfg.rotate_after_messages || kp->bytes_sent >= s->cfg.rotate_after_bytes;
-}
-
 /* Seals one frame under the current keys and queues it for the transport. */
-int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len, uint64_t now)
+int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len)
 {
 	static const size_t cap = L2S_MAX_MESSAGE;
 	uint8_t *msg = node->scratch;
@@ -26,12 +19,10 @@ int l2s_send_frame(struct l2s_node *node, struct l2s_session *s, const uint8_t *
 	ret = l2s_keypair_seal(&s->kp[KP_CUR], frame, len, msg, cap, &out_len);
 	if (ret == L2S_OK)
 		ret = l2s_node_output(node, s, msg, out_len);
-	if (ret == L2S_OK && s->state == L2S_ESTABLISHED && !s->pending && rotation_needed(s))
-		l2s_start_rotation(node, s, now);
 	return ret;
 }
 
-int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value, uint64_t now)
+int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint64_t value)
 {
 	struct l2s_frame f = { .type = type };
 	uint8_t buf[32];
@@ -54,11 +45,11 @@ int l2s_send_simple(struct l2s_node *node, struct l2s_session *s, int type, uint
 	}
 	if (l2s_encode_frame(buf, sizeof(buf), &f, &len) != L2S_OK)
 		return L2S_ERR_INTERNAL;
-	return l2s_send_frame(node, s, buf, len, now);
+	return l2s_send_frame(node, s, buf, len);
 }
 
 
-static void send_ack(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+static void send_ack(struct l2s_node *node, struct l2s_session *s)
 {
 	struct l2s_frame f = { .type = L2S_FRAME_ACK };
 	uint8_t buf[32];
@@ -66,7 +57,7 @@ static void send_ack(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 
 	l2s_delivery_build_ack(&s->dl, &f.u.ack.next_expected, &f.u.ack.sack);
 	l2s_delivery_window(&s->dl, &f.u.ack.window, &f.u.ack.window_bytes);
-	if (l2s_encode_frame(buf, sizeof(buf), &f, &len) == L2S_OK && l2s_send_frame(node, s, buf, len, now) == L2S_OK)
+	if (l2s_encode_frame(buf, sizeof(buf), &f, &len) == L2S_OK && l2s_send_frame(node, s, buf, len) == L2S_OK)
 		s->dl.ack_pending = 0;
 }
 
@@ -90,7 +81,7 @@ static int send_data(struct l2s_node *node, struct l2s_session *s, struct l2s_dm
 	f.u.data.len = m->len;
 	ret = l2s_encode_frame(frame, L2S_FRAME_MAX_BYTES, &f, &len);
 	if (ret == L2S_OK)
-		ret = l2s_send_frame(node, s, frame, len, now);
+		ret = l2s_send_frame(node, s, frame, len);
 	if (ret == L2S_OK)
 		l2s_delivery_mark_sent(&s->dl, m, now);
 	return ret;
@@ -105,7 +96,7 @@ void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 	if (!can_send_data(s))
 		return;
 	if ((s->need_sync || l2s_delivery_sync_due(&s->dl, now)) &&
-	    l2s_send_simple(node, s, L2S_FRAME_SYNC, l2s_delivery_send_base(&s->dl), now) == L2S_OK) {
+	    l2s_send_simple(node, s, L2S_FRAME_SYNC, l2s_delivery_send_base(&s->dl)) == L2S_OK) {
 		s->need_sync = 0;
 		l2s_delivery_sync_sent(&s->dl, now);
 	}
@@ -113,5 +104,5 @@ void l2s_send_flush(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 		if (send_data(node, s, m, now) != L2S_OK)
 			break;
 	if (s->dl.ack_pending)
-		send_ack(node, s, now);
+		send_ack(node, s);
 }
