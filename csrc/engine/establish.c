@@ -92,7 +92,7 @@ int l2s_on_cookie_reply(struct l2s_node *node, const uint8_t *msg, size_t len, u
 	if (!s)
 		return L2S_ERR_NOT_FOUND;
 	st = s->pending_state;
-	if (l2s_hs_initiator_consume_cookie(st, s->cookie, msg, len) != L2S_OK)
+	if (l2s_hs_initiator_open_cookie(st, s->cookie, &c) != L2S_OK)
 		return L2S_ERR_AUTH;
 	s->have_cookie = 1;
 	/* The responder kept no state: the same request, now with mac2. */

@@ -165,21 +165,28 @@ int l2s_cookie_reply_create(uint8_t out[L2S_COOKIE_REPLY_BYTES], const struct l2
 	return L2S_OK;
 }
 
+int l2s_cookie_reply_open(uint8_t cookie[L2S_COOKIE_BYTES], const uint8_t r_pk[L2S_ED25519_PK_BYTES],
+			  uint32_t sender_index, const uint8_t mac1[L2S_MAC_BYTES], const struct l2s_cookie_reply *m)
+{
+	uint8_t key[L2S_KEY_BYTES];
+	int ret;
+
+	if (m->receiver_index != sender_index)
+		return L2S_ERR_NOT_FOUND;
+	l2s_kdf_cookie_key(key, r_pk);
+	ret = l2s_aead_decrypt(cookie, m->sealed_cookie, L2S_COOKIE_BYTES + L2S_AEAD_TAG_BYTES, mac1, L2S_MAC_BYTES,
+			       m->nonce, key);
+	l2s_wipe(key, sizeof(key));
+	return ret == L2S_OK ? L2S_OK : L2S_ERR_AUTH;
+}
+
 int l2s_cookie_reply_consume(uint8_t cookie[L2S_COOKIE_BYTES], const uint8_t r_pk[L2S_ED25519_PK_BYTES],
 			     uint32_t sender_index, const uint8_t mac1[L2S_MAC_BYTES], const uint8_t *msg,
 			     size_t len)
 {
-	uint8_t key[L2S_KEY_BYTES];
 	struct l2s_cookie_reply m;
-	int ret;
 
 	if (l2s_decode_cookie_reply(msg, len, &m) != L2S_OK)
 		return L2S_ERR_DECODE;
-	if (m.receiver_index != sender_index)
-		return L2S_ERR_NOT_FOUND;
-	l2s_kdf_cookie_key(key, r_pk);
-	ret = l2s_aead_decrypt(cookie, m.sealed_cookie, L2S_COOKIE_BYTES + L2S_AEAD_TAG_BYTES, mac1, L2S_MAC_BYTES,
-			       m.nonce, key);
-	l2s_wipe(key, sizeof(key));
-	return ret == L2S_OK ? L2S_OK : L2S_ERR_AUTH;
+	return l2s_cookie_reply_open(cookie, r_pk, sender_index, mac1, &m);
 }

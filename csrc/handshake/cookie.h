@@ -74,5 +74,8 @@ int l2s_cookie_reply_create(uint8_t out[L2S_COOKIE_REPLY_BYTES], const struct l2
 int l2s_cookie_reply_consume(uint8_t cookie[L2S_COOKIE_BYTES], const uint8_t r_pk[L2S_ED25519_PK_BYTES],
 			     uint32_t sender_index, const uint8_t mac1[L2S_MAC_BYTES], const uint8_t *msg,
 			     size_t len);
+/* The same for a caller that has decoded the reply (m). */
+int l2s_cookie_reply_open(uint8_t cookie[L2S_COOKIE_BYTES], const uint8_t r_pk[L2S_ED25519_PK_BYTES],
+			  uint32_t sender_index, const uint8_t mac1[L2S_MAC_BYTES], const struct l2s_cookie_reply *m);
 
 #endif /* L2S_COOKIE_H */

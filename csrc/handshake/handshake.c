@@ -185,16 +185,14 @@ void l2s_hs_initiator_set_cookie(struct l2s_hs_initiator *st, const uint8_t cook
 	l2s_mac_put(st->msg, L2S_HS_INIT_MAC2_OFF, cookie);
 }
 
-int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_out, const uint8_t *msg,
-				    size_t len)
+int l2s_hs_initiator_open_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_out, const struct l2s_cookie_reply *m)
 {
 	uint8_t cookie[L2S_COOKIE_BYTES];
 	int ret;
 
 	if (st->done)
 		return L2S_ERR_STATE;
-	ret = l2s_cookie_reply_consume(cookie, st->r_pk, st->sender_index, st->msg + L2S_HS_INIT_MAC1_OFF, msg,
-				       len);
+	ret = l2s_cookie_reply_open(cookie, st->r_pk, st->sender_index, st->msg + L2S_HS_INIT_MAC1_OFF, m);
 	if (ret == L2S_OK) {
 		l2s_hs_initiator_set_cookie(st, cookie);
 		if (cookie_out)
@@ -202,6 +200,18 @@ int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie
 	}
 	l2s_wipe(cookie, sizeof(cookie));
 	return ret;
+}
+
+int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_out, const uint8_t *msg,
+				    size_t len)
+{
+	struct l2s_cookie_reply m;
+
+	if (st->done)
+		return L2S_ERR_STATE;
+	if (l2s_decode_cookie_reply(msg, len, &m) != L2S_OK)
+		return L2S_ERR_DECODE;
+	return l2s_hs_initiator_open_cookie(st, cookie_out, &m);
 }
 
 /* ---- initiator: HANDSHAKE_RESP ---- */

@@ -77,6 +77,8 @@ void l2s_hs_initiator_set_cookie(struct l2s_hs_initiator *st, const uint8_t cook
  * 120 to 240 s. Errors as l2s_cookie_reply_consume(). */
 int l2s_hs_initiator_consume_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_out, const uint8_t *msg,
 				    size_t len);
+/* The same after the caller decoded the reply (m). */
+int l2s_hs_initiator_open_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_out, const struct l2s_cookie_reply *m);
 
 /* Consumes HANDSHAKE_RESP. The caller matched its receiver_index to this
  * attempt; it is checked again (L2S_ERR_NOT_FOUND). Errors: L2S_ERR_DECODE,
