@@ -34,33 +34,6 @@ static uint64_t idle_inbound_ms(const struct l2s_loop *l)
 	return t > l->p.path_timeout_ms ? t : l->p.path_timeout_ms;
 }
 
-/* Monotonic ms + 1: the engine takes 0 as "never". */
-uint64_t l2s_loop_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 + 1;
-}
-
-/* The L2 exchanges' own durations are well under a millisecond. */
-uint64_t l2s_loop_now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
-/* Bundle expiry is wall-clock time. */
-uint64_t l2s_loop_unix_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec;
-}
-
 void l2s_loop_params_default(struct l2s_loop_params *p)
 {
 	memset(p, 0, sizeof(*p));

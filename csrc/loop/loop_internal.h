@@ -174,10 +174,12 @@ struct l2s_loop {
 	struct l2s_loop_stats st;
 };
 
-/* loop.c */
+/* clock.c */
 uint64_t l2s_loop_now(void);
 uint64_t l2s_loop_now_us(void);
 uint64_t l2s_loop_unix_s(void);
+
+/* loop.c */
 void l2s_loop_wake(struct l2s_loop *l);
 
 /* path.c */
