@@ -189,15 +189,16 @@ struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id);
 struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn);
 struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
 			    const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now);
+void l2s_path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, socklen_t sa_len);
 void l2s_path_free(struct l2s_loop *l, struct lpath *p);
 void l2s_path_close(struct l2s_loop *l, struct lpath *p, uint64_t now);
 int l2s_path_kind(struct l2s_loop *l, uint32_t id);
 int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p);
 uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p);
-void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);
-void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now);
-void l2s_loop_flush_outputs(struct l2s_loop *l);
+void l2s_path_trust(struct l2s_loop *l, struct lpath *p);
+int l2s_path_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
+void l2s_paths_send_held(struct l2s_loop *l);
 
 /* peer.c */
 struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
@@ -240,6 +241,11 @@ void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, ui
 int l2s_loop_paused(const struct l2s_loop *l);
 int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 void l2s_loop_events_free(struct l2s_loop *l);
+
+/* dispatch.c */
+void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);
+void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now);
+void l2s_loop_flush_outputs(struct l2s_loop *l);
 
 /* loop_disc.c */
 int l2s_loop_disc_init(struct l2s_loop *l, uint64_t now);
