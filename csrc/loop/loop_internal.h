@@ -211,7 +211,7 @@ int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_S
 void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
 void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
 void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
-void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now);
+void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
 void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
 uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
@@ -233,14 +233,19 @@ void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to);
 void l2s_peer_close_try(struct l2s_loop *l, uint32_t *try, uint64_t now);
 
 /* loop_event.c */
-void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-void l2s_loop_inbox_sync(struct l2s_loop *l);
-void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 int l2s_loop_paused(const struct l2s_loop *l);
-int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 void l2s_loop_events_free(struct l2s_loop *l);
+
+/* loop_inbox.c */
+int l2s_loop_inbox_deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, uint64_t now);
+void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_loop_inbox_sync(struct l2s_loop *l);
+
+/* node_event.c */
+void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 
 /* dispatch.c */
 void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);

@@ -228,64 +228,12 @@ void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg,
 
 /* A live session failed: its next full handshake may need the peer's new
  * prekey (the peer restarted with one), which nothing else would fetch. */
-static void refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	struct lpath *p = l2s_path_get(l, pe->path);
 
 	if (p && p->connected && !p->probing)
 		send_probe(l, pe, p, PROBE_REFRESH, now);
-}
-
-/* ---- the engine's view ------------------------------------------------------ */
-
-static void on_established(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
-{
-	pe->established_ms = now;
-	pe->attempt = 0;
-	if (pe->resume_from_ms) {
-		pe->resume_ms = now - pe->resume_from_ms;
-		pe->resume_from_ms = 0;
-	}
-	/* counted on the side that started them */
-	if (pe->started == STARTED_HANDSHAKE)
-		l->st.handshakes++;
-	else if (pe->started == STARTED_RESUME)
-		l->st.resumptions++;
-	pe->started = STARTED_NONE;
-}
-
-static void on_ended(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
-{
-	pe->session = 0;
-	pe->started = STARTED_NONE;
-	pe->imported = 0; /* the accepting side kept it up for that session only */
-	if (l2s_peer_wants_connection(pe) && !pe->reconnect_at)
-		l2s_peer_schedule_reconnect(l, pe, now);
-}
-
-void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
-{
-	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
-	struct lpath *p;
-
-	if (!pe)
-		return;
-	if (ev->type == L2S_EV_ACCEPTED) {
-		pe->session = ev->session;
-		pe->path = ev->path;
-		pe->path_kind = l2s_path_kind(l, ev->path);
-		if ((p = l2s_path_get(l, ev->path)) && !p->peer)
-			p->peer = l2s_peer_index(l, pe);
-		return;
-	}
-	if (ev->session != pe->session || ev->type != L2S_EV_STATE)
-		return;
-	if (ev->to == L2S_ESTABLISHED && ev->from != L2S_ROTATING)
-		on_established(l, pe, now);
-	else if (ev->to == L2S_FAILED)
-		refresh_bundle(l, pe, now);
-	else if (ev->to == L2S_STATE_END)
-		on_ended(l, pe, now);
 }
 
 static void transport_event(struct l2s_loop *l, struct lpeer *pe, int kind, uint64_t now)
