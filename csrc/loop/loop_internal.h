@@ -208,29 +208,25 @@ struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p);
 void l2s_peer_free(struct lpeer *pe);
 void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
 int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq);
-void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
-void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
-void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
-void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
-uint64_t l2s_peers_next_timer(struct l2s_loop *l);
-void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
-void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
-
-/* peer.c, within the loop */
 int l2s_peer_wants_connection(const struct lpeer *pe);
 void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
-void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
-void l2s_peer_ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
-/* race.c, within the loop */
-int l2s_peer_trying(const struct lpeer *pe);
-void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to);
-void l2s_peer_close_try(struct l2s_loop *l, uint32_t *try, uint64_t now);
+/* carry.c */
+void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
+void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
+void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
+void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+
+/* race.c */
+void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
+void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
+void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
+void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
+uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 
 /* loop_event.c */
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
