@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The event loop (l2s_loop.h): its life, one round of work, epoll over the
- * transports' sockets and a wake-up eventfd. The parts: loop_api.c (the
- * calls other threads make), path.c (connections as engine paths), peer.c
- * (keeping peers connected), loop_event.c (events for the application),
- * inbox.c (the inbox file), loop_disc.c (discovery answers). */
+ * transports' sockets and a wake-up eventfd. The parts it drives are
+ * listed in loop_internal.h; only loop_api.c sits above it. */
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>

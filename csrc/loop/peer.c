@@ -4,7 +4,8 @@
  * theirs, whether this side keeps them connected and when it tries again.
  * Peers sit in an array (L2S_LOOP_MAX_PEERS bounds it) found by key through
  * a map; the timers visit them all each round, which is cheap. How a peer
- * is connected and carried is decided above (race.c, carry.c). */
+ * is connected and carried is decided above (race.c, carry.c); here, an
+ * inbound connection that carries no peer's session is closed when idle. */
 #include <stdlib.h>
 #include <string.h>
 
