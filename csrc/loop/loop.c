@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The event loop (l2s_loop.h): its life, one round of work, epoll over the
- * transports' sockets and a wake-up eventfd. The parts: loop_api.c (the
- * calls other threads make), path.c (connections as engine paths), peer.c
- * (keeping peers connected), loop_event.c (events for the application),
- * inbox.c (the inbox file), loop_disc.c (discovery answers). */
+ * transports' sockets and a wake-up eventfd. The parts it drives are
+ * listed in loop_internal.h; only loop_api.c sits above it. */
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -32,33 +30,6 @@ static uint64_t idle_inbound_ms(const struct l2s_loop *l)
 	uint64_t t = 2 * l->p.cfg.handshake_timeout_ms;
 
 	return t > l->p.path_timeout_ms ? t : l->p.path_timeout_ms;
-}
-
-/* Monotonic ms + 1: the engine takes 0 as "never". */
-uint64_t l2s_loop_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 + 1;
-}
-
-/* The L2 exchanges' own durations are well under a millisecond. */
-uint64_t l2s_loop_now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
-/* Bundle expiry is wall-clock time. */
-uint64_t l2s_loop_unix_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec;
 }
 
 void l2s_loop_params_default(struct l2s_loop_params *p)

@@ -1,9 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The event loop's parts (l2s_loop.h), shared by loop.c (life, rounds, epoll,
- * the public calls), path.c (transport connections as engine paths),
- * peer.c (connecting, the transport race and fallback), loop_event.c (the
- * application's event queue and the inbox) and loop_disc.c (answering
- * discovery probes). Every function here expects the loop's mutex held. */
+/* The event loop's parts (l2s_loop.h), bottom to top. A file calls only
+ * files listed above it, so that no two depend on each other through a
+ * cycle (tests/python/test_layers.py):
+ *
+ *   clock.c       monotonic ms (the engine's time) and μs, wall-clock s
+ *   path.c        the path table: one transport connection each, what is
+ *                 done to one (open, send, close, trust) and its held outputs
+ *   loop_event.c  the application's event queue
+ *   loop_disc.c   answering discovery probes, raw and in-band
+ *   peer.c        the peer table: find, add, what a restart delivered,
+ *                 whether to keep connected, the reconnect backoff; idle
+ *                 inbound connections no session uses
+ *   loop_inbox.c  delivered messages into the inbox file (inbox.c)
+ *   carry.c       a peer's session put on its carrier: moved, established,
+ *                 or an in-band probe for the peer's bundle first
+ *   race.c        the QUIC/μTCP race, fallback, return, reconnect; following
+ *                 the engine's move; the peers' timers
+ *   node_event.c  the engine's events: admitted, tracked by their peer,
+ *                 passed on to the application
+ *   dispatch.c    the transports' events in, the engine's outputs out
+ *   loop.c        life, rounds, epoll
+ *   loop_api.c    the calls other threads make
+ *
+ * Every function here expects the loop's mutex held. */
 #ifndef L2S_LOOP_INTERNAL_H
 #define L2S_LOOP_INTERNAL_H
 
@@ -56,7 +75,7 @@ struct lpath {
 	uint8_t addr[LOOP_ADDR_BYTES];
 	size_t addr_len;
 	uint64_t opened_ms, last_rx_ms;
-	uint64_t busy_since;          /* a carrier: data in flight since then, 0: none (peer.c) */
+	uint64_t busy_since;          /* a carrier: data in flight since then, 0: none (race.c) */
 	int probing;                  /* an in-band DISCOVERY_PROBE is out on it: PROBE_* */
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
@@ -174,11 +193,10 @@ struct l2s_loop {
 	struct l2s_loop_stats st;
 };
 
-/* loop.c */
+/* clock.c */
 uint64_t l2s_loop_now(void);
 uint64_t l2s_loop_now_us(void);
 uint64_t l2s_loop_unix_s(void);
-void l2s_loop_wake(struct l2s_loop *l);
 
 /* path.c */
 int l2s_loop_paths_init(struct l2s_loop *l);
@@ -187,56 +205,21 @@ struct lpath *l2s_path_get(struct l2s_loop *l, uint32_t id);
 struct lpath *l2s_path_by_conn(struct l2s_loop *l, int kind, uint32_t conn);
 struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
 			    const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now);
+void l2s_path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, socklen_t sa_len);
 void l2s_path_free(struct l2s_loop *l, struct lpath *p);
 void l2s_path_close(struct l2s_loop *l, struct lpath *p, uint64_t now);
 int l2s_path_kind(struct l2s_loop *l, uint32_t id);
 int l2s_path_send(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
 int l2s_path_in_flight(struct l2s_loop *l, struct lpath *p);
 uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p);
-void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);
-void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now);
-void l2s_loop_flush_outputs(struct l2s_loop *l);
-
-/* peer.c */
-struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
-struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
-uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe);
-struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p);
-void l2s_peer_free(struct lpeer *pe);
-void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
-int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq);
-void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
-void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
-void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
-void l2s_peer_on_session_event(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now);
-void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
-uint64_t l2s_peers_next_timer(struct l2s_loop *l);
-void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
-void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
-void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
-
-/* peer.c, within the loop */
-int l2s_peer_wants_connection(const struct lpeer *pe);
-void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
-void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
-void l2s_peer_ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-
-/* race.c, within the loop */
-int l2s_peer_trying(const struct lpeer *pe);
-void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to);
-void l2s_peer_close_try(struct l2s_loop *l, uint32_t *try, uint64_t now);
+void l2s_path_trust(struct l2s_loop *l, struct lpath *p);
+int l2s_path_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len);
+void l2s_paths_send_held(struct l2s_loop *l);
 
 /* loop_event.c */
-void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
-void l2s_loop_inbox_sync(struct l2s_loop *l);
-void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 int l2s_loop_paused(const struct l2s_loop *l);
-int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
 void l2s_loop_events_free(struct l2s_loop *l);
 
 /* loop_disc.c */
@@ -246,5 +229,50 @@ void l2s_loop_disc_tick(struct l2s_loop *l, uint64_t now);
 void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev, uint64_t now);
 void l2s_loop_disc_inband(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
 int l2s_loop_disc_addr(struct l2s_disc_addr *out, const struct sockaddr_storage *sa, socklen_t len);
+
+/* peer.c */
+struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
+struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
+uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe);
+struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p);
+void l2s_peer_free(struct lpeer *pe);
+void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
+int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq);
+int l2s_peer_wants_connection(const struct lpeer *pe);
+void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
+
+/* loop_inbox.c */
+int l2s_loop_inbox_deliver(struct l2s_loop *l, struct lpeer *pe, const struct l2s_event *ev, uint64_t now);
+void l2s_loop_inbox_retry(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_loop_inbox_sync(struct l2s_loop *l);
+
+/* carry.c */
+void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
+void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
+void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
+void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+
+/* race.c */
+void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now);
+void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now);
+void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now);
+void l2s_peers_check_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_watch_paths(struct l2s_loop *l, uint64_t now);
+void l2s_peers_tick(struct l2s_loop *l, uint64_t now);
+uint64_t l2s_peers_next_timer(struct l2s_loop *l);
+
+/* node_event.c */
+void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
+int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
+
+/* dispatch.c */
+void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);
+void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now);
+void l2s_loop_flush_outputs(struct l2s_loop *l);
+
+/* loop.c */
+void l2s_loop_wake(struct l2s_loop *l);
 
 #endif /* L2S_LOOP_INTERNAL_H */

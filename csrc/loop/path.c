@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The loop's path table: every transport connection (QUIC or μTCP) is one
  * engine path, named by a loop path id that is never 0 and not reused
- * before the 32-bit counter wraps. The transports' events are turned into
- * engine calls here: messages to l2s_node_receive, CONNECTED to the path's
- * channel binding and status, CLOSED to a path that is down.
+ * before the 32-bit counter wraps. What is done here concerns one
+ * connection: open, send, close, trust it, and hold what its full
+ * transport refused. Which peer a path serves, and what its events mean,
+ * is decided above (dispatch.c, race.c).
  *
  * The table has one slot per connection the transports allow; two maps
  * find a slot by path id and by (transport, handle). */
@@ -101,7 +102,7 @@ static size_t host_bytes(uint8_t out[LOOP_ADDR_BYTES], const struct sockaddr_sto
 	return 0;
 }
 
-static void path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, socklen_t sa_len)
+void l2s_path_set_addr(struct lpath *p, const struct sockaddr_storage *sa, socklen_t sa_len)
 {
 	memset(&p->sa, 0, sizeof(p->sa));
 	memcpy(&p->sa, sa, sa_len);
@@ -133,7 +134,7 @@ struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int out
 		p->conn = conn;
 		p->outbound = outbound;
 		p->opened_ms = p->last_rx_ms = now;
-		path_set_addr(p, sa, sa_len);
+		l2s_path_set_addr(p, sa, sa_len);
 		return p;
 	}
 	return NULL;
@@ -206,54 +207,10 @@ uint64_t l2s_path_last_rx(struct l2s_loop *l, struct lpath *p)
 	return p->last_rx_ms;
 }
 
-/* ---- from the transports -------------------------------------------------- */
-
-/* ---- the L2 exchanges' own durations (l2s_loop_peer_info) ------------------- */
-
-static uint64_t *exchange_result(struct lpeer *pe, int answer)
-{
-	if (pe->exchange_type == L2S_MSG_HANDSHAKE_INIT && answer == L2S_MSG_HANDSHAKE_RESP)
-		return &pe->handshake_us;
-	if (pe->exchange_type == L2S_MSG_RESUME_INIT && answer == L2S_MSG_RESUME_RESP)
-		return &pe->resume_us;
-	return NULL;
-}
-
-/* The engine took a message on p: an answer to our INIT ends the exchange. */
-static void exchange_answered(struct l2s_loop *l, struct lpath *p, int type)
-{
-	struct lpeer *pe = l2s_peer_of_path(l, p);
-	uint64_t *result = pe && pe->exchange_sent_us ? exchange_result(pe, type) : NULL;
-
-	if (!result)
-		return;
-	*result = l2s_loop_now_us() - pe->exchange_sent_us;
-	pe->exchange_type = 0;
-	pe->exchange_sent_us = 0;
-}
-
-/* Our INIT went to the transport. Its re-sends keep the first one's time
- * (a loss is part of the exchange); another kind of INIT starts anew. */
-static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
-{
-	int type = o->len >= 2 ? o->data[1] : 0;
-	struct lpeer *pe = NULL;
-
-	if (type != L2S_MSG_HANDSHAKE_INIT && type != L2S_MSG_RESUME_INIT)
-		return;
-	for (uint32_t i = 0; i < l->npeers && !pe; i++)
-		if (l->peers[i]->session == o->session)
-			pe = l->peers[i];
-	if (!pe || (pe->exchange_type == type && pe->exchange_sent_us))
-		return;
-	pe->exchange_type = type;
-	pe->exchange_sent_us = l2s_loop_now_us();
-}
-
 /* A session authenticated on p: its μTCP connection is no longer shed, its
  * QUIC connection gets a socket of its own (out of a flood's way), and an
  * inbound path of either kind is no longer closed for being unproven. */
-static void path_trust(struct l2s_loop *l, struct lpath *p)
+void l2s_path_trust(struct l2s_loop *l, struct lpath *p)
 {
 	if (p->trusted)
 		return;
@@ -264,127 +221,7 @@ static void path_trust(struct l2s_loop *l, struct lpath *p)
 		l2s_quic_trust(l->quic, p->conn);
 }
 
-static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
-{
-	int ret;
-
-	p->last_rx_ms = now;
-	/* Discovery travels in-band too (PROTOCOL.md §11.3); the node never sees it. */
-	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_PROBE) {
-		l2s_loop_disc_inband(l, p, msg, len, now);
-		return;
-	}
-	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_ANSWER) {
-		l2s_peer_on_answer(l, p, msg, len, now);
-		return;
-	}
-	ret = l2s_node_receive(l->node, p->id, p->addr, p->addr_len, msg, len, now);
-	if (ret == L2S_OK)
-		l->st.rx_messages++;
-	if (ret == L2S_OK && len >= 2)
-		exchange_answered(l, p, msg[1]);
-	/* A TRANSPORT message the engine took was sealed under a session's keys:
-	 * the peer authenticated on this connection. */
-	if (ret == L2S_OK && len >= 2 && msg[1] == L2S_MSG_TRANSPORT)
-		path_trust(l, p);
-	else if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
-		l->st.rx_dropped[-ret]++;
-	/* Each message may release events: count them before taking another. */
-	l2s_loop_node_events(l, now);
-}
-
-static void on_connected(struct l2s_loop *l, int kind, uint32_t conn, int outbound,
-			 const struct sockaddr_storage *sa, socklen_t sa_len, uint64_t now)
-{
-	struct lpath *p = l2s_path_by_conn(l, kind, conn);
-	uint8_t b[L2S_QUIC_BINDING_BYTES];
-
-	if (!p && !(p = l2s_path_open(l, kind, conn, outbound, sa, sa_len, now))) {
-		/* the table is as large as both transports allow: should not happen */
-		if (kind == L2S_TRANSPORT_QUIC)
-			l2s_quic_close(l->quic, conn, L2S_QUIC_APP_NO_ERROR, now);
-		else
-			l2s_tcp_close(l->tcp, conn, now);
-		return;
-	}
-	path_set_addr(p, sa, sa_len);
-	p->connected = 1;
-	p->last_rx_ms = now;
-	/* QUIC binds the handshakes on this path to its TLS session (PROTOCOL.md §2.1). */
-	if (kind == L2S_TRANSPORT_QUIC && l2s_quic_channel_binding(l->quic, conn, b) == L2S_OK) {
-		l2s_node_path_binding(l->node, p->id, b);
-		l2s_wipe(b, sizeof(b));
-	}
-	l2s_node_path_status(l->node, p->id, 1, now);
-	if (p->outbound)
-		l2s_peer_on_connected(l, p, now);
-}
-
-static void on_closed(struct l2s_loop *l, int kind, uint32_t conn, uint64_t now)
-{
-	struct lpath *p = l2s_path_by_conn(l, kind, conn);
-
-	if (!p)
-		return;
-	if (p->connected)
-		l2s_node_path_status(l->node, p->id, 0, now);
-	l2s_peer_on_closed(l, p, now);
-	l2s_path_free(l, p);
-}
-
-void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now)
-{
-	struct l2s_quic_event ev;
-	struct lpath *p;
-
-	while (l->quic && !l2s_loop_paused(l) && l2s_quic_next_event(l->quic, &ev)) {
-		switch (ev.type) {
-		case L2S_QUIC_EV_CONNECTED:
-			on_connected(l, L2S_TRANSPORT_QUIC, ev.conn, ev.outbound, &ev.peer, ev.peer_len, now);
-			break;
-		case L2S_QUIC_EV_MESSAGE:
-			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn)))
-				on_message(l, p, ev.data, ev.len, now);
-			break;
-		case L2S_QUIC_EV_PATH:
-			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_QUIC, ev.conn))) {
-				path_set_addr(p, &ev.peer, ev.peer_len);
-				/* QUIC validated the new address of a connection
-				 * already authenticated: its own socket follows. */
-				if (p->trusted)
-					l2s_quic_trust(l->quic, ev.conn);
-			}
-			break;
-		case L2S_QUIC_EV_CLOSED:
-			on_closed(l, L2S_TRANSPORT_QUIC, ev.conn, now);
-			break;
-		case L2S_QUIC_EV_DATAGRAM:
-			l2s_loop_disc_datagram(l, &ev, now);
-			break;
-		}
-	}
-}
-
-void l2s_loop_tcp_events(struct l2s_loop *l, uint64_t now)
-{
-	struct l2s_tcp_event ev;
-	struct lpath *p;
-
-	while (l->tcp && !l2s_loop_paused(l) && l2s_tcp_next_event(l->tcp, &ev)) {
-		switch (ev.type) {
-		case L2S_TCP_EV_CONNECTED:
-			on_connected(l, L2S_TRANSPORT_UTCP, ev.conn, ev.outbound, &ev.peer, ev.peer_len, now);
-			break;
-		case L2S_TCP_EV_MESSAGE:
-			if ((p = l2s_path_by_conn(l, L2S_TRANSPORT_UTCP, ev.conn)))
-				on_message(l, p, ev.data, ev.len, now);
-			break;
-		case L2S_TCP_EV_CLOSED:
-			on_closed(l, L2S_TRANSPORT_UTCP, ev.conn, now);
-			break;
-		}
-	}
-}
+/* ---- held outputs ----------------------------------------------------------- */
 
 /* Keeps a copy of an output the full transport refused, behind the ones
  * already held: 0, or -1 when LOOP_HOLD_BYTES is reached (or no memory). */
@@ -414,7 +251,7 @@ static int hold(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t 
 }
 
 /* Sends p's held outputs in order until the transport is full again. One
- * it refuses for another reason (closing) is dropped, as send_output would. */
+ * it refuses for another reason (closing) is dropped, as l2s_path_output would. */
 static void send_held(struct l2s_loop *l, struct lpath *p)
 {
 	struct lheld *h;
@@ -437,17 +274,19 @@ static void send_held(struct l2s_loop *l, struct lpath *p)
 	}
 }
 
-static void send_all_held(struct l2s_loop *l)
+/* Every path's held outputs, before anything newer goes out. */
+void l2s_paths_send_held(struct l2s_loop *l)
 {
 	for (uint32_t i = 0; l->paths_holding && i < l->npaths; i++)
 		if (l->paths[i].id && l->paths[i].held)
 			send_held(l, &l->paths[i]);
 }
 
-/* One output to its path. What a full transport refuses is held, and so is
- * everything after it on that path, so the path's order stays the engine's. */
-/* 1 when msg went to the transport or waits in the path's hold, 0 when dropped. */
-static int send_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len)
+/* One output to its path (p NULL: gone, dropped). What a full transport
+ * refuses is held, and so is everything after it on that path, so the
+ * path's order stays the engine's. 1 when msg went to the transport or
+ * waits in the path's hold, 0 when dropped. */
+int l2s_path_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len)
 {
 	int ret = L2S_ERR_NOT_FOUND;
 
@@ -461,19 +300,3 @@ static int send_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, 
 	return 0;
 }
 
-/* The engine's outputs to their paths, after what was held from earlier
- * rounds. A path that is gone or closing drops the message, as does one
- * whose hold is full: the engine retransmits what matters. */
-void l2s_loop_flush_outputs(struct l2s_loop *l)
-{
-	struct l2s_output o;
-
-	send_all_held(l);
-	while (l2s_node_next_output(l->node, &o)) {
-		if (l2s_loop_refused(l, o.session) || !o.path)
-			continue; /* path 0: an imported session before its first connection */
-		if (send_output(l, l2s_path_get(l, o.path), o.data, o.len))
-			exchange_sent(l, &o);
-	}
-	l->nrefused = 0;
-}

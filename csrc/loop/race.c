@@ -7,7 +7,14 @@
  *   fallback:  the carrier closed, or received nothing for path_timeout_ms
  *              after it sent data: the other transport is connected at once;
  *   return:    on μTCP, QUIC is tried every quic_retry_ms;
- *   reconnect: everything down: start again after a jittered backoff. */
+ *   reconnect: everything down: start again after a jittered backoff;
+ *   follow:    the engine moved the session to a connection the peer
+ *              resumed (or answered) on: that one carries it now.
+ *
+ * What the winner does with the session is carry.c's. The peers' timers
+ * run here, with the race's: a probe's deadline and the inbox's retry too. */
+#include <string.h>
+
 #include "loop/loop_internal.h"
 
 /* ---- making connections --------------------------------------------------- */
@@ -51,7 +58,7 @@ static void try_tcp(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		pe->tcp_try = connect_kind(l, pe, L2S_TRANSPORT_UTCP, now);
 }
 
-int l2s_peer_trying(const struct lpeer *pe)
+static int trying(const struct lpeer *pe)
 {
 	return pe->quic_try || pe->tcp_try;
 }
@@ -67,7 +74,7 @@ static void start_attempt(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		try_tcp(l, pe, now);
 	else if (l->tcp)
 		pe->tcp_at = now + l->p.happy_eyeballs_ms;
-	if (!l2s_peer_trying(pe) && !pe->tcp_at)
+	if (!trying(pe) && !pe->tcp_at)
 		l2s_peer_schedule_reconnect(l, pe, now);
 }
 
@@ -81,11 +88,11 @@ static void fall_back(struct l2s_loop *l, struct lpeer *pe, int failed_kind, uin
 		try_tcp(l, pe, now);
 	else
 		try_quic(l, pe, now);
-	if (!l2s_peer_trying(pe))
+	if (!trying(pe))
 		start_attempt(l, pe, now);
 }
 
-void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to)
+static void count_move(struct l2s_loop *l, struct lpeer *pe, int to)
 {
 	if (pe->path_kind == L2S_TRANSPORT_QUIC && to == L2S_TRANSPORT_UTCP) {
 		pe->fallbacks++;
@@ -97,7 +104,7 @@ void l2s_peer_count_move(struct l2s_loop *l, struct lpeer *pe, int to)
 	pe->path_kind = to;
 }
 
-void l2s_peer_close_try(struct l2s_loop *l, uint32_t *try, uint64_t now)
+static void close_try(struct l2s_loop *l, uint32_t *try, uint64_t now)
 {
 	struct lpath *p = l2s_path_get(l, *try);
 
@@ -113,13 +120,13 @@ static void adopt(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_
 		pe->quic_try = 0;
 	if (pe->tcp_try == p->id)
 		pe->tcp_try = 0;
-	l2s_peer_close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->tcp_try : &pe->quic_try, now);
+	close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->tcp_try : &pe->quic_try, now);
 	pe->tcp_at = 0;
 	pe->reconnect_at = 0;
 	pe->path = p->id;
 	p->busy_since = 0;
 	pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
-	l2s_peer_count_move(l, pe, p->kind);
+	count_move(l, pe, p->kind);
 	l2s_peer_carry(l, pe, p, now);
 }
 
@@ -140,7 +147,7 @@ void l2s_peer_on_connected(struct l2s_loop *l, struct lpath *p, uint64_t now)
 		adopt(l, pe, p, now);
 		l2s_path_close(l, carrier, now);
 	} else {
-		l2s_peer_close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->quic_try : &pe->tcp_try, now);
+		close_try(l, p->kind == L2S_TRANSPORT_QUIC ? &pe->quic_try : &pe->tcp_try, now);
 	}
 }
 
@@ -173,15 +180,105 @@ void l2s_peer_on_closed(struct l2s_loop *l, struct lpath *p, uint64_t now)
 	if (was_try && !pe->path && pe->tcp_at && l2s_peer_wants_connection(pe))
 		try_tcp(l, pe, now);
 	/* An attempt failed; the whole race failed when nothing else is left. */
-	if (was_try && !pe->path && !l2s_peer_trying(pe) && !pe->tcp_at && l2s_peer_wants_connection(pe)) {
+	if (was_try && !pe->path && !trying(pe) && !pe->tcp_at && l2s_peer_wants_connection(pe)) {
 		l2s_loop_peer_error(l, pe, L2S_ERR_IO, now);
 		l2s_peer_schedule_reconnect(l, pe, now);
 	}
 }
 
+/* ---- following the engine's move ------------------------------------------ */
+
+static void transport_event(struct l2s_loop *l, struct lpeer *pe, int kind, uint64_t now)
+{
+	struct l2s_loop_event ev = { 0 };
+
+	ev.type = L2S_EV_TRANSPORT;
+	ev.session = pe->session;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, pe->pk, sizeof(ev.peer_pk));
+	ev.transport = kind;
+	l2s_loop_event_push(l, &ev, NULL, 0);
+}
+
+/* The engine moved the session to the connection its peer resumed (or
+ * answered) on: that connection carries it now. This is how the accepting
+ * side follows a move, and how either side takes a connection the other
+ * made (a restarted peer resuming toward us). The application hears of a
+ * change of transport once, as on the side that moved. */
+static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)
+{
+	struct lpath *old = l2s_path_get(l, pe->path);
+	struct l2s_session_info si;
+
+	/* ours and of no use now (one the peer made ends by idleness) */
+	if (old && old->outbound)
+		l2s_path_close(l, old, now);
+	pe->path = p->id;
+	p->busy_since = 0; /* its clock starts now that it carries */
+	if (!p->peer)
+		p->peer = l2s_peer_index(l, pe);
+	l2s_node_path_status(l->node, p->id, 1, now);
+	if (l2s_peer_wants_connection(pe)) {
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
+		pe->tcp_at = pe->reconnect_at = 0;
+		pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
+		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
+		    si.state == L2S_ESTABLISHED) {
+			pe->resume_ms = now - pe->resume_from_ms;
+			pe->resume_from_ms = 0;
+		}
+	}
+	if (p->kind == pe->path_kind)
+		return;
+	if (pe->path_kind != L2S_TRANSPORT_NONE)
+		transport_event(l, pe, p->kind, now);
+	count_move(l, pe, p->kind);
+}
+
+void l2s_peers_sync_paths(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct l2s_session_info si;
+		struct lpath *p;
+
+		if (!pe->session || l2s_session_info(l->node, pe->session, &si) != L2S_OK || si.path == pe->path)
+			continue;
+		if ((p = l2s_path_get(l, si.path)) && p->connected)
+			follow_session(l, pe, p, now);
+	}
+}
+
+/* ---- closed peers ------------------------------------------------------------ */
+
+/* Peers closed with l2s_loop_close_peer lose their connections once the
+ * session is gone and its CLOSE was flushed. */
+void l2s_peers_reap(struct l2s_loop *l, uint64_t now)
+{
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+		struct lpath *p;
+
+		if (!pe->closed || pe->session)
+			continue;
+		if ((p = l2s_path_get(l, pe->path)))
+			l2s_path_close(l, p, now);
+		pe->path = 0;
+		close_try(l, &pe->quic_try, now);
+		close_try(l, &pe->tcp_try, now);
+	}
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
 /* Nothing carries, nothing is being tried, nothing is scheduled (a connect
  * that failed at once): schedule, so that a peer is never forgotten. */
-/* ---- timers ----------------------------------------------------------------- */
+static void ensure_progress(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
+{
+	if (l2s_peer_wants_connection(pe) && !pe->path && !trying(pe) && !pe->tcp_at && !pe->reconnect_at)
+		l2s_peer_schedule_reconnect(l, pe, now);
+}
 
 /* The carrier has data in flight. On QUIC "in flight" is the transport's
  * own: unacknowledged packets, which the peer's stack acknowledges even
@@ -285,10 +382,10 @@ static void peer_tick(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 		pe->reconnect_at = 0;
 		if (carrier && carrier->connected && !pe->session)
 			l2s_peer_carry(l, pe, carrier, now);
-		else if (!carrier && !l2s_peer_trying(pe))
+		else if (!carrier && !trying(pe))
 			start_attempt(l, pe, now);
 	}
-	l2s_peer_ensure_progress(l, pe, now);
+	ensure_progress(l, pe, now);
 }
 
 void l2s_peers_tick(struct l2s_loop *l, uint64_t now)

@@ -10,7 +10,7 @@
  * crashes restored from the last or an older checkpoint (StoredSession),
  * forced and colliding rotations, both sides establishing at once, cookies
  * under load and new prekeys. A driver plays the part of the event loop
- * (peer.c): it keeps a session with each peer, moves it between two
+ * (race.c, carry.c): it keeps a session with each peer, moves it between two
  * transports and checkpoints it.
  *
  * Checked all the time (safety): every message the application gets was
@@ -728,7 +728,7 @@ static void establish(int i, int j)
 		fail("node %d: establish with %d: %s", i, j, l2s_strerror(ret));
 }
 
-/* The loop keeps a session with each peer it connects to (peer.c). */
+/* The loop keeps a session with each peer it connects to (race.c, carry.c). */
 static void keep_sessions(int i)
 {
 	struct node *nd = &nodes[i];
