@@ -183,16 +183,31 @@ int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *c
 	return ret;
 }
 
-int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
-		     size_t len, uint64_t now_ms)
+static int discovery_message(int type)
+{
+	return type == L2S_MSG_DISCOVERY_PROBE || type == L2S_MSG_DISCOVERY_ANSWER;
+}
+
+int l2s_node_receive_typed(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+			   const uint8_t *msg, size_t len, uint64_t now_ms, int *type)
 {
 	int ret;
 
+	*type = 0;
 	if (addr_len > L2S_MAX_ADDR_BYTES)
 		return L2S_ERR_LENGTH;
-	ret = l2s_receive(node, path, addr, addr_len, msg, len, now_ms);
-	node->stats[ret == L2S_OK ? L2S_STAT_RX_OK : L2S_STAT_RX_DROPPED]++;
+	ret = l2s_receive(node, path, addr, addr_len, msg, len, now_ms, type);
+	if (!discovery_message(*type))
+		node->stats[ret == L2S_OK ? L2S_STAT_RX_OK : L2S_STAT_RX_DROPPED]++;
 	return ret;
+}
+
+int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
+		     size_t len, uint64_t now_ms)
+{
+	int type;
+
+	return l2s_node_receive_typed(node, path, addr, addr_len, msg, len, now_ms, &type);
 }
 
 void l2s_node_receive_begin(struct l2s_node *node)

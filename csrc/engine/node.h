@@ -106,6 +106,7 @@ struct l2s_session {
 struct out_item {
 	struct out_item *next;
 	uint32_t session, path;
+	int type; /* enum l2s_msg_type */
 	size_t len;
 	uint8_t data[];
 };
@@ -278,8 +279,9 @@ int l2s_on_rotate_resp(struct l2s_node *node, struct l2s_session *s, const uint8
 void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* receive.c */
+/* *type: the message's type once its header decoded, else 0. */
 int l2s_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
-		size_t len, uint64_t now);
+		size_t len, uint64_t now, int *type);
 
 /* node.c: the public entry points (l2s.h), on top. */
 

@@ -132,10 +132,11 @@ static int on_transport(struct l2s_node *node, const uint8_t *msg, size_t len, u
 }
 
 int l2s_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len, const uint8_t *msg,
-		size_t len, uint64_t now)
+		size_t len, uint64_t now, int *type_out)
 {
 	int type, ret = l2s_wire_peek(msg, len, &type);
 
+	*type_out = ret == L2S_OK ? type : 0;
 	if (ret != L2S_OK)
 		return ret;
 	switch (type) {

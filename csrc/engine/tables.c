@@ -58,6 +58,8 @@ static int queue_output(struct l2s_node *node, uint32_t session, uint32_t path, 
 	o->session = session;
 	o->path = path;
 	o->len = len;
+	if (l2s_wire_peek(msg, len, &o->type) != L2S_OK)
+		o->type = 0;
 	memcpy(o->data, msg, len);
 	if (node->out_tail)
 		node->out_tail->next = o;
@@ -117,6 +119,7 @@ int l2s_node_next_output(struct l2s_node *node, struct l2s_output *out)
 	out->path = o->path;
 	out->data = o->data;
 	out->len = o->len;
+	out->type = o->type;
 	return 1;
 }
 

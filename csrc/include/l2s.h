@@ -286,11 +286,32 @@ int l2s_session_set_bundle(struct l2s_node *node, uint32_t handle, const uint8_t
 /* The config inbound sessions get (accept()). */
 int l2s_node_set_accept_config(struct l2s_node *node, const struct l2s_config *cfg);
 
+/* The message types (PROTOCOL.md §2): the second byte of every message. */
+enum l2s_msg_type {
+	L2S_MSG_HANDSHAKE_INIT = 0x01,
+	L2S_MSG_HANDSHAKE_RESP = 0x02,
+	L2S_MSG_COOKIE_REPLY = 0x03,
+	L2S_MSG_TRANSPORT = 0x04,
+	L2S_MSG_RESUME_INIT = 0x05,
+	L2S_MSG_RESUME_RESP = 0x06,
+	L2S_MSG_DISCOVERY_PROBE = 0x07, /* §11: not the engine's (discovery.h) */
+	L2S_MSG_DISCOVERY_ANSWER = 0x08,
+};
+
 /* One received message from path; addr identifies the source address (for
  * cookies, rate limits and address quarantine). Returns L2S_OK when the
  * message was used, or why it was dropped (it is counted either way). */
 int l2s_node_receive(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 		     const uint8_t *msg, size_t len, uint64_t now_ms);
+/* The same for a caller that routes messages (the event loop) and must not
+ * parse them itself: *type gets the message's type from the engine's one
+ * decode of its header, 0 when that failed. A discovery message
+ * (PROTOCOL.md §11.3, in-band) is not the engine's: L2S_ERR_DECODE, not
+ * counted, and *type tells the caller where it goes. A TRANSPORT message
+ * taken (L2S_OK) was opened by a session's keys: its peer authenticated on
+ * this path. */
+int l2s_node_receive_typed(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
+			   const uint8_t *msg, size_t len, uint64_t now_ms, int *type);
 /* A batch of receives: between begin and end, what an established
  * session's DATA and ACK frames make it owe the peer (the ACK, and the
  * data the ACKs let go) is sent once, at end, instead of after each
@@ -318,6 +339,7 @@ struct l2s_output {
 	uint32_t path;
 	const uint8_t *data; /* valid until the next call into the node */
 	size_t len;
+	int type; /* enum l2s_msg_type */
 };
 /* 1 and the next message to send, or 0 when there is none. */
 int l2s_node_next_output(struct l2s_node *node, struct l2s_output *out);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The loop's traffic between the transports and the engine, both ways.
- * In: each transport event goes where it belongs (a message to
- * l2s_node_receive, or to discovery; CONNECTED to the path's channel
+ * In: each transport event goes where it belongs (a message to the
+ * engine, or to discovery when the engine says it is one; CONNECTED to the path's channel
  * binding and status, then to the race; CLOSED to a path that is down).
  * Out: the engine's outputs to their paths. On the way, the L2 exchanges
  * are timed: from our INIT leaving to its answer arriving. */
@@ -35,7 +35,7 @@ static void exchange_answered(struct l2s_loop *l, struct lpath *p, int type)
  * (a loss is part of the exchange); another kind of INIT starts anew. */
 static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 {
-	int type = o->len >= 2 ? o->data[1] : 0;
+	int type = o->type;
 	struct lpeer *pe = NULL;
 
 	if (type != L2S_MSG_HANDSHAKE_INIT && type != L2S_MSG_RESUME_INIT)
@@ -53,26 +53,26 @@ static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 
 static void on_message(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now)
 {
-	int ret;
+	int type, ret;
 
 	p->last_rx_ms = now;
-	/* Discovery travels in-band too (PROTOCOL.md §11.3); the node never sees it. */
-	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_PROBE) {
+	ret = l2s_node_receive_typed(l->node, p->id, p->addr, p->addr_len, msg, len, now, &type);
+	/* Discovery travels in-band too (PROTOCOL.md §11.3); the engine leaves it to us. */
+	if (type == L2S_MSG_DISCOVERY_PROBE) {
 		l2s_loop_disc_inband(l, p, msg, len, now);
 		return;
 	}
-	if (len >= 2 && msg[0] == L2S_WIRE_VERSION && msg[1] == L2S_MSG_DISCOVERY_ANSWER) {
+	if (type == L2S_MSG_DISCOVERY_ANSWER) {
 		l2s_peer_on_answer(l, p, msg, len, now);
 		return;
 	}
-	ret = l2s_node_receive(l->node, p->id, p->addr, p->addr_len, msg, len, now);
-	if (ret == L2S_OK)
+	if (ret == L2S_OK) {
 		l->st.rx_messages++;
-	if (ret == L2S_OK && len >= 2)
-		exchange_answered(l, p, msg[1]);
+		exchange_answered(l, p, type);
+	}
 	/* A TRANSPORT message the engine took was sealed under a session's keys:
 	 * the peer authenticated on this connection. */
-	if (ret == L2S_OK && len >= 2 && msg[1] == L2S_MSG_TRANSPORT)
+	if (ret == L2S_OK && type == L2S_MSG_TRANSPORT)
 		l2s_path_trust(l, p);
 	else if (ret < 0 && -ret < (int)(sizeof(l->st.rx_dropped) / sizeof(l->st.rx_dropped[0])))
 		l->st.rx_dropped[-ret]++;

@@ -89,9 +89,9 @@ void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev,
 	struct l2s_disc_responder r;
 	struct l2s_disc_addr from;
 	size_t len;
-	int ret;
+	int type, ret;
 
-	if (ev->len < 2 || ev->data[0] != L2S_WIRE_VERSION || ev->data[1] != L2S_MSG_DISCOVERY_PROBE ||
+	if (l2s_wire_peek(ev->data, ev->len, &type) != L2S_OK || type != L2S_MSG_DISCOVERY_PROBE ||
 	    l2s_loop_disc_addr(&from, &ev->peer, ev->peer_len) != L2S_OK) {
 		l->st.disc_dropped++;
 		return;

@@ -31,16 +31,6 @@
 #define L2S_TICKET_BYTES 120
 #define L2S_MAX_ERROR_TEXT 255
 
-enum l2s_msg_type {
-	L2S_MSG_HANDSHAKE_INIT = 0x01,
-	L2S_MSG_HANDSHAKE_RESP = 0x02,
-	L2S_MSG_COOKIE_REPLY = 0x03,
-	L2S_MSG_TRANSPORT = 0x04,
-	L2S_MSG_RESUME_INIT = 0x05,
-	L2S_MSG_RESUME_RESP = 0x06,
-	L2S_MSG_DISCOVERY_PROBE = 0x07,  /* §11, raw UDP only (discovery.h) */
-	L2S_MSG_DISCOVERY_ANSWER = 0x08,
-};
 #define L2S_DISC_PROBE_MIN_BYTES 256  /* padding makes 3x worth an answer */
 #define L2S_DISC_PROBE_MAX_BYTES 1200 /* one unfragmented datagram */
 #define L2S_DISC_ANSWER_MIN_BYTES 141 /* IPv4, no transports, token */

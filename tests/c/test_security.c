@@ -34,6 +34,7 @@
 #include "nodesim.h"
 #include "engine/quarantine.h"
 #include "engine/store.h"
+#include "transport/discovery.h"
 #include "testutil.h"
 #include "wire/wire.h"
 
@@ -1512,6 +1513,47 @@ static int rx_on_path(struct ns_peer *to, const struct ns_peer *from, uint32_t p
 	return r;
 }
 
+/* A caller that routes messages (the event loop) learns their type from
+ * the engine's one decode (l2s_node_receive_typed) and never parses them:
+ * outputs carry their type; a TRANSPORT message a session's keys opened is
+ * taken as TRANSPORT; an in-band discovery probe is left to the caller,
+ * uncounted; junk has no type and is counted as dropped. */
+static void test_receive_typed(void)
+{
+	uint8_t probe[L2S_DISC_PROBE_MIN_BYTES], nonce[L2S_DISC_NONCE_BYTES], seed[32] = { 7 };
+	uint8_t msg[L2S_MAX_MESSAGE], junk[1] = { 0x42 };
+	struct l2s_output o;
+	struct l2s_rng rng;
+	struct ns_peer a, b;
+	uint64_t dropped;
+	size_t len = 0;
+	int type = -1;
+
+	ns_make_peer(&a, 0x67);
+	ns_make_peer(&b, 0x68);
+	CHECK(ns_connect(&a, &b, &cfg));
+	CHECK(send_on(&a, a.session, 1) == 1);
+	while (l2s_node_next_output(a.node, &o))
+		if (o.type == L2S_MSG_TRANSPORT && !len) {
+			memcpy(msg, o.data, o.len);
+			len = o.len;
+		}
+	CHECK(len > 0 && msg[1] == L2S_MSG_TRANSPORT);
+	CHECK(l2s_node_receive_typed(b.node, 1, a.addr, a.addr_len, msg, len, ns_now, &type) == L2S_OK);
+	CHECK(type == L2S_MSG_TRANSPORT);
+
+	l2s_rng_init_seeded(&rng, seed);
+	CHECK(l2s_discovery_probe_make(probe, sizeof(probe), &len, sizeof(probe), nonce, &rng, NULL) == L2S_OK);
+	dropped = b.node->stats[L2S_STAT_RX_DROPPED];
+	CHECK(l2s_node_receive_typed(b.node, 1, a.addr, a.addr_len, probe, len, ns_now, &type) == L2S_ERR_DECODE);
+	CHECK(type == L2S_MSG_DISCOVERY_PROBE && b.node->stats[L2S_STAT_RX_DROPPED] == dropped);
+	CHECK(l2s_node_receive_typed(b.node, 1, a.addr, a.addr_len, junk, sizeof(junk), ns_now, &type) < 0);
+	CHECK(type == 0 && b.node->stats[L2S_STAT_RX_DROPPED] == dropped + 1);
+	l2s_rng_wipe(&rng);
+	ns_free_peer(&a);
+	ns_free_peer(&b);
+}
+
 /* Resumption is bound like the handshake (PROTOCOL.md §8): a RESUME_INIT
  * made on one connection and spliced onto another (another binding, or
  * none) fails the binder, is counted as dropped, costs no nonce and leaves
@@ -1591,5 +1633,6 @@ int main(void)
 	test_peer_close();
 	test_channel_binding();
 	test_resume_binding();
+	test_receive_typed();
 	return tu_finish("test_security");
 }
