@@ -37,17 +37,16 @@ static void send_probe(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, in
 }
 
 /* Records the session this side started (how: STARTED_*), or reports why it
- * could not start and tries again later. 1 when it started. */
-static int session_started(struct l2s_loop *l, struct lpeer *pe, int ret, uint32_t h, int how, uint64_t now)
+ * could not start and tries again later. */
+static void session_started(struct l2s_loop *l, struct lpeer *pe, int ret, uint32_t h, int how, uint64_t now)
 {
 	if (ret != L2S_OK) {
 		l2s_loop_peer_error(l, pe, ret, now);
 		l2s_peer_schedule_reconnect(l, pe, now);
-		return 0;
+		return;
 	}
 	pe->session = h;
 	pe->started = how;
-	return 1;
 }
 
 static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)

@@ -189,5 +189,5 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 		if (l2s_path_output(l, l2s_path_get(l, o.path), o.data, o.len))
 			exchange_sent(l, &o);
 	}
-	l->nrefused = 0; /* their answers are dropped: the next round refuses anew */
+	l2s_loop_refused_clear(l); /* their answers are dropped: the next round refuses anew */
 }

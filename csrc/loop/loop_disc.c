@@ -39,7 +39,7 @@ void l2s_loop_disc_tick(struct l2s_loop *l, uint64_t now)
 		l2s_cookie_secrets_update(&l->disc_secrets, &l->rng, now);
 }
 
-int l2s_loop_disc_addr(struct l2s_disc_addr *out, const struct sockaddr_storage *sa, socklen_t len)
+static int disc_addr(struct l2s_disc_addr *out, const struct sockaddr_storage *sa, socklen_t len)
 {
 	memset(out, 0, sizeof(*out));
 	if (sa->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
@@ -92,7 +92,7 @@ void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev,
 	int type, ret;
 
 	if (l2s_wire_peek(ev->data, ev->len, &type) != L2S_OK || type != L2S_MSG_DISCOVERY_PROBE ||
-	    l2s_loop_disc_addr(&from, &ev->peer, ev->peer_len) != L2S_OK) {
+	    disc_addr(&from, &ev->peer, ev->peer_len) != L2S_OK) {
 		l->st.disc_dropped++;
 		return;
 	}
@@ -114,7 +114,7 @@ void l2s_loop_disc_inband(struct l2s_loop *l, struct lpath *p, const uint8_t *ms
 
 	l->st.disc_probes++;
 	responder(l, &r);
-	ret = l2s_loop_disc_addr(&from, &p->sa, p->sa_len);
+	ret = disc_addr(&from, &p->sa, p->sa_len);
 	if (ret == L2S_OK)
 		ret = l2s_discovery_answer_inband(ans, sizeof(ans), &n, &r, &from, msg, len, now);
 	if (ret == L2S_OK)

@@ -4,7 +4,6 @@
  * loop stops taking messages from the transports, whose flow control then
  * holds the peers back. What goes in is decided above (node_event.c, and
  * the peers' errors and moves). */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

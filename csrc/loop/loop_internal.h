@@ -228,12 +228,10 @@ void l2s_loop_disc_free(struct l2s_loop *l);
 void l2s_loop_disc_tick(struct l2s_loop *l, uint64_t now);
 void l2s_loop_disc_datagram(struct l2s_loop *l, const struct l2s_quic_event *ev, uint64_t now);
 void l2s_loop_disc_inband(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
-int l2s_loop_disc_addr(struct l2s_disc_addr *out, const struct sockaddr_storage *sa, socklen_t len);
 
 /* peer.c */
 struct lpeer *l2s_peer_find(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
 struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
-uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe);
 struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p);
 void l2s_peer_free(struct lpeer *pe);
 void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t upto);
@@ -266,6 +264,7 @@ uint64_t l2s_peers_next_timer(struct l2s_loop *l);
 /* node_event.c */
 void l2s_loop_node_events(struct l2s_loop *l, uint64_t now);
 int l2s_loop_refused(const struct l2s_loop *l, uint32_t session);
+void l2s_loop_refused_clear(struct l2s_loop *l);
 
 /* dispatch.c */
 void l2s_loop_quic_events(struct l2s_loop *l, uint64_t now);

@@ -19,6 +19,11 @@ int l2s_loop_refused(const struct l2s_loop *l, uint32_t session)
 	return 0;
 }
 
+void l2s_loop_refused_clear(struct l2s_loop *l)
+{
+	l->nrefused = 0;
+}
+
 /* Sessions of DIDs we do not serve end at ACCEPTED, and say nothing. */
 static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 {
@@ -82,7 +87,7 @@ static void track_session(struct l2s_loop *l, const struct l2s_event *ev, uint64
 		pe->path = ev->path;
 		pe->path_kind = l2s_path_kind(l, ev->path);
 		if ((p = l2s_path_get(l, ev->path)) && !p->peer)
-			p->peer = l2s_peer_index(l, pe);
+			p->peer = pe->index;
 		return;
 	}
 	if (ev->session != pe->session || ev->type != L2S_EV_STATE)

@@ -36,12 +36,6 @@ struct lpeer *l2s_peer_add(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_B
 	return pe;
 }
 
-uint32_t l2s_peer_index(struct l2s_loop *l, const struct lpeer *pe)
-{
-	(void)l;
-	return pe->index;
-}
-
 struct lpeer *l2s_peer_of_path(struct l2s_loop *l, const struct lpath *p)
 {
 	return p->peer && p->peer <= l->npeers ? l->peers[p->peer - 1] : NULL;

@@ -41,7 +41,7 @@ static uint32_t connect_kind(struct l2s_loop *l, struct lpeer *pe, int kind, uin
 		l2s_loop_peer_error(l, pe, L2S_ERR_NOMEM, now);
 		return 0;
 	}
-	p->peer = l2s_peer_index(l, pe);
+	p->peer = pe->index;
 	return p->id;
 }
 
@@ -216,7 +216,7 @@ static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p
 	pe->path = p->id;
 	p->busy_since = 0; /* its clock starts now that it carries */
 	if (!p->peer)
-		p->peer = l2s_peer_index(l, pe);
+		p->peer = pe->index;
 	l2s_node_path_status(l->node, p->id, 1, now);
 	if (l2s_peer_wants_connection(pe)) {
 		close_try(l, &pe->quic_try, now);
