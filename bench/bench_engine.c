@@ -921,7 +921,7 @@ int main(int argc, char **argv)
 					if (tv[k] * 1e6 > tick_max_us[nmarks][side])
 						tick_max_us[nmarks][side] = tv[k] * 1e6;
 				tick_us[nmarks][side] = median(tv, 100) * 1e6;
-				if (n->out_count || n->ev_count)
+				if (n->outputs.count || n->events.count)
 					die("an idle tick produced output");
 			}
 			now_ms += 2001;

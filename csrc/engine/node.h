@@ -7,6 +7,7 @@
 #include "lib/backoff.h"
 #include "handshake/cookie.h"
 #include "lib/counter_table.h"
+#include "lib/fifo.h"
 #include "engine/delivery.h"
 #include "handshake/handshake.h"
 #include "handshake/identity.h"
@@ -104,7 +105,7 @@ struct l2s_session {
 };
 
 struct out_item {
-	struct out_item *next;
+	struct l2s_fifo_link link;
 	uint32_t session, path;
 	int type; /* enum l2s_msg_type */
 	size_t len;
@@ -112,7 +113,7 @@ struct out_item {
 };
 
 struct ev_item {
-	struct ev_item *next;
+	struct l2s_fifo_link link;
 	struct l2s_event ev;
 	uint8_t data[];
 };
@@ -161,9 +162,9 @@ struct l2s_node {
 	uint32_t nbindings, binding_cap;
 	struct l2s_timers timers;
 
-	struct out_item *out_head, *out_tail, *out_current;
-	struct ev_item *ev_head, *ev_tail, *ev_current;
-	uint32_t out_count, ev_count;
+	struct l2s_fifo outputs, events;
+	struct out_item *out_current; /* the last taken: freed on the next call */
+	struct ev_item *ev_current;
 
 	/* a receive batch (l2s_node_receive_begin): the sessions owed a flush */
 	int batching;

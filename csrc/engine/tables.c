@@ -52,21 +52,15 @@ static int queue_output(struct l2s_node *node, uint32_t session, uint32_t path, 
 {
 	struct out_item *o;
 
-	if (node->out_count >= MAX_QUEUED_OUTPUTS || !(o = malloc(sizeof(*o) + len)))
+	if (node->outputs.count >= MAX_QUEUED_OUTPUTS || !(o = malloc(sizeof(*o) + len)))
 		return L2S_ERR_NOMEM;
-	o->next = NULL;
 	o->session = session;
 	o->path = path;
 	o->len = len;
 	if (l2s_wire_peek(msg, len, &o->type) != L2S_OK)
 		o->type = 0;
 	memcpy(o->data, msg, len);
-	if (node->out_tail)
-		node->out_tail->next = o;
-	else
-		node->out_head = o;
-	node->out_tail = o;
-	node->out_count++;
+	l2s_fifo_push(&node->outputs, &o->link);
 	return L2S_OK;
 }
 
@@ -84,37 +78,26 @@ void l2s_node_event(struct l2s_node *node, const struct l2s_event *ev, const uin
 {
 	struct ev_item *e;
 
-	if (node->ev_count >= MAX_QUEUED_EVENTS || !(e = malloc(sizeof(*e) + len))) {
+	if (node->events.count >= MAX_QUEUED_EVENTS || !(e = malloc(sizeof(*e) + len))) {
 		node->stats[L2S_STAT_EVENTS_LOST]++;
 		return;
 	}
-	e->next = NULL;
 	e->ev = *ev;
 	if (len)
 		memcpy(e->data, data, len);
 	e->ev.data = len ? e->data : NULL;
 	e->ev.len = len;
-	if (node->ev_tail)
-		node->ev_tail->next = e;
-	else
-		node->ev_head = e;
-	node->ev_tail = e;
-	node->ev_count++;
+	l2s_fifo_push(&node->events, &e->link);
 }
 
 int l2s_node_next_output(struct l2s_node *node, struct l2s_output *out)
 {
-	struct out_item *o = node->out_head;
+	struct out_item *o;
 
 	free(node->out_current);
-	node->out_current = NULL;
+	node->out_current = o = l2s_fifo_pop(&node->outputs);
 	if (!o)
 		return 0;
-	node->out_head = o->next;
-	if (!node->out_head)
-		node->out_tail = NULL;
-	node->out_count--;
-	node->out_current = o;
 	out->session = o->session;
 	out->path = o->path;
 	out->data = o->data;
@@ -125,20 +108,15 @@ int l2s_node_next_output(struct l2s_node *node, struct l2s_output *out)
 
 int l2s_node_next_event(struct l2s_node *node, struct l2s_event *ev)
 {
-	struct ev_item *e = node->ev_head;
+	struct ev_item *e;
 
 	if (node->ev_current) {
 		l2s_wipe(node->ev_current->data, node->ev_current->ev.len);
 		free(node->ev_current);
-		node->ev_current = NULL;
 	}
+	node->ev_current = e = l2s_fifo_pop(&node->events);
 	if (!e)
 		return 0;
-	node->ev_head = e->next;
-	if (!node->ev_head)
-		node->ev_tail = NULL;
-	node->ev_count--;
-	node->ev_current = e;
 	*ev = e->ev;
 	return 1;
 }

@@ -533,9 +533,9 @@ int l2s_loop_wait_event(struct l2s_loop *l, int timeout_ms)
 		}
 	}
 	pthread_mutex_lock(&l->mu);
-	while (!l->ev_head && !atomic_load(&l->stopping) && timeout_ms != 0 && ret == 0)
+	while (!l->events.count && !atomic_load(&l->stopping) && timeout_ms != 0 && ret == 0)
 		ret = timeout_ms < 0 ? pthread_cond_wait(&l->cv, &l->mu) : pthread_cond_timedwait(&l->cv, &l->mu, &until);
-	ret = l->ev_head != NULL;
+	ret = l->events.count != 0;
 	pthread_mutex_unlock(&l->mu);
 	return ret;
 }

@@ -13,7 +13,7 @@
 
 int l2s_loop_paused(const struct l2s_loop *l)
 {
-	return l->ev_count >= l->p.event_queue_limit / 2 || l->ev_bytes >= l->budget.limit / 2;
+	return l->events.count >= l->p.event_queue_limit / 2 || l->ev_bytes >= l->budget.limit / 2;
 }
 
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len)
@@ -25,7 +25,6 @@ void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, co
 		l->st.rx_dropped[-L2S_ERR_NOMEM]++;
 		return;
 	}
-	e->next = NULL;
 	e->ev = *ev;
 	if (len)
 		memcpy(e->data, data, len);
@@ -33,15 +32,10 @@ void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, co
 	e->ev.len = len;
 	l2s_budget_draw(&l->budget, sizeof(*e) + len);
 	l->ev_bytes += sizeof(*e) + len;
-	if (l->ev_tail)
-		l->ev_tail->next = e;
-	else
-		l->ev_head = e;
-	l->ev_tail = e;
-	l->ev_count++;
+	l2s_fifo_push(&l->events, &e->link);
 	l->st.events_queued++;
-	if (l->ev_count > l->st.events_peak)
-		l->st.events_peak = l->ev_count;
+	if (l->events.count > l->st.events_peak)
+		l->st.events_peak = l->events.count;
 	pthread_cond_broadcast(&l->cv);
 }
 
@@ -56,14 +50,11 @@ void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, ui
 	l2s_loop_event_push(l, &ev, NULL, 0);
 }
 
-/* The events the application took last: their data stays valid until it
- * asks for more. */
-static void free_taken(struct l2s_loop *l)
+static void free_all(struct l2s_loop *l, struct l2s_fifo *q)
 {
 	struct levent *e;
 
-	while ((e = l->ev_taken)) {
-		l->ev_taken = e->next;
+	while ((e = l2s_fifo_pop(q))) {
 		l2s_budget_give(&l->budget, sizeof(*e) + e->ev.len);
 		l2s_wipe(e->data, e->ev.len);
 		free(e);
@@ -72,17 +63,8 @@ static void free_taken(struct l2s_loop *l)
 
 void l2s_loop_events_free(struct l2s_loop *l)
 {
-	struct levent *e;
-
-	while ((e = l->ev_head)) {
-		l->ev_head = e->next;
-		l2s_budget_give(&l->budget, sizeof(*e) + e->ev.len);
-		l2s_wipe(e->data, e->ev.len);
-		free(e);
-	}
-	l->ev_tail = NULL;
-	free_taken(l);
-	l->ev_count = 0;
+	free_all(l, &l->events);
+	free_all(l, &l->taken);
 	l->ev_bytes = 0;
 }
 
@@ -95,15 +77,11 @@ int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t 
 		max = INT32_MAX;
 	pthread_mutex_lock(&l->mu);
 	was_paused = l2s_loop_paused(l);
-	free_taken(l);
-	while ((size_t)n < max && (e = l->ev_head)) {
-		l->ev_head = e->next;
-		if (!l->ev_head)
-			l->ev_tail = NULL;
-		l->ev_count--;
+	/* The events taken last time: their data was valid until now. */
+	free_all(l, &l->taken);
+	while ((size_t)n < max && (e = l2s_fifo_pop(&l->events))) {
 		l->ev_bytes -= sizeof(*e) + e->ev.len;
-		e->next = l->ev_taken;
-		l->ev_taken = e;
+		l2s_fifo_push(&l->taken, &e->link);
 		evs[n++] = e->ev;
 	}
 	/* Room again: the loop takes messages from the transports again. */

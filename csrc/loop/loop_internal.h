@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 
 #include "handshake/cookie.h"
+#include "lib/fifo.h"
 #include "engine/delivery.h"
 #include "transport/discovery.h"
 #include "handshake/identity.h"
@@ -52,7 +53,7 @@
 
 /* One held output. */
 struct lheld {
-	struct lheld *next;
+	struct l2s_fifo_link link;
 	size_t len;
 	uint8_t data[];
 };
@@ -80,7 +81,7 @@ struct lpath {
 	uint64_t probe_deadline;      /* ... and its answer is due then */
 	int closing;                  /* closed for idleness; CLOSED will follow */
 	int trusted;                  /* a session authenticated on it: never shed */
-	struct lheld *held, *held_tail; /* refused by the full transport, in order */
+	struct l2s_fifo held;         /* refused by the full transport, in order */
 	size_t held_bytes;            /* at most LOOP_HOLD_BYTES */
 	uint8_t nonce[L2S_DISC_NONCE_BYTES];
 };
@@ -126,7 +127,7 @@ struct lpeer {
 };
 
 struct levent {
-	struct levent *next;
+	struct l2s_fifo_link link;
 	struct l2s_loop_event ev;
 	uint8_t data[];
 };
@@ -185,9 +186,8 @@ struct l2s_loop {
 	uint32_t nrefused;
 
 	/* application events */
-	struct levent *ev_head, *ev_tail;
-	struct levent *ev_taken;      /* what the application took last (data still valid) */
-	uint32_t ev_count;
+	struct l2s_fifo events;
+	struct l2s_fifo taken;        /* what the application took last (data still valid) */
 	uint64_t ev_bytes;            /* queued events' bytes, drawn from the budget */
 
 	struct l2s_loop_stats st;

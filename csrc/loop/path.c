@@ -142,17 +142,15 @@ struct lpath *l2s_path_open(struct l2s_loop *l, int kind, uint32_t conn, int out
 
 static void held_free(struct l2s_loop *l, struct lpath *p)
 {
-	while (p->held) {
-		struct lheld *h = p->held;
+	struct lheld *h;
 
-		p->held = h->next;
+	if (p->held.count)
+		l->paths_holding--;
+	while ((h = l2s_fifo_pop(&p->held))) {
 		l2s_budget_give(&l->budget, sizeof(*h) + h->len);
 		l2s_wipe(h->data, h->len);
 		free(h);
 	}
-	if (p->held_tail)
-		l->paths_holding--;
-	p->held_tail = NULL;
 	p->held_bytes = 0;
 }
 
@@ -235,16 +233,11 @@ static int hold(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t 
 	    !(h = malloc(sizeof(*h) + len)))
 		return -1;
 	l2s_budget_draw(&l->budget, sizeof(*h) + len);
-	h->next = NULL;
 	h->len = len;
 	memcpy(h->data, msg, len);
-	if (p->held_tail)
-		p->held_tail->next = h;
-	else {
-		p->held = h;
+	if (!p->held.count)
 		l->paths_holding++;
-	}
-	p->held_tail = h;
+	l2s_fifo_push(&p->held, &h->link);
 	p->held_bytes += len;
 	l->st.tx_held++;
 	return 0;
@@ -257,28 +250,28 @@ static void send_held(struct l2s_loop *l, struct lpath *p)
 	struct lheld *h;
 	int ret = L2S_OK;
 
-	while ((h = p->held) && (ret = l2s_path_send(l, p, h->data, h->len)) != L2S_ERR_QUEUE_FULL) {
+	if (!p->held.count)
+		return;
+	while ((h = l2s_fifo_peek(&p->held)) && (ret = l2s_path_send(l, p, h->data, h->len)) != L2S_ERR_QUEUE_FULL) {
 		if (ret == L2S_OK)
 			l->st.tx_messages++;
 		else
 			l->st.tx_dropped++;
-		p->held = h->next;
+		l2s_fifo_pop(&p->held);
 		p->held_bytes -= h->len;
 		l2s_budget_give(&l->budget, sizeof(*h) + h->len);
 		l2s_wipe(h->data, h->len);
 		free(h);
 	}
-	if (!p->held && p->held_tail) {
-		p->held_tail = NULL;
+	if (!p->held.count)
 		l->paths_holding--;
-	}
 }
 
 /* Every path's held outputs, before anything newer goes out. */
 void l2s_paths_send_held(struct l2s_loop *l)
 {
 	for (uint32_t i = 0; l->paths_holding && i < l->npaths; i++)
-		if (l->paths[i].id && l->paths[i].held)
+		if (l->paths[i].id && l->paths[i].held.count)
 			send_held(l, &l->paths[i]);
 }
 
@@ -290,11 +283,11 @@ int l2s_path_output(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, siz
 {
 	int ret = L2S_ERR_NOT_FOUND;
 
-	if (p && !p->held && (ret = l2s_path_send(l, p, msg, len)) == L2S_OK) {
+	if (p && !p->held.count && (ret = l2s_path_send(l, p, msg, len)) == L2S_OK) {
 		l->st.tx_messages++;
 		return 1;
 	}
-	if (p && (p->held || ret == L2S_ERR_QUEUE_FULL) && hold(l, p, msg, len) == 0)
+	if (p && (p->held.count || ret == L2S_ERR_QUEUE_FULL) && hold(l, p, msg, len) == 0)
 		return 1;
 	l->st.tx_dropped++;
 	return 0;

@@ -1060,7 +1060,7 @@ static void test_flood(void)
 			break;
 	}
 	CHECK(b.node->live == live && b.node->half_open == half_open && (uint32_t)b.accepted == accepted);
-	CHECK(b.node->out_count == 0 && b.node->ev_count == 0);
+	CHECK(b.node->outputs.count == 0 && b.node->events.count == 0);
 	printf("test_security: %d junk HANDSHAKE_INIT: %.2f us each, 0 decapsulations; X-Wing decapsulation "
 	       "%.1f us; ratio 1/%.0f (must be below 1/20)\n",
 	       JUNK, t_junk * 1e6, t_decaps * 1e6, t_decaps / t_junk);

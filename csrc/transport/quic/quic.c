@@ -97,10 +97,8 @@ void l2s_quic_free(struct l2s_quic *q)
 	for (uint32_t i = 0; q->slots && i < q->nslots; i++)
 		if (q->slots[i])
 			quic_conn_free(q, q->slots[i]);
-	while ((e = q->ev_head)) {
-		q->ev_head = e->next;
+	while ((e = l2s_fifo_pop(&q->events)))
 		quic_event_free(q, e);
-	}
 	quic_event_free(q, q->ev_taken);
 	if (q->cidmap.slots)
 		l2s_map_free(&q->cidmap);
@@ -373,11 +371,8 @@ int l2s_quic_next_event(struct l2s_quic *q, struct l2s_quic_event *ev)
 
 	quic_event_free(q, q->ev_taken);
 	q->ev_taken = NULL;
-	if (!(e = q->ev_head))
+	if (!(e = l2s_fifo_pop(&q->events)))
 		return 0;
-	q->ev_head = e->next;
-	if (!q->ev_head)
-		q->ev_tail = NULL;
 	/* A taken message frees its share of the receive window. */
 	if (e->credit && (c = quic_conn_get(q, e->ev.conn)) && c->state == OPEN && c->stream_id >= 0) {
 		ngtcp2_conn_extend_max_stream_offset(c->conn, c->stream_id, e->credit);

@@ -21,6 +21,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "lib/budget.h"
+#include "lib/fifo.h"
 #include "lib/map.h"
 #include "transport/quic.h"
 #include "transport/tlscert.h"
@@ -51,7 +52,7 @@
 enum { OPEN = 0, CLOSING, DRAINING };
 
 struct qevent {
-	struct qevent *next;
+	struct l2s_fifo_link link;
 	struct l2s_quic_event ev;
 	uint32_t credit; /* stream bytes to give back to the peer when taken */
 	uint8_t data[];
@@ -114,7 +115,8 @@ struct l2s_quic {
 	struct qconn **slots;
 	uint16_t *gens;
 	uint32_t nslots, nconns, handshaking_in;
-	struct qevent *ev_head, *ev_tail, *ev_taken;
+	struct l2s_fifo events;
+	struct qevent *ev_taken; /* the last taken: freed on the next call */
 	uint32_t datagrams_queued;   /* DATAGRAM events waiting, at most L2S_QUIC_MAX_DATAGRAMS */
 	int test_drop_rx;
 	uint64_t answers_window_ms;

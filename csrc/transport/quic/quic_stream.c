@@ -127,11 +127,7 @@ struct qevent *quic_event_new(int type, struct qconn *c, size_t len)
 
 void quic_event_push(struct l2s_quic *q, struct qevent *e)
 {
-	if (q->ev_tail)
-		q->ev_tail->next = e;
-	else
-		q->ev_head = e;
-	q->ev_tail = e;
+	l2s_fifo_push(&q->events, &e->link);
 }
 
 void quic_event_addr(struct qevent *e, const struct qconn *c)

@@ -103,18 +103,10 @@ int l2s_tcp_new(struct l2s_tcp **out, const struct sockaddr *bind_addr, socklen_
 	return L2S_OK;
 }
 
-static void events_free(struct event *e)
-{
-	while (e) {
-		struct event *next = e->next;
-
-		free(e);
-		e = next;
-	}
-}
-
 void l2s_tcp_free(struct l2s_tcp *t)
 {
+	struct event *e;
+
 	if (!t)
 		return;
 	for (uint32_t i = 0; t->conns && i < t->p.max_connections; i++) {
@@ -128,7 +120,8 @@ void l2s_tcp_free(struct l2s_tcp *t)
 	}
 	if (t->lfd >= 0)
 		close(t->lfd);
-	events_free(t->head);
+	while ((e = l2s_fifo_pop(&t->events)))
+		free(e);
 	free(t->taken);
 	if (t->b)
 		l2s_budget_give(t->b, t->st.held_bytes); /* all of it is freed here */
@@ -367,22 +360,18 @@ int l2s_tcp_close(struct l2s_tcp *t, uint32_t conn, uint64_t now_ms)
 
 int l2s_tcp_next_event(struct l2s_tcp *t, struct l2s_tcp_event *ev)
 {
-	struct event *e = t->head;
+	struct event *e;
 	struct conn *c;
 
 	free(t->taken);
-	t->taken = NULL;
+	t->taken = e = l2s_fifo_pop(&t->events);
 	if (!e)
 		return 0;
-	t->head = e->next;
-	if (!t->head)
-		t->tail = NULL;
 	/* A taken message frees receive budget: its connection may read again. */
 	tcp_held_sub(t, e->ev.len);
 	if (e->ev.type == L2S_TCP_EV_MESSAGE && (c = tcp_conn_by_handle(t, e->ev.conn)))
 		c->rx_pending -= e->ev.len;
 	*ev = e->ev;
-	t->taken = e;
 	return 1;
 }
 

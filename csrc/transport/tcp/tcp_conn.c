@@ -99,12 +99,14 @@ struct conn *tcp_conn_alloc(struct l2s_tcp *t, int fd)
 
 /* ---- events -------------------------------------------------------------- */
 
-static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const uint8_t *data, size_t len)
+/* The event queued, or NULL without memory. */
+static struct event *event_push(struct l2s_tcp *t, const struct conn *c, int type, const uint8_t *data,
+				size_t len)
 {
 	struct event *e = malloc(sizeof(*e) + len);
 
 	if (!e)
-		return L2S_ERR_NOMEM;
+		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->ev.type = type;
 	e->ev.conn = c->handle;
@@ -116,12 +118,8 @@ static int event_push(struct l2s_tcp *t, const struct conn *c, int type, const u
 	e->ev.data = e->data;
 	e->ev.len = len;
 	held_add(t, len);
-	if (t->tail)
-		t->tail->next = e;
-	else
-		t->head = e;
-	t->tail = e;
-	return L2S_OK;
+	l2s_fifo_push(&t->events, &e->link);
+	return e;
 }
 
 void tcp_conn_release(struct l2s_tcp *t, struct conn *c)
@@ -143,9 +141,11 @@ void tcp_conn_report(struct l2s_tcp *t, struct conn *c, int reason, int err)
 {
 	/* Without memory for the event the caller would never learn; the slot
 	 * must go anyway, so a failed push only loses the event. */
-	if (event_push(t, c, L2S_TCP_EV_CLOSED, NULL, 0) == L2S_OK) {
-		t->tail->ev.reason = reason;
-		t->tail->ev.error = err;
+	struct event *e = event_push(t, c, L2S_TCP_EV_CLOSED, NULL, 0);
+
+	if (e) {
+		e->ev.reason = reason;
+		e->ev.error = err;
 	}
 	if (reason == L2S_TCP_CLOSE_FRAMING)
 		t->st.framing_errors++;
@@ -252,7 +252,7 @@ int tcp_rx_frame(struct l2s_tcp *t, struct conn *c)
 			break;
 		if (!c->trusted)
 			c->rx_tokens--;
-		if (event_push(t, c, L2S_TCP_EV_MESSAGE, c->rx + off + L2S_TCP_FRAME_OVERHEAD, len)) {
+		if (!event_push(t, c, L2S_TCP_EV_MESSAGE, c->rx + off + L2S_TCP_FRAME_OVERHEAD, len)) {
 			tcp_conn_end(t, c, L2S_TCP_CLOSE_ERROR, ENOMEM);
 			return -1;
 		}

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/fifo.h"
 #include "transport/tcp.h"
 #include "wire/wire.h"
 
@@ -65,7 +66,7 @@ struct host_count {
 };
 
 struct event {
-	struct event *next;
+	struct l2s_fifo_link link;
 	struct l2s_tcp_event ev;
 	uint8_t data[]; /* MESSAGE bytes */
 };
@@ -82,7 +83,8 @@ struct l2s_tcp {
 	uint64_t shed_refill_ms;  /* when they fill up again; accepting waits for it when they run out */
 	int accept_paused;
 	uint32_t nconns, next_handle;
-	struct event *head, *tail, *taken; /* taken: the last event returned, freed on the next call */
+	struct l2s_fifo events;
+	struct event *taken; /* the last event returned, freed on the next call */
 	struct l2s_budget own_budget, *b;  /* b: the node's (params) or own_budget */
 	struct l2s_tcp_stats st;
 };
