@@ -8,7 +8,7 @@ BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws bench demo simdemo sim sim-long clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws bench walk demo simdemo sim sim-long clean
 
 all: build
 
@@ -126,6 +126,13 @@ model-flaws: deps
 	scripts/check-model.sh --flaws
 
 test: ctest sanitize cross pytest model
+
+# The receive-path walk: test_loop built with -finstrument-functions, and
+# per kind of received message the files it enters from the loop on, the
+# calls between them and any call back into a file still on the stack
+# (scripts/walk/walk.py says how each figure is counted). About a minute.
+walk: deps
+	scripts/walk/run.sh . $(BUILD)/walk
 
 # The Python crypto bench, then the C engine bench (Release; about two
 # minutes, most of it the 2 x 100k real handshakes behind the tick and

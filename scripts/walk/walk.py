@@ -1,14 +1,31 @@
 """The receive-path walk: how a received message travels through the files
 of csrc/. Reads the records hooks.c wrote (WALK_OUT) for an executable built
 with -finstrument-functions, and prints, per kind of message, the fullest
-walk seen: the files it enters, its cross-file calls, re-entries (calls into
-a file it entered before) and call-backs (calls into a file that is still
-waiting on the stack: a cycle at run time).
+walk of each (medians over the walks of that kind, and on stderr the files
+of the one that entered the most):
+- files entered;
+- cross-file calls;
+- re-entries: calls into a file the walk entered before;
+- call-backs: calls into a file that is still waiting on the stack (a cycle
+  at run time: only a function pointer can make one where the files' call
+  graph has none);
+- moves up: calls into a higher layer (csrc's folders, bottom to top as in
+  tests/python/test_layers.py).
+Twice: over every file, and over the protocol's files only (the crypto and
+lib layers, the leaves every path ends in, and header inlines are folded
+into their callers). A file's layer is that of the file of the same name in
+this tree, so an older, flat tree is measured on the same scale.
 
 usage: python walk.py EXECUTABLE RECORDS"""
+import statistics
 import subprocess
 import sys
-from collections import defaultdict
+from pathlib import Path
+
+CSRC = Path(__file__).resolve().parents[2] / "csrc"
+LAYERS = ["api", "crypto", "lib", "wire", "handshake", "engine", "transport", "loop"]
+LEAVES = {"crypto", "lib"}
+LAYER_OF = {p.stem: p.relative_to(CSRC).parts[0] for p in CSRC.rglob("*.c")}
 
 KINDS = [  # (name, a function only that kind of message reaches)
     ("HANDSHAKE_INIT (responder)", "l2s_on_handshake_init"),
@@ -46,25 +63,35 @@ def walks(lines: list[str]) -> list[list[tuple[int, int]]]:
     return done + [w for w in current.values() if w]
 
 
-def measure(walk, names):
+def layer(file: str) -> int:
+    return LAYERS.index(LAYER_OF.get(Path(file).stem, "engine"))
+
+
+def folded(file: str, protocol_only: bool) -> bool:
+    """A frame counted as part of its caller."""
+    if not file:
+        return True
+    return protocol_only and (file.endswith(".h") or LAYERS[layer(file)] in LEAVES)
+
+
+def measure(walk, names, protocol_only=False):
     stack: list[str] = []  # the file of each frame
     entered: list[str] = []
-    calls = reentries = callbacks = 0
+    calls = reentries = callbacks = up = 0
     for depth, off in walk:
-        fn, file = names[off]
+        file = names[off][1]
         del stack[depth - 1:]
-        if not file:
+        if folded(file, protocol_only):
             file = stack[-1] if stack else "?"
         if stack and file != stack[-1]:
             calls += 1
-            if file in entered:
-                reentries += 1
-            if file in stack[:-1]:
-                callbacks += 1
+            reentries += file in entered
+            callbacks += file in stack[:-1]
+            up += layer(file) > layer(stack[-1])
         if file not in entered:
             entered.append(file)
         stack.append(file)
-    return entered, calls, reentries, callbacks
+    return entered, calls, reentries, callbacks, up
 
 
 def main() -> None:
@@ -72,18 +99,20 @@ def main() -> None:
     all_walks = walks(open(records).read().split("\n")[:-1])
     names = symbolize(exe, sorted({off for w in all_walks for _, off in w}))
     print(f"{len(all_walks)} walks")
-    print(f"| message | walks | files entered | cross-file calls | re-entries | call-backs |")
-    print(f"|---|---|---|---|---|---|")
-    for kind, marker in KINDS:
-        mine = [w for w in all_walks if any(names[o][0] == marker for _, o in w)]
-        if not mine:
-            print(f"| {kind} | 0 | | | | |")
-            continue
-        best = max(mine, key=lambda w: (len(measure(w, names)[0]), measure(w, names)[1]))
-        files, calls, re, cb = measure(best, names)
-        print(f"| {kind} | {len(mine)} | {len(files)} | {calls} | {re} | {cb} |")
-        print(f"|  | | {' → '.join(files)} | | | |", file=sys.stderr)
-
+    for protocol_only in (False, True):
+        print("\n" + ("protocol files only" if protocol_only else "every file"))
+        print("| message | walks | files entered | cross-file calls | re-entries | call-backs | moves up |")
+        print("|---|---|---|---|---|---|---|")
+        for kind, marker in KINDS:
+            mine = [w for w in all_walks if any(names[o][0] == marker for _, o in w)]
+            if not mine:
+                print(f"| {kind} | 0 | | | | | |")
+                continue
+            rows = sorted(measure(w, names, protocol_only) for w in mine)
+            mid = [statistics.median_low(r[i] if i else len(r[0]) for r in rows) for i in range(5)]
+            print(f"| {kind} | {len(mine)} | " + " | ".join(str(v) for v in mid) + " |")
+            fullest = max(rows, key=lambda r: len(r[0]))
+            print(f"{kind}: {' > '.join(fullest[0])}", file=sys.stderr)
 
 if __name__ == "__main__":
     main()
