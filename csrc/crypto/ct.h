@@ -6,6 +6,9 @@
 #ifndef L2S_CT_H
 #define L2S_CT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -15,5 +18,15 @@
 #ifndef l2s_declassify
 #define l2s_declassify(p, n) ((void)(p), (void)(n))
 #endif
+
+/* 1 when all n bytes are zero; the time depends on n only. */
+static inline int l2s_all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
 
 #endif /* L2S_CT_H */

@@ -111,15 +111,6 @@ int l2s_exchange_peer_quarantined(const struct l2s_node *node, const uint8_t pk[
 	return l2s_quarantine_until(&node->x->quarantine, L2S_QUARANTINE_IDENTITY, pk, 32, now) != 0;
 }
 
-int l2s_exchange_all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
 struct l2s_session *l2s_exchange_session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len)
 {
 	uint32_t slot;

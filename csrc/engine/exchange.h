@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/ct.h"
 #include "handshake/bundle.h"
 #include "handshake/cookie.h"
 #include "engine/node.h"
@@ -34,7 +35,6 @@ int l2s_exchange_loaded(struct l2s_node *node, uint64_t now);
 uint64_t l2s_exchange_resend_interval(struct l2s_session *s);
 void l2s_exchange_quarantine_peer(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_exchange_peer_quarantined(const struct l2s_node *node, const uint8_t pk[32], uint64_t now);
-int l2s_exchange_all_zero(const uint8_t *p, size_t n);
 struct l2s_session *l2s_exchange_session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len);
 void l2s_exchange_drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now);
 int l2s_exchange_has_priority(const struct l2s_node *node, const uint8_t peer_pk[32]);

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "crypto/ct.h"
 #include "transport/discovery.h"
 
 enum {
@@ -41,15 +42,6 @@ static void put_header(uint8_t *out, unsigned int type)
 	out[3] = 0;
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-
-	while (n--)
-		acc |= *p++;
-	return acc == 0;
-}
-
 /* ---- DISCOVERY_PROBE ---- */
 
 int l2s_decode_disc_probe(const uint8_t *msg, size_t len, struct l2s_disc_probe *out)
@@ -70,7 +62,7 @@ int l2s_decode_disc_probe(const uint8_t *msg, size_t len, struct l2s_disc_probe 
 		end += L2S_DISC_TOKEN_BYTES;
 	}
 	/* Padding is zeros, so the encoding is canonical. */
-	if (!all_zero(msg + end, len - end))
+	if (!l2s_all_zero(msg + end, len - end))
 		return L2S_ERR_DECODE;
 	m.len = len;
 	*out = m;

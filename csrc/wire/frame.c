@@ -82,7 +82,7 @@ static int decode_sync(const uint8_t *p, size_t len, struct l2s_frame *f)
 		return L2S_ERR_DECODE;
 	f->u.sync.send_base = l2s_get_u64(p + 1);
 	f->u.sync.stream = p + 9;
-	return f->u.sync.send_base && !wire_all_zero(p + 9, L2S_STREAM_ID_BYTES) ? L2S_OK : L2S_ERR_DECODE;
+	return f->u.sync.send_base && !l2s_all_zero(p + 9, L2S_STREAM_ID_BYTES) ? L2S_OK : L2S_ERR_DECODE;
 }
 
 static int decode_confirm(size_t len)
@@ -203,7 +203,7 @@ static size_t frame_size(const struct l2s_frame *f)
 			return 0;
 		return ERROR_HEAD + f->u.error.len;
 	case L2S_FRAME_SYNC:
-		return f->u.sync.send_base && f->u.sync.stream && !wire_all_zero(f->u.sync.stream, L2S_STREAM_ID_BYTES)
+		return f->u.sync.send_base && f->u.sync.stream && !l2s_all_zero(f->u.sync.stream, L2S_STREAM_ID_BYTES)
 			       ? SYNC_BYTES
 			       : 0;
 	default:

@@ -158,19 +158,10 @@ void wire_put_bytes(uint8_t *out, const uint8_t *src, size_t n)
 		memset(out, 0, n);
 }
 
-int wire_all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
 /* NULL counts as zeros: that is what put_bytes writes for it. */
 static int zero_or_null(const uint8_t *p, size_t n)
 {
-	return !p || wire_all_zero(p, n);
+	return !p || l2s_all_zero(p, n);
 }
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, surrogates or values past
@@ -278,7 +269,7 @@ int l2s_decode_hs_resp(const uint8_t *msg, size_t len, struct l2s_hs_resp *out)
 		return L2S_ERR_DECODE;
 	/* mac2 is reserved and covered by no MAC: only zeros keep the
 	 * message free of bytes an attacker could flip unnoticed. */
-	if (!wire_all_zero(msg + L2S_HS_RESP_MAC2_OFF, L2S_MAC_BYTES))
+	if (!l2s_all_zero(msg + L2S_HS_RESP_MAC2_OFF, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + HS_RESP_SENDER);
 	m.receiver_index = l2s_get_u32(msg + HS_RESP_RECEIVER);
@@ -399,7 +390,7 @@ int l2s_decode_resume_init(const uint8_t *msg, size_t len, struct l2s_resume_ini
 	m.mode = msg[RESUME_INIT_MODE];
 	m.flags = msg[RESUME_INIT_FLAGS];
 	if (!resume_mode_ok(m.mode, m.ticket_len) ||
-	    !resume_flags_ok(m.flags, wire_all_zero(msg + RESUME_INIT_X25519, L2S_X25519_BYTES)))
+	    !resume_flags_ok(m.flags, l2s_all_zero(msg + RESUME_INIT_X25519, L2S_X25519_BYTES)))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + RESUME_INIT_SENDER);
 	m.session_id = msg + RESUME_INIT_SESSION_ID;
@@ -452,7 +443,7 @@ int l2s_decode_resume_resp(const uint8_t *msg, size_t len, struct l2s_resume_res
 	if (!out || !msg_ok(msg, len, L2S_MSG_RESUME_RESP))
 		return L2S_ERR_DECODE;
 	/* Reserved and covered by no MAC, like HANDSHAKE_RESP's mac2. */
-	if (!wire_all_zero(msg + RESUME_RESP_RESERVED, L2S_MAC_BYTES))
+	if (!l2s_all_zero(msg + RESUME_RESP_RESERVED, L2S_MAC_BYTES))
 		return L2S_ERR_DECODE;
 	m.sender_index = l2s_get_u32(msg + RESUME_RESP_SENDER);
 	m.receiver_index = l2s_get_u32(msg + RESUME_RESP_RECEIVER);

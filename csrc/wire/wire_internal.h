@@ -6,12 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/ct.h"
 #include "wire/wire.h"
 
 /* Copies n bytes (memmove: a field may be copied onto itself), or zeros
  * for a NULL src. */
 void wire_put_bytes(uint8_t *out, const uint8_t *src, size_t n);
-int wire_all_zero(const uint8_t *p, size_t n);
 /* Strict UTF-8 (RFC 3629). */
 int wire_utf8_valid(const uint8_t *s, size_t n);
 
