@@ -90,9 +90,10 @@ int l2s_hs_initiator_open_cookie(struct l2s_hs_initiator *st, uint8_t *cookie_ou
  * secret and ss1 are wiped (st->done = 1). On an error st is unchanged. */
 int l2s_hs_consume_resp(struct l2s_session_keys *keys, uint32_t *responder_index, struct l2s_hs_initiator *st,
 			const struct l2s_identity *self, const uint8_t *msg, size_t len);
-/* The same for a caller that has decoded msg (m) and checked its mac1 (the
- * engine, which does both before it looks for the attempt): each message is
- * decoded and its MACs checked once. */
+/* The same for a caller that has decoded msg (m, by l2s_decode_hs_resp, which
+ * refuses a non-zero mac2) and checked its mac1 (the engine, which does both
+ * before it looks for the attempt): each message is decoded and its MACs
+ * checked once. */
 int l2s_hs_consume_resp_checked(struct l2s_session_keys *keys, uint32_t *responder_index,
 				struct l2s_hs_initiator *st, const struct l2s_hs_resp *m, const uint8_t *msg);
 
