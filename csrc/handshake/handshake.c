@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The full handshake (PROTOCOL.md §4): HANDSHAKE_INIT and HANDSHAKE_RESP. */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
