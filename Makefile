@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
 JOBS := $(shell nproc 2>/dev/null || echo 2)
-CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release
+# The project's own builds treat warnings as errors; an integrator's need not.
+CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
 .PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws bench walk demo simdemo sim sim-long clean
 
@@ -28,7 +29,7 @@ venv: deps $(VENV)/.installed
 
 # The Python extension (setup.py builds the C core with CMake first).
 build: venv
-	$(PY) -m pip install -q --no-build-isolation -e .
+	L2S_WERROR=ON $(PY) -m pip install -q --no-build-isolation -e .
 
 # C unit tests, native, including the valgrind constant-time check.
 ctest: deps
@@ -44,7 +45,7 @@ sanitize: deps
 
 # The C core and its unit tests for aarch64, run under qemu-aarch64.
 cross: deps cross-deps
-	cmake -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake -S . -B $(BUILD)/aarch64 >/dev/null
+	cmake -G Ninja -DL2S_WERROR=ON -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake -S . -B $(BUILD)/aarch64 >/dev/null
 	cmake --build $(BUILD)/aarch64 -j $(JOBS)
 	readelf -h $(BUILD)/aarch64/test_classic | grep -q AArch64
 	# test_loop is built for aarch64 but not run here: its cases are timed
@@ -81,7 +82,7 @@ FUZZ_NODE_DEPS := tests/fuzz/node_fixture.h $(FUZZ_LIB)/libl2s.a
 FUZZ_LIB_LINK = $$(tr ';' ' ' < $(FUZZ_LIB)/l2s-link.txt)
 
 $(FUZZ_LIB)/libl2s.a: $(shell find csrc -name "*.[ch]") CMakeLists.txt
-	CC=clang cmake -G Ninja -DCMAKE_BUILD_TYPE=Debug -DL2S_BUILD_TESTS=OFF -DL2S_SANITIZE=ON \
+	CC=clang cmake -G Ninja -DCMAKE_BUILD_TYPE=Debug -DL2S_WERROR=ON -DL2S_BUILD_TESTS=OFF -DL2S_SANITIZE=ON \
 		-DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -S . -B $(FUZZ_LIB) >/dev/null
 	cmake --build $(FUZZ_LIB) --target l2s
 

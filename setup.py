@@ -18,9 +18,11 @@ class CMakeCoreBuild(build_ext):
     def build_extensions(self):
         build_dir = os.path.join(HERE, "build", "cmake-py")
         provider = os.environ.get("L2S_MLKEM_PROVIDER", "auto")
+        werror = os.environ.get("L2S_WERROR", "OFF")  # ON in the project's own builds (make)
         # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so it is required here.
         subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-                               "-DL2S_BUILD_TESTS=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}"])
+                               "-DL2S_BUILD_TESTS=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}",
+                               f"-DL2S_WERROR={werror}"])
         subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s_loop", "-j",
                                str(os.cpu_count() or 1)])
         with open(os.path.join(build_dir, "l2s-link.txt")) as f:
@@ -29,7 +31,8 @@ class CMakeCoreBuild(build_ext):
         ldflags = [x for x in items if not x.endswith(".a")]
         for ext in self.extensions:
             ext.extra_objects.extend(libs)
-            ext.extra_link_args.extend(ldflags)
+            # The static core's public symbols stay inside the extension.
+            ext.extra_link_args.extend(ldflags + ["-Wl,--exclude-libs,ALL"])
             ext.depends.extend(libs)
         super().build_extensions()
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Names for enum l2s_err, for logs and for the Python exception texts. */
+/* Names for enum l2s_err, for logs and for the Python exception texts, and
+ * the library's version. */
 #include "l2s.h"
 
 const char *l2s_strerror(int err)
@@ -41,4 +42,9 @@ const char *l2s_strerror(int err)
 		return "socket or TLS library error";
 	}
 	return "unknown error";
+}
+
+const char *l2s_version(void)
+{
+	return L2S_VERSION;
 }

@@ -18,6 +18,16 @@
 extern "C" {
 #endif
 
+/* The library's version; l2s_version() says which one a program runs with. */
+#define L2S_VERSION_MAJOR 0
+#define L2S_VERSION_MINOR 1
+#define L2S_VERSION_PATCH 0
+#define L2S_VERSION "0.1.0"
+
+/* What these headers declare is the shared library's interface; the rest of
+ * the library is built with hidden visibility and exports nothing. */
+#pragma GCC visibility push(default)
+
 enum l2s_err {
 	L2S_OK = 0,
 	L2S_ERR_LENGTH = -1,      /* a buffer has the wrong length */
@@ -40,6 +50,9 @@ enum l2s_err {
 
 /* A stable, human-readable name for an enum l2s_err value. */
 const char *l2s_strerror(int err);
+
+/* L2S_VERSION of the library the program runs with. */
+const char *l2s_version(void);
 
 /* Must be called once before any other function; safe to call again. */
 int l2s_init(void);
@@ -411,6 +424,8 @@ int l2s_session_accept_data(struct l2s_node *node, uint32_t handle);
 int l2s_session_export(const struct l2s_node *node, uint32_t handle, uint8_t *out, size_t cap, size_t *len);
 /* Sends CLOSE and ends the session (its handle becomes invalid). */
 int l2s_session_close(struct l2s_node *node, uint32_t handle, uint64_t now_ms);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

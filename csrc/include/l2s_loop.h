@@ -71,6 +71,12 @@
 #include "l2s.h"
 #include "l2s_transport.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
 #define L2S_LOOP_MAX_PEERS 4096
 #define L2S_LOOP_DELIVERED_STREAMS 8 /* per peer: streams delivered before a restart */
 
@@ -258,4 +264,9 @@ void l2s_loop_test_block_quic(struct l2s_loop *l, int block);
  * session (32 zero bytes when it has none). L2S_ERR_NOT_FOUND without one. */
 int l2s_loop_test_binding(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t out[32]);
 
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
 #endif /* L2S_LOOP_H */
