@@ -202,13 +202,13 @@ size_t l2s_quic_queued(const struct l2s_quic *q, uint32_t conn)
 int l2s_quic_close(struct l2s_quic *q, uint32_t conn, uint64_t app_error, uint64_t now_ms)
 {
 	struct qconn *c = quic_conn_get(q, conn);
-	ngtcp2_connection_close_error ccerr;
+	quic_ccerr ccerr;
 
 	if (!c)
 		return L2S_ERR_NOT_FOUND;
 	if (c->state != OPEN || c->notified)
 		return L2S_ERR_STATE;
-	ngtcp2_connection_close_error_set_application_error(&ccerr, app_error, NULL, 0);
+	quic_ccerr_application(&ccerr, app_error);
 	quic_notify_closed(c, L2S_QUIC_CLOSE_LOCAL, 1, app_error);
 	quic_conn_close(q, c, &ccerr, now_ms);
 	return L2S_OK;
@@ -430,7 +430,7 @@ void l2s_quic_get_stats(const struct l2s_quic *q, struct l2s_quic_stats *st)
 int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_quic_conn_stats *st)
 {
 	struct qconn *c = quic_conn_get(q, conn);
-	ngtcp2_conn_stat cs;
+	quic_conn_info cs;
 
 	if (!c)
 		return L2S_ERR_NOT_FOUND;
@@ -439,7 +439,7 @@ int l2s_quic_get_conn_stats(const struct l2s_quic *q, uint32_t conn, struct l2s_
 	memcpy(&st->peer, &c->peer, c->peer_len);
 	st->peer_len = c->peer_len;
 	st->queued_bytes = c->tx_end - c->tx_acked;
-	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	quic_conn_get_info(c->conn, &cs);
 	st->smoothed_rtt_us = cs.smoothed_rtt / 1000;
 	st->min_rtt_us = cs.min_rtt == UINT64_MAX ? 0 : cs.min_rtt / 1000;
 	st->cwnd = cs.cwnd;

@@ -83,13 +83,14 @@ static void server_conn(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const ngtcp
 	quic_set_callbacks(&cb, 1);
 	quic_conn_settings(q, &s, &tp, 1, now_ms);
 	if (retried) {
-		s.token = hd->token;
+		quic_settings_token(&s, hd);
 		tp.original_dcid = *odcid;
 		tp.retry_scid = hd->dcid;
 		tp.retry_scid_present = 1;
 	} else {
 		tp.original_dcid = hd->dcid;
 	}
+	quic_tp_original_dcid_present(&tp);
 	quic_random_cid(&scid, CID_LEN);
 	if (ngtcp2_crypto_generate_stateless_reset_token(tp.stateless_reset_token, q->reset_key, sizeof(q->reset_key),
 							 &scid) != 0)
@@ -154,6 +155,8 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 {
 	ngtcp2_pkt_hd hd;
 	ngtcp2_cid odcid;
+	const uint8_t *token;
+	size_t token_len;
 	int retried = 0;
 
 	if (ngtcp2_accept(&hd, pkt, len) != 0 || hd.type != NGTCP2_PKT_INITIAL) {
@@ -169,8 +172,9 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 		refuse(q, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED, now_ms);
 		return;
 	}
-	if (hd.token.len && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
-		if (ngtcp2_crypto_verify_retry_token(&odcid, hd.token.base, hd.token.len, q->token_key,
+	token = quic_hd_token(&hd, &token_len);
+	if (token_len && token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+		if (ngtcp2_crypto_verify_retry_token(&odcid, token, token_len, q->token_key,
 						     sizeof(q->token_key), hd.version, (const ngtcp2_sockaddr *)from,
 						     fromlen, &hd.dcid, RETRY_TOKEN_LIFE_MS * MS, ts_of(now_ms)) != 0) {
 			q->st.retry_tokens_bad++;

@@ -198,14 +198,10 @@ static int stateless_reset_cb(ngtcp2_conn *conn, const ngtcp2_pkt_stateless_rese
 	return 0;
 }
 
-static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
-			      ngtcp2_path_validation_result res, void *ud)
+static int path_validated(struct qconn *c, const ngtcp2_path *path, ngtcp2_path_validation_result res)
 {
-	struct qconn *c = ud;
 	struct qevent *e;
 
-	(void)conn;
-	(void)flags;
 	if (res != NGTCP2_PATH_VALIDATION_RESULT_SUCCESS || path->remote.addrlen > sizeof(c->peer) ||
 	    (path->remote.addrlen == c->peer_len && memcmp(path->remote.addr, &c->peer, c->peer_len) == 0))
 		return 0;
@@ -222,6 +218,26 @@ static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 	}
 	return 0;
 }
+
+/* ngtcp2 1.x also names the path it would fall back to; we do not use it. */
+#if NGTCP2_VERSION_NUM >= 0x010000
+static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+			      const ngtcp2_path *fallback_path, ngtcp2_path_validation_result res, void *ud)
+{
+	(void)conn;
+	(void)flags;
+	(void)fallback_path;
+	return path_validated(ud, path, res);
+}
+#else
+static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+			      ngtcp2_path_validation_result res, void *ud)
+{
+	(void)conn;
+	(void)flags;
+	return path_validated(ud, path, res);
+}
+#endif
 
 void quic_set_callbacks(ngtcp2_callbacks *cb, int server)
 {

@@ -46,7 +46,7 @@ static uint64_t pto_ms(struct qconn *c)
 }
 
 /* Enters the closing period with a CONNECTION_CLOSE (RFC 9000 §10.2.1). */
-void quic_conn_close(struct l2s_quic *q, struct qconn *c, const ngtcp2_connection_close_error *ccerr,
+void quic_conn_close(struct l2s_quic *q, struct qconn *c, const quic_ccerr *ccerr,
 		     uint64_t now_ms)
 {
 	ngtcp2_path_storage ps;
@@ -68,11 +68,11 @@ void quic_conn_close(struct l2s_quic *q, struct qconn *c, const ngtcp2_connectio
 
 static void conn_fail_app(struct l2s_quic *q, struct qconn *c, int reason, uint64_t code, uint64_t now_ms)
 {
-	ngtcp2_connection_close_error ccerr;
+	quic_ccerr ccerr;
 
 	if (reason == L2S_QUIC_CLOSE_FRAMING)
 		q->st.framing_errors++;
-	ngtcp2_connection_close_error_set_application_error(&ccerr, code, NULL, 0);
+	quic_ccerr_application(&ccerr, code);
 	quic_notify_closed(c, reason, 1, code);
 	quic_conn_close(q, c, &ccerr, now_ms);
 }
@@ -80,13 +80,12 @@ static void conn_fail_app(struct l2s_quic *q, struct qconn *c, int reason, uint6
 /* An ngtcp2 or TLS error: the transport error it implies goes to the peer. */
 void quic_conn_fail_liberr(struct l2s_quic *q, struct qconn *c, int liberr, uint64_t now_ms)
 {
-	ngtcp2_connection_close_error ccerr;
+	quic_ccerr ccerr;
 
 	if (liberr == NGTCP2_ERR_CRYPTO)
-		ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, ngtcp2_conn_get_tls_alert(c->conn),
-									    NULL, 0);
+		quic_ccerr_tls_alert(&ccerr, ngtcp2_conn_get_tls_alert(c->conn));
 	else
-		ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, NULL, 0);
+		quic_ccerr_liberr(&ccerr, liberr);
 	quic_notify_closed(c, L2S_QUIC_CLOSE_TRANSPORT, 0, ccerr.error_code);
 	quic_conn_close(q, c, &ccerr, now_ms);
 }
@@ -101,16 +100,16 @@ void quic_conn_after_read(struct l2s_quic *q, struct qconn *c, int rv, uint64_t 
 	if (rv == 0)
 		return;
 	if (rv == NGTCP2_ERR_DRAINING) {
-		ngtcp2_connection_close_error ccerr;
+		quic_ccerr ccerr;
 
-		ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
+		quic_conn_get_ccerr(c->conn, &ccerr);
 		c->state = DRAINING;
 		c->close_deadline_ms = now_ms + 3 * pto_ms(c);
 		if (c->reset_seen)
 			quic_notify_closed(c, L2S_QUIC_CLOSE_RESET, 0, 0);
 		else
 			quic_notify_closed(c, L2S_QUIC_CLOSE_PEER,
-					   ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION, ccerr.error_code);
+					   ccerr.type == QUIC_CCERR_APPLICATION, ccerr.error_code);
 		return;
 	}
 	if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_RETRY) {

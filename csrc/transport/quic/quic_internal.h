@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
-#include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
@@ -24,6 +23,7 @@
 #include "lib/fifo.h"
 #include "lib/map.h"
 #include "transport/quic.h"
+#include "transport/quic/quic_ngtcp2.h"
 #include "transport/tlscert.h"
 #include "wire/wire.h"
 
@@ -170,7 +170,7 @@ int quic_queue_bytes(struct l2s_quic *q, struct qconn *c, const uint8_t *hdr, si
 /* quic_conn.c */
 void quic_own_sock_close(struct l2s_quic *q, struct qconn *c);
 void quic_conn_free(struct l2s_quic *q, struct qconn *c);
-void quic_conn_close(struct l2s_quic *q, struct qconn *c, const ngtcp2_connection_close_error *ccerr,
+void quic_conn_close(struct l2s_quic *q, struct qconn *c, const quic_ccerr *ccerr,
 		     uint64_t now_ms);
 void quic_conn_fail_liberr(struct l2s_quic *q, struct qconn *c, int liberr, uint64_t now_ms);
 void quic_conn_after_read(struct l2s_quic *q, struct qconn *c, int rv, uint64_t now_ms);
