@@ -8,7 +8,9 @@ base="build-essential cmake ninja-build pkg-config python3 python3-venv python3-
       libsodium-dev librust-blake3-dev valgrind clang llvm libclang-rt-14-dev
       libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev spin"
 cross="gcc-aarch64-linux-gnu qemu-user libsodium-dev:arm64
-       libngtcp2-dev:arm64 libngtcp2-crypto-gnutls-dev:arm64 libgnutls28-dev:arm64"
+       libngtcp2-dev:arm64 libngtcp2-crypto-gnutls-dev:arm64 libgnutls28-dev:arm64
+       gcc-arm-linux-gnueabihf libsodium-dev:armhf
+       libngtcp2-dev:armhf libngtcp2-crypto-gnutls-dev:armhf libgnutls28-dev:armhf"
 
 want=""
 for group in "${@:-base}"; do
@@ -27,9 +29,11 @@ done
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-case "$missing" in
-*:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64 ;;
-esac
+for arch in arm64 armhf; do
+	case "$missing" in
+	*:$arch*) dpkg --print-foreign-architectures | grep -qx $arch || $SUDO dpkg --add-architecture $arch ;;
+	esac
+done
 echo "install-deps.sh: installing$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
