@@ -108,11 +108,12 @@ def main() -> None:
             if not mine:
                 print(f"| {kind} | 0 | | | | | |")
                 continue
-            rows = sorted(measure(w, names, protocol_only) for w in mine)
+            rows = [measure(w, names, protocol_only) for w in mine]
             mid = [statistics.median_low(r[i] if i else len(r[0]) for r in rows) for i in range(5)]
             print(f"| {kind} | {len(mine)} | " + " | ".join(str(v) for v in mid) + " |")
             fullest = max(rows, key=lambda r: len(r[0]))
             print(f"{kind}: {' > '.join(fullest[0])}", file=sys.stderr)
+
 
 if __name__ == "__main__":
     main()
