@@ -7,9 +7,15 @@
  * cryptography: handshake/. */
 #include "engine/exchange.h"
 
+/* A responder that gave us a cookie is under load and answers each address
+ * only its fair share (two at once, then one a second, LOADED_BURST): early
+ * re-sends would spend it on attempts whose answers we then refuse, every
+ * time the round trip is longer than the first gaps. With a cookie the
+ * first re-send waits half the timeout. */
 uint64_t l2s_exchange_resend_interval(struct l2s_session *s)
 {
-	unsigned int k = s->pending_sends < 3 ? s->pending_sends : 3;
+	unsigned int first = s->pending == PENDING_HANDSHAKE && s->have_cookie ? 2 : 0;
+	unsigned int k = s->pending_sends + first < 3 ? s->pending_sends + first : 3;
 
 	s->pending_sends++;
 	return (s->cfg.handshake_timeout_ms / RESEND_FIRST_DIVISOR) << k;
