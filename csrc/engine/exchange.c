@@ -105,7 +105,7 @@ uint64_t l2s_node_handshake_counter(const struct l2s_node *node)
 	return node->hs_counter;
 }
 
-void l2s_exchange_quarantine_peer(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+static void quarantine_peer(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	s->quarantine_until = now + s->cfg.quarantine_ms;
 	l2s_quarantine_add(&node->x->quarantine, L2S_QUARANTINE_IDENTITY, s->peer_pk, sizeof(s->peer_pk),
@@ -210,7 +210,7 @@ struct l2s_session *l2s_exchange_pending_session(struct l2s_node *node, uint32_t
  * index: the attempt fails and the peer we chose is quarantined. */
 int l2s_exchange_initiator_auth_failed(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
-	l2s_exchange_quarantine_peer(node, s, now);
+	quarantine_peer(node, s, now);
 	if (s->state == L2S_HANDSHAKE_INITIATED)
 		l2s_session_fail(node, s, L2S_REASON_AUTHENTICATION_FAILED, now);
 	return L2S_ERR_AUTH;

@@ -33,7 +33,6 @@
 /* exchange.c */
 int l2s_exchange_loaded(struct l2s_node *node, uint64_t now);
 uint64_t l2s_exchange_resend_interval(struct l2s_session *s);
-void l2s_exchange_quarantine_peer(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_exchange_peer_quarantined(const struct l2s_node *node, const uint8_t pk[32], uint64_t now);
 struct l2s_session *l2s_exchange_session_by(struct l2s_node *node, struct l2s_map *m, const uint8_t *key, size_t len);
 void l2s_exchange_drop_half_open(struct l2s_node *node, const uint8_t pk[32], uint64_t now);
