@@ -257,6 +257,10 @@ struct l2s_loop_stats {
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 
+/* 1 when this build has the QUIC transport, 0 when it is μTCP and
+ * discovery only (then no_quic is always in effect). */
+int l2s_loop_has_quic(void);
+
 /* Tests only: while block is set, the QUIC endpoint drops every datagram
  * it receives (l2s_quic_test_drop_rx), as if the network ate them. */
 void l2s_loop_test_block_quic(struct l2s_loop *l, int block);

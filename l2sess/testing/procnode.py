@@ -1,4 +1,4 @@
-"""NodeProcess: one `python -m l2sess.node run` in a process of its own.
+"""NodeProcess: one `python -m l2sess.node run` (or `l2sessd run`) in a process of its own.
 
 The two-process demo and the process-level tests drive real nodes through
 it: it writes the node's node.toml in a directory of its own, starts,
@@ -53,7 +53,8 @@ class NodeProcess:
     """A node in its own process, in directory `workdir`."""
 
     def __init__(self, workdir: str, name: str, port: int | None = None, session: dict | None = None,
-                 loop: dict | None = None, transports=("quic", "utcp"), accept_any: bool = False):
+                 loop: dict | None = None, transports=("quic", "utcp"), accept_any: bool = False,
+                 program: list[str] | None = None):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name
@@ -64,6 +65,9 @@ class NodeProcess:
         self.loop = dict(loop or {})
         self.transports = list(transports)
         self.accept_any = accept_any
+        # The node's command before "run --config node.toml": the Python node,
+        # or the C daemon (firmware/l2sessd), perhaps under qemu-user.
+        self.program = list(program) if program else [sys.executable, "-m", "l2sess.node"]
         self.peers: list[dict] = []
         self.proc: subprocess.Popen | None = None
         self.config_path = os.path.join(self.dir, "node.toml")
@@ -102,7 +106,7 @@ class NodeProcess:
         self.write_config()
         t0 = time.monotonic()
         err = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "l2sess.node", "run", "--config", self.config_path],
+        self.proc = subprocess.Popen([*self.program, "run", "--config", self.config_path],
                                      stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         err.close()
         while time.monotonic() - t0 < wait:

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+/* identity.c - the identity file (identity.h). */
+#include "identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+
+#define IDENTITY_MAX_BYTES 4096
+
+static const char kdf_ed25519[] = "l2sess/1 2026-11 identity ed25519";
+static const char kdf_prekey[] = "l2sess/1 2026-11 identity prekey";
+static const char kdf_storage[] = "l2sess/1 2026-11 identity storage";
+
+static int derive(struct identity *id)
+{
+	uint8_t ed_seed[32];
+	int ret;
+
+	l2s_blake3_derive_key(ed_seed, 32, kdf_ed25519, sizeof(kdf_ed25519) - 1, id->seed, 32);
+	ret = l2s_ed25519_seed_keypair(id->public_key, id->secret_key, ed_seed);
+	l2s_wipe(ed_seed, sizeof(ed_seed));
+	l2s_blake3_derive_key(id->prekey_seed, 32, kdf_prekey, sizeof(kdf_prekey) - 1, id->seed, 32);
+	l2s_blake3_derive_key(id->storage_key, 32, kdf_storage, sizeof(kdf_storage) - 1, id->seed, 32);
+	did_from_public_key(id->did, id->public_key);
+	return ret;
+}
+
+static int unhex(uint8_t *out, size_t n, const char *hex, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	if (len != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		hi = hex[2 * i], lo = hex[2 * i + 1];
+		hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 :
+		     hi >= 'A' && hi <= 'F' ? hi - 'A' + 10 : -1;
+		lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 :
+		     lo >= 'A' && lo <= 'F' ? lo - 'A' + 10 : -1;
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int parse(const char *data, size_t len, struct identity *id)
+{
+	struct json_object o;
+	const struct json_member *format, *seed, *not_after;
+	int ret = -1;
+
+	if (json_parse_object(data, len, &o))
+		return -1;
+	format = json_get(&o, "format", JSON_STRING);
+	seed = json_get(&o, "seed", JSON_STRING);
+	not_after = json_get(&o, "prekey_not_after", JSON_INTEGER);
+	if (format && strcmp(format->text, IDENTITY_FORMAT) == 0 && seed && not_after && not_after->integer &&
+	    !unhex(id->seed, 32, seed->text, seed->len)) {
+		id->prekey_not_after = not_after->integer;
+		ret = 0;
+	}
+	json_object_free(&o);
+	return ret;
+}
+
+int identity_load(const char *path, struct identity *id, int *missing, char err[IDENTITY_ERROR_BYTES])
+{
+	char data[IDENTITY_MAX_BYTES];
+	struct stat st;
+	ssize_t n;
+	int fd, ret;
+
+	*missing = 0;
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st)) {
+		*missing = errno == ENOENT;
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: not a file", path);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: identity file mode %o, must be 0600", path,
+			 (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: identity file owned by uid %u, not by uid %u that the node "
+			 "runs as", path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, data, sizeof(data));
+	close(fd);
+	ret = n > 0 && (size_t)n < sizeof(data) ? parse(data, (size_t)n, id) : -1;
+	l2s_wipe(data, sizeof(data));
+	if (ret || derive(id)) {
+		identity_wipe(id);
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: not an " IDENTITY_FORMAT " file", path);
+		return -1;
+	}
+	return 0;
+}
+
+int identity_create(const char *path, struct identity *id, char err[IDENTITY_ERROR_BYTES])
+{
+	char record[256], hex[65];
+	int fd, len, ok;
+	size_t i;
+
+	memset(id, 0, sizeof(*id));
+	l2s_random(id->seed, sizeof(id->seed));
+	id->prekey_not_after = (uint64_t)time(NULL) + PREKEY_LIFETIME;
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id->seed[i]);
+	len = snprintf(record, sizeof(record), "{\"format\": \"%s\", \"seed\": \"%s\", \"prekey_not_after\": %llu}\n",
+		       IDENTITY_FORMAT, hex, (unsigned long long)id->prekey_not_after);
+	l2s_wipe(hex, sizeof(hex));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: %s", path, strerror(errno));
+		l2s_wipe(record, sizeof(record));
+		return -1;
+	}
+	ok = write(fd, record, (size_t)len) == len && fsync(fd) == 0;
+	if (!ok)
+		snprintf(err, IDENTITY_ERROR_BYTES, "%s: %s", path, strerror(errno));
+	close(fd);
+	l2s_wipe(record, sizeof(record));
+	if (!ok) {
+		unlink(path);
+		return -1;
+	}
+	return derive(id) ? -1 : 0;
+}
+
+void identity_wipe(struct identity *id)
+{
+	l2s_wipe(id, sizeof(*id));
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status.h - the node's status (the control socket's "status": the same
+ * JSON as `python -m l2sess.node status`) and its Prometheus metrics (the
+ * same names as l2sess/node/metrics.py), from one snapshot of the loop. */
+#ifndef L2SESSD_STATUS_H
+#define L2SESSD_STATUS_H
+
+#include <stdint.h>
+
+#include "l2s_loop.h"
+#include "sbuf.h"
+
+/* What the daemon's own files refused this run (0 and 0: fine). */
+struct file_health {
+	uint64_t audit_log_failures, delivery_log_failures, checkpoint_failures;
+	int audit_log_errno, delivery_log_errno, checkpoint_errno;
+};
+
+struct status_source {
+	struct l2s_loop *loop;
+	const char *did;
+	const char *address;   /* "host:port" bound */
+	struct file_health files;
+};
+
+void status_json(const struct status_source *src, struct sbuf *out);
+void status_metrics(const struct status_source *src, struct sbuf *out);
+/* "quic" / "utcp" / NULL for enum l2s_transport_kind */
+const char *transport_name(int kind);
+/* "host:port" or "[v6]:port" */
+void address_text(const struct sockaddr_storage *ss, char out[64]);
+
+#endif
