@@ -12,20 +12,27 @@
 
 #include "json.h"
 
-void store_private(const char *path, unsigned mode)
+int store_private(const char *path, unsigned mode)
 {
 	struct stat st;
 
-	if (stat(path, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))
-		chmod(path, (st.st_mode & 0777 & ~077u) | (mode & 0700));
+	if (stat(path, &st))
+		return -1;
+	if (st.st_uid == geteuid() && (st.st_mode & 077))
+		return chmod(path, (st.st_mode & 0777 & ~077u) | (mode & 0700));
+	return 0;
 }
 
 int store_open_private_append(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600), e;
 
-	if (fd >= 0)
-		store_private(path, 0600);
+	if (fd >= 0 && store_private(path, 0600)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	return fd;
 }
 
@@ -140,7 +147,10 @@ static int make_folder(const char *path, char err[STORE_ERROR_BYTES])
 		snprintf(err, STORE_ERROR_BYTES, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	store_private(path, 0700);
+	if (store_private(path, 0700)) {
+		snprintf(err, STORE_ERROR_BYTES, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

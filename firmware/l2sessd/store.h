@@ -20,8 +20,8 @@
 #define STORE_ERROR_BYTES 4400
 #define STORE_MAX_BLOB (1u << 20)
 
-/* Takes group and other access from a file or folder of ours. */
-void store_private(const char *path, unsigned mode);
+/* Takes group and other access from a file or folder of ours. 0 or -1 (errno). */
+int store_private(const char *path, unsigned mode);
 /* A file opened for appending, created 0600: the fd, or -1 (errno). */
 int store_open_private_append(const char *path);
 /* Replaces path with data: a crash leaves the old or the new file. 0 or -1 (errno). */

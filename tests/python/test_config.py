@@ -27,6 +27,7 @@ import pytest
 
 from l2sess import Identity, SessionConfig, _core
 from l2sess.node.config import LOOP, NODE, PEER, SESSION, TABLES, ConfigError, load_config
+from l2sess.testing.daemon import daemon_programs
 from l2sess.testing.procnode import free_port
 
 PEER_DID = Identity.generate().did
@@ -51,8 +52,39 @@ connect = true
 NODE_DOC = Path(__file__).resolve().parents[2] / "docs" / "NODE.md"
 
 
+# Each command runs against both nodes: the Python node and the C daemon
+# (firmware/l2sessd, its client l2sessctl for the client commands), which
+# read node.toml the same way and refuse a mistake in the same words.
+IMPLEMENTATIONS = ["python", "l2sessd"]
+_current = {"impl": "python"}
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def node(request):
+    """Which node the test's commands run: "python" or "l2sessd"."""
+    _current["impl"] = request.param
+    yield request.param
+    _current["impl"] = "python"
+
+
+def program(command: str) -> tuple[list[str], str]:
+    """The argv that runs command on the current node, and its name on stderr."""
+    if _current["impl"] == "python":
+        return [sys.executable, "-m", "l2sess.node", command], "l2sess.node"
+    daemon, client = daemon_programs()
+    if command in ("run", "keygen", "did", "check"):
+        return [daemon, command], "l2sessd"
+    return [client, command], "l2sessctl"
+
+
+def run_node(config, **popen):
+    """`run --config config` of the current node, in a process of its own."""
+    return subprocess.Popen([*program("run")[0], "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
 def node_cmd(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "l2sess.node", *args], capture_output=True, text=True,
+    return subprocess.run([*program(args[0])[0], *args[1:]], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -63,7 +95,7 @@ def refused(config: Path, *fragments: str, command: str = "run") -> str:
     assert result.returncode == 2, result
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith(f"l2sess.node: {config}: "), lines[0]
+    assert lines[0].startswith(f"{program(command)[1]}: {config}: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
@@ -127,16 +159,16 @@ WRONG_TYPE = [
 
 
 @pytest.mark.parametrize("table,line,expected", [pytest.param(*c[1:], id=c[0]) for c in WRONG_TYPE])
-def test_a_value_of_the_wrong_type_is_refused(tmp_path, table, line, expected):
+def test_a_value_of_the_wrong_type_is_refused(node, tmp_path, table, line, expected):
     refused(write(tmp_path, with_lines(BASE, table, line)), *expected)
 
 
-def test_a_did_of_the_wrong_type_is_refused(tmp_path):
+def test_a_did_of_the_wrong_type_is_refused(node, tmp_path):
     text = BASE.replace(f'did = "{PEER_DID}"', "did = 5")
     refused(write(tmp_path, text), "[[peers]] #1 did", "a string, not the integer 5")
 
 
-def test_accept_any_false_as_a_string_is_not_read_as_true(tmp_path):
+def test_accept_any_false_as_a_string_is_not_read_as_true(node, tmp_path):
     # The mistake of issue 8: bool("false") is True.
     config = write(tmp_path, with_lines(BASE, "node", 'accept_any = "false"'))
     assert tomllib.loads(config.read_text())["node"]["accept_any"] == "false"
@@ -160,7 +192,7 @@ def test_accept_any_false_as_a_string_is_not_read_as_true(tmp_path):
     pytest.param("", "[sesion]", ["[sesion]: unknown table", "did you mean [session]?"], id="table"),
     pytest.param("", "[metrics]\nport = 9101", ["[metrics]: unknown table"], id="table-with-keys"),
 ])
-def test_an_unknown_key_or_table_is_refused(tmp_path, table, line, expected):
+def test_an_unknown_key_or_table_is_refused(node, tmp_path, table, line, expected):
     if table == "node" and line.startswith("["):  # a sub-table goes after [node]'s keys
         text = BASE.replace("[session]", f"{line}\n\n[session]")
     else:
@@ -174,7 +206,7 @@ def test_an_unknown_key_or_table_is_refused(tmp_path, table, line, expected):
     pytest.param('peers = "x"\n', ["peers: must be an array of tables"], id="peers-string"),
     pytest.param("peers = [1]\n", ["[[peers]] #1: must be a table", "integer 1"], id="peers-of-integers"),
 ])
-def test_a_table_of_the_wrong_shape_is_refused(tmp_path, text, expected):
+def test_a_table_of_the_wrong_shape_is_refused(node, tmp_path, text, expected):
     refused(write(tmp_path, text), *expected)
 
 
@@ -187,7 +219,7 @@ def test_a_table_of_the_wrong_shape_is_refused(tmp_path, text, expected):
     pytest.param("control = 'b'", "line 2, column ", id="duplicate-key"),
     pytest.param("[node]", "line 2, column ", id="duplicate-table"),
 ])
-def test_a_toml_syntax_error_is_refused_with_its_line(tmp_path, line, expected):
+def test_a_toml_syntax_error_is_refused_with_its_line(node, tmp_path, line, expected):
     text = with_lines(BASE, "node", line)
     if line == "control = 'b'":  # after the base's control, so the second one is on line 4
         text = BASE.replace('control = "control.sock"\n', "control = \"control.sock\"\ncontrol = 'b'\n")
@@ -195,13 +227,13 @@ def test_a_toml_syntax_error_is_refused_with_its_line(tmp_path, line, expected):
     refused(write(tmp_path, text), expected, "TOML syntax error")
 
 
-def test_a_config_that_is_not_utf8_is_refused_with_its_line(tmp_path):
+def test_a_config_that_is_not_utf8_is_refused_with_its_line(node, tmp_path):
     config = tmp_path / "node.toml"
     config.write_bytes(BASE.encode().replace(b'"control.sock"', b'"control\xff.sock"'))
     refused(config, "line 3: not UTF-8")
 
 
-def test_a_missing_config_is_refused(tmp_path):
+def test_a_missing_config_is_refused(node, tmp_path):
     config = tmp_path / "nowhere.toml"
     assert not config.exists()
     refused(config, "cannot read it: No such file or directory")
@@ -223,7 +255,7 @@ def test_a_missing_config_is_refused(tmp_path):
     pytest.param("metrics", "127.0.0.1:0", "between 1 and 65535", id="metrics-port-0"),
     pytest.param("metrics", "localhost:9101", "numeric IPv4", id="metrics-name"),
 ])
-def test_a_bad_node_address_is_refused(tmp_path, key, value, expected):
+def test_a_bad_node_address_is_refused(node, tmp_path, key, value, expected):
     refused(write(tmp_path, with_lines(BASE, "node", f'{key} = "{value}"')), f"[node] {key}", expected)
 
 
@@ -232,7 +264,7 @@ def test_a_bad_node_address_is_refused(tmp_path, key, value, expected):
     pytest.param("127.0.0.1:99999", "between 1 and 65535", id="port-too-large"),
     pytest.param("peer.example:4433", "numeric IPv4", id="name"),
 ])
-def test_a_bad_peer_address_is_refused(tmp_path, value, expected):
+def test_a_bad_peer_address_is_refused(node, tmp_path, value, expected):
     text = BASE.replace(f'address = "{PEER_ADDRESS}"', f'address = "{value}"')
     refused(write(tmp_path, text), "[[peers]] #1 address", expected)
 
@@ -258,7 +290,7 @@ def test_a_bad_peer_address_is_refused(tmp_path, value, expected):
     pytest.param("loop", "event_queue_limit = 1", "between 2 and", id="event-queue"),
     pytest.param("loop", "happy_eyeballs_ms = 0", "between 1 and 60000 ms, got 0", id="zero-ms"),
 ])
-def test_a_value_out_of_range_is_refused(tmp_path, table, line, expected):
+def test_a_value_out_of_range_is_refused(node, tmp_path, table, line, expected):
     key = line.split(" = ")[0]
     refused(write(tmp_path, with_lines(BASE, table, line)), f"[{table}] {key}", expected)
 
@@ -285,47 +317,46 @@ def test_a_value_out_of_range_is_refused(tmp_path, table, line, expected):
                  ["[loop] quic_keepalive_ms: 20000 ms (the default) must be below quic_idle_timeout_ms = 10000 ms"],
                  id="keepalive-not-below-idle"),
 ])
-def test_an_invalid_combination_is_refused_naming_both_keys(tmp_path, table, lines, expected):
+def test_an_invalid_combination_is_refused_naming_both_keys(node, tmp_path, table, lines, expected):
     line = refused(write(tmp_path, with_lines(BASE, table, *lines)), *expected)
     assert line.endswith("whole milliseconds)") == ("1.0004" in lines[0])
 
 
 # ---- [[peers]] --------------------------------------------------------------------------------
 
-def test_a_peer_without_did_is_refused(tmp_path):
+def test_a_peer_without_did_is_refused(node, tmp_path):
     text = BASE.replace(f'did = "{PEER_DID}"\n', "")
     refused(write(tmp_path, text), "[[peers]] #1 did: missing")
 
 
-def test_a_peer_with_a_bad_did_is_refused(tmp_path):
+def test_a_peer_with_a_bad_did_is_refused(node, tmp_path):
     text = BASE.replace(PEER_DID, "did:key:z6Mkbad")
     refused(write(tmp_path, text), "[[peers]] #1 did", '"did:key:z6Mkbad" is not a did:key')
 
 
-def test_a_peer_to_connect_to_needs_an_address(tmp_path):
+def test_a_peer_to_connect_to_needs_an_address(node, tmp_path):
     text = BASE.replace(f'address = "{PEER_ADDRESS}"\nconnect = true\n', "")
     refused(write(tmp_path, text), "[[peers]] #1 address: missing", "connect = true (the default)")
 
 
-def test_a_peer_twice_is_refused(tmp_path):
+def test_a_peer_twice_is_refused(node, tmp_path):
     second = f'\n[[peers]]\ndid = "{OTHER_DID}"\nconnect = false\n\n[[peers]]\ndid = "{PEER_DID}"\nconnect = false\n'
     refused(write(tmp_path, BASE + second), "[[peers]] #3 did", "the same peer as [[peers]] #1")
 
 
 # ---- the files and ports the config names, at start ---------------------------------------------
 
-def test_an_identity_in_a_missing_folder_is_refused(tmp_path):
+def test_an_identity_in_a_missing_folder_is_refused(node, tmp_path):
     assert not (tmp_path / "nowhere").exists()
     config = write(tmp_path, with_lines(BASE, "node", 'identity = "nowhere/identity.key"'))
     refused(config, "[node] identity", f"{tmp_path}/nowhere/identity.key: No such file or directory")
 
 
-def test_a_missing_identity_file_is_made_on_the_first_run(tmp_path):
+def test_a_missing_identity_file_is_made_on_the_first_run(node, tmp_path):
     # Not a mistake: the documented first run. The node runs, then stops cleanly.
     config = write(tmp_path, BASE)
     assert not (tmp_path / "identity.key").exists()
-    proc = subprocess.Popen([sys.executable, "-m", "l2sess.node", "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = run_node(config)
     try:
         wait_for_control(tmp_path / "control.sock", proc)
     finally:
@@ -335,7 +366,7 @@ def test_a_missing_identity_file_is_made_on_the_first_run(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "identity.key").st_mode) == 0o600
 
 
-def test_an_identity_file_others_may_read_is_refused(tmp_path):
+def test_an_identity_file_others_may_read_is_refused(node, tmp_path):
     ident = tmp_path / "identity.key"
     node_cmd("keygen", "--identity", str(ident))
     os.chmod(ident, 0o644)
@@ -343,23 +374,21 @@ def test_an_identity_file_others_may_read_is_refused(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
-def test_an_identity_file_of_another_user_is_refused(tmp_path):
+def test_an_identity_file_of_another_user_is_refused(node, tmp_path):
     ident = tmp_path / "identity.key"
     node_cmd("keygen", "--identity", str(ident))
     os.chown(ident, 65534, 65534)
     refused(write(tmp_path, BASE), "[node] identity", f"{ident}: identity file owned by uid 65534, not by uid 0")
 
 
-def test_what_the_node_writes_is_private_whatever_the_umask(tmp_path):
+def test_what_the_node_writes_is_private_whatever_the_umask(node, tmp_path):
     # Under umask 022: a state folder and logs made now, and an audit log
     # left 0644 by an earlier run, all end up for the node's user alone.
     (tmp_path / "audit.log").write_text("")
     os.chmod(tmp_path / "audit.log", 0o644)
     config = write(tmp_path, with_lines(BASE, "node", 'state_dir = "state"', 'audit_log = "audit.log"',
                                         'delivery_log = "delivery.log"', 'inbox = "inbox.log"'))
-    proc = subprocess.Popen([sys.executable, "-m", "l2sess.node", "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: os.umask(0o022))
+    proc = run_node(config, preexec_fn=lambda: os.umask(0o022))
     try:
         wait_for_control(tmp_path / "control.sock", proc)
         modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
@@ -374,7 +403,7 @@ def test_what_the_node_writes_is_private_whatever_the_umask(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 0000")
-def test_an_unreadable_identity_file_is_refused(tmp_path):
+def test_an_unreadable_identity_file_is_refused(node, tmp_path):
     ident = tmp_path / "identity.key"
     node_cmd("keygen", "--identity", str(ident))
     os.chmod(ident, 0)
@@ -385,7 +414,7 @@ def test_an_unreadable_identity_file_is_refused(tmp_path):
                                      b'{"format": "l2sess-identity/1", "seed": "zz", "prekey_not_after": 1}\n',
                                      b'["a list"]\n', b"\xff\xfe"],
                          ids=["empty", "not-json", "no-seed", "bad-seed", "list", "binary"])
-def test_a_malformed_identity_file_is_refused(tmp_path, content):
+def test_a_malformed_identity_file_is_refused(node, tmp_path, content):
     ident = tmp_path / "identity.key"
     ident.write_bytes(content)
     os.chmod(ident, 0o600)
@@ -395,18 +424,18 @@ def test_a_malformed_identity_file_is_refused(tmp_path, content):
     assert "not an l2sess-identity/1 file" in result.stderr
 
 
-def test_an_identity_that_is_a_folder_is_refused(tmp_path):
+def test_an_identity_that_is_a_folder_is_refused(node, tmp_path):
     (tmp_path / "identity.key").mkdir()
     refused(write(tmp_path, BASE), "[node] identity", "not a file")
 
 
-def test_a_state_dir_that_is_a_file_is_refused(tmp_path):
+def test_a_state_dir_that_is_a_file_is_refused(node, tmp_path):
     (tmp_path / "state").write_text("a file, not a folder\n")
     refused(write(tmp_path, BASE), "[node] state_dir", "Not a directory")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
-def test_a_read_only_state_dir_is_refused(tmp_path):
+def test_a_read_only_state_dir_is_refused(node, tmp_path):
     (tmp_path / "state" / "peers").mkdir(parents=True)
     os.chmod(tmp_path / "state" / "peers", 0o500)
     try:
@@ -417,7 +446,7 @@ def test_a_read_only_state_dir_is_refused(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only filesystem needs root")
 @pytest.mark.parametrize("key", ["state_dir", "inbox", "audit_log"])
-def test_a_read_only_filesystem_at_start_is_refused(tmp_path, key):
+def test_a_read_only_filesystem_at_start_is_refused(node, tmp_path, key):
     """The state folder or a log on a filesystem mounted read-only: one line
     naming the key, exit 2 (issue 9: a traceback)."""
     disk = tmp_path / "disk"
@@ -434,27 +463,27 @@ def test_a_read_only_filesystem_at_start_is_refused(tmp_path, key):
 
 
 @pytest.mark.parametrize("key", ["audit_log", "delivery_log", "inbox"])
-def test_a_log_in_a_missing_folder_is_refused(tmp_path, key):
+def test_a_log_in_a_missing_folder_is_refused(node, tmp_path, key):
     config = write(tmp_path, with_lines(BASE, "node", f'{key} = "nowhere/{key}"'))
     refused(config, f"[node] {key}", f"nowhere/{key}: No such file or directory")
 
 
-def test_a_log_that_is_a_folder_is_refused(tmp_path):
+def test_a_log_that_is_a_folder_is_refused(node, tmp_path):
     (tmp_path / "inbox.log").mkdir()
     refused(write(tmp_path, with_lines(BASE, "node", 'inbox = "inbox.log"')), "[node] inbox", "Is a directory")
 
 
-def test_a_control_socket_in_a_missing_folder_is_refused(tmp_path):
+def test_a_control_socket_in_a_missing_folder_is_refused(node, tmp_path):
     text = BASE.replace('control = "control.sock"', 'control = "nowhere/control.sock"')
     refused(write(tmp_path, text), "[node] control", "No such file or directory")
 
 
-def test_a_control_socket_path_too_long_is_refused(tmp_path):
+def test_a_control_socket_path_too_long_is_refused(node, tmp_path):
     text = BASE.replace('control = "control.sock"', f'control = "{"x" * 120}.sock"')
     refused(write(tmp_path, text), "[node] control", "longer than 107 bytes")
 
 
-def test_a_listen_port_in_use_is_refused(tmp_path):
+def test_a_listen_port_in_use_is_refused(node, tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -463,7 +492,7 @@ def test_a_listen_port_in_use_is_refused(tmp_path):
         refused(write(tmp_path, text), "[node] listen", f"cannot bind 127.0.0.1:{port}")
 
 
-def test_a_metrics_port_in_use_is_refused(tmp_path):
+def test_a_metrics_port_in_use_is_refused(node, tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -472,7 +501,7 @@ def test_a_metrics_port_in_use_is_refused(tmp_path):
                 "Address already in use")
 
 
-def test_the_client_commands_use_the_same_loader(tmp_path):
+def test_the_client_commands_use_the_same_loader(node, tmp_path):
     config = write(tmp_path, with_lines(BASE, "node", 'accept_any = "false"'))
     refused(config, "[node] accept_any", command="status")
     # A good config without a running node: the control socket is named.
@@ -592,12 +621,11 @@ def wait_for_control(path: Path, proc: subprocess.Popen, timeout: float = 30) ->
     raise TimeoutError(f"no control socket at {path}")
 
 
-def test_a_node_runs_with_every_key_set(tmp_path):
+def test_a_node_runs_with_every_key_set(node, tmp_path):
     # The C loop takes every value the schema lets through.
     (tmp_path / "id").mkdir()
     config = write(tmp_path, full_config(free_port(), free_port()))
-    proc = subprocess.Popen([sys.executable, "-m", "l2sess.node", "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = run_node(config)
     try:
         wait_for_control(tmp_path / "var" / "ctl.sock", proc)
         status = json.loads(node_cmd("status", "--config", str(config)).stdout)
@@ -606,7 +634,32 @@ def test_a_node_runs_with_every_key_set(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert err == ""
+    # The Python node says nothing; the daemon says once who and where it is.
+    if node == "python":
+        assert err == ""
+    else:
+        assert err.count("\n") == 1 and status["did"] in err and status["address"] in err, err
+
+
+def check_json(config: Path) -> dict:
+    """What `l2sessd check` reads from config."""
+    result = subprocess.run([daemon_programs()[0], "check", "--config", str(config)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def python_view(cfg: dict) -> dict:
+    """load_config's result in `l2sessd check`'s shape."""
+    return {"node": cfg["node"], "session": dataclasses.asdict(cfg["session"]), "loop": cfg["loop"],
+            "peers": cfg["peers"]}
+
+
+@pytest.mark.parametrize("text", [pytest.param(lambda: "", id="empty"), pytest.param(lambda: BASE, id="base"),
+                                  pytest.param(lambda: full_config(4433, 9101), id="every-key")])
+def test_the_daemon_reads_every_value_as_the_python_node_does(tmp_path, text):
+    config = write(tmp_path, text())
+    assert check_json(config) == python_view(load_config(str(config)))
 
 
 # ---- the schema against SessionConfig, the C loop and docs/NODE.md -----------------------------
