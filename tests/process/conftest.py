@@ -1,7 +1,12 @@
 """Process-level tests: real `python -m l2sess.node` processes on 127.0.0.1,
-real sockets, the project's impairment relay between them."""
+real sockets, the project's impairment relay between them.
+
+A test that takes the `impl` fixture (parametrize it) runs its nodes as
+"python" (both the Python node), "l2sessd" (both the C daemon of
+firmware/l2sessd) or "mixed" (A the daemon, B the Python node)."""
 import pytest
 
+from l2sess.testing.daemon import daemon_programs
 from l2sess.testing.procnode import NodeProcess
 from l2sess.testing.relay import Relay
 
@@ -17,17 +22,21 @@ class Pair:
     """Gateway A keeps a session to gateway B, through a relay when asked."""
 
     def __init__(self, tmp_path, relay=False, seed=1, transports=("quic", "utcp"), session=None, loop=None,
-                 **impair):
+                 impl="python", **impair):
         session = {**FAST_SESSION, **(session or {})}
         loop = {**FAST_LOOP, **(loop or {})}
-        self.b = NodeProcess(str(tmp_path), "b", session=session, loop=loop, transports=transports)
+        daemon = [daemon_programs()[0]] if impl != "python" else None
+        program_a, program_b = (daemon, daemon if impl == "l2sessd" else None)
+        self.b = NodeProcess(str(tmp_path), "b", session=session, loop=loop, transports=transports,
+                             program=program_b)
         self.relay = None
         target = self.b.address
         if relay:
             self.relay = Relay(listen=("127.0.0.1", 0), target=("127.0.0.1", self.b.port), seed=seed, **impair)
             self.relay.start()
             target = f"127.0.0.1:{self.relay.port}"
-        self.a = NodeProcess(str(tmp_path), "a", session=session, loop=loop, transports=transports)
+        self.a = NodeProcess(str(tmp_path), "a", session=session, loop=loop, transports=transports,
+                             program=program_a)
         self.a.add_peer(self.b.did, target, connect=True)
         self.b.add_peer(self.a.did, self.a.address, connect=False)
 
@@ -45,11 +54,17 @@ class Pair:
 
 
 @pytest.fixture
-def pair_factory(tmp_path):
+def impl():
+    """Which nodes a pair runs (see above); parametrize to choose."""
+    return "python"
+
+
+@pytest.fixture
+def pair_factory(tmp_path, impl):
     made = []
 
     def make(**kw):
-        p = Pair(tmp_path, **kw)
+        p = Pair(tmp_path, impl=impl, **kw)
         made.append(p)
         return p
 

@@ -51,6 +51,7 @@ def exchange(pair, prefix, n):
     assert wait_payloads(pair.a, prefix + b"b", n) == numbered(prefix + b"b", n)
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd", "mixed"])
 def test_handshake_over_quic(pair_factory):
     pair = pair_factory().start()
     peer = pair.a.wait_peer(pair.b.did, established)
@@ -60,6 +61,7 @@ def test_handshake_over_quic(pair_factory):
     assert pair.a.status()["stats"]["handshakes"] == 1
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_handshake_over_utcp(pair_factory):
     pair = pair_factory(transports=("utcp",)).start()
     assert pair.a.wait_peer(pair.b.did, established)["transport"] == "utcp"
@@ -67,6 +69,7 @@ def test_handshake_over_utcp(pair_factory):
     assert pair.b.status()["stats"]["quic_rx_datagrams"] == 0
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_quic_blocked_falls_back_to_utcp_and_returns(pair_factory):
     pair = pair_factory(relay=True).start()
     pair.a.wait_peer(pair.b.did, on("quic"))
@@ -136,6 +139,7 @@ def send_paced_until_received(sender, receiver, msgs, prefix, least, timeout=60.
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 @pytest.mark.parametrize("victim", ["receiver", "sender"])
 def test_sigkill_restart_loses_nothing_delivered_and_duplicates_nothing(pair_factory, victim):
     pair = pair_factory().start()
@@ -187,6 +191,7 @@ def kill_both(pair):
         node.proc = None
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_both_killed_at_once_twenty_times_recover_and_lose_nothing_acknowledged(pair_factory):
     """Both nodes SIGKILLed together while a transfer runs, restarted in
     either order, 20 times: each time the session comes back, what the
@@ -225,6 +230,7 @@ def test_both_killed_at_once_twenty_times_recover_and_lose_nothing_acknowledged(
     assert mid_transfer == 20, f"only {mid_transfer} of 20 kills landed mid-transfer"
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd", "mixed"])
 def test_restart_resumes_quickly_without_handshake(pair_factory):
     pair = pair_factory().start()
     pair.a.wait_peer(pair.b.did, established)
@@ -238,6 +244,7 @@ def test_restart_resumes_quickly_without_handshake(pair_factory):
     exchange(pair, b"after", 50)
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_bad_input_to_every_port_is_dropped_and_counted(pair_factory):
     pair = pair_factory().start()
     pair.a.wait_peer(pair.b.did, established)
@@ -294,6 +301,7 @@ def test_cli_keygen_did_status_metrics(tmp_path):
             node.kill()
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_cli_send_and_rotate(pair_factory):
     pair = pair_factory().start()
     pair.a.wait_peer(pair.b.did, established)
@@ -309,6 +317,7 @@ def test_cli_send_and_rotate(pair_factory):
     assert bad.returncode != 0 and "l2sess.node:" in bad.stderr
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_an_inbox_on_a_full_disk_refuses_and_loses_nothing(pair_factory, tmp_path):
     """B's inbox on a small tmpfs that fills up: B stops taking A's messages
@@ -354,6 +363,7 @@ def test_an_inbox_on_a_full_disk_refuses_and_loses_nothing(pair_factory, tmp_pat
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_an_inflated_seq_in_the_inbox_does_not_make_a_restart_skip_messages(pair_factory):
     """A line with an inflated seq appended to B's inbox while B is stopped
     (damage, or a hand that edited the file): the restarted B believes the
@@ -391,6 +401,7 @@ def _loop_ext4(image, mountpoint):
 
 @pytest.mark.skipif(os.geteuid() != 0 or not os.path.isdir("/sys/fs/ext4"),
                     reason="a loop-mounted ext4 needs root")
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_a_disk_turning_read_only_loses_nothing_and_the_node_stays_up(pair_factory, tmp_path):
     """B's inbox and saved sessions on an ext4 filesystem that turns
     read-only while B runs (an error forced through sysfs: what a failing SD
