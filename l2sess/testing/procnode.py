@@ -54,7 +54,7 @@ class NodeProcess:
 
     def __init__(self, workdir: str, name: str, port: int | None = None, session: dict | None = None,
                  loop: dict | None = None, transports=("quic", "utcp"), accept_any: bool = False,
-                 program: list[str] | None = None):
+                 program: list[str] | None = None, settings: dict | None = None):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name
@@ -68,6 +68,7 @@ class NodeProcess:
         # The node's command before "run --config node.toml": the Python node,
         # or the C daemon (firmware/l2sessd), perhaps under qemu-user.
         self.program = list(program) if program else [sys.executable, "-m", "l2sess.node"]
+        self.settings = dict(settings or {})  # more [node] keys
         self.peers: list[dict] = []
         self.proc: subprocess.Popen | None = None
         self.config_path = os.path.join(self.dir, "node.toml")
@@ -88,7 +89,8 @@ class NodeProcess:
         lines = ["[node]", f'listen = "{self.address}"', 'identity = "identity.key"', 'state_dir = "state"',
                  'audit_log = "audit.jsonl"', 'inbox = "inbox.log"', 'delivery_log = "delivered.jsonl"',
                  'control = "control.sock"', f"transports = {_toml_value(self.transports)}",
-                 f"accept_any = {_toml_value(self.accept_any)}", "checkpoint_interval = 0.1", "", "[session]"]
+                 f"accept_any = {_toml_value(self.accept_any)}", "checkpoint_interval = 0.1"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in self.settings.items()] + ["", "[session]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.session.items()]
         lines += ["", "[loop]"] + [f"{k} = {_toml_value(v)}" for k, v in self.loop.items()]
         for p in self.peers:
