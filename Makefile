@@ -89,7 +89,7 @@ FUZZ_LIB_LINK = $$(tr ';' ' ' < $(FUZZ_LIB)/l2s-link.txt)
 $(FUZZ_LIB)/libl2s.a: $(shell find csrc -name "*.[ch]") CMakeLists.txt
 	CC=clang cmake -G Ninja -DCMAKE_BUILD_TYPE=Debug -DL2S_WERROR=ON -DL2S_BUILD_TESTS=OFF -DL2S_SANITIZE=ON \
 		-DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -S . -B $(FUZZ_LIB) >/dev/null
-	cmake --build $(FUZZ_LIB) --target l2s
+	cmake --build $(FUZZ_LIB) --target l2s l2s_loop
 
 $(FUZZ)/fuzz_node: tests/fuzz/fuzz_node.c $(FUZZ_NODE_DEPS)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_LINK) -o $@
@@ -97,12 +97,22 @@ $(FUZZ)/fuzz_node: tests/fuzz/fuzz_node.c $(FUZZ_NODE_DEPS)
 $(FUZZ)/make_node_corpus: tests/fuzz/make_node_corpus.c $(FUZZ_NODE_DEPS)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $< $(FUZZ_LIB_LINK) -o $@
 
+# The daemon's readers (firmware/l2sessd: node.toml, JSON requests, inbox
+# lines), seeded from tests/fuzz/firmware/corpus.
+FW_FUZZ_HARNESSES := $(patsubst tests/fuzz/firmware/fuzz_%.c,fw_%,$(wildcard tests/fuzz/firmware/fuzz_*.c))
+FW_FUZZ_SRC := $(addprefix firmware/l2sessd/,toml.c config.c did.c sbuf.c json.c base64.c inbox_marks.c)
+
+$(FUZZ)/fuzz_fw_%: tests/fuzz/firmware/fuzz_%.c $(FW_FUZZ_SRC) $(wildcard firmware/l2sessd/*.h) $(FUZZ_LIB)/libl2s.a
+	clang $(FUZZ_CFLAGS) -D_GNU_SOURCE -Ifirmware/l2sessd -fsanitize=fuzzer,address,undefined $< $(FW_FUZZ_SRC) \
+		$(FUZZ_LIB_LINK) -lm -o $@
+
 fuzz: deps
-	$(MAKE) $(FUZZ)/make_corpus $(FUZZ)/make_node_corpus $(addprefix $(FUZZ)/fuzz_,$(FUZZ_HARNESSES))
+	$(MAKE) $(FUZZ)/make_corpus $(FUZZ)/make_node_corpus $(addprefix $(FUZZ)/fuzz_,$(FUZZ_HARNESSES) $(FW_FUZZ_HARNESSES))
 	$(FUZZ)/make_corpus $(FUZZ)/corpus
 	$(FUZZ)/make_node_corpus $(FUZZ)/corpus
+	for h in $(FW_FUZZ_HARNESSES); do mkdir -p $(FUZZ)/corpus/$$h && cp tests/fuzz/firmware/corpus/$${h#fw_}/* $(FUZZ)/corpus/$$h/; done
 	@failed=""; \
-	for h in $(FUZZ_HARNESSES); do \
+	for h in $(FUZZ_HARNESSES) $(FW_FUZZ_HARNESSES); do \
 		mkdir -p $(FUZZ)/artifacts/$$h; \
 		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
 		if $(FUZZ)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -113,7 +123,7 @@ fuzz: deps
 		fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (see $(FUZZ)/<harness>.log)"; exit 1; fi; \
-	echo "fuzz: $(words $(FUZZ_HARNESSES)) harnesses, no crash"
+	echo "fuzz: $(words $(FUZZ_HARNESSES) $(FW_FUZZ_HARNESSES)) harnesses, no crash"
 
 pytest: build
 	$(PY) -m pytest -q tests

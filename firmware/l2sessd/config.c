@@ -143,6 +143,20 @@ static const struct rule loop_rules[] = {
 
 /* ---- the words of a refusal ---- */
 
+/* text with its line breaks written as \n and \r, as cli.py's fail() does:
+ * a path in a message may hold anything, and the message is one line. */
+static void one_line(struct sbuf *b, const char *text)
+{
+	for (; *text; text++) {
+		if (*text == '\n')
+			sbuf_puts(b, "\\n");
+		else if (*text == '\r')
+			sbuf_puts(b, "\\r");
+		else
+			sbuf_put(b, text, 1);
+	}
+}
+
 static int refuse(struct sbuf *err, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int refuse(struct sbuf *err, const char *where, const char *fmt, ...)
 {
@@ -155,7 +169,7 @@ static int refuse(struct sbuf *err, const char *where, const char *fmt, ...)
 	if (!err->len) {
 		if (where && *where)
 			sbuf_printf(err, "%s: ", where);
-		sbuf_puts(err, msg);
+		one_line(err, msg);
 	}
 	return -1;
 }
@@ -364,36 +378,35 @@ static char *join_path(const char *base, const char *value)
 	return out;
 }
 
+/* path (absolute) with "//", "." and ".." taken out, in place. Segments
+ * are copied down behind the reading point, never ahead of it. */
 static void normalize(char *path)
 {
-	char *src = path, *dst = path, *seg;
-	size_t len;
+	size_t r = 0, w = 0, start, len;
 
-	*dst++ = '/';
-	while (*src) {
-		while (*src == '/')
-			src++;
-		seg = src;
-		while (*src && *src != '/')
-			src++;
-		len = (size_t)(src - seg);
-		if (len == 0 || (len == 1 && seg[0] == '.'))
+	while (path[r]) {
+		while (path[r] == '/')
+			r++;
+		start = r;
+		while (path[r] && path[r] != '/')
+			r++;
+		len = r - start;
+		if (len == 0 || (len == 1 && path[start] == '.'))
 			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-			if (dst > path + 1) {
-				dst--;
-				while (dst > path + 1 && dst[-1] != '/')
-					dst--;
-			}
+		if (len == 2 && path[start] == '.' && path[start + 1] == '.') {
+			while (w > 0 && path[w - 1] != '/')
+				w--;
+			if (w > 0)
+				w--; /* the '/' before the segment dropped */
 			continue;
 		}
-		memmove(dst, seg, len);
-		dst += len;
-		*dst++ = '/';
+		path[w++] = '/';
+		memmove(path + w, path + start, len);
+		w += len;
 	}
-	if (dst > path + 1)
-		dst--;
-	*dst = 0;
+	if (w == 0)
+		path[w++] = '/';
+	path[w] = 0;
 }
 
 /* The folder node.toml is in, absolute. */
@@ -917,18 +930,21 @@ static int engine_check(const struct node_config *cfg, struct sbuf *err)
 	return 0;
 }
 
-int config_load(const char *path, struct node_config *cfg, char errline[CONFIG_ERROR_BYTES])
+int config_parse(const char *path, const char *data, size_t len, struct node_config *cfg,
+		 char errline[CONFIG_ERROR_BYTES])
 {
 	struct toml_value root;
 	struct sbuf err;
-	char *data = NULL;
-	size_t len = 0;
 	int ret = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	sbuf_init(&err, CONFIG_ERROR_BYTES - 1);
 	cfg->path = strdup(path);
-	if (!cfg->path || read_file(path, &data, &len, &err) || parse(data, len, &root, &err))
+	if (!cfg->path) {
+		refuse(&err, NULL, "out of memory");
+		goto out;
+	}
+	if (parse(data, len, &root, &err))
 		goto out;
 	if (check_top_level(&root, &err) ||
 	    read_table(&err, "[node]", node_keys, NODE_KEYS, toml_get(&root, "node"), cfg->node) ||
@@ -947,11 +963,30 @@ int config_load(const char *path, struct node_config *cfg, char errline[CONFIG_E
 	toml_free(&root);
 	ret = 0;
 out:
-	free(data);
-	snprintf(errline, CONFIG_ERROR_BYTES, "%s", err.data && !err.failed ? err.data : "");
+	snprintf(errline, CONFIG_ERROR_BYTES, "%s", err.data && !err.failed ? err.data : "(a message too long to say)");
 	sbuf_free(&err);
 	if (ret)
 		config_free(cfg);
+	return ret;
+}
+
+int config_load(const char *path, struct node_config *cfg, char errline[CONFIG_ERROR_BYTES])
+{
+	struct sbuf err;
+	char *data = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	sbuf_init(&err, CONFIG_ERROR_BYTES - 1);
+	if (read_file(path, &data, &len, &err)) {
+		snprintf(errline, CONFIG_ERROR_BYTES, "%s", err.data ? err.data : "cannot read it");
+		sbuf_free(&err);
+		return -1;
+	}
+	sbuf_free(&err);
+	ret = config_parse(path, data, len, cfg, errline);
+	free(data);
 	return ret;
 }
 

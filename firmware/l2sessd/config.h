@@ -71,6 +71,10 @@ struct node_config {
 /* Reads and checks node.toml. 0, or -1 with err the one line to print
  * after "<path>: ". cfg is freed on failure. */
 int config_load(const char *path, struct node_config *cfg, char err[CONFIG_ERROR_BYTES]);
+/* The same for node.toml's text (data, len): path names the file, for the
+ * relative paths in it. */
+int config_parse(const char *path, const char *data, size_t len, struct node_config *cfg,
+		 char err[CONFIG_ERROR_BYTES]);
 void config_free(struct node_config *cfg);
 /* The [session] table as the engine's struct l2s_config (durations in ms). */
 void config_session(const struct node_config *cfg, struct l2s_config *c);

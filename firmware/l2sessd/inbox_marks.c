@@ -11,11 +11,6 @@
 
 #include "sbuf.h"
 
-struct line {
-	const char *sid, *pk;
-	uint64_t seq;
-};
-
 static int lower_hex(const char *s, size_t n)
 {
 	size_t i;
@@ -27,7 +22,7 @@ static int lower_hex(const char *s, size_t n)
 }
 
 /* "<stream> <seq> <pk> <payload>" (PROTOCOL.md §12), without its newline. */
-static int parse_line(char *s, size_t len, struct line *out)
+int inbox_line_parse(char *s, size_t len, struct inbox_line *out)
 {
 	char *sp1, *sp2, *sp3, *payload;
 	uint64_t seq = 0;
@@ -165,7 +160,7 @@ static int follows(uint64_t seq, uint64_t last, uint64_t step)
 	return seq > last && seq - last - 1 <= step;
 }
 
-static int take(struct inbox_marks *m, const char *file, size_t number, const struct line *l, uint64_t junk,
+static int take(struct inbox_marks *m, const char *file, size_t number, const struct inbox_line *l, uint64_t junk,
 		uint64_t *breaks)
 {
 	struct inbox_stream *s = stream(m, l->sid, l->pk);
@@ -205,7 +200,7 @@ static int read_file(struct inbox_marks *m, const char *file, uint64_t *junk, ui
 	char *line = NULL;
 	size_t cap = 0, number = 0;
 	ssize_t n;
-	struct line l;
+	struct inbox_line l;
 	int ret = 0;
 
 	if (!f)
@@ -214,7 +209,7 @@ static int read_file(struct inbox_marks *m, const char *file, uint64_t *junk, ui
 		number++;
 		if (line[n - 1] != '\n')
 			break; /* a torn last line: a crash mid-write */
-		if (parse_line(line, (size_t)n - 1, &l)) {
+		if (inbox_line_parse(line, (size_t)n - 1, &l)) {
 			++*junk;
 			continue;
 		}

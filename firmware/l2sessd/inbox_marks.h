@@ -41,6 +41,16 @@ struct inbox_marks {
 	size_t nproblems;
 };
 
+struct inbox_line {
+	const char *sid, *pk; /* hex, NUL-terminated inside the line */
+	uint64_t seq;
+};
+
+/* One inbox line s[0 .. len) without its newline: "<stream> <seq> <pk>
+ * <payload>" (PROTOCOL.md §12). 0 with out (s is cut at its spaces), or
+ * -1 when it does not parse (damage). */
+int inbox_line_parse(char *s, size_t len, struct inbox_line *out);
+
 /* Reads path's rotated files and path (those that exist). 0, or -1 (errno)
  * when a file that exists cannot be read. */
 int inbox_marks_read(const char *path, struct inbox_marks *m);

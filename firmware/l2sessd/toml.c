@@ -317,8 +317,18 @@ static void key_free(struct key *k)
 		free(k->part[--k->n]);
 }
 
-/* a, "a", 'a', a.b.c ... */
+static int parse_key_parts(struct parser *p, struct key *k);
+
+/* a, "a", 'a', a.b.c ...; on failure nothing is left allocated. */
 static int parse_key(struct parser *p, struct key *k)
+{
+	if (parse_key_parts(p, k) == 0)
+		return 0;
+	key_free(k);
+	return -1;
+}
+
+static int parse_key_parts(struct parser *p, struct key *k)
 {
 	char *part;
 	size_t len, start;
