@@ -132,6 +132,15 @@ int l2s_loop_run(struct l2s_loop *l);
 /* One round: waits at most timeout_ms (0: do not wait) for I/O or a timer,
  * then does everything due. For single-threaded callers and tests. */
 int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms);
+/* For a program that drives the loop from its own poll() on one thread
+ * (firmware/l2sessd): poll l2s_loop_poll_fd() for POLLIN beside its own
+ * fds, for at most l2s_loop_poll_timeout() ms (-1: no limit; it also
+ * registers the sockets the last round opened, so call it right before
+ * each poll), then call l2s_loop_run_once(l, 0). The fd is the loop's
+ * epoll fd: readable when a socket, a timer's wake-up or another thread's
+ * call (a send) has work for the loop. */
+int l2s_loop_poll_fd(struct l2s_loop *l);
+int l2s_loop_poll_timeout(struct l2s_loop *l);
 /* Makes l2s_loop_run return after its current round. */
 void l2s_loop_stop(struct l2s_loop *l);
 

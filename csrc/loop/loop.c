@@ -500,6 +500,22 @@ int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
 	return L2S_OK;
 }
 
+int l2s_loop_poll_fd(struct l2s_loop *l)
+{
+	return l->epfd;
+}
+
+int l2s_loop_poll_timeout(struct l2s_loop *l)
+{
+	int wait;
+
+	pthread_mutex_lock(&l->mu);
+	sync_fds(l);
+	wait = atomic_load(&l->stopping) ? 0 : wait_ms(l, l2s_loop_now(), -1);
+	pthread_mutex_unlock(&l->mu);
+	return wait;
+}
+
 int l2s_loop_run(struct l2s_loop *l)
 {
 	int ret = L2S_OK;

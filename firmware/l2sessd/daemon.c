@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,10 +34,7 @@ struct daemon {
 	struct jsonlog audit, deliveries;
 	struct l2s_loop *loop;
 	char address[64];
-	pthread_t loop_thread, event_thread;
-	int loop_started, events_started;
-	atomic_int stopping;
-	pthread_mutex_t checkpoint_lock;
+	atomic_int stopping; /* 1: asked to stop; 2: the loop failed */
 	uint64_t checkpoint_failures;
 	int checkpoint_errno;
 	struct server control, metrics;
@@ -180,13 +176,11 @@ static void checkpoint(struct daemon *d)
 	struct l2s_loop_peer_info info;
 	size_t i, n;
 
-	pthread_mutex_lock(&d->checkpoint_lock);
 	n = l2s_loop_peer_count(d->loop);
 	for (i = 0; i < n; i++)
 		if (l2s_loop_peer_info(d->loop, i, &info) == L2S_OK && info.has_session && live(info.session.state))
 			checkpoint_peer(d, &info);
 	l2s_wipe(&info, sizeof(info));
-	pthread_mutex_unlock(&d->checkpoint_lock);
 }
 
 /* ---- events ---- */
@@ -206,36 +200,17 @@ static void on_event(struct daemon *d, const struct l2s_loop_event *ev)
 		checkpoint(d); /* new keys: an older blob could not resume */
 }
 
-static void *event_thread(void *arg)
+/* Every event waiting, in order. */
+static void take_events(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct l2s_loop_event evs[EVENT_BATCH];
 	int n, i;
 
-	while (!atomic_load(&d->stopping)) {
+	do {
 		n = l2s_loop_next_events(d->loop, evs, EVENT_BATCH);
-		if (n == 0) {
-			l2s_loop_wait_event(d->loop, 200);
-			continue;
-		}
 		for (i = 0; i < n; i++)
 			on_event(d, &evs[i]);
-	}
-	return NULL;
-}
-
-static void *loop_thread(void *arg)
-{
-	struct daemon *d = arg;
-
-	if (l2s_loop_run(d->loop) != L2S_OK) {
-		fprintf(stderr, "l2sessd: the event loop failed: %s\n", strerror(errno));
-		atomic_store(&d->stopping, 2);
-		if (write(signal_pipe[1], "F", 1) < 0) {
-			/* the main thread sees stopping at its next wake-up */
-		}
-	}
-	return NULL;
+	} while (n == EVENT_BATCH);
 }
 
 /* ---- peers ---- */
@@ -583,37 +558,61 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The main thread's work until SIGTERM: signals, the two servers, and a
- * checkpoint every checkpoint_interval. */
-static void serve(struct daemon *d)
+static int min_timeout(int a, int b)
 {
-	struct pollfd fds[1 + 2 * (1 + SERVER_MAX_CLIENTS)];
-	uint64_t interval = (uint64_t)(d->cfg.node[NODE_CHECKPOINT_INTERVAL].seconds * 1000 + 0.5), next, now;
-	size_t n, metrics_at;
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static void on_signals(struct daemon *d)
+{
 	char sig[16];
 	ssize_t got, i;
 
+	got = read(signal_pipe[0], sig, sizeof(sig));
+	for (i = 0; i < got; i++) {
+		if (sig[i] == 'H')
+			reload(d);
+		else
+			atomic_store(&d->stopping, 1);
+	}
+}
+
+/* Everything, on this one thread, until SIGTERM: the loop (its fd and
+ * timers), its events, the signals, the two servers, and a checkpoint
+ * every checkpoint_interval. One thread keeps a gateway's memory small
+ * and the daemon free of locks. */
+static void serve(struct daemon *d)
+{
+	struct pollfd fds[2 + 2 * (1 + SERVER_MAX_CLIENTS)];
+	uint64_t interval = (uint64_t)(d->cfg.node[NODE_CHECKPOINT_INTERVAL].seconds * 1000 + 0.5), next, now;
+	size_t n, metrics_at;
+	int timeout;
+
 	next = monotonic_ms() + interval;
 	while (!atomic_load(&d->stopping)) {
-		fds[0] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
-		n = 1;
+		fds[0] = (struct pollfd){ .fd = l2s_loop_poll_fd(d->loop), .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
+		n = 2;
 		server_poll_fds(&d->control, fds, &n);
 		metrics_at = n;
 		server_poll_fds(&d->metrics, fds, &n);
 		now = monotonic_ms();
-		if (poll(fds, n, now >= next ? 0 : (int)(next - now)) > 0) {
-			if (fds[0].revents & POLLIN) {
-				got = read(signal_pipe[0], sig, sizeof(sig));
-				for (i = 0; i < got; i++) {
-					if (sig[i] == 'H')
-						reload(d);
-					else
-						atomic_store(&d->stopping, sig[i] == 'F' ? 2 : 1);
-				}
-			}
-			server_on_poll(&d->control, fds, 1);
-			server_on_poll(&d->metrics, fds, metrics_at);
+		timeout = min_timeout(l2s_loop_poll_timeout(d->loop), now >= next ? 0 : (int)(next - now));
+		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "l2sessd: poll failed: %s\n", strerror(errno));
+			atomic_store(&d->stopping, 2);
+			break;
 		}
+		if (l2s_loop_run_once(d->loop, 0) != L2S_OK) {
+			fprintf(stderr, "l2sessd: the event loop failed: %s\n", strerror(errno));
+			atomic_store(&d->stopping, 2);
+			break;
+		}
+		take_events(d);
+		if (fds[1].revents & POLLIN)
+			on_signals(d);
+		server_on_poll(&d->control, fds, 2);
+		server_on_poll(&d->metrics, fds, metrics_at);
 		if (monotonic_ms() >= next) {
 			checkpoint(d);
 			next = monotonic_ms() + interval;
@@ -643,12 +642,8 @@ static void finish(struct daemon *d)
 {
 	char fields[128];
 
-	atomic_store(&d->stopping, atomic_load(&d->stopping) ? atomic_load(&d->stopping) : 1);
-	if (d->events_started)
-		pthread_join(d->event_thread, NULL);
-	if (d->loop_started) {
-		l2s_loop_stop(d->loop);
-		pthread_join(d->loop_thread, NULL);
+	if (d->loop) {
+		take_events(d);
 		checkpoint(d); /* no more traffic: this is the final state */
 	}
 	server_close(&d->metrics);
@@ -662,7 +657,6 @@ static void finish(struct daemon *d)
 	jsonlog_close(&d->audit);
 	jsonlog_close(&d->deliveries);
 	identity_wipe(&d->id);
-	pthread_mutex_destroy(&d->checkpoint_lock);
 	config_free(&d->cfg);
 }
 
@@ -675,13 +669,11 @@ int daemon_run(const char *config_path)
 	memset(&d, 0, sizeof(d));
 	server_init(&d.control);
 	server_init(&d.metrics);
-	pthread_mutex_init(&d.checkpoint_lock, NULL);
 	jsonlog_open(&d.audit, NULL, 0, 1);
 	jsonlog_open(&d.deliveries, NULL, 0, 1);
 	umask(077); /* whatever the node makes is its user's alone */
 	if (config_load(config_path, &d.cfg, err)) {
 		fprintf(stderr, "l2sessd: %s: %s\n", config_path, err);
-		pthread_mutex_destroy(&d.checkpoint_lock);
 		return 2;
 	}
 	if (l2s_init() != L2S_OK || catch_signals()) {
@@ -702,14 +694,6 @@ int daemon_run(const char *config_path)
 	if (ret)
 		goto out;
 	add_peers(&d);
-	if (pthread_create(&d.loop_thread, NULL, loop_thread, &d) == 0)
-		d.loop_started = 1;
-	if (d.loop_started && pthread_create(&d.event_thread, NULL, event_thread, &d) == 0)
-		d.events_started = 1;
-	if (!d.events_started) {
-		ret = refuse(&d, "cannot start a thread: %s", strerror(errno));
-		goto out;
-	}
 	describe(&d);
 	serve(&d);
 	ret = atomic_load(&d.stopping) == 2 ? 1 : 0;

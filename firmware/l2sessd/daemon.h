@@ -3,10 +3,10 @@
  * socket and metrics, as `python -m l2sess.node run` runs them (cli.py's
  * Runner), on the public event-loop API (l2s_loop.h).
  *
- * Threads: the loop runs on one (l2s_loop_run); a second takes its events
- * (audit and delivery logs, a checkpoint when a session is established);
- * the main thread polls the control socket, the metrics port and the
- * signals, and checkpoints every checkpoint_interval. */
+ * One thread does it all from one poll(): the loop's fd and timers
+ * (l2s_loop_poll_fd), its events (audit and delivery logs, a checkpoint
+ * when a session is established), the control socket, the metrics port,
+ * the signals, and a checkpoint every checkpoint_interval. */
 #ifndef L2SESSD_DAEMON_H
 #define L2SESSD_DAEMON_H
 
