@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean
+.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
 
 all: build
 
@@ -59,6 +59,25 @@ cross: deps cross-deps
 	done
 	readelf -h $(BUILD)/aarch64-linux-gnu/test_classic | grep -q AArch64
 	readelf -h $(BUILD)/arm-linux-gnueabihf/test_classic | grep -q 'ARM$$'
+
+# Debian packages of the gateway daemon (l2sessd, l2sessctl, the systemd
+# unit, node.toml, man pages) for amd64, arm64 and armhf, each checked by
+# lintian, in $(BUILD)/package. The OpenWrt package is firmware/openwrt.
+package: ctest cross
+	for a in amd64:native arm64:aarch64-linux-gnu armhf:arm-linux-gnueabihf; do \
+		deb=$$(scripts/package-deb.sh $${a%%:*} $(BUILD)/$${a#*:} $(BUILD)/package) && \
+		lintian --tag-display-limit 0 $$deb 2>/dev/null | tee /dev/stderr | (! grep -q .) && \
+		echo "$$deb: $$(du -k $$deb | cut -f1) KiB, lintian clean" || exit 1; \
+	done
+
+# Hardware in the loop under qemu-user: the daemon of every cross target
+# (aarch64, armhf, and the static musl ones) with the x86-64 Python node
+# (tests/process/test_hil.py); figures in $(BUILD)/hil/<target>.json.
+# `make test` runs the aarch64 and armhf targets.
+hil: build cross
+	rm -rf $(BUILD)/hil
+	HIL_TARGETS=all $(PY) -m pytest -q tests/process/test_hil.py
+	@for f in $(BUILD)/hil/*.json; do cat $$f; echo; done
 
 # libFuzzer on every wire decoder and on the engine (tests/fuzz/fuzz_*.c),
 # FUZZ_SECONDS each, starting from a seed corpus of valid encodings. Fails when any harness
