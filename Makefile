@@ -193,6 +193,7 @@ bench: build
 	$(BUILD)/native/bench_engine
 	$(PY) bench/bench_net.py
 	$(PY) bench/bench_flood.py
+	$(PY) bench/bench_daemon.py
 
 # The deterministic simulation (tests/sim/sim.c): `make sim SEED=n` runs one
 # seed with its event trace; `make sim SEEDS=n [FIRST=m]` runs n seeds.

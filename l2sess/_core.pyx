@@ -1003,7 +1003,8 @@ EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAG
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
                  "reconnect_max_ms", "event_queue_limit", "quic_idle_timeout_ms", "quic_keepalive_ms",
-                 "max_sessions", "handshake_rate_per_s", "handshake_work_per_s", "memory_budget")
+                 "max_sessions", "handshake_rate_per_s", "handshake_work_per_s", "memory_budget",
+                 "quic_max_connections", "tcp_max_connections")
 
 
 cdef dict _sinfo_dict(const l2s_sinfo *i):
@@ -1081,6 +1082,8 @@ cdef class Loop:
         p.event_queue_limit = _u32(settings.get("event_queue_limit", 0), "event_queue_limit")
         p.quic.idle_timeout_ms = _u64(settings.get("quic_idle_timeout_ms", 0), "quic_idle_timeout_ms")
         p.quic.keepalive_ms = _u64(settings.get("quic_keepalive_ms", 0), "quic_keepalive_ms")
+        p.quic.max_connections = _u32(settings.get("quic_max_connections", 0), "quic_max_connections")
+        p.tcp.max_connections = _u32(settings.get("tcp_max_connections", 0), "tcp_max_connections")
         try:
             _node_keys(&p.node, identity_sk, prekey_seed, prekey_not_after, storage_key, handshake_counter)
         except BaseException:

@@ -102,6 +102,8 @@ static const struct key_spec loop_keys[LOOP_KEYS] = {
 	INTEGER("handshake_rate_per_s", 20, 1, U32, "per s"),
 	INTEGER("memory_budget", UINT64_C(32) << 20, 1 << 20, U64, "bytes"),
 	INTEGER("handshake_work_per_s", 100, 1, U32, "per s"),
+	INTEGER("quic_max_connections", 256, 1, 65535, "connections"),
+	INTEGER("tcp_max_connections", 1024, 2, 65535, "connections"),
 };
 
 enum peer_key { PEER_DID, PEER_ADDRESS, PEER_CONNECT, PEER_KEYS };

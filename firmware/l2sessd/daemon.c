@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "command.h"
 #include "config.h"
 #include "identity.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct l2s_loop *loop;
 	char address[64];
 	atomic_int stopping; /* 1: asked to stop; 2: the loop failed */
+	struct checkpoint_marks saved;
 	uint64_t checkpoint_failures;
 	int checkpoint_errno;
 	struct server control, metrics;
@@ -109,6 +111,15 @@ static void audit_event(struct daemon *d, const struct l2s_loop_event *ev)
 
 /* ---- checkpoints ---- */
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
 static int live(int state)
 {
 	return state == L2S_ESTABLISHED || state == L2S_DEGRADED || state == L2S_ROTATING || state == L2S_SUSPENDED;
@@ -165,20 +176,24 @@ static void checkpoint_peer(struct daemon *d, const struct l2s_loop_peer_info *p
 		d->checkpoint_errno = e;
 	} else {
 		d->checkpoint_errno = 0;
+		checkpoint_saved(&d->saved, p, monotonic_ms());
 	}
 	l2s_wipe(blob, len);
 	free(blob);
 }
 
-/* Saves every live session (and what a restart needs to resume it). */
-static void checkpoint(struct daemon *d)
+/* Saves every live session that changed (all of them when every is set),
+ * and what a restart needs to resume it. */
+static void checkpoint(struct daemon *d, int every)
 {
 	struct l2s_loop_peer_info info;
+	uint64_t now = monotonic_ms();
 	size_t i, n;
 
 	n = l2s_loop_peer_count(d->loop);
 	for (i = 0; i < n; i++)
-		if (l2s_loop_peer_info(d->loop, i, &info) == L2S_OK && info.has_session && live(info.session.state))
+		if (l2s_loop_peer_info(d->loop, i, &info) == L2S_OK && info.has_session && live(info.session.state) &&
+		    (every || checkpoint_due(&d->saved, &info, now)))
 			checkpoint_peer(d, &info);
 	l2s_wipe(&info, sizeof(info));
 }
@@ -197,7 +212,7 @@ static void on_event(struct daemon *d, const struct l2s_loop_event *ev)
 		audit_event(d, ev);
 	}
 	if (ev->type == L2S_EV_STATE && ev->to == L2S_ESTABLISHED)
-		checkpoint(d); /* new keys: an older blob could not resume */
+		checkpoint(d, 0); /* new keys: an older blob could not resume */
 }
 
 /* Every event waiting, in order. */
@@ -487,6 +502,8 @@ static void loop_params(const struct node_config *cfg, struct l2s_loop_params *p
 	p->node.handshake_rate_per_s = (uint32_t)l[LOOP_HANDSHAKE_RATE_PER_S].integer;
 	p->node.handshake_work_per_s = (uint32_t)l[LOOP_HANDSHAKE_WORK_PER_S].integer;
 	p->memory_budget = l[LOOP_MEMORY_BUDGET].integer;
+	p->quic.max_connections = (uint32_t)l[LOOP_QUIC_MAX_CONNECTIONS].integer;
+	p->tcp.max_connections = (uint32_t)l[LOOP_TCP_MAX_CONNECTIONS].integer;
 
 	if (n[NODE_LISTEN].text)
 		config_parse_address(n[NODE_LISTEN].text, 0, &p->listen, &p->listen_len, err, sizeof(err));
@@ -550,13 +567,6 @@ static int open_servers(struct daemon *d)
 	return 0;
 }
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int min_timeout(int a, int b)
 {
@@ -614,7 +624,7 @@ static void serve(struct daemon *d)
 		server_on_poll(&d->control, fds, 2);
 		server_on_poll(&d->metrics, fds, metrics_at);
 		if (monotonic_ms() >= next) {
-			checkpoint(d);
+			checkpoint(d, 0);
 			next = monotonic_ms() + interval;
 		}
 	}
@@ -644,7 +654,7 @@ static void finish(struct daemon *d)
 
 	if (d->loop) {
 		take_events(d);
-		checkpoint(d); /* no more traffic: this is the final state */
+		checkpoint(d, 1); /* no more traffic: this is the final state */
 	}
 	server_close(&d->metrics);
 	server_close(&d->control);
@@ -657,6 +667,7 @@ static void finish(struct daemon *d)
 	jsonlog_close(&d->audit);
 	jsonlog_close(&d->deliveries);
 	identity_wipe(&d->id);
+	checkpoint_marks_free(&d->saved);
 	config_free(&d->cfg);
 }
 

@@ -159,6 +159,10 @@ LOOP = {
                          "on is shed or refused", 1 << 20, U64, "bytes"),
     "handshake_work_per_s": Key("integer", 100, "handshake and resumption requests per second (answered or not) "
                                 "from which the node is under load and asks for cookies", 1, U32, "per s"),
+    "quic_max_connections": Key("integer", 256, "QUIC connections at once, both directions", 1, 65535,
+                                "connections"),
+    "tcp_max_connections": Key("integer", 1024, "μTCP connections at once, both directions (half of them at "
+                               "most not yet authenticated)", 2, 65535, "connections"),
 }
 
 PEER = {

@@ -169,3 +169,15 @@ def test_bench_flood_quick_fills_its_table_and_newcomers_get_in(tmp_path):
         assert r["new_peer_s"] is not None and r["new_utcp_peer_s"] is not None, r
         assert 0 < r["rss_before_mb"] <= r["rss_peak_mb"] and r["rss_after_mb"] <= r["rss_peak_mb"], r
         assert f"| {r['flood']} |" in stdout
+
+
+def test_bench_daemon_quick_measures_both_nodes():
+    """bench_daemon.py --quick: the daemon's stripped size, and both nodes'
+    memory idle, with 1 and with 20 sessions over μTCP."""
+    result = json.loads(run_script("bench_daemon.py", "--quick", "--json"))
+    assert result["sizes"]["x86-64 (glibc)"] > 0
+    rows = {r["node"]: r for r in result["memory"]}
+    assert set(rows) == {"l2sessd", "python -m l2sess.node"}
+    for r in rows.values():
+        assert r["transport"] == "utcp" and r["sessions"] == 20
+        assert 0 < r["idle"] <= r["1"] and r["20"] > 0 and r["20_peak"] >= r["20"]

@@ -566,6 +566,8 @@ max_sessions = 1024
 handshake_rate_per_s = 50
 handshake_work_per_s = 300
 memory_budget = 8388608
+quic_max_connections = 100
+tcp_max_connections = 200
 
 [[peers]]
 did = "{PEER_DID}"
