@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean
+.PHONY: all deps cross-deps venv build test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean
 
 all: build
 
@@ -42,6 +42,16 @@ sanitize: deps
 	CC=clang $(CMAKE_NATIVE) -DCMAKE_BUILD_TYPE=Debug -DL2S_SANITIZE=ON -S . -B $(BUILD)/sanitize >/dev/null
 	cmake --build $(BUILD)/sanitize -j $(JOBS)
 	cd $(BUILD)/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+
+# The event loop built without QUIC (-DL2S_WITH_QUIC=OFF: what a target
+# without ngtcp2 and GnuTLS gets, μTCP and discovery only) and the C tests
+# that link it; test_loop skips its QUIC cases, each said so. The rest of
+# the C tests would run the very code `make ctest` runs: the engine library
+# does not depend on QUIC.
+noquic: deps
+	$(CMAKE_NATIVE) -DL2S_WITH_QUIC=OFF -S . -B $(BUILD)/noquic >/dev/null
+	cmake --build $(BUILD)/noquic -j $(JOBS)
+	cd $(BUILD)/noquic && ctest --output-on-failure -R '^(test_loop|test_inbox)$$'
 
 # The C core and its unit tests for aarch64 (Raspberry Pi OS 64-bit) and
 # armhf (Raspberry Pi OS 32-bit), each run under qemu-user.
@@ -131,7 +141,7 @@ model: deps
 model-flaws: deps
 	scripts/check-model.sh --flaws
 
-test: ctest sanitize cross ngtcp2-1 pytest model
+test: ctest sanitize noquic cross ngtcp2-1 pytest model
 
 # The QUIC transport and the event loop again, built against ngtcp2 1.x (what
 # Raspberry Pi OS trixie and OpenWrt ship: Debian bookworm-backports' 1.11,
