@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps venv build test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean
+.PHONY: all deps cross-deps zig venv build test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean
 
 all: build
 
@@ -26,6 +26,20 @@ $(VENV)/.installed: requirements-dev.txt | deps
 	touch $@
 
 venv: deps $(VENV)/.installed
+
+# zig (PyPI ziglang) for the musl cross builds, in a venv of its own;
+# toolchains/zig/zig-tool runs $(ZIG) (L2S_ZIG), and zig keeps what it
+# builds for each target (musl itself) in $(ZIG_VENV)/cache.
+ZIG_VENV := $(BUILD)/zig
+ZIG := $(ZIG_VENV)/bin/zig
+$(ZIG_VENV)/.installed: requirements-zig.txt | deps
+	test -x $(ZIG_VENV)/bin/python || $(PYTHON) -m venv $(ZIG_VENV)
+	$(ZIG_VENV)/bin/python -m pip install -q -r requirements-zig.txt
+	ln -sf "$$($(ZIG_VENV)/bin/python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')" $(ZIG)
+	$(ZIG) version
+	touch $@
+
+zig: $(ZIG_VENV)/.installed
 
 # The Python extension (setup.py builds the C core with CMake first).
 build: venv
