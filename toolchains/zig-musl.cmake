@@ -6,8 +6,8 @@
 # no -L sysroot).
 #   l2s_zig_musl(TARGET PROCESSOR QEMU)
 # e.g. (aarch64-linux-musl aarch64 qemu-aarch64). L2S_SODIUM_PREFIX is where
-# libsodium was installed (default: build/sodium-TARGET). A macro: the
-# settings are the toolchain file's own.
+# libsodium was installed (default: build/sodium-TARGET), L2S_EMULATOR
+# another emulator. A macro: the settings are the toolchain file's own.
 macro(l2s_zig_musl target processor qemu)
   set(CMAKE_SYSTEM_NAME Linux)
   set(CMAKE_SYSTEM_PROCESSOR ${processor})
@@ -31,5 +31,11 @@ macro(l2s_zig_musl target processor qemu)
   unset(ENV{PKG_CONFIG_PATH})
   unset(ENV{PKG_CONFIG_SYSROOT_DIR})
 
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${qemu})
+  # L2S_EMULATOR: another qemu (make cross runs mipsel under bookworm-
+  # backports' qemu-mipsel: scripts/fetch-qemu-mipsel.sh says why).
+  if(L2S_EMULATOR)
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${L2S_EMULATOR})
+  else()
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${qemu})
+  endif()
 endmacro()
