@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps venv build test ctest sanitize cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
+.PHONY: all deps cross-deps zig venv build test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
 
 all: build
 
@@ -17,7 +17,7 @@ deps:
 	@scripts/install-deps.sh base
 
 cross-deps:
-	@scripts/install-deps.sh cross
+	@scripts/install-deps.sh cross musl
 
 $(VENV)/.installed: requirements-dev.txt | deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,20 @@ $(VENV)/.installed: requirements-dev.txt | deps
 	touch $@
 
 venv: deps $(VENV)/.installed
+
+# zig (PyPI ziglang) for the musl cross builds, in a venv of its own;
+# toolchains/zig/zig-tool runs $(ZIG) (L2S_ZIG), and zig keeps what it
+# builds for each target (musl itself) in $(ZIG_VENV)/cache.
+ZIG_VENV := $(BUILD)/zig
+ZIG := $(ZIG_VENV)/bin/zig
+$(ZIG_VENV)/.installed: requirements-zig.txt | deps
+	test -x $(ZIG_VENV)/bin/python || $(PYTHON) -m venv $(ZIG_VENV)
+	$(ZIG_VENV)/bin/python -m pip install -q -r requirements-zig.txt
+	ln -sf "$$($(ZIG_VENV)/bin/python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')" $(ZIG)
+	$(ZIG) version
+	touch $@
+
+zig: $(ZIG_VENV)/.installed
 
 # The Python extension (setup.py builds the C core with CMake first).
 build: venv
@@ -43,6 +57,16 @@ sanitize: deps
 	cmake --build $(BUILD)/sanitize -j $(JOBS)
 	cd $(BUILD)/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
 
+# The event loop built without QUIC (-DL2S_WITH_QUIC=OFF: what a target
+# without ngtcp2 and GnuTLS gets, μTCP and discovery only) and the C tests
+# that link it; test_loop skips its QUIC cases, each said so. The rest of
+# the C tests would run the very code `make ctest` runs: the engine library
+# does not depend on QUIC.
+noquic: deps
+	$(CMAKE_NATIVE) -DL2S_WITH_QUIC=OFF -S . -B $(BUILD)/noquic >/dev/null
+	cmake --build $(BUILD)/noquic -j $(JOBS)
+	cd $(BUILD)/noquic && ctest --output-on-failure -R '^(test_loop|test_inbox|loop_node)$$'
+
 # The C core and its unit tests for aarch64 (Raspberry Pi OS 64-bit) and
 # armhf (Raspberry Pi OS 32-bit), each run under qemu-user.
 # test_loop is built but not run here: its cases are timed (a 250 ms
@@ -50,15 +74,54 @@ sanitize: deps
 # slower; every module it drives is tested above on the target. Nor is
 # bench_engine_quick: the benchmark (make bench) is a native one, and
 # `make ctest` runs its small configuration.
+#
+# Then the OpenWrt-class targets, static musl binaries built by zig
+# (make zig): aarch64 (aarch64_cortex-a53) and mipsel (mipsel_24kc:
+# MIPS32r2, soft float). No QUIC library exists for them here, so their
+# loop is μTCP and discovery only. libsodium is built for each from
+# Debian's source package (scripts/build-libsodium-musl.sh, cached in
+# $(BUILD)/sodium-<target>). Their C tests run under qemu as above, the
+# same two left out (bench_engine is not even built: glibc only);
+# mipsel's under bookworm-backports' qemu-mipsel (scripts/fetch-qemu-mipsel.sh:
+# bookworm's 7.2 gives SO_ERROR in the host's errno numbers, which test_tcp
+# sees). On mipsel qemu is slowest: test_security (about a minute: it
+# makes hundreds of handshakes), test_discovery and sim_seeds (about half a
+# minute each); all run. Their loop_node test is a daemon's view: a node
+# on the static libl2s_loop.a says it has μTCP and discovery only. Last,
+# every program is static (nothing NEEDED) and of the right machine.
 CROSS_TARGETS := aarch64-linux-gnu arm-linux-gnueabihf
-cross: deps cross-deps
+MUSL_TARGETS := aarch64-linux-musl mipsel-linux-musl
+CROSS_SKIP := '^(test_loop|bench_engine_quick)$$'
+QEMU_MIPSEL := $(abspath $(BUILD))/qemu-backports/qemu-mipsel
+cross: deps cross-deps zig
 	for t in $(CROSS_TARGETS); do \
 		cmake -G Ninja -DL2S_WERROR=ON -DCMAKE_TOOLCHAIN_FILE=toolchains/$$t.cmake -S . -B $(BUILD)/$$t >/dev/null && \
 		cmake --build $(BUILD)/$$t -j $(JOBS) && \
-		(cd $(BUILD)/$$t && ctest --output-on-failure -E '^(test_loop|bench_engine_quick)$$') || exit 1; \
+		(cd $(BUILD)/$$t && ctest --output-on-failure -E $(CROSS_SKIP)) || exit 1; \
 	done
 	readelf -h $(BUILD)/aarch64-linux-gnu/test_classic | grep -q AArch64
 	readelf -h $(BUILD)/arm-linux-gnueabihf/test_classic | grep -q 'ARM$$'
+	scripts/fetch-qemu-mipsel.sh $(dir $(QEMU_MIPSEL))
+	export L2S_ZIG=$(abspath $(ZIG)) JOBS=$(JOBS); \
+	for t in $(MUSL_TARGETS); do \
+		emulator=; [ $$t = mipsel-linux-musl ] && emulator=$(QEMU_MIPSEL); \
+		scripts/build-libsodium-musl.sh $$t $(BUILD)/sodium-$$t && \
+		cmake -G Ninja -DL2S_WERROR=ON -DCMAKE_TOOLCHAIN_FILE=toolchains/$$t.cmake \
+			-DL2S_SODIUM_PREFIX=$(abspath $(BUILD))/sodium-$$t -DL2S_EMULATOR=$$emulator \
+			-S . -B $(BUILD)/$$t >/dev/null && \
+		cmake --build $(BUILD)/$$t -j $(JOBS) && \
+		(cd $(BUILD)/$$t && ctest --output-on-failure -E $(CROSS_SKIP)) || exit 1; \
+	done
+	for t in $(MUSL_TARGETS); do \
+		for f in loop_node test_classic test_inbox; do \
+			! readelf -d $(BUILD)/$$t/$$f | grep -q NEEDED || { echo "$$t/$$f is not static"; exit 1; }; \
+		done; \
+	done
+	readelf -h $(BUILD)/aarch64-linux-musl/test_classic | grep -q AArch64
+	readelf -h $(BUILD)/mipsel-linux-musl/test_classic | grep -q 'MIPS R3000'
+	readelf -h $(BUILD)/mipsel-linux-musl/test_classic | grep -q 'mips32r2'
+	readelf -h $(BUILD)/mipsel-linux-musl/test_classic | grep -q "2's complement, little endian"
+	readelf -A $(BUILD)/mipsel-linux-musl/test_classic | grep -q 'FP ABI: Soft float'
 
 # Debian packages of the gateway daemon (l2sessd, l2sessctl, the systemd
 # unit, node.toml, man pages) for amd64, arm64 and armhf, each checked by
@@ -160,7 +223,7 @@ model: deps
 model-flaws: deps
 	scripts/check-model.sh --flaws
 
-test: ctest sanitize cross ngtcp2-1 pytest model
+test: ctest sanitize noquic cross ngtcp2-1 pytest model
 
 # The QUIC transport and the event loop again, built against ngtcp2 1.x (what
 # Raspberry Pi OS trixie and OpenWrt ship: Debian bookworm-backports' 1.11,

@@ -2,26 +2,14 @@
 # ngtcp2 1.x, the version Raspberry Pi OS (Debian 13 "trixie") and OpenWrt
 # ship, for the second QUIC build (make ngtcp2-1): Debian's bookworm-backports
 # packages, unpacked into PREFIX inside the build tree. The system's ngtcp2
-# 0.12 stays as it is; Debian pins backports low, so adding the suite makes
-# nothing install from it unasked.
+# 0.12 stays as it is (add-backports.sh: nothing installs from the suite
+# unasked).
 # Usage: fetch-ngtcp2-1.sh PREFIX    (then PKG_CONFIG_PATH=PREFIX/pkgconfig)
 set -eu
 PREFIX=$1
 [ -f "$PREFIX/.ready" ] && exit 0
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO=sudo
-if ! apt-cache policy libngtcp2-dev | grep -q bookworm-backports; then
-	echo "fetch-ngtcp2-1.sh: adding the bookworm-backports suite"
-	$SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null <<'SOURCES'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-	$SUDO apt-get update -qq
-fi
+"$(dirname "$0")/add-backports.sh"
 
 # The -dev packages and the libraries they depend on (whatever their sonames are).
 dev="libngtcp2-dev libngtcp2-crypto-gnutls-dev"

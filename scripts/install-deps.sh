@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs the Debian packages the build and tests need. Idempotent and quick
 # when everything is present: apt runs only for what is missing.
-# Usage: install-deps.sh [base|cross]...
+# Usage: install-deps.sh [base|cross|musl|autotools]...
 set -eu
 
 base="build-essential cmake ninja-build pkg-config python3 python3-venv python3-dev
@@ -12,12 +12,18 @@ cross="gcc-aarch64-linux-gnu qemu-user libsodium-dev:arm64
        libngtcp2-dev:arm64 libngtcp2-crypto-gnutls-dev:arm64 libgnutls28-dev:arm64
        gcc-arm-linux-gnueabihf libsodium-dev:armhf
        libngtcp2-dev:armhf libngtcp2-crypto-gnutls-dev:armhf libgnutls28-dev:armhf"
+# The musl targets' libsodium from Debian's source package (build-libsodium-musl.sh);
+# autotools only for a source without configure.
+musl="dpkg-dev make file qemu-user"
+autotools="autoconf automake libtool"
 
 want=""
 for group in "${@:-base}"; do
 	case "$group" in
 	base) want="$want $base" ;;
 	cross) want="$want $cross" ;;
+	musl) want="$want $musl" ;;
+	autotools) want="$want $autotools" ;;
 	*) echo "install-deps.sh: unknown group $group" >&2; exit 2 ;;
 	esac
 done

@@ -10,6 +10,12 @@
  * byte lacks QUIC's fixed bit 0x40 is not QUIC, RFC 9000 §17: it goes to
  * discovery, PROTOCOL.md §11); the TCP port of the same number carries μTCP.
  *
+ * Transports built. A build without ngtcp2 and GnuTLS (an OpenWrt musl
+ * target, or -DL2S_WITH_QUIC=OFF) has μTCP and discovery only: every loop
+ * runs as with no_quic = 1, whatever params say, with no UDP port, so
+ * discovery is the in-band kind (on μTCP connections) alone.
+ * l2s_loop_has_quic() says which build this is.
+ *
  * Peers. A peer is a DID (its Ed25519 key) and an address. A peer added with
  * connect = 1 is one this node keeps a session with:
  *   1. transports are raced, happy-eyeballs style: QUIC at once, μTCP
@@ -86,7 +92,8 @@ struct l2s_loop_params {
 	struct l2s_config cfg;          /* for the sessions this node starts and accepts */
 	struct sockaddr_storage listen; /* UDP (QUIC + discovery) and TCP on this port; port 0: any */
 	socklen_t listen_len;           /* 0: no listener (connect-only node) */
-	int no_quic, no_utcp;           /* leave a transport out (tests, or a UDP-less site) */
+	int no_quic, no_utcp;           /* leave a transport out (tests, or a UDP-less site);
+					 * a build without QUIC: always no_quic */
 	struct l2s_quic_params quic;    /* zeros: quic.h defaults */
 	struct l2s_tcp_params tcp;      /* zeros: tcp.h defaults */
 	uint64_t happy_eyeballs_ms;     /* μTCP starts this long after QUIC; 0: 250 */
@@ -110,6 +117,11 @@ struct l2s_loop_params {
 					 * outputs and the event queue's bytes; 0: 32 MiB */
 };
 void l2s_loop_params_default(struct l2s_loop_params *p);
+
+/* 1 when this build has the QUIC transport; 0 when it has μTCP and
+ * discovery only (then no_quic is taken as 1), so that a daemon can say so
+ * in its status. Needs no loop. */
+int l2s_loop_has_quic(void);
 
 struct l2s_loop;
 
@@ -265,10 +277,6 @@ struct l2s_loop_stats {
 	uint64_t budget_limit, budget_used, budget_peak; /* the memory budget, bytes */
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
-
-/* 1 when this build has the QUIC transport, 0 when it is μTCP and
- * discovery only (then no_quic is always in effect). */
-int l2s_loop_has_quic(void);
 
 /* Tests only: while block is set, the QUIC endpoint drops every datagram
  * it receives (l2s_quic_test_drop_rx), as if the network ate them. */

@@ -38,6 +38,11 @@ void l2s_loop_params_default(struct l2s_loop_params *p)
 	l2s_config_default(&p->cfg);
 }
 
+int l2s_loop_has_quic(void)
+{
+	return l2s_quic_available();
+}
+
 static void params_fill(struct l2s_loop_params *p)
 {
 	if (!p->happy_eyeballs_ms)
@@ -276,10 +281,12 @@ static int loop_init(struct l2s_loop *l, uint64_t now)
 
 int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
 {
+	/* A build without QUIC runs as no_quic: μTCP and discovery only. */
+	int no_quic = p && (p->no_quic || !l2s_quic_available());
 	struct l2s_loop *l;
 	int ret;
 
-	if (!out || !p || (p->no_quic && p->no_utcp) || l2s_config_check(&p->cfg) != L2S_OK)
+	if (!out || !p || (no_quic && p->no_utcp) || l2s_config_check(&p->cfg) != L2S_OK)
 		return L2S_ERR_CONFIG;
 	if (p->listen_len > sizeof(p->listen))
 		return L2S_ERR_CONFIG;
@@ -288,6 +295,7 @@ int l2s_loop_new(struct l2s_loop **out, const struct l2s_loop_params *p)
 	if (!(l = calloc(1, sizeof(*l))))
 		return L2S_ERR_NOMEM;
 	l->p = *p;
+	l->p.no_quic = no_quic;
 	params_fill(&l->p);
 	l->epfd = l->wakefd = l->inbox.fd = -1;
 	pthread_mutex_init(&l->mu, NULL);

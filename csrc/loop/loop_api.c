@@ -299,11 +299,6 @@ void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
 	pthread_mutex_unlock(&l->mu);
 }
 
-int l2s_loop_has_quic(void)
-{
-	return 1; /* the loop is built only with a QUIC library (CMakeLists.txt) */
-}
-
 /* ---- tests only ------------------------------------------------------------------- */
 
 void l2s_loop_test_block_quic(struct l2s_loop *l, int block)

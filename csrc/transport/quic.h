@@ -88,6 +88,10 @@ enum l2s_quic_app_error {
 
 struct l2s_quic;
 
+/* 1 when the build has this transport; 0 in a build without ngtcp2 and
+ * GnuTLS (quic_none.c), where l2s_quic_new always fails. */
+int l2s_quic_available(void);
+
 /* Opens and binds the shared socket (non-blocking, close-on-exec; a port
  * another socket holds is EADDRINUSE, and only after the bind does it allow
  * SO_REUSEPORT, for trusted connections' own sockets) and makes the TLS

@@ -19,7 +19,7 @@ static void make_pair(struct l2s_keypair *a, struct l2s_keypair *b)
 static void test_layout(void)
 {
 	struct l2s_keypair a, b;
-	uint8_t pt[5] = "hello", nonce[12] = { 0 }, out[5];
+	uint8_t pt[5] = { 'h', 'e', 'l', 'l', 'o' }, nonce[12] = { 0 }, out[5]; /* no NUL: 5 bytes */
 	size_t len = 0, flen = 0;
 
 	make_pair(&a, &b);

@@ -3,7 +3,10 @@ libl2s_loop (static, and shared with a versioned soname exporting the public
 API only), the public headers and pkg-config files into a prefix; an
 integrator's CFLAGS set the optimisation and no -Werror is imposed; and a
 program built from the installed files alone, shared and static, makes a PQ
-session (tests/c/install/handshake.c)."""
+session (tests/c/install/handshake.c). Built without QUIC
+(-DL2S_WITH_QUIC=OFF), the loop installs too, its pkg-config file names
+neither ngtcp2 nor GnuTLS, and a static program on it runs a node that says
+it has μTCP and discovery only."""
 import json
 import os
 import shutil
@@ -20,8 +23,7 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def install(tmp_path_factory, *options):
     if not shutil.which("cmake") or not shutil.which("pkg-config"):
         pytest.fail("cmake and pkg-config are build requirements (make deps)")
     tmp = tmp_path_factory.mktemp("install")
@@ -29,11 +31,21 @@ def installed(tmp_path_factory):
     env = dict(os.environ, CFLAGS="-Os")
     run(["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
          "-DL2S_BUILD_TESTS=OFF", "-DL2S_BUILD_BENCH=OFF", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
-         f"-DCMAKE_INSTALL_PREFIX={prefix}"], env=env)
+         f"-DCMAKE_INSTALL_PREFIX={prefix}", *options], env=env)
     run(["cmake", "--build", str(build), "-j", "2"], env=env)
     run(["cmake", "--install", str(build)])
     libdir = next(p.parent for p in prefix.rglob("libl2s.a"))
     return build, prefix, libdir
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return install(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def installed_without_quic(tmp_path_factory):
+    return install(tmp_path_factory, "-DL2S_WITH_QUIC=OFF")
 
 
 def pkg(prefix, libdir, *args):
@@ -101,5 +113,23 @@ def test_a_program_on_the_shared_event_loop_runs_a_node(installed, tmp_path):
     exe = tmp_path / "loop"
     run(["cc", "-Wall", "-Wextra", "-Werror", str(ROOT / "tests" / "c" / "install" / "loop.c"), "-o", str(exe),
          *pkg(prefix, libdir, "--cflags", "--libs", "l2s_loop")])
-    out = run([str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))
-    assert out.startswith("l2s_loop 0.1.0: listening on port ") and int(out.split()[-1]) > 0
+    out = run([str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=str(libdir))).splitlines()
+    assert out[0].startswith("l2s_loop 0.1.0: listening on port ") and int(out[0].split()[-1]) > 0
+    assert out[1] == "transports: QUIC, uTCP, discovery"
+
+
+def test_without_quic_a_static_program_on_the_event_loop_runs_a_node(installed_without_quic, tmp_path):
+    _, prefix, libdir = installed_without_quic
+    requires = [line for line in (libdir / "pkgconfig" / "l2s_loop.pc").read_text().splitlines()
+                if line.startswith("Requires")]
+    assert requires == ["Requires.private: libsodium"] or requires == ["Requires.private: libsodium liboqs"]
+    assert (libdir / "libl2s_loop.so.0").is_file()
+    exe = tmp_path / "loop"
+    libs = [str(libdir / f"lib{f[2:]}.a") if f in ("-ll2s", "-ll2s_loop") else f
+            for f in pkg(prefix, libdir, "--static", "--libs", "l2s_loop")]
+    run(["cc", "-Wall", "-Wextra", "-Werror", str(ROOT / "tests" / "c" / "install" / "loop.c"), "-o", str(exe),
+         *pkg(prefix, libdir, "--cflags", "l2s_loop"), *libs])
+    assert "libl2s" not in run(["ldd", str(exe)]) and "ngtcp2" not in run(["ldd", str(exe)])
+    out = run([str(exe)]).splitlines()
+    assert out[0].startswith("l2s_loop 0.1.0: listening on port ") and int(out[0].split()[-1]) > 0
+    assert out[1] == "transports: uTCP and discovery only"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* A program built against the installed event loop only (l2s_loop.h, its
- * pkg-config file): a node listening on a loopback port, QUIC and μTCP, runs
- * a round and stops. tests/python/test_install.py builds and runs it. */
+ * pkg-config file): a node listening on a loopback port, QUIC and μTCP (μTCP
+ * alone in a build without QUIC), runs a round, says which transports it
+ * has and stops. tests/python/test_install.py builds and runs it. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,7 @@ int main(void)
 		return 1;
 	}
 	printf("l2s_loop %s: listening on port %u\n", l2s_version(), ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	printf("transports: %s\n", l2s_loop_has_quic() ? "QUIC, uTCP, discovery" : "uTCP and discovery only");
 	l2s_loop_free(l);
 	return 0;
 }
