@@ -207,8 +207,17 @@ fuzz: deps
 	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (see $(FUZZ)/<harness>.log)"; exit 1; fi; \
 	echo "fuzz: $(words $(FUZZ_HARNESSES) $(FW_FUZZ_HARNESSES)) harnesses, no crash"
 
+# Then the daemon's process tests again on its sanitizer build (make
+# sanitize's), where one was made: a memory error, undefined behaviour or a
+# leak at exit stops the daemon and fails its test.
 pytest: build
 	$(PY) -m pytest -q tests
+	if [ -d $(BUILD)/sanitize ]; then \
+		cmake --build $(BUILD)/sanitize --target l2sessd l2sessctl && \
+		L2SESSD_DIR=$(BUILD)/sanitize/firmware ASAN_OPTIONS=detect_leaks=1 $(PY) -m pytest -q tests/process \
+			-k "l2sessd or mixed or switches or sighup or metrics or l2sessctl" --deselect \
+			"tests/process/test_nodes.py::test_both_killed_at_once_twenty_times_recover_and_lose_nothing_acknowledged[l2sessd]"; \
+	fi
 
 # The SPIN model of session recovery (model/README.md): spin -a, gcc -O2
 # pan.c and an exhaustive search for the safety properties and each LTL

@@ -271,7 +271,8 @@ static int rotated(const char *path, unsigned long **out, size_t *n)
 		(*out)[(*n)++] = strtoul(rest, &end, 10);
 	}
 	closedir(d);
-	qsort(*out, *n, sizeof(**out), by_number);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), by_number);
 	return 0;
 }
 
@@ -280,7 +281,7 @@ int inbox_marks_read(const char *path, struct inbox_marks *m)
 	char file[4200];
 	unsigned long *numbers;
 	uint64_t junk = 0, breaks = 0;
-	size_t n, i;
+	size_t n, i, j;
 	struct inbox_stream *s;
 	const struct inbox_run *best;
 
@@ -302,7 +303,8 @@ int inbox_marks_read(const char *path, struct inbox_marks *m)
 		problem(m, "%llu more inbox line(s) out of sequence", (unsigned long long)(breaks - INBOX_MAX_PROBLEMS));
 	if (junk)
 		problem(m, "%llu inbox line(s) do not parse", (unsigned long long)junk);
-	for (s = m->streams; s < m->streams + m->count; s++) {
+	for (j = 0; j < m->count; j++) {
+		s = &m->streams[j];
 		best = &s->runs[s->nruns - 1];
 		for (i = s->nruns - 1; i > 0; i--) /* the longest; of equals the later */
 			if (s->runs[i - 1].last - s->runs[i - 1].first > best->last - best->first)
