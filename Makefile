@@ -182,7 +182,7 @@ $(FUZZ)/make_node_corpus: tests/fuzz/make_node_corpus.c $(FUZZ_NODE_DEPS)
 # The daemon's readers (firmware/l2sessd: node.toml, JSON requests, inbox
 # lines), seeded from tests/fuzz/firmware/corpus.
 FW_FUZZ_HARNESSES := $(patsubst tests/fuzz/firmware/fuzz_%.c,fw_%,$(wildcard tests/fuzz/firmware/fuzz_*.c))
-FW_FUZZ_SRC := $(addprefix firmware/l2sessd/,toml.c config.c did.c sbuf.c json.c base64.c inbox_marks.c)
+FW_FUZZ_SRC := $(addprefix firmware/l2sessd/,toml.c config.c did.c sbuf.c json.c base64.c hex.c inbox_marks.c)
 
 $(FUZZ)/fuzz_fw_%: tests/fuzz/firmware/fuzz_%.c $(FW_FUZZ_SRC) $(wildcard firmware/l2sessd/*.h) $(FUZZ_LIB)/libl2s.a
 	clang $(FUZZ_CFLAGS) -D_GNU_SOURCE -Ifirmware/l2sessd -fsanitize=fuzzer,address,undefined $< $(FW_FUZZ_SRC) \

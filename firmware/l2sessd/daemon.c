@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "command.h"
 #include "config.h"
+#include "hex.h"
 #include "identity.h"
 #include "inbox_marks.h"
 #include "jsonlog.h"
@@ -253,17 +254,6 @@ static int peer_address(const struct cfg_peer *p, struct sockaddr_storage *ss, s
 	return p->address ? config_parse_address(p->address, 1, ss, len, err, sizeof(err)) : 0;
 }
 
-static void hex_to_bytes(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-	unsigned v;
-
-	for (i = 0; i < n; i++) {
-		sscanf(hex + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
-	}
-}
-
 static void import_saved(struct daemon *d, const struct cfg_peer *p, const struct inbox_marks *m)
 {
 	char stream[33];
@@ -322,7 +312,7 @@ static void add_peers(struct daemon *d)
 		for (j = 0; j < marks.count; j++) {
 			if (strcmp(marks.streams[j].owner, pk_hex) != 0)
 				continue;
-			hex_to_bytes(marks.streams[j].sid, stream, sizeof(stream));
+			hex_decode(marks.streams[j].sid, 32, stream, sizeof(stream));
 			l2s_loop_set_delivered(d->loop, p->pk, stream, marks.streams[j].mark);
 		}
 		import_saved(d, p, &marks);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "json.h"
 
 #define IDENTITY_MAX_BYTES 4096
@@ -32,26 +33,6 @@ static int derive(struct identity *id)
 	return ret;
 }
 
-static int unhex(uint8_t *out, size_t n, const char *hex, size_t len)
-{
-	size_t i;
-	int hi, lo;
-
-	if (len != 2 * n)
-		return -1;
-	for (i = 0; i < n; i++) {
-		hi = hex[2 * i], lo = hex[2 * i + 1];
-		hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 :
-		     hi >= 'A' && hi <= 'F' ? hi - 'A' + 10 : -1;
-		lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 :
-		     lo >= 'A' && lo <= 'F' ? lo - 'A' + 10 : -1;
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 static int parse(const char *data, size_t len, struct identity *id)
 {
 	struct json_object o;
@@ -64,7 +45,7 @@ static int parse(const char *data, size_t len, struct identity *id)
 	seed = json_get(&o, "seed", JSON_STRING);
 	not_after = json_get(&o, "prekey_not_after", JSON_INTEGER);
 	if (format && strcmp(format->text, IDENTITY_FORMAT) == 0 && seed && not_after && not_after->integer &&
-	    !unhex(id->seed, 32, seed->text, seed->len)) {
+	    !hex_decode(seed->text, seed->len, id->seed, 32)) {
 		id->prekey_not_after = not_after->integer;
 		ret = 0;
 	}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "sbuf.h"
 
 struct reader {
@@ -35,47 +36,16 @@ static int expect(struct reader *r, int c)
 static int hex4(struct reader *r, unsigned *out)
 {
 	unsigned v = 0;
-	int i, c;
+	int i, d;
 
-	for (i = 0; i < 4; i++) {
-		c = peek(r);
-		r->pos++;
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v = v << 4 | (unsigned)(c - 'A' + 10);
-		else
+	for (i = 0; i < 4; i++, r->pos++) {
+		d = hex_digit(peek(r));
+		if (d < 0)
 			return -1;
+		v = v << 4 | (unsigned)d;
 	}
 	*out = v;
 	return 0;
-}
-
-static void put_utf8(struct sbuf *b, unsigned cp)
-{
-	char u[4];
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		sbuf_put(b, u, 1);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		sbuf_put(b, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		sbuf_put(b, u, 3);
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		sbuf_put(b, u, 4);
-	}
 }
 
 static int escape(struct reader *r, struct sbuf *b)
@@ -102,7 +72,7 @@ static int escape(struct reader *r, struct sbuf *b)
 	}
 	if (cp == 0)
 		return -1; /* no NUL: the strings are used as C strings */
-	put_utf8(b, cp);
+	sbuf_utf8(b, cp);
 	return 0;
 }
 

@@ -43,7 +43,6 @@ int jsonlog_open(struct jsonlog *log, const char *path, uint64_t max_bytes, unsi
 	log->fd = -1;
 	log->max_bytes = max_bytes;
 	log->keep = keep ? keep : 1;
-	pthread_mutex_init(&log->lock, NULL);
 	if (!path)
 		return 0;
 	log->path = strdup(path);
@@ -91,21 +90,17 @@ void jsonlog_write(struct jsonlog *log, const char *fields)
 	sbuf_init(&line, 1 << 20);
 	utc_now(now);
 	sbuf_printf(&line, "{\"time\": \"%s\"%s%s}\n", now, *fields ? ", " : "", fields);
-	pthread_mutex_lock(&log->lock);
 	if (line.failed || write_line(log, line.data, line.len)) {
 		log->failures++;
 		log->last_errno = line.failed ? ENOMEM : errno;
 		drop_file(log);
 	}
-	pthread_mutex_unlock(&log->lock);
 	sbuf_free(&line);
 }
 
 void jsonlog_reopen(struct jsonlog *log)
 {
-	pthread_mutex_lock(&log->lock);
 	drop_file(log);
-	pthread_mutex_unlock(&log->lock);
 }
 
 void jsonlog_close(struct jsonlog *log)
@@ -113,5 +108,4 @@ void jsonlog_close(struct jsonlog *log)
 	drop_file(log);
 	free(log->path);
 	log->path = NULL;
-	pthread_mutex_destroy(&log->lock);
 }

@@ -4,11 +4,10 @@
  * (0: never), keeping `keep` older files (path.1 the newest). A record the
  * disk refuses (full, read-only) is counted, not fatal: the daemon goes on,
  * and status and metrics show the count and the last error. Each record
- * gets "time" (UTC, RFC 3339 with milliseconds) first. Thread-safe. */
+ * gets "time" (UTC, RFC 3339 with milliseconds) first. */
 #ifndef L2SESSD_JSONLOG_H
 #define L2SESSD_JSONLOG_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include "sbuf.h"
@@ -21,7 +20,6 @@ struct jsonlog {
 	uint64_t size;
 	uint64_t failures;
 	int last_errno;    /* 0: none */
-	pthread_mutex_t lock;
 };
 
 /* Opens path (NULL: a log that is off). 0 or -1 (errno). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "hex.h"
 #include "config.h"
 #include "json.h"
 #include "sbuf.h"
@@ -127,28 +128,6 @@ static int request(const char *path, const char *req, struct sbuf *reply)
 	return 0;
 }
 
-static int hex_decode(const char *hex, uint8_t **out, size_t *len)
-{
-	size_t n = strlen(hex), i;
-	unsigned v;
-
-	if (n % 2)
-		return -1;
-	*out = malloc(n / 2 + 1);
-	if (!*out)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		if (!strchr("0123456789abcdefABCDEF", hex[2 * i]) || !strchr("0123456789abcdefABCDEF", hex[2 * i + 1]) ||
-		    !hex[2 * i] || !hex[2 * i + 1] || sscanf(hex + 2 * i, "%2x", &v) != 1) {
-			free(*out);
-			return -1;
-		}
-		(*out)[i] = (uint8_t)v;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 /* "value" of member key in a reply line (a JSON object): its offset. */
 static const char *member(const char *reply, const char *key)
 {
@@ -221,8 +200,14 @@ static int send_message(const struct args *a, const char *path, struct sbuf *rep
 
 	if (!a->to || !a->data == !a->hex)
 		return usage();
-	if (a->hex && hex_decode(a->hex, &msg, &len))
-		return fail("--hex %s is not hex", a->hex);
+	if (a->hex) {
+		len = strlen(a->hex) / 2;
+		msg = malloc(len + 1);
+		if (!msg || hex_decode(a->hex, strlen(a->hex), msg, len)) {
+			free(msg);
+			return fail("--hex %s is not hex", a->hex);
+		}
+	}
 	if (a->data) {
 		len = strlen(a->data);
 		msg = (uint8_t *)strdup(a->data);

@@ -131,6 +131,33 @@ void sbuf_hex(struct sbuf *b, const uint8_t *data, size_t len)
 	b->data[b->len] = 0;
 }
 
+void sbuf_utf8(struct sbuf *b, uint32_t cp)
+{
+	uint8_t u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (uint8_t)(0xc0 | cp >> 6);
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (uint8_t)(0xe0 | cp >> 12);
+		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (uint8_t)(0xf0 | cp >> 18);
+		u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	sbuf_put(b, u, n);
+}
+
 /* Python's repr: the shortest round-tripping digits; fixed notation for
  * decimal exponents -4 .. 15, else d.ddde+XX; a fixed number gets ".0". */
 void sbuf_repr_double(struct sbuf *b, double v)

@@ -24,6 +24,8 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(pri
  * bytes as they are (the daemon's text is UTF-8). */
 void sbuf_json_string(struct sbuf *b, const char *s, size_t len);
 void sbuf_hex(struct sbuf *b, const uint8_t *data, size_t len);
+/* A Unicode scalar value as UTF-8. */
+void sbuf_utf8(struct sbuf *b, uint32_t cp);
 /* A double as Python's repr() writes it (3.0, 0.1, 1e+16, nan, inf): the
  * shortest digits that read back the same. */
 void sbuf_repr_double(struct sbuf *b, double v);

@@ -3,6 +3,9 @@
  * over (text, len) that keeps its place for the error message. */
 #include "toml.h"
 
+#include "hex.h"
+#include "sbuf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,67 +172,14 @@ static struct toml_value *append(struct parser *p, struct toml_value *to, char *
 
 /* ---- strings ---- */
 
-struct buf {
-	char *data;
-	size_t len, cap;
-};
-
-static int buf_put(struct buf *b, const void *data, size_t n)
+/* Appends to b: 0, or -1 when the buffer failed (out of memory). */
+static int put(struct sbuf *b, const void *data, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *d = realloc(b->data, cap);
-
-		if (!d)
-			return -1;
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = 0;
-	return 0;
+	sbuf_put(b, data, n);
+	return b->failed ? -1 : 0;
 }
 
-static int put_utf8(struct buf *b, uint32_t cp)
-{
-	uint8_t u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (uint8_t)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (uint8_t)(0xc0 | cp >> 6);
-		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (uint8_t)(0xe0 | cp >> 12);
-		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (uint8_t)(0xf0 | cp >> 18);
-		u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_put(b, u, n);
-}
-
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int escape(struct parser *p, struct buf *b)
+static int escape(struct parser *p, struct sbuf *b)
 {
 	static const char from[] = "btnfr\"\\", to[] = "\b\t\n\f\r\"\\";
 	int c = peek(p, 0), digits, d;
@@ -238,7 +188,7 @@ static int escape(struct parser *p, struct buf *b)
 
 	if (hit) {
 		p->pos++;
-		return buf_put(b, &to[hit - from], 1);
+		return put(b, &to[hit - from], 1);
 	}
 	if (c != 'u' && c != 'U')
 		return fail(p, "an invalid escape in a string");
@@ -252,19 +202,21 @@ static int escape(struct parser *p, struct buf *b)
 	}
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return fail(p, "an escape that is not a Unicode scalar value");
-	return put_utf8(b, cp);
+	sbuf_utf8(b, cp);
+	return b->failed ? -1 : 0;
 }
 
 /* A one-line basic ("...") or literal ('...') string; p at its quote. */
 static int parse_string(struct parser *p, char **out, size_t *out_len)
 {
 	int quote = peek(p, 0), c;
-	struct buf b = { 0 };
+	struct sbuf b;
 
 	if (peek(p, 1) == quote && peek(p, 2) == quote)
 		return fail(p, "multi-line strings are not in l2sessd's TOML (write the value on one line)");
 	p->pos++;
-	if (buf_put(&b, "", 0))
+	sbuf_init(&b, TOML_MAX_BYTES + 1);
+	if (put(&b, "", 0))
 		return fail(p, "out of memory");
 	for (;;) {
 		c = peek(p, 0);
@@ -275,24 +227,24 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
 			return 0;
 		}
 		if (c < 0 || c == '\n' || (control_char(c) && c != '\r')) {
-			free(b.data);
+			sbuf_free(&b);
 			return fail(p, c < 0 || c == '\n' ? "an unterminated string" :
 				    "a control character in a string");
 		}
 		if (c == '\r') {
-			free(b.data);
+			sbuf_free(&b);
 			return fail(p, "an unterminated string");
 		}
 		if (c == '\\' && quote == '"') {
 			p->pos++;
 			if (escape(p, &b)) {
-				free(b.data);
+				sbuf_free(&b);
 				return -1;
 			}
 			continue;
 		}
-		if (buf_put(&b, p->s + p->pos, 1)) {
-			free(b.data);
+		if (put(&b, p->s + p->pos, 1)) {
+			sbuf_free(&b);
 			return fail(p, "out of memory");
 		}
 		p->pos++;
@@ -376,7 +328,7 @@ static int end_of_token(int c)
 
 /* Digits of base with single underscores between them; value into *mag
  * (overflow flagged). */
-static int digits(struct parser *p, int base, uint64_t *mag, int *overflow, struct buf *dec)
+static int digits(struct parser *p, int base, uint64_t *mag, int *overflow, struct sbuf *dec)
 {
 	int d, any = 0, under = 0;
 
@@ -398,7 +350,7 @@ static int digits(struct parser *p, int base, uint64_t *mag, int *overflow, stru
 		if (*mag > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
 			*overflow = 1;
 		*mag = *mag * (uint64_t)base + (uint64_t)d;
-		if (dec && buf_put(dec, p->s + p->pos, 1))
+		if (dec && put(dec, p->s + p->pos, 1))
 			return fail(p, "out of memory");
 		any = 1;
 		under = 0;
@@ -436,16 +388,17 @@ static int parse_prefixed_integer(struct parser *p, struct toml_value *v)
 /* Decimal integers and floats; p at the sign or first digit. */
 static int parse_decimal(struct parser *p, struct toml_value *v)
 {
-	struct buf b = { 0 };
+	struct sbuf b;
 	size_t int_start;
 	int is_float = 0, ok;
 	char *end;
 
-	if (buf_put(&b, "", 0))
+	sbuf_init(&b, TOML_MAX_BYTES + 1);
+	if (put(&b, "", 0))
 		return fail(p, "out of memory");
 	if (peek(p, 0) == '+' || peek(p, 0) == '-') {
 		v->negative = peek(p, 0) == '-';
-		if (v->negative && buf_put(&b, "-", 1))
+		if (v->negative && put(&b, "-", 1))
 			goto nomem;
 		p->pos++;
 	}
@@ -459,7 +412,7 @@ static int parse_decimal(struct parser *p, struct toml_value *v)
 	if (peek(p, 0) == '.') {
 		is_float = 1;
 		p->pos++;
-		if (buf_put(&b, ".", 1))
+		if (put(&b, ".", 1))
 			goto nomem;
 		if (digits(p, 10, &(uint64_t){ 0 }, &(int){ 0 }, &b))
 			goto bad;
@@ -467,10 +420,10 @@ static int parse_decimal(struct parser *p, struct toml_value *v)
 	if (peek(p, 0) == 'e' || peek(p, 0) == 'E') {
 		is_float = 1;
 		p->pos++;
-		if (buf_put(&b, "e", 1))
+		if (put(&b, "e", 1))
 			goto nomem;
 		if (peek(p, 0) == '+' || peek(p, 0) == '-') {
-			if (buf_put(&b, p->s + p->pos, 1))
+			if (put(&b, p->s + p->pos, 1))
 				goto nomem;
 			p->pos++;
 		}
@@ -485,7 +438,7 @@ static int parse_decimal(struct parser *p, struct toml_value *v)
 		v->type = TOML_FLOAT;
 		v->number = strtod(b.data, &end);
 		ok = *end == 0;
-		free(b.data);
+		sbuf_free(&b);
 		return ok ? 0 : fail(p, "an invalid float");
 	}
 	v->type = TOML_INTEGER;
@@ -497,7 +450,7 @@ static int parse_decimal(struct parser *p, struct toml_value *v)
 nomem:
 	fail(p, "out of memory");
 bad:
-	free(b.data);
+	sbuf_free(&b);
 	return -1;
 }
 
