@@ -998,7 +998,8 @@ cdef object _address(const sockaddr_storage *ss):
 TRANSPORT_NAMES = {L2S_TRANSPORT_NONE: None, L2S_TRANSPORT_QUIC: "quic", L2S_TRANSPORT_UTCP: "utcp"}
 EVENT_KINDS = {L2S_EV_STATE: "state", L2S_EV_ACCEPTED: "accepted", L2S_EV_MESSAGE: "message",
                L2S_EV_DELIVERED: "delivered", L2S_EV_WARNING: "warning", L2S_EV_TRANSPORT: "transport",
-               L2S_EV_CLOSED: "closed", L2S_LOOP_EV_PEER_ERROR: "peer_error", L2S_LOOP_EV_INBOX: "inbox"}
+               L2S_EV_CLOSED: "closed", L2S_LOOP_EV_PEER_ERROR: "peer_error", L2S_LOOP_EV_INBOX: "inbox",
+               L2S_LOOP_EV_REFUSED: "refused"}
 
 # The loop's tunables that Loop() takes as keyword arguments (0: the C default).
 LOOP_SETTINGS = ("happy_eyeballs_ms", "path_timeout_ms", "quic_retry_ms", "reconnect_base_ms",
@@ -1030,8 +1031,10 @@ cdef tuple _event_tuple(const l2s_loop_event *ev):
     if ev.type == L2S_EV_STATE:
         to = STATE_NAMES[ev.to] if 0 <= ev.to < len(STATE_NAMES) else "end"
     reason = l2s_reason_name(ev.reason).decode() if ev.reason else None
+    sid = <bytes>ev.session_id[:16]
     return (EVENT_KINDS.get(ev.type, str(ev.type)), <bytes>ev.peer_pk[:32], ev.session, ev.time_ms, fr, to,
-            reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data)
+            reason, ev.seq, TRANSPORT_NAMES.get(ev.transport), ev.error, data,
+            sid.hex() if sid != bytes(16) else None)
 
 
 cdef class Loop:
@@ -1339,7 +1342,7 @@ cdef class Loop:
             "shed_budget": s.tcp.shed_budget,
             "inbox_failures": s.inbox_failures, "inbox_refusing": s.inbox_refusing,
             "inbox_error": os.strerror(s.inbox_errno) if s.inbox_errno else None,
-            "inbox_rotations": s.inbox_rotations, "paths_unproven_closed": s.paths_unproven_closed,
+            "inbox_rotations": s.inbox_rotations, "paths_unproven_closed": s.paths_unproven_closed, "refused": s.refused,
         }
         dropped = {}
         for i in range(1, 17):

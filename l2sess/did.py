@@ -11,6 +11,7 @@ _PREFIX = "did:key:z"
 _ED25519_PUB = b"\xed\x01"
 # A 34-byte payload is at most 47 base58 digits; anything longer is junk.
 _MAX_DID_LEN = len(_PREFIX) + 48
+_DID_LEN = 56  # did:key:z + 47 base58 digits, for every Ed25519 key
 
 
 class InvalidDID(ValueError):
@@ -54,10 +55,14 @@ def public_key_from_did(did: str) -> bytes:
     if not did.startswith(_PREFIX):
         raise InvalidDID("not a did:key DID with a base58btc ('z') multibase key")
     raw = b58decode(did[len(_PREFIX):])
-    if raw[:2] != _ED25519_PUB:
-        raise InvalidDID("the key is not an Ed25519 public key (multicodec 0xed01)")
+    # The length first: a truncated DID would otherwise be told its multicodec is wrong.
+    if len(did) != _DID_LEN and (len(raw) != 34 or raw[:2] != _ED25519_PUB):
+        raise InvalidDID(f"an Ed25519 did:key is {_DID_LEN} characters, this one is {len(did)}"
+                         + (" (truncated?)" if len(did) < _DID_LEN else ""))
     if len(raw) != 34:
         raise InvalidDID(f"an Ed25519 key is 32 bytes, this one is {len(raw) - 2}")
+    if raw[:2] != _ED25519_PUB:
+        raise InvalidDID("the key is not an Ed25519 public key (multicodec 0xed01)")
     # Reject non-canonical spellings (e.g. extra leading '1's) so one key has one DID.
     if did_from_public_key(raw[2:]) != did:
         raise InvalidDID("non-canonical base58 encoding")

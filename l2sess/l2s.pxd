@@ -277,6 +277,7 @@ cdef extern from "l2s_loop.h" nogil:
         L2S_TRANSPORT_UTCP
         L2S_LOOP_EV_PEER_ERROR
         L2S_LOOP_EV_INBOX
+        L2S_LOOP_EV_REFUSED
 
     struct l2s_loop:
         pass
@@ -326,6 +327,7 @@ cdef extern from "l2s_loop.h" nogil:
         uint32_t session
         uint64_t time_ms
         uint8_t peer_pk[32]
+        uint8_t session_id[16]
         int from_ "from"
         int to
         int reason
@@ -369,6 +371,7 @@ cdef extern from "l2s_loop.h" nogil:
         int inbox_errno
         uint64_t inbox_rotations
         uint64_t paths_unproven_closed
+        uint64_t refused
         uint64_t handshakes, resumptions, fallbacks, returns
         uint64_t events_queued, events_peak
         uint32_t sessions, peers

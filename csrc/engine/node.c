@@ -115,7 +115,7 @@ int l2s_session_rotate(struct l2s_node *node, uint32_t handle, uint64_t now_ms)
 		return L2S_ERR_NOT_FOUND;
 	if (s->state != L2S_ESTABLISHED || s->pending)
 		return L2S_ERR_STATE;
-	return l2s_start_rotation(node, s, now_ms);
+	return l2s_start_rotation(node, s, L2S_REASON_ROTATION_REQUESTED, now_ms);
 }
 
 int l2s_session_set_path(struct l2s_node *node, uint32_t handle, uint32_t path, uint64_t now_ms)

@@ -269,7 +269,7 @@ int l2s_on_resume_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg,
 int l2s_on_ticket(struct l2s_node *node, struct l2s_session *s, const struct l2s_frame *f, uint64_t now);
 
 /* rotate.c */
-int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now);
 int l2s_resend_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_on_rotate_init(struct l2s_node *node, struct l2s_session *s, const uint8_t *frame, size_t len,
 		       const struct l2s_frame *f, uint64_t now);

@@ -5,7 +5,7 @@
 
 /* ---- rotation ------------------------------------------------------------------ */
 
-int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t now)
+int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, int reason, uint64_t now)
 {
 	struct l2s_rotation *st;
 	int ret;
@@ -15,7 +15,7 @@ int l2s_start_rotation(struct l2s_node *node, struct l2s_session *s, uint64_t no
 	ret = l2s_rotation_new(&st);
 	if (ret != L2S_OK)
 		return ret;
-	l2s_session_transition(node, s, L2S_ROTATING, L2S_REASON_TIME_TO_ROTATE, now);
+	l2s_session_transition(node, s, L2S_ROTATING, reason, now);
 	s->pending_state = st;
 	s->pending = PENDING_ROTATION;
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);

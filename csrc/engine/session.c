@@ -71,6 +71,7 @@ void l2s_session_event(struct l2s_event *ev, int type, const struct l2s_session 
 	ev->time_ms = now;
 	ev->path = s->path;
 	memcpy(ev->peer_pk, s->peer_pk, sizeof(ev->peer_pk));
+	memcpy(ev->session_id, s->session_id, sizeof(ev->session_id));
 }
 
 static void state_event(struct l2s_node *node, struct l2s_session *s, int from, int to, int reason, uint64_t now)

@@ -36,6 +36,8 @@ static const char *const reason_names[L2S_REASON_COUNT] = {
 	[L2S_REASON_CLEANUP] = "cleanup",
 	[L2S_REASON_CLOSED] = "closed",
 	[L2S_REASON_REPLACED] = "replaced",
+	[L2S_REASON_INITIATE_RESUMPTION] = "initiate_resumption",
+	[L2S_REASON_ROTATION_REQUESTED] = "rotation_requested",
 };
 
 static const struct l2s_transition transitions[] = {

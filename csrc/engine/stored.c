@@ -90,7 +90,7 @@ int l2s_node_resume(struct l2s_node *node, const uint8_t *stored, size_t stored_
 		 * replaces it and continues its streams (its queue included). */
 		if (!l2s_exchange_session_by(node, &node->by_peer, s->peer_pk, sizeof(s->peer_pk)))
 			l2s_map_put(&node->by_peer, s->peer_pk, sizeof(s->peer_pk), s->slot);
-		l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_HANDSHAKE, now_ms);
+		l2s_session_transition(node, s, L2S_HANDSHAKE_INITIATED, L2S_REASON_INITIATE_RESUMPTION, now_ms);
 		ret = l2s_start_resume(node, s, now_ms);
 	}
 	if (ret == L2S_OK)

@@ -172,7 +172,7 @@ void l2s_session_on_timers(struct l2s_node *node, struct l2s_session *s, uint64_
 			break;
 		}
 		liveness_timers(node, s, now);
-		if (l2s_schedule_rotation_now(s, now) && l2s_start_rotation(node, s, now) != L2S_OK)
+		if (l2s_schedule_rotation_now(s, now) && l2s_start_rotation(node, s, L2S_REASON_TIME_TO_ROTATE, now) != L2S_OK)
 			s->key_established = now; /* try again one rotation period later */
 		break;
 	case L2S_DEGRADED:

@@ -194,6 +194,11 @@ enum l2s_reason {
 	L2S_REASON_CLEANUP,
 	L2S_REASON_CLOSED,
 	L2S_REASON_REPLACED,
+	/* Not the diagram's triggers but what an operator needs told apart:
+	 * a resumption (RESUME_INIT) rather than a full handshake, and a
+	 * rotation the application asked for rather than the schedule's. */
+	L2S_REASON_INITIATE_RESUMPTION,
+	L2S_REASON_ROTATION_REQUESTED,
 	L2S_REASON_COUNT,
 };
 
@@ -369,9 +374,10 @@ enum l2s_event_type {
 
 struct l2s_event {
 	int type;
-	uint32_t session;
+	uint32_t session;     /* the handle: this node's name for the session */
 	uint64_t time_ms;
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	uint8_t session_id[L2S_SESSION_ID_BYTES]; /* both sides' name for it; zero until keys exist */
 	int from, to, reason; /* L2S_EV_STATE; reason also for WARNING and CLOSED */
 	uint64_t seq;         /* MESSAGE, DELIVERED */
 	uint8_t stream[L2S_STREAM_ID_BYTES]; /* MESSAGE: the peer's send stream seq numbers (PROTOCOL.md §5) */

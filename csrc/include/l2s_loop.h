@@ -209,6 +209,7 @@ enum l2s_loop_event_type {
 	L2S_LOOP_EV_PEER_ERROR = 16, /* connecting to a peer failed (error); it is retried */
 	L2S_LOOP_EV_INBOX = 17,      /* the inbox failed for the peer's messages (error: the errno), or
 				      * works again (error 0); meanwhile the session takes none */
+	L2S_LOOP_EV_REFUSED = 18,    /* a DID this node does not serve authenticated and was refused */
 };
 
 struct l2s_loop_event {
@@ -216,6 +217,7 @@ struct l2s_loop_event {
 	uint32_t session;
 	uint64_t time_ms;
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	uint8_t session_id[L2S_SESSION_ID_BYTES]; /* as struct l2s_event's */
 	int from, to, reason;
 	uint64_t seq;
 	int transport;     /* the session's transport now (enum l2s_transport_kind) */
@@ -267,6 +269,7 @@ struct l2s_loop_stats {
 	uint64_t inbox_refusing;    /* peers whose messages the inbox cannot take now */
 	int inbox_errno;            /* of the last failure */
 	uint64_t inbox_rotations;
+	uint64_t refused;           /* sessions of DIDs this node does not serve, closed at ACCEPTED */
 	uint64_t paths_unproven_closed; /* inbound connections closed: no session authenticated on
 					 * them within max(2 x handshake_timeout, path_timeout) */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side

@@ -50,6 +50,17 @@ void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, ui
 	l2s_loop_event_push(l, &ev, NULL, 0);
 }
 
+void l2s_loop_refused_event(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint64_t now)
+{
+	struct l2s_loop_event ev = { 0 };
+
+	ev.type = L2S_LOOP_EV_REFUSED;
+	ev.time_ms = now;
+	memcpy(ev.peer_pk, pk, sizeof(ev.peer_pk));
+	l->st.refused++;
+	l2s_loop_event_push(l, &ev, NULL, 0);
+}
+
 static void free_all(struct l2s_loop *l, struct l2s_fifo *q)
 {
 	struct levent *e;

@@ -24,7 +24,8 @@ void l2s_loop_refused_clear(struct l2s_loop *l)
 	l->nrefused = 0;
 }
 
-/* Sessions of DIDs we do not serve end at ACCEPTED, and say nothing. */
+/* Sessions of DIDs we do not serve end at ACCEPTED: the stranger is told
+ * nothing, the application is (REFUSED, counted). */
 static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 {
 	struct lpeer *pe = l2s_peer_find(l, ev->peer_pk);
@@ -40,6 +41,7 @@ static int admit(struct l2s_loop *l, const struct l2s_event *ev, uint64_t now)
 		if (l->nrefused < LOOP_MAX_REFUSED)
 			l->refused[l->nrefused++] = ev->session;
 		l2s_session_close(l->node, ev->session, now);
+		l2s_loop_refused_event(l, ev->peer_pk, now);
 		return 0;
 	}
 	return 1;
@@ -110,6 +112,7 @@ static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
 	out.session = ev->session;
 	out.time_ms = ev->time_ms;
 	memcpy(out.peer_pk, ev->peer_pk, sizeof(out.peer_pk));
+	memcpy(out.session_id, ev->session_id, sizeof(out.session_id));
 	out.from = ev->from;
 	out.to = ev->to;
 	out.reason = ev->reason;

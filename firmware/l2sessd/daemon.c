@@ -25,9 +25,11 @@
 #include "l2s_loop.h"
 #include "server.h"
 #include "status.h"
+#include "statelock.h"
 #include "store.h"
 
 #define EVENT_BATCH 64
+#define EXIT_ALREADY_RUNNING 4 /* as l2sess run's */
 
 struct daemon {
 	struct node_config cfg;
@@ -35,6 +37,7 @@ struct daemon {
 	int identity_created;
 	struct jsonlog audit, deliveries;
 	struct l2s_loop *loop;
+	int lock_fd;
 	char address[64];
 	atomic_int stopping; /* 1: asked to stop; 2: the loop failed */
 	struct checkpoint_marks saved;
@@ -72,9 +75,10 @@ static void audit_event(struct daemon *d, const struct l2s_loop_event *ev)
 					     [L2S_EV_MESSAGE] = "message", [L2S_EV_DELIVERED] = "delivered",
 					     [L2S_EV_WARNING] = "warning", [L2S_EV_TRANSPORT] = "transport",
 					     [L2S_EV_CLOSED] = "closed", [L2S_LOOP_EV_PEER_ERROR] = "peer_error",
-					     [L2S_LOOP_EV_INBOX] = "inbox" };
+					     [L2S_LOOP_EV_INBOX] = "inbox", [L2S_LOOP_EV_REFUSED] = "refused" };
+	static const uint8_t no_id[L2S_SESSION_ID_BYTES];
 	char did[DID_MAX_CHARS + 1];
-	const char *kind = ev->type > 0 && ev->type <= L2S_LOOP_EV_INBOX ? kinds[ev->type] : NULL;
+	const char *kind = ev->type > 0 && ev->type <= L2S_LOOP_EV_REFUSED ? kinds[ev->type] : NULL;
 	const char *transport = transport_name(ev->transport);
 	struct sbuf r;
 
@@ -84,8 +88,12 @@ static void audit_event(struct daemon *d, const struct l2s_loop_event *ev)
 		sbuf_printf(&r, "\"event\": \"%s\"", kind);
 	else
 		sbuf_printf(&r, "\"event\": \"%d\"", ev->type);
-	sbuf_printf(&r, ", \"did\": \"%s\", \"session\": %u, \"time_ms\": %llu", did, ev->session,
-		    (unsigned long long)ev->time_ms);
+	sbuf_printf(&r, ", \"did\": \"%s\"", did);
+	if (memcmp(ev->session_id, no_id, sizeof(no_id))) {
+		sbuf_puts(&r, ", \"session_id\": \"");
+		sbuf_hex(&r, ev->session_id, sizeof(ev->session_id));
+		sbuf_puts(&r, "\"");
+	}
 	if (ev->type == L2S_EV_STATE) {
 		if (ev->from >= 0 && ev->from <= L2S_STATE_END)
 			sbuf_printf(&r, ", \"from_state\": \"%s\"", l2s_state_name(ev->from));
@@ -433,28 +441,57 @@ static int catch_signals(void)
 	return 0;
 }
 
+/* The state directory, and its lock: one node at a time on it. */
+static int open_state(struct daemon *d)
+{
+	const char *state_dir = d->cfg.node[NODE_STATE_DIR].text;
+	char err[STORE_ERROR_BYTES];
+
+	if (store_open_state(state_dir, err))
+		return refuse(d, "[node] state_dir: %s", err);
+	d->lock_fd = statelock_take(state_dir, err);
+	if (d->lock_fd == -2) {
+		refuse(d, "[node] state_dir: %s", err);
+		return EXIT_ALREADY_RUNNING;
+	}
+	if (d->lock_fd < 0)
+		return refuse(d, "[node] state_dir: %s", err);
+	return 0;
+}
+
+/* The identity, created on the first run only: a missing file where the
+ * state directory already names a DID is a typo or a loss, not a new node
+ * (l2sess/node/runner.py's check_identity, in the same words). */
 static int open_identity(struct daemon *d)
 {
-	const char *path = d->cfg.node[NODE_IDENTITY].text;
-	char err[IDENTITY_ERROR_BYTES];
-	int missing;
+	const char *path = d->cfg.node[NODE_IDENTITY].text, *state_dir = d->cfg.node[NODE_STATE_DIR].text;
+	char err[STORE_ERROR_BYTES], recorded[128];
+	int missing, known;
 
-	if (identity_load(path, &d->id, &missing, err) == 0)
-		return 0;
-	if (!missing || identity_create(path, &d->id, err))
-		return refuse(d, "[node] identity: %s", err);
-	d->identity_created = 1;
+	known = statelock_recorded_did(state_dir, recorded, sizeof(recorded), err);
+	if (known < 0)
+		return refuse(d, "[node] state_dir: %s", err);
+	if (identity_load(path, &d->id, &missing, err)) {
+		if (missing && known)
+			return refuse(d, "[node] identity: %s: no such file, but state_dir %s belongs to %s; "
+				      "restore that identity file or correct the path", path, state_dir, recorded);
+		if (!missing || identity_create(path, &d->id, err))
+			return refuse(d, "[node] identity: %s", err);
+		d->identity_created = 1;
+	}
+	if (known && strcmp(recorded, d->id.did) != 0)
+		return refuse(d, "[node] identity: %s is %s, but state_dir %s belongs to %s; each identity needs "
+			      "its own state_dir", path, d->id.did, state_dir, recorded);
+	if (!known && statelock_record_did(state_dir, d->id.did))
+		return refuse(d, "[node] state_dir: %s/did: %s", state_dir, strerror(errno));
 	return 0;
 }
 
 static int open_files(struct daemon *d)
 {
 	const struct cfg_value *n = d->cfg.node;
-	char err[STORE_ERROR_BYTES];
 	int fd;
 
-	if (store_open_state(n[NODE_STATE_DIR].text, err))
-		return refuse(d, "[node] state_dir: %s", err);
 	if (jsonlog_open(&d->audit, n[NODE_AUDIT_LOG].text, n[NODE_LOG_MAX_BYTES].integer,
 			 (unsigned)n[NODE_LOG_KEEP].integer))
 		return refuse(d, "[node] audit_log: %s: %s", n[NODE_AUDIT_LOG].text, strerror(errno));
@@ -547,8 +584,16 @@ static int open_servers(struct daemon *d)
 	socklen_t sl;
 	char err[256];
 
-	if (server_open_control(&d->control, n[NODE_CONTROL].text, on_control, d))
+	switch (server_open_control(&d->control, n[NODE_CONTROL].text, on_control, d)) {
+	case 0:
+		break;
+	case -2:
+		refuse(d, "[node] control: another node answers on %s; stop it first, or give this one a "
+		       "[node] control of its own", n[NODE_CONTROL].text);
+		return EXIT_ALREADY_RUNNING;
+	default:
 		return refuse(d, "[node] control: %s: %s", n[NODE_CONTROL].text, strerror(errno));
+	}
 	if (n[NODE_METRICS].text) {
 		config_parse_address(n[NODE_METRICS].text, 1, &ss, &sl, err, sizeof(err));
 		if (server_open_http(&d->metrics, (struct sockaddr *)&ss, sl, on_metrics, d))
@@ -659,6 +704,8 @@ static void finish(struct daemon *d)
 	identity_wipe(&d->id);
 	checkpoint_marks_free(&d->saved);
 	config_free(&d->cfg);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 }
 
 int daemon_run(const char *config_path)
@@ -668,6 +715,7 @@ int daemon_run(const char *config_path)
 	int ret;
 
 	memset(&d, 0, sizeof(d));
+	d.lock_fd = -1;
 	server_init(&d.control);
 	server_init(&d.metrics);
 	jsonlog_open(&d.audit, NULL, 0, 1);
@@ -681,7 +729,9 @@ int daemon_run(const char *config_path)
 		ret = refuse(&d, "cannot start: %s", strerror(errno));
 		goto out;
 	}
-	ret = open_identity(&d);
+	ret = open_state(&d);
+	if (!ret)
+		ret = open_identity(&d);
 	if (!ret)
 		ret = open_files(&d);
 	if (!ret)

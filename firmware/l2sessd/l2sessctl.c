@@ -8,8 +8,9 @@
  *   l2sessctl send    (--config ... | --socket ...) --to DID (--data TEXT | --hex HEX) [--wait S]
  *   l2sessctl rotate  (--config ... | --socket ...) --to DID
  *
- * Exit codes: 0 done; 1 the node refused (its error is printed); 2 an
- * operator's mistake (one line: a bad argument, config, or no node running). */
+ * Exit codes, as `l2sess`'s: 0 done; 1 the node refused (its error is
+ * printed); 2 an operator's mistake (one line: a bad argument or config);
+ * 3 no node is running. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "sbuf.h"
 
 #define REPLY_MAX (64u << 20)
+#define EXIT_NOT_RUNNING 3
 
 struct args {
 	const char *command, *config, *socket, *to, *data, *hex;
@@ -238,6 +240,20 @@ static int send_message(const struct args *a, const char *path, struct sbuf *rep
 	return 0;
 }
 
+/* The same words as `l2sess`: what is wrong, and how to start a node. */
+static void not_running(const char *config, const char *path, int err)
+{
+	const char *why = err == ENOENT ? "no socket" : err == ECONNREFUSED ? "a stale socket: its node is gone"
+									  : strerror(err);
+
+	if (config)
+		fail("no node is running for %s (%s: %s); start it with `l2sessd run --config %s` "
+		     "(or `systemctl start l2sessd`)", config, path, why, config);
+	else
+		fail("no node answers on %s (%s); start it with `l2sessd run --config FILE` "
+		     "(or `systemctl start l2sessd`)", path, why);
+}
+
 int main(int argc, char **argv)
 {
 	struct node_config cfg;
@@ -279,10 +295,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (ret) {
-		if (a.config)
-			ret = fail("%s: [node] control: %s: %s (is the node running?)", a.config, path, strerror(errno));
-		else
-			ret = fail("%s: %s (is the node running?)", path, strerror(errno));
+		not_running(a.config, path, errno);
+		ret = EXIT_NOT_RUNNING;
 		goto out;
 	}
 	if (!strstr(reply.data, "\"ok\": true")) {

@@ -52,11 +52,18 @@ int server_open_control(struct server *s, const char *path, server_handler handl
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path); /* a socket left by a node that is gone */
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		return -1;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* A node that answers keeps its socket; one left by a node that is gone goes. */
+		if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+			close(s->fd);
+			s->fd = -1;
+			return -2;
+		}
+		unlink(path);
+	}
 	old = umask(0177); /* the socket is born 0600 */
 	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(s->fd, SERVER_MAX_CLIENTS)) {
 		e = errno;

@@ -45,7 +45,8 @@ struct server {
 
 /* A server that is not open (server_close does nothing to it). */
 void server_init(struct server *s);
-/* The control socket at path (an old socket file there is replaced). 0 or -1 (errno). */
+/* The control socket at path (a socket file a gone node left there is
+ * replaced). 0; -2 when a node answers on it; -1 (errno). */
 int server_open_control(struct server *s, const char *path, server_handler handle, void *ctx);
 /* The metrics server on addr. 0 or -1 (errno). */
 int server_open_http(struct server *s, const struct sockaddr *addr, socklen_t len, server_handler handle,

@@ -94,6 +94,7 @@ static size_t collect(const struct l2s_loop_stats *s, const struct file_health *
 	G("inbox_refusing", s->inbox_refusing);
 	C("inbox_rotations", s->inbox_rotations);
 	C("paths_unproven_closed", s->paths_unproven_closed);
+	C("refused", s->refused);
 	C("audit_log_failures", f->audit_log_failures);
 	C("delivery_log_failures", f->delivery_log_failures);
 	C("checkpoint_failures", f->checkpoint_failures);

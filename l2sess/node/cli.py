@@ -1,464 +1,340 @@
-"""python -m l2sess.node: the command-line gateway node.
+"""l2sess: the operator's command (also `python -m l2sess.node`).
 
-    keygen --identity FILE            make an identity file (0600), print its DID
-    did --identity FILE               print the DID of an identity file
-    run --config node.toml            run a node until SIGTERM/SIGINT
-    status --config node.toml         the running node's status as JSON
-    send --config node.toml --to DID (--data TEXT | --hex HEX) [--wait S]
-    rotate --config node.toml --to DID
-    metrics --config node.toml        Prometheus text
+    l2sess keygen [--identity FILE]      make an identity file (0600), print its DID
+    l2sess did [--identity FILE]         print the DID of an identity file
+    l2sess run                           run the node until SIGTERM/SIGINT (SIGHUP: reload)
+    l2sess status [--json]               the running node and its sessions
+    l2sess peers [--json]                one line per peer
+    l2sess send DID [TEXT | --hex HEX | --file FILE]
+    l2sess recv [--from DID] [--follow] [--json]   messages from the inbox
+    l2sess rotate DID                    new session keys now
+    l2sess metrics                       Prometheus text
+    l2sess version
 
-`run` creates the identity file on first run, resumes the sessions saved in
-its state directory, writes the audit log (JSON lines), the inbox
-(PROTOCOL.md §12) and, when asked, a delivery log; it answers the other
-commands on a Unix control socket (0600) and serves /metrics over HTTP when
-`metrics` is set. SIGTERM closes the connections cleanly and saves every
-session (atomic writes); sessions are also saved every checkpoint_interval so
-that a SIGKILL loses as little as possible. See docs/NODE.md.
-
-node.toml is checked against l2sess/node/config.py before any command acts: a
-mistake in it, or in a file or port it names, is one line on stderr naming
-the key ("l2sess.node: node.toml: [session] ttl: ...") and exit code 2.
+Every command but keygen, did and version reads node.toml: --config FILE,
+else $L2SESS_CONFIG, else /etc/l2sess/node.toml. It is checked against
+l2sess/node/config.py before the command acts. Exit codes (EXIT_* below):
+0 done; 1 the node refused or a wait ran out; 2 an operator's mistake
+(usage, node.toml, identity file, DID), one line on stderr naming it;
+3 no node is running for this node.toml; 4 `run`: a node already runs on
+this state directory or control socket. See l2sess(1) and docs/NODE.md.
 """
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import http.server
 import json
 import os
 import signal
 import socket
-import socketserver
 import sys
-import threading
 import time
+from typing import Any, Callable, NoReturn
 
-from l2sess.node.config import ConfigError, blame, load_config, parse_address
-from l2sess.did import public_key_from_did
-from l2sess.errors import SessionError
-from l2sess.node.metrics import format_metrics
-from l2sess.node.node import Node, NodeEvent
-from l2sess.node.store import StateDir, create_identity, inbox_watermarks, load_identity, load_or_create_identity, \
-    open_private_append, rotate, utc_now
+from l2sess import __version__, _core
+from l2sess.did import InvalidDID, public_key_from_did
+from l2sess.node.config import ConfigError, load_config
+from l2sess.node.log import LEVELS, Log
+from l2sess.node.store import create_identity, load_identity
+from l2sess.node import view
 
-# States in which a session has keys worth saving.
-LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
+PROG = "l2sess"
+DEFAULT_CONFIG = "/etc/l2sess/node.toml"
+DEFAULT_IDENTITY = "identity.key"
 
-
-# ---- the running node -------------------------------------------------------------------
-
-class JsonLog:
-    """An append-only JSON-lines file, flushed per record, that rotates before
-    it passes max_bytes (0: never), keeping `keep` older files (path.1 the
-    newest). A record the disk refuses (full, read-only) is counted, not
-    raised: the node goes on, and status and metrics show the count and the
-    last error."""
-
-    def __init__(self, path: str | None, max_bytes: int = 0, keep: int = 1):
-        self.path = path
-        self.max_bytes = max_bytes
-        self.keep = keep
-        self._lock = threading.Lock()
-        self.failures = 0
-        self.last_error: str | None = None
-        self._f = self._open() if path else None
-
-    def _open(self):
-        f = open_private_append(self.path)
-        self._size = os.fstat(f.fileno()).st_size
-        return f
-
-    def write(self, record: dict) -> None:
-        if self.path is None:
-            return
-        line = json.dumps({"time": utc_now(), **record}) + "\n"
-        with self._lock:
-            try:
-                if self._f is None:
-                    self._f = self._open()
-                size = len(line.encode())
-                if self.max_bytes and self._size and self._size + size > self.max_bytes:
-                    self._drop_file()
-                    rotate(self.path, self.keep)
-                    self._f = self._open()
-                self._f.write(line)
-                self._f.flush()
-                self._size += size
-            except OSError as exc:
-                self.failures += 1
-                self.last_error = exc.strerror or str(exc)
-                self._drop_file()
-
-    def _drop_file(self) -> None:
-        # What a failed write left in the file object's buffer goes with it;
-        # the next record opens the file anew.
-        f, self._f = self._f, None
-        if f is not None:
-            try:
-                f.close()
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            self._drop_file()
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
+EXIT_ALREADY_RUNNING = 4
 
 
-class Runner:
-    """`run`: the node, its state, its logs and its control socket.
+class Failure(Exception):
+    """Ends a command: one line on stderr and an exit code."""
 
-    Every file and port the config names is opened here, before anything
-    runs, each under blame(key): a missing directory, a file the node may
-    not read or write, a port in use is one line naming the key."""
-
-    def __init__(self, cfg: dict):
-        self.cfg = cfg
-        n = cfg["node"]
-        with blame("[node] identity", n["identity"]):
-            self.identity, created = load_or_create_identity(n["identity"])
-        with blame("[node] state_dir", n["state_dir"]):
-            self.state = StateDir(n["state_dir"])
-        with blame("[node] audit_log", n["audit_log"]):
-            self.audit = JsonLog(n["audit_log"], n["log_max_bytes"], n["log_keep"])
-        with blame("[node] delivery_log", n["delivery_log"]):
-            self.deliveries = JsonLog(n["delivery_log"], n["log_max_bytes"], n["log_keep"])
-        if n["inbox"] is not None:
-            with blame("[node] inbox", n["inbox"]):  # the loop opens it as it would
-                open_private_append(n["inbox"]).close()
-        self.stop_requested = threading.Event()
-        try:
-            self.node = Node(self.identity, parse_address(n["listen"]), cfg["session"], accept_any=n["accept_any"],
-                             no_quic="quic" not in cfg["transports"], no_utcp="utcp" not in cfg["transports"],
-                             inbox=n["inbox"], inbox_max_bytes=n["inbox_max_bytes"], inbox_keep=n["inbox_keep"],
-                             inbox_sync=n["inbox_sync"], **cfg["loop"])
-        except OSError:
-            raise ConfigError("[node] listen", f"cannot bind {n['listen']} (is the port in use, or the address "
-                                               f"not one of this host's?)") from None
-        except ValueError as exc:  # a rule the schema missed: still one line
-            raise ConfigError(None, f"the engine refused the configuration: {exc}") from None
-        self.audit.write({"event": "start", "did": self.identity.did, "identity_created": created,
-                          "address": "%s:%d" % self.node.address})
-        self.session_ids: dict[str, str] = {}
-        self.checkpoint_failures = 0
-        self.checkpoint_error: str | None = None
-
-    def add_peers(self) -> None:
-        owners: dict[str, str] = {}
-        marks, problems = inbox_watermarks(self.cfg["node"]["inbox"], owners) if self.cfg["node"]["inbox"] \
-            else ({}, [])
-        for problem in problems:
-            self.audit.write({"event": "inbox_damaged", "problem": problem})
-        for p in self.cfg["peers"]:
-            pk = public_key_from_did(p["did"])
-            self.node.add_peer(p["did"], p["address"], False)
-            # Every stream of the peer's the inbox holds, not only the one the
-            # checkpoint received: a stream started after it may come again.
-            for stream, owner in owners.items():
-                if owner == pk.hex():
-                    self.node.set_delivered(p["did"], stream, marks[stream])
-            saved = self.state.load_session(pk)
-            if saved is not None:
-                blob, stream = saved
-                try:
-                    self.node.import_session(blob, marks.get(stream, 0))
-                    self.audit.write({"event": "import", "did": p["did"], "stream": stream,
-                                      "delivered_upto": marks.get(stream, 0)})
-                except (SessionError, ValueError) as exc:
-                    self.audit.write({"event": "import_failed", "did": p["did"], "error": str(exc)})
-            if p["connect"]:
-                self.node.add_peer(p["did"], p["address"], True)
-
-    def status(self) -> dict:
-        """The node's status, with what the disk refused this run (its files'
-        write failures and the last error of each; 0 and None when fine)."""
-        st = self.node.status()
-        st["stats"].update({"audit_log_failures": self.audit.failures,
-                            "delivery_log_failures": self.deliveries.failures,
-                            "checkpoint_failures": self.checkpoint_failures})
-        st["files"] = {"audit_log_error": self.audit.last_error, "delivery_log_error": self.deliveries.last_error,
-                       "checkpoint_error": self.checkpoint_error}
-        return st
-
-    def checkpoint(self) -> None:
-        """Saves every live session (and what a restart needs to resume it)."""
-        for p in self.node.peers():
-            s = p["session"]
-            if s is None or s["state"] not in LIVE_STATES:
-                continue
-            pk = public_key_from_did(p["did"])
-            try:
-                blob = self.node.export(p["did"])
-            except SessionError:
-                continue
-            # The inbox's watermark is kept by the peer's stream (PROTOCOL.md §12).
-            try:
-                self.state.save_session(pk, blob, s["rx_stream"])
-            except OSError as exc:  # a full or read-only disk: the last save stays
-                self.checkpoint_failures += 1
-                if self.checkpoint_error != exc.strerror:
-                    self.audit.write({"event": "checkpoint_failed", "did": p["did"], "error": exc.strerror})
-                self.checkpoint_error = exc.strerror
-                continue
-            self.checkpoint_error = None
-
-    def on_event(self, ev: NodeEvent) -> None:
-        if ev.kind == "delivered":
-            self.deliveries.write({"did": ev.did, "seq": ev.seq})
-        elif ev.kind != "message":
-            self.audit.write(ev.audit())
-        if ev.kind == "state" and ev.to_state == "established":
-            self.checkpoint()  # new keys: an older blob could not resume
-
-    def serve(self) -> int:
-        n = self.cfg["node"]
-        with contextlib.ExitStack() as cleanup:  # undone in reverse, whatever fails
-            cleanup.callback(self.finish)
-            with blame("[node] control", n["control"]):
-                cleanup.callback(ControlServer(n["control"], self).close)
-            if n["metrics"] is not None:
-                with blame("[node] metrics", n["metrics"]):
-                    cleanup.callback(MetricsServer(n["metrics"], self).close)
-            self.add_peers()
-            self.node.start()
-            # No more traffic first: the last checkpoint is the final state.
-            cleanup.callback(self.checkpoint)
-            cleanup.callback(self.node.halt)
-            interval = n["checkpoint_interval"]
-            next_checkpoint = time.monotonic() + interval
-            while not self.stop_requested.is_set():
-                ev = self.node.next_event(timeout=min(interval, 0.1))
-                if ev is not None:
-                    self.on_event(ev)
-                if time.monotonic() >= next_checkpoint:
-                    self.checkpoint()
-                    next_checkpoint = time.monotonic() + interval
-        return 0
-
-    def finish(self) -> None:
-        """Stops the node (closing its connections) and closes the logs."""
-        self.node.stop()
-        self.audit.write({"event": "stop", "did": self.identity.did})
-        self.audit.close()
-        self.deliveries.close()
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
 
 
-class ControlServer:
-    """JSON lines on a Unix socket (0600): {"cmd": "status"|"send"|"rotate"|"metrics", ...}."""
-
-    def __init__(self, path: str, runner: Runner):
-        self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
-        runner_ref = runner
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                for line in self.rfile:
-                    reply = control_command(runner_ref, line)
-                    self.wfile.write((json.dumps(reply) + "\n").encode())
-
-        old = os.umask(0o177)
-        try:
-            self.server = socketserver.ThreadingUnixStreamServer(path, Handler)
-        finally:
-            os.umask(old)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-
-
-def control_command(runner: Runner, line: bytes) -> dict:
-    try:
-        req = json.loads(line)
-        cmd = req.get("cmd")
-        if cmd == "status":
-            return {"ok": True, "status": runner.status()}
-        if cmd == "metrics":
-            return {"ok": True, "metrics": format_metrics(runner.status())}
-        if cmd == "send":
-            return {"ok": True, "seq": runner.node.send(req["did"], base64.b64decode(req["data"]))}
-        if cmd == "send_many":
-            return send_many(runner.node, req["did"], req["data"])
-        if cmd == "rotate":
-            runner.node.rotate(req["did"])
-            return {"ok": True}
-        return {"ok": False, "error": f"unknown command {cmd!r}"}
-    except (SessionError, ValueError, KeyError, TypeError) as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-
-
-def send_many(node: Node, did: str, items: list[str]) -> dict:
-    """Queues base64 messages in order until one is refused; says how many went."""
-    seqs = []
-    for item in items:
-        try:
-            seqs.append(node.send(did, base64.b64decode(item)))
-        except SessionError as exc:
-            return {"ok": True, "seqs": seqs, "refused": f"{type(exc).__name__}: {exc}"}
-    return {"ok": True, "seqs": seqs}
-
-
-class MetricsServer:
-    """GET /metrics: the node's counters in Prometheus text format."""
-
-    def __init__(self, listen: str, runner: Runner):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path != "/metrics":
-                    self.send_error(404)
-                    return
-                body = format_metrics(runner.status()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        host, port = parse_address(listen)
-
-        class Server(http.server.ThreadingHTTPServer):
-            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-
-        self.server = Server((host, port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# ---- the client commands ---------------------------------------------------------------
+# ---- talking to the running node ----------------------------------------------------
 
 def control_request(cfg: dict, request: dict, timeout: float = 10.0) -> dict:
+    """One request on the node's control socket; Failure when no node
+    answers (EXIT_NOT_RUNNING) or the node refuses (EXIT_REFUSED)."""
+    path = cfg["node"]["control"]
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        path = cfg["node"]["control"]
         try:
             s.connect(path)
         except OSError as exc:
-            raise ConfigError("[node] control", f"{path}: {exc.strerror or exc} (is the node running?)") from None
-        s.sendall((json.dumps(request) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    reply = json.loads(buf)
+            why = "no socket" if isinstance(exc, FileNotFoundError) else \
+                "a stale socket: its node is gone" if isinstance(exc, ConnectionRefusedError) else exc.strerror
+            raise Failure(f"no node is running for {cfg['path']} ({path}: {why}); start it with "
+                          f"`{PROG} run --config {cfg['path']}` (or `systemctl start l2sessd`)",
+                          EXIT_NOT_RUNNING) from None
+        try:
+            s.sendall((json.dumps(request) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except socket.timeout:
+            raise Failure(f"the node on {path} did not answer within {timeout:g} s", EXIT_REFUSED) from None
+    try:
+        reply = json.loads(buf)
+    except ValueError:
+        raise Failure(f"the node on {path} answered nothing that parses", EXIT_REFUSED) from None
     if not reply.get("ok"):
-        raise SystemExit(f"l2sess.node: {reply.get('error')}")
+        raise Failure(str(reply.get("error")), EXIT_REFUSED)
     return reply
 
 
-def cmd_keygen(args) -> int:
-    ident = create_identity(args.identity)
-    print(ident.did)
-    return 0
-
-
-def cmd_did(args) -> int:
+def read_config(args: argparse.Namespace) -> dict:
+    path = args.config or os.environ.get("L2SESS_CONFIG") or DEFAULT_CONFIG
     try:
-        ident = load_identity(args.identity)
-    except ValueError as exc:
-        return fail(str(exc))
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise Failure(f"{path}: {exc}") from None
+    cfg["path"] = path
+    return cfg
+
+
+def peer_did(text: str, what: str = "DID") -> str:
+    """A DID the operator typed, checked here: a mistake is said at once."""
+    try:
+        public_key_from_did(text)
+    except InvalidDID as exc:
+        raise Failure(f"{what} {text!r}: {exc}") from None
+    return text
+
+
+def known_peer(cfg: dict, status: dict, did: str) -> None:
+    """Failure unless did is one of the running node's peers."""
+    if not any(p["did"] == did for p in status["peers"]):
+        raise Failure(f"{did} is not a peer of this node; add it under [[peers]] in {cfg['path']} "
+                      f"and reload (`systemctl reload l2sessd` or SIGHUP)", EXIT_REFUSED)
+
+
+# ---- the commands ----------------------------------------------------------------------
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    try:
+        ident = create_identity(args.identity)
+    except FileExistsError:
+        raise Failure(f"{args.identity}: exists; an identity is never overwritten (move it away first)") from None
     print(ident.did)
-    return 0
+    return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def cmd_did(args: argparse.Namespace) -> int:
+    path = args.identity
+    if path is None:
+        path = read_config(args)["node"]["identity"]
+    try:
+        ident = load_identity(path)
+    except ValueError as exc:
+        raise Failure(str(exc)) from None
+    print(ident.did)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from l2sess.node.runner import AlreadyRunning, Runner  # the node's machinery: only for run
+
     os.umask(0o077)  # whatever the node makes is its user's alone (logs, state, sockets)
-    runner = Runner(load_config(args.config))
+    cfg = read_config(args)
+    log = Log(args.log_level, args.log_format == "json")
+    try:
+        runner = Runner(cfg, log)
+    except AlreadyRunning as exc:
+        raise Failure(f"{cfg['path']}: {exc}", EXIT_ALREADY_RUNNING) from None
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: Any) -> None:
         runner.stop_requested.set()
+
+    def reload(signum: int, frame: Any) -> None:
+        runner.reload_requested.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return runner.serve()
-
-
-def cmd_status(args) -> int:
-    print(json.dumps(control_request(load_config(args.config), {"cmd": "status"})["status"], indent=2))
-    return 0
-
-
-def cmd_metrics(args) -> int:
-    sys.stdout.write(control_request(load_config(args.config), {"cmd": "metrics"})["metrics"])
-    return 0
-
-
-def cmd_rotate(args) -> int:
-    control_request(load_config(args.config), {"cmd": "rotate", "did": args.to})
-    return 0
-
-
-def cmd_send(args) -> int:
+    signal.signal(signal.SIGHUP, reload)
     try:
-        data = bytes.fromhex(args.hex) if args.hex is not None else args.data.encode()
-    except ValueError:
-        return fail(f"--hex {args.hex!r} is not hex")
-    cfg = load_config(args.config)
-    deadline = time.monotonic() + args.wait
-    while True:  # until the session exists (a node just started is still connecting)
+        return runner.serve()
+    except AlreadyRunning as exc:
+        raise Failure(f"{cfg['path']}: {exc}", EXIT_ALREADY_RUNNING) from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = control_request(read_config(args), {"cmd": "status"})["status"]
+    doc = view.status_document(st)
+    print(json.dumps(doc, indent=2) if args.json else view.status_text(doc))
+    return EXIT_OK
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    st = control_request(read_config(args), {"cmd": "status"})["status"]
+    peers = view.status_document(st)["peers"]
+    print(json.dumps(peers, indent=2) if args.json else view.peers_text(peers))
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    sys.stdout.write(control_request(read_config(args), {"cmd": "metrics"})["metrics"])
+    return EXIT_OK
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    did = peer_did(args.peer or args.to or "", "peer")
+    cfg = read_config(args)
+    known_peer(cfg, control_request(cfg, {"cmd": "status"})["status"], did)
+    control_request(cfg, {"cmd": "rotate", "did": did})
+    return EXIT_OK
+
+
+def message_bytes(args: argparse.Namespace) -> bytes:
+    given = [x for x in (args.text, args.data, args.hex, args.file) if x is not None]
+    if len(given) != 1:
+        raise Failure("send takes one message: TEXT, --hex HEX or --file FILE ('-': stdin)")
+    if args.hex is not None:
         try:
-            reply = control_request(cfg, {"cmd": "send", "did": args.to, "data": base64.b64encode(data).decode()})
+            return bytes.fromhex(args.hex)
+        except ValueError:
+            raise Failure(f"--hex {args.hex!r} is not hex") from None
+    if args.file is not None:
+        if args.file == "-":
+            return sys.stdin.buffer.read()
+        try:
+            with open(args.file, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise Failure(f"--file {args.file}: {exc.strerror}") from None
+    return (args.text if args.text is not None else args.data).encode()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    did = peer_did(args.peer or args.to or "", "peer")
+    data = message_bytes(args)
+    if len(data) > _core.MAX_PAYLOAD:
+        raise Failure(f"the message is {len(data)} bytes; at most {_core.MAX_PAYLOAD} fit in one")
+    cfg = read_config(args)
+    known_peer(cfg, control_request(cfg, {"cmd": "status"})["status"], did)
+    request = {"cmd": "send", "did": did, "data": base64.b64encode(data).decode()}
+    deadline = time.monotonic() + args.wait
+    while True:  # a peer whose session is still being set up takes no message yet
+        try:
+            reply = control_request(cfg, request)
             break
-        except SystemExit:
-            if time.monotonic() >= deadline:
+        except Failure as exc:
+            if exc.code != EXIT_REFUSED or time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
     print(reply["seq"])
-    return 0
+    return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m l2sess.node", description="l2sess gateway node")
-    sub = ap.add_subparsers(dest="command", required=True)
-    for name, func, helptext in (("keygen", cmd_keygen, "make an identity file"),
-                                 ("did", cmd_did, "print an identity file's DID")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--identity", required=True)
+def cmd_recv(args: argparse.Namespace) -> int:
+    cfg = read_config(args)
+    inbox = cfg["node"]["inbox"]
+    if inbox is None:
+        raise Failure(f"recv reads the inbox, and {cfg['path']} sets no [node] inbox")
+    only = public_key_from_did(peer_did(args.sender, "--from")) if args.sender else None
+    try:
+        for message in view.inbox_messages(inbox, follow=args.follow):
+            if only is None or message["pk"] == only:
+                print(view.message_line(message, args.json), flush=True)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"{PROG} {__version__} (ML-KEM-768: {_core.MLKEM_PROVIDER}; transports: QUIC, μTCP)")
+    return EXIT_OK
+
+
+# ---- the parser ------------------------------------------------------------------------
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (and exit 2), like any other."""
+
+    def error(self, message: str) -> NoReturn:
+        raise Failure(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> Parser:
+    ap = Parser(prog=PROG, description="l2sess: a post-quantum session layer for edge gateways",
+                epilog="exit codes: 0 done; 1 the node refused or a wait ran out; 2 a mistake in the command, "
+                       "node.toml, identity file or DID; 3 no node is running; 4 a node already runs there")
+    ap.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    config_help = f"node.toml (default: $L2SESS_CONFIG, else {DEFAULT_CONFIG})"
+    ap.add_argument("-c", "--config", metavar="FILE", help=config_help)
+    # Before or after the command; SUPPRESS keeps the command's parser from
+    # overwriting a --config given before it.
+    config = Parser(add_help=False)
+    config.add_argument("-c", "--config", metavar="FILE", default=argparse.SUPPRESS, help=config_help)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], helptext: str,
+                uses_config: bool = True) -> Parser:
+        p = sub.add_parser(name, help=helptext, description=helptext, parents=[config] if uses_config else [])
         p.set_defaults(func=func)
-    for name, func, helptext in (("run", cmd_run, "run the node"), ("status", cmd_status, "status as JSON"),
-                                 ("metrics", cmd_metrics, "Prometheus metrics"),
-                                 ("rotate", cmd_rotate, "rotate a session's keys now"),
-                                 ("send", cmd_send, "send one message")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--config", required=True)
-        if name in ("send", "rotate"):
-            p.add_argument("--to", required=True, help="the peer's DID")
-        if name == "send":
-            g = p.add_mutually_exclusive_group(required=True)
-            g.add_argument("--data", help="the message as text")
-            g.add_argument("--hex", help="the message as hex")
-            p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a session")
-        p.set_defaults(func=func)
+        return p
+
+    p = command("keygen", cmd_keygen, "make a new identity file (mode 0600) and print its DID", False)
+    p.add_argument("--identity", metavar="FILE", default=DEFAULT_IDENTITY,
+                   help=f"where to write it (default: {DEFAULT_IDENTITY}); an existing file is never overwritten")
+    p = command("did", cmd_did, "print the DID of an identity file (default: node.toml's [node] identity)")
+    p.add_argument("--identity", metavar="FILE", help="the identity file")
+    p = command("run", cmd_run, "run the node in the foreground until SIGTERM or SIGINT; SIGHUP reopens the "
+                                "logs and reloads [[peers]]")
+    p.add_argument("--log-level", choices=LEVELS, default="info", help="what goes to stderr (default: info)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="stderr as text lines or JSON lines (default: text)")
+    p = command("status", cmd_status, "the running node: identity, prekey, peers and sessions, counters")
+    p.add_argument("--json", action="store_true", help="as JSON (the schema: docs/NODE.md, Status)")
+    p = command("peers", cmd_peers, "the running node's peers, one line each")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p = command("send", cmd_send, "queue one message for a peer and print its sequence number")
+    p.add_argument("peer", nargs="?", metavar="DID", help="the peer's DID")
+    p.add_argument("text", nargs="?", metavar="TEXT", help="the message, as UTF-8 text")
+    p.add_argument("--to", metavar="DID", help=argparse.SUPPRESS)  # the older spelling of DID
+    p.add_argument("--data", help=argparse.SUPPRESS)  # the older spelling of TEXT
+    p.add_argument("--hex", metavar="HEX", help="the message as hex")
+    p.add_argument("--file", metavar="FILE", help="the message is FILE's bytes ('-': stdin)")
+    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the peer's session to take messages (default: 10)")
+    p = command("recv", cmd_recv, "print the messages in the inbox, oldest first")
+    p.add_argument("--from", dest="sender", metavar="DID", help="only this peer's")
+    p.add_argument("-f", "--follow", action="store_true", help="then wait for more, as they arrive")
+    p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p = command("rotate", cmd_rotate, "give a peer's session new keys now")
+    p.add_argument("peer", nargs="?", metavar="DID", help="the peer's DID")
+    p.add_argument("--to", metavar="DID", help=argparse.SUPPRESS)
+    command("metrics", cmd_metrics, "the running node's counters in Prometheus text format")
+    command("version", cmd_version, "the version and how it was built", False)
     return ap
 
 
-def fail(message: str) -> int:
-    """An operator's mistake: one line on stderr, exit code 2 (as argparse does)."""
+def fail(message: str) -> None:
     one_line = message.replace("\r", "\\r").replace("\n", "\\n")  # a path may hold anything
-    print(f"l2sess.node: {one_line}", file=sys.stderr)
-    return 2
+    print(f"{PROG}: {one_line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except ConfigError as exc:
-        return fail(f"{args.config}: {exc}")
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except Failure as exc:
+        fail(str(exc))
+        return exc.code
+    except ConfigError as exc:  # a file node.toml names, found wrong while the node starts
+        fail(f"{args.config or os.environ.get('L2SESS_CONFIG') or DEFAULT_CONFIG}: {exc}")
+        return EXIT_USAGE
     except OSError as exc:  # keygen and did: the identity file
-        return fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

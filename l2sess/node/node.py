@@ -31,9 +31,11 @@ RECENT_EVENTS = 1000
 @dataclasses.dataclass(frozen=True)
 class NodeEvent:
     """One event of the node: kind is 'state', 'accepted', 'message',
-    'delivered', 'warning', 'transport', 'closed', 'peer_error' or 'inbox' (the
+    'delivered', 'warning', 'transport', 'closed', 'peer_error', 'inbox' (the
     inbox failed for the peer's messages, error the errno; or, error 0, works
-    again)."""
+    again) or 'refused' (a DID this node does not serve authenticated; it was
+    turned away). session is this node's handle for the session, session_id
+    (hex) the name both sides and status use, None until keys exist."""
 
     kind: str
     did: str
@@ -46,10 +48,13 @@ class NodeEvent:
     transport: str | None = None
     error: int = 0
     data: bytes | None = None
+    session_id: str | None = None
 
     def audit(self) -> dict:
         """The event as an audit-log record: no payload, no secrets."""
-        d = {"event": self.kind, "did": self.did, "session": self.session, "time_ms": self.time_ms}
+        d: dict = {"event": self.kind, "did": self.did}
+        if self.session_id is not None:
+            d["session_id"] = self.session_id
         for name in ("from_state", "to_state", "reason", "transport"):
             value = getattr(self, name)
             if value is not None:
@@ -246,11 +251,11 @@ class Node:
         return -1 if timeout is None else max(0, int(timeout * 1000))
 
     def _event(self, t: tuple) -> NodeEvent:
-        kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data = t
+        kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data, session_id = t
         did = self._dids.get(pk)
         if did is None:
             did = self._dids.setdefault(pk, did_from_public_key(pk))
-        ev = NodeEvent(kind, did, session, time_ms, fr, to, reason, seq, transport, error, data)
+        ev = NodeEvent(kind, did, session, time_ms, fr, to, reason, seq, transport, error, data, session_id)
         if kind not in ("message", "delivered"):
             self.recent.append(ev)
         return ev

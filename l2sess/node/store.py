@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import time
 
 from l2sess.identity import Identity
 
@@ -189,13 +188,19 @@ def _inbox_lines(path: str):
             for number, line in enumerate(f, 1):
                 if not line.endswith(b"\n"):
                     break
-                parts = line.rstrip(b"\n").split(b" ")
-                if (len(parts) != 4 or not INBOX_STREAM.fullmatch(parts[0]) or not parts[1].isdigit()
-                        or not 0 < int(parts[1]) < 1 << 64 or not INBOX_PK.fullmatch(parts[2])
-                        or not INBOX_HEX.fullmatch(parts[3])):
-                    yield None
-                    continue
-                yield name, number, parts[0].decode(), int(parts[1]), parts[2], parts[3]
+                parts = parse_inbox_line(line)
+                yield (name, number, *parts) if parts else None
+
+
+def parse_inbox_line(line: bytes) -> tuple[str, int, bytes, bytes] | None:
+    """(stream, seq, peer_pk hex, payload hex) of a whole inbox line, None
+    when it does not parse."""
+    parts = line.rstrip(b"\n").split(b" ")
+    if (len(parts) != 4 or not INBOX_STREAM.fullmatch(parts[0]) or not parts[1].isdigit()
+            or not 0 < int(parts[1]) < 1 << 64 or not INBOX_PK.fullmatch(parts[2])
+            or not INBOX_HEX.fullmatch(parts[3])):
+        return None
+    return parts[0].decode(), int(parts[1]), parts[2], parts[3]
 
 
 def inbox_watermarks(path: str, owners: dict[str, str] | None = None) -> tuple[dict[str, int], list[str]]:
@@ -254,6 +259,3 @@ def read_inbox(path: str) -> list[tuple[str, int, bytes, bytes]]:
     return [(sid, seq, bytes.fromhex(pk.decode()), bytes.fromhex(payload.decode()))
             for _, _, sid, seq, pk, payload in filter(None, _inbox_lines(path))]
 
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"

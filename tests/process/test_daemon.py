@@ -97,7 +97,7 @@ def test_l2sessctl_speaks_to_both_nodes(pair_factory, programs):
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1 and "usage" in usage.stderr
     pair.a.terminate()
     gone = run([ctl, "status", "--config", pair.a.config_path])
-    assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "is the node running?" in gone.stderr
+    assert gone.returncode == 3 and gone.stderr.count("\n") == 1 and "no node is running for" in gone.stderr
 
 
 def test_daemon_keygen_did_status_metrics_over_http(tmp_path, programs):
@@ -129,7 +129,7 @@ def test_daemon_keygen_did_status_metrics_over_http(tmp_path, programs):
             node.kill()
 
 
-@pytest.mark.parametrize("impl", ["l2sessd"])
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
 def test_sighup_reopens_the_logs_and_reloads_the_peers(pair_factory, tmp_path):
     """logrotate moves the audit log away and sends SIGHUP: the next records
     go to a new file. A peer added to node.toml is taken on SIGHUP and

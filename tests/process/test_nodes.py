@@ -287,7 +287,7 @@ def test_cli_keygen_did_status_metrics(tmp_path):
     node.start()
     try:
         assert stat.S_IMODE(os.stat(node.identity_path).st_mode) == 0o600
-        st = subprocess.run([sys.executable, "-m", "l2sess.node", "status", "--config", node.config_path],
+        st = subprocess.run([sys.executable, "-m", "l2sess.node", "status", "--json", "--config", node.config_path],
                             capture_output=True, text=True, check=True).stdout
         assert f'"did": "{node.did}"' in st
         metrics = subprocess.run([sys.executable, "-m", "l2sess.node", "metrics", "--config", node.config_path],
@@ -314,7 +314,7 @@ def test_cli_send_and_rotate(pair_factory):
     pair.a.wait_peer(pair.b.did, lambda p: established(p) and p["session"]["rotations"] >= 1)
     bad = subprocess.run(node + ["send", "--config", pair.a.config_path, "--to", "did:key:z6Mkbad", "--data", "x",
                                  "--wait", "0"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "l2sess.node:" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("l2sess: peer ") and "did:key" in bad.stderr
 
 
 @pytest.mark.parametrize("impl", ["python", "l2sessd"])

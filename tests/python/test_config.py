@@ -70,7 +70,7 @@ def node(request):
 def program(command: str) -> tuple[list[str], str]:
     """The argv that runs command on the current node, and its name on stderr."""
     if _current["impl"] == "python":
-        return [sys.executable, "-m", "l2sess.node", command], "l2sess.node"
+        return [sys.executable, "-m", "l2sess.node", command], "l2sess"
     daemon, client = daemon_programs()
     if command in ("run", "keygen", "did", "check"):
         return [daemon, command], "l2sessd"
@@ -504,8 +504,12 @@ def test_a_metrics_port_in_use_is_refused(node, tmp_path):
 def test_the_client_commands_use_the_same_loader(node, tmp_path):
     config = write(tmp_path, with_lines(BASE, "node", 'accept_any = "false"'))
     refused(config, "[node] accept_any", command="status")
-    # A good config without a running node: the control socket is named.
-    refused(write(tmp_path, BASE), "[node] control", "(is the node running?)", command="status")
+    # A good config without a running node: exit 3, the control socket named, and how to start one.
+    config = write(tmp_path, BASE)
+    result = node_cmd("status", "--config", str(config))
+    assert result.returncode == 3 and result.stderr.count("\n") == 1, result
+    assert result.stderr.startswith(f"{program('status')[1]}: no node is running for {config} ("), result.stderr
+    assert "no socket); start it with `" in result.stderr and f"run --config {config}`" in result.stderr
 
 
 # ---- a config that sets every key ----------------------------------------------------------------
@@ -630,15 +634,19 @@ def test_a_node_runs_with_every_key_set(node, tmp_path):
     proc = run_node(config)
     try:
         wait_for_control(tmp_path / "var" / "ctl.sock", proc)
-        status = json.loads(node_cmd("status", "--config", str(config)).stdout)
+        as_json = ["--json"] if node == "python" else []  # l2sessctl's status is JSON only
+        status = json.loads(node_cmd("status", *as_json, "--config", str(config)).stdout)
         assert {p["did"] for p in status["peers"]} == {PEER_DID, OTHER_DID}
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    # The Python node says nothing; the daemon says once who and where it is.
+    # Each says on stderr who and where it is: the daemon in one line, the
+    # Python node in its log (info: a line per start, peer and stop).
     if node == "python":
-        assert err == ""
+        assert "Traceback" not in err and " ERROR " not in err, err
+        assert any(status["did"] in ln and status["address"] in ln and "listening on" in ln
+                   for ln in err.splitlines()), err
     else:
         assert err.count("\n") == 1 and status["did"] in err and status["address"] in err, err
 

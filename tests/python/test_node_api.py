@@ -75,8 +75,9 @@ def wait_until(predicate, timeout):
 
 def test_unknown_peer_is_refused_without_accept_any():
     """a starts a handshake to b and sends to it; b, which knows no peers, takes
-    the handshake and says nothing: a stays in handshake_initiated with its
-    messages queued, b has no session, no peer and no event."""
+    the handshake and says nothing to a: a stays in handshake_initiated with
+    its messages queued; b has no session and no peer, and one event, the
+    refusal, naming a (counted in refused)."""
     b = Node(Identity.generate(), ("127.0.0.1", 0)).start()  # no accept_any, no peers
     # a keeps trying for longer than the test takes, however slow the machine
     a = Node(Identity.generate(), ("127.0.0.1", 0), SessionConfig(handshake_timeout=300)).start()
@@ -88,10 +89,13 @@ def test_unknown_peer_is_refused_without_accept_any():
         assert seqs == [1, 2, 3, 4, 5]
         # b takes a's HANDSHAKE_INIT and, in the same round, refuses it
         assert wait_until(lambda: b.status()["stats"]["rx_messages"] >= 1, 20)
+        first = b.wait_for(lambda e: True, 20)
+        assert (first.kind, first.did, first.session_id) == ("refused", a.did, None)
         with pytest.raises(TimeoutError):
-            b.wait_for(lambda e: True, 1.0)  # not even a state event
+            b.wait_for(lambda e: e.kind != "refused", 1.0)  # not even a state event
         st = b.status()
         assert st["peers"] == [] and st["stats"]["sessions"] == 0 and st["stats"]["handshakes"] == 0
+        assert st["stats"]["refused"] >= 1
         # a never got an answer: not established, nothing delivered, all five still queued
         assert [e for e in a.events(timeout=0.2) if e.kind != "state" or e.to_state == "established"] == []
         (peer,) = a.peers()
@@ -153,7 +157,7 @@ def test_the_inbox_rotates_and_keeps_the_newest_files(tmp_path):
 
 
 def test_the_logs_rotate_and_keep_the_newest_files(tmp_path):
-    from l2sess.node.cli import JsonLog
+    from l2sess.node.log import JsonLog
 
     log = JsonLog(str(tmp_path / "audit.jsonl"), max_bytes=1000, keep=3)
     for i in range(200):

@@ -323,7 +323,7 @@ def test_export_restart_resume_within_100ms(resume_dh):
     assert inits and all(m[9] == int(resume_dh) for m in inits)
     assert w.until(lambda: s2.state == State.ESTABLISHED, 0.1)
     assert w.clock.now() - t0 <= 0.1
-    assert states(s2) == [(State.IDLE, State.HANDSHAKE_INITIATED, "initiate_handshake"),
+    assert states(s2) == [(State.IDLE, State.HANDSHAKE_INITIATED, "initiate_resumption"),
                           (State.HANDSHAKE_INITIATED, State.ESTABLISHED, "receive_valid_response")]
     # the same session: id kept, unacknowledged messages re-sent, sequence numbers continue
     # past the checkpoint's reserve (a stale checkpoint never reuses a seq)
@@ -394,7 +394,7 @@ def test_rotation_keeps_messages_flowing():
     w.run(1)
     assert drain(r) == [b"%d" % i for i in range(20)]
     assert s.info()["rotations"] == 1 and r.info()["rotations"] == 1
-    assert states(s)[-2:] == [(State.ESTABLISHED, State.ROTATING, "time_to_rotate"),
+    assert states(s)[-2:] == [(State.ESTABLISHED, State.ROTATING, "rotation_requested"),
                               (State.ROTATING, State.ESTABLISHED, "rotation_complete")]
     assert states(r)[-1] == (State.HANDSHAKE_RECEIVED, State.ESTABLISHED, "send_response_ack")
 
