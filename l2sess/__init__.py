@@ -12,6 +12,7 @@ from l2sess.errors import (  # noqa: E402
     DecodeError,
     DIDNotFound,
     InvalidConfig,
+    InvalidDID,
     InvalidState,
     KeyRotationFailed,
     LengthError,
@@ -49,7 +50,7 @@ from l2sess.session import (  # noqa: E402
 # `from l2sess import *` does not shadow the builtin.
 __all__ = [
     "AuthenticationFailed", "Context", "DIDDocument", "DIDNotFound", "DecodeError", "Event",
-    "HandshakeRequest", "Identity", "InvalidConfig", "InvalidState", "KeyRotationFailed", "LengthError",
+    "HandshakeRequest", "Identity", "InvalidConfig", "InvalidDID", "InvalidState", "KeyRotationFailed", "LengthError",
     "MessageDelivered", "MessageReceived", "QueueFull", "Session", "SessionAccepted", "SessionClosed",
     "SessionConfig", "SessionError", "SessionManager", "State", "StateChanged", "StoredSession", "SystemClock",
     "Timeout", "TransportChanged", "TransportFailed", "accept", "establish", "resume", "tick",

@@ -926,7 +926,7 @@ def _peer_key(peer_did):
     try:
         return public_key_from_did(peer_did)
     except InvalidDID as exc:
-        raise DecodeError(f"peer_did: {exc}") from None
+        raise InvalidDID(f"peer_did: {exc}") from None
 
 
 def establish(peer_did, config, ctx):

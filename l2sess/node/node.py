@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from l2sess import _core
 from l2sess.did import did_from_public_key, public_key_from_did
-from l2sess.errors import InvalidState
+from l2sess.errors import InvalidState, Timeout
 from l2sess.identity import Identity
 from l2sess.node.metrics import format_metrics
 from l2sess.session import SessionConfig
@@ -261,12 +261,14 @@ class Node:
             yield ev
 
     def wait_for(self, pred, timeout: float) -> NodeEvent:
-        """The first event for which pred(event) is true; TimeoutError after timeout s."""
+        """The first event for which pred(event) is true. Raises l2sess.Timeout (also a
+        TimeoutError) when none came within timeout seconds; the events that did not
+        match are consumed (and the control ones kept in `recent`)."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no matching event within {timeout} s")
+                raise Timeout(f"no matching event within {timeout} s")
             ev = self.next_event(left)
             if ev is not None and pred(ev):
                 return ev
