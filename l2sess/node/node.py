@@ -21,7 +21,10 @@ from l2sess.identity import Identity
 from l2sess.node.metrics import format_metrics
 from l2sess.session import SessionConfig
 
-__all__ = ["Node", "NodeEvent", "parse_address"]
+__all__ = ["Address", "Node", "NodeEvent", "parse_address"]
+
+# A peer's or a listener's address: "host:port", "[v6]:port" or (host, port); numeric hosts only.
+Address = str | tuple[str, int]
 
 # Control events kept for inspection (Node.recent), newest last; messages and
 # deliveries are not kept (their payloads would hold memory for nothing).
