@@ -39,13 +39,13 @@ import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 from l2sess import _core
 from l2sess.did import public_key_from_did
 from l2sess.errors import FAILURE_ERRORS, InvalidState, QueueFull, SessionError, Timeout
 from l2sess.identity import Identity
-from l2sess.node.node import Address, NodeEvent
+from l2sess.node.node import Address, LoopSettings, NodeEvent, NodeStatus, PeerStatus
 from l2sess.node.node import Node as _SyncNode
 from l2sess.session import SessionConfig, State
 
@@ -113,7 +113,7 @@ class Session:
         connected to, so failed is not final here."""
         return self._failure if self.state == State.FAILED else None
 
-    def info(self) -> dict[str, object] | None:
+    def info(self) -> PeerStatus | None:
         """The node's view of this peer (as `l2sess.Node.peers()` gives it), or None."""
         for p in self.node.peers():
             if p["did"] == self.did:
@@ -315,7 +315,7 @@ class Node:
     def __init__(self, identity: Identity, listen: Address | None = ("127.0.0.1", 0),
                  config: SessionConfig | None = None, *, accept_any: bool = False, no_quic: bool = False,
                  no_utcp: bool = False, inbox: str | None = None, inbox_max_bytes: int = 0, inbox_keep: int = 1,
-                 inbox_sync: bool = True, buffer: int = DEFAULT_BUFFER, **loop_settings: int) -> None:
+                 inbox_sync: bool = True, buffer: int = DEFAULT_BUFFER, **loop_settings: Unpack[LoopSettings]) -> None:
         if not isinstance(buffer, int) or buffer < 1:
             raise ValueError(f"buffer must be a positive int, got {buffer!r}")
         # The threaded node's constructor, status and event decoding; never started.
@@ -401,11 +401,11 @@ class Node:
         """This node's signed prekey bundle."""
         return self._node.bundle
 
-    def peers(self) -> list[dict[str, object]]:
+    def peers(self) -> list[PeerStatus]:
         """Every peer as a dict (as `l2sess.Node.peers()`)."""
         return self._node.peers()
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> NodeStatus:
         """A JSON-ready snapshot (as `l2sess.Node.status()`)."""
         return self._node.status()
 
@@ -637,7 +637,7 @@ class Node:
 async def connect(identity: Identity, peer_did: str, address: Address, *, config: SessionConfig | None = None,
                   listen: Address | None = ("127.0.0.1", 0), bundle: bytes | None = None,
                   timeout: float | None = DEFAULT_CONNECT_TIMEOUT, no_quic: bool = False, no_utcp: bool = False,
-                  **loop_settings: int) -> Session:
+                  **loop_settings: Unpack[LoopSettings]) -> Session:
     """A session with peer_did at address on a node of its own (listening on listen,
     with config, no_quic, no_utcp and loop_settings as `Node`), once established.
     Closing the session closes the node. l2sess.Timeout when it is not established
