@@ -448,7 +448,7 @@ def error_for(int code, str what):
 
 cdef int _start_check(int ret, str what, str expired) except -1:
     """_ncheck for establish/resume: what expired is named (an expired bundle
-    or stored session is an authentication failure, SPEC-018 §2.1)."""
+    or stored session is an authentication failure: it can no longer prove who sent it)."""
     if ret == L2S_ERR_EXPIRED:
         raise _errors.AuthenticationFailed(f"{what}: {expired} expired", ret)
     return _ncheck(ret, what)

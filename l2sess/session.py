@@ -1,4 +1,4 @@
-"""The session API of SPEC-018 §5 over the sans-IO C engine.
+"""The sans-IO session API over the C engine: establish, resume, accept, tick.
 
 Layering (as in aioquic): the engine (`l2sess._core.Node`) takes bytes and a
 time and returns bytes and events; this module is the thin edge that moves
@@ -107,7 +107,12 @@ class TimeSource(Protocol):
 # ---- states ------------------------------------------------------------------------
 
 class State(enum.StrEnum):
-    """SPEC-018 §5.1 State; the values are the spec's names."""
+    """The state of a session. idle: created, nothing sent; handshake_initiated /
+    handshake_received: the handshake is under way (as its initiator / responder);
+    established: keys agreed, messages flow; degraded: heartbeats are being missed;
+    rotating: a key rotation is under way (messages still flow); suspended: the
+    peer is unreachable, retried with backoff; failed: given up (see
+    Session.failure_reason). docs/STATE_MACHINE.md has the transitions."""
 
     IDLE = "idle"
     HANDSHAKE_INITIATED = "handshake_initiated"
@@ -130,8 +135,7 @@ def transition_table() -> list[tuple[State, State | None]]:
 
 
 def check_transition(from_state: State | str | None, to_state: State | str | None) -> None:
-    """Raises InvalidState unless the engine's transition table (SPEC-018 §3,
-    docs/STATE_MACHINE.md) has from_state -> to_state; the C engine decides
+    """Raises InvalidState unless the engine's transition table (docs/STATE_MACHINE.md) has from_state -> to_state; the C engine decides
     (l2s_transition_allowed). States: State values or their names; None or
     "[*]" is the end."""
     def name(state: object) -> str:
@@ -183,11 +187,15 @@ MAX_DURATION = 100 * 365.25 * 24 * 3600
 
 @dataclass(frozen=True)
 class SessionConfig:
-    """SessionConfig (SPEC-018 §5.1), durations in seconds.
+    """A session's settings, durations in seconds.
 
-    The spec's fields and defaults come first (ttl 24 h, heartbeat_interval
-    30 s, heartbeat_tolerance 3, handshake_timeout 5 s, rotation_window 1 h),
-    then the engine's own settings (docs/STATE_MACHINE.md says what each does).
+    First the session's lifetime and liveness: ttl (24 h), how long a session
+    lives before it must be re-established; heartbeat_interval (30 s) between
+    heartbeats on an idle session, of which heartbeat_tolerance (3) may be
+    missed before the session is degraded; handshake_timeout (5 s) for the
+    peer's answer; rotation_window (1 h), how long before the end of the
+    ttl the keys are rotated. Then the engine's own settings
+    (docs/STATE_MACHINE.md says what each does).
     Validated on construction with the engine's rules (l2s_config_check);
     a refused value raises InvalidConfig, a ValueError, that names it."""
 
@@ -613,7 +621,7 @@ _CAPABILITY_NAMES = {
 
 
 class Context:
-    """The capabilities a session needs (SPEC-018 §5.2): transport, crypto, resolver, time.
+    """The capabilities a session needs: transport, crypto, resolver, time.
 
     Context(identity, transport, resolver, clock, deterministic_seed=None,
             accept_config=None, *, auto_accept=True, primary_retry=30.0,
@@ -978,7 +986,7 @@ def _peer_key(peer_did: str) -> bytes:
 
 
 def establish(peer_did: str, config: SessionConfig | None, ctx: Context) -> Session:
-    """Establishes a new session with peer_did (SPEC-018 §5.2).
+    """Establishes a new session with peer_did (a full handshake).
 
     Resolves the DID through ctx.resolver, verifies the prekey bundle of its
     document against the DID's key and ctx.time (an invalid or expired
@@ -1025,7 +1033,7 @@ def _started(ctx: Context, handle: int, config: SessionConfig, peer_pk: bytes, t
 
 def resume(peer_did: str, stored: StoredSession | bytes | bytearray | memoryview, ctx: Context,
            config: SessionConfig | None = None) -> Session:
-    """Resumes a session from a StoredSession (SPEC-018 §5.2): one round trip,
+    """Resumes a session from a StoredSession: one round trip,
     the existing key material (ticket or resumption secret) reused, the
     sequence numbers and unacknowledged messages kept. The peer's endpoints
     come from ctx.resolver. Raises AuthenticationFailed for a StoredSession
@@ -1067,7 +1075,7 @@ def resume(peer_did: str, stored: StoredSession | bytes | bytearray | memoryview
 
 
 def accept(request: HandshakeRequest, config: SessionConfig | None, ctx: Context) -> Session:
-    """Accepts an inbound handshake request (SPEC-018 §5.2) with config and
+    """Accepts an inbound handshake request with config and
     returns the session the node created for it (in handshake_received; the
     initiator's confirmation, processed by tick(), makes it established).
 
@@ -1116,7 +1124,7 @@ def accept(request: HandshakeRequest, config: SessionConfig | None, ctx: Context
 
 
 def tick(sessions: Iterable[Session] | None, ctx: Context) -> list[Session]:
-    """The event loop step (SPEC-018 §5.2): takes everything the transports
+    """One step of the caller's event loop: takes everything the transports
     have delivered up to ctx.time.now() into the node, notices transports
     going down or up (path status, fallback, primary retry), runs the node's
     timers, pushes its outputs to the transports and dispatches its events to

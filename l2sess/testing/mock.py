@@ -1,4 +1,4 @@
-"""Test doubles (SPEC-018 §6.3, design layer 8): ManualClock, MockResolver,
+"""Test doubles for the sans-IO session API: ManualClock, MockResolver,
 MockNetwork / MockTransport, and helpers that drive contexts through time.
 
 Nothing here sleeps: time is a ManualClock that the test (or run()/
