@@ -293,3 +293,11 @@ simdemo: build
 
 clean:
 	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info
+
+# The API reference from the docstrings (pdoc), in build/docs (not committed).
+DOC_MODULES := l2sess l2sess.session l2sess.aio l2sess.node l2sess.identity l2sess.errors l2sess.did \
+	l2sess.crypto l2sess.testing.mock
+.PHONY: docs
+docs: build
+	rm -rf $(BUILD)/docs
+	$(PY) -m pdoc -o $(BUILD)/docs --docformat markdown $(DOC_MODULES)

@@ -448,7 +448,7 @@ def error_for(int code, str what):
 
 cdef int _start_check(int ret, str what, str expired) except -1:
     """_ncheck for establish/resume: what expired is named (an expired bundle
-    or stored session is an authentication failure, SPEC-018 §2.1)."""
+    or stored session is an authentication failure: it can no longer prove who sent it)."""
     if ret == L2S_ERR_EXPIRED:
         raise _errors.AuthenticationFailed(f"{what}: {expired} expired", ret)
     return _ncheck(ret, what)
@@ -1135,11 +1135,31 @@ cdef class Loop:
         _ncheck(ret, "loop")
 
     def run_once(self, int timeout_ms=0):
+        """One round: waits at most timeout_ms (0: not at all; the GIL is released
+        meanwhile) for I/O or a timer, then does everything due."""
         cdef l2s_loop *loop = self._l()
         cdef int ret
         with nogil:
             ret = l2s_loop_run_once(loop, timeout_ms)
+        if ret == L2S_ERR_IO:
+            raise OSError("loop: epoll failed")
         _ncheck(ret, "loop")
+
+    def poll_fd(self):
+        """The loop's epoll fd, for a caller that drives the loop from its own poll
+        (asyncio's add_reader): readable when a socket, a timer or another thread's
+        call has work for the loop; then call run_once(0). Closed by close()."""
+        return l2s_loop_poll_fd(self._l())
+
+    def poll_timeout(self):
+        """How long the caller's poll may wait before the next run_once(0) is due,
+        in ms (-1: no timer). Call it after each round, right before waiting: it also
+        registers the sockets the last round opened."""
+        cdef l2s_loop *loop = self._l()
+        cdef int ret
+        with nogil:
+            ret = l2s_loop_poll_timeout(loop)
+        return ret
 
     def stop(self):
         if self._loop != NULL:

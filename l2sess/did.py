@@ -2,8 +2,12 @@
 
 A did:key DID is self-certifying: it is the public key itself, written as
 `did:key:z` + base58btc(multicodec ed25519-pub (0xed 0x01) || 32-byte key).
-Decoding validates every part and raises InvalidDID with the reason.
+Decoding validates every part and raises `l2sess.InvalidDID` (a
+`ValueError`) with the reason.
 """
+from __future__ import annotations
+
+from l2sess.errors import InvalidDID
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
@@ -14,13 +18,10 @@ _MAX_DID_LEN = len(_PREFIX) + 48
 _DID_LEN = 56  # did:key:z + 47 base58 digits, for every Ed25519 key
 
 
-class InvalidDID(ValueError):
-    """The string is not a did:key DID for an Ed25519 public key."""
-
-
 def b58encode(data: bytes) -> str:
+    """base58btc (Bitcoin's alphabet) of data; leading zero bytes become '1's."""
     n = int.from_bytes(data, "big")
-    out = []
+    out: list[str] = []
     while n:
         n, r = divmod(n, 58)
         out.append(_ALPHABET[r])
@@ -29,6 +30,7 @@ def b58encode(data: bytes) -> str:
 
 
 def b58decode(text: str) -> bytes:
+    """The bytes of a base58btc string; InvalidDID for a character outside the alphabet."""
     n = 0
     for c in text:
         if c not in _INDEX:
@@ -40,6 +42,7 @@ def b58decode(text: str) -> bytes:
 
 
 def did_from_public_key(pk: bytes) -> str:
+    """did:key of a 32-byte Ed25519 public key (TypeError, ValueError for anything else)."""
     if not isinstance(pk, bytes):
         raise TypeError(f"pk must be bytes, not {type(pk).__name__}")
     if len(pk) != 32:
@@ -48,6 +51,8 @@ def did_from_public_key(pk: bytes) -> str:
 
 
 def public_key_from_did(did: str) -> bytes:
+    """The 32-byte Ed25519 public key of a did:key DID. Raises InvalidDID (a ValueError)
+    saying what is wrong, TypeError when did is not a str."""
     if not isinstance(did, str):
         raise TypeError(f"did must be str, not {type(did).__name__}")
     if len(did) > _MAX_DID_LEN:
@@ -67,3 +72,6 @@ def public_key_from_did(did: str) -> bytes:
     if did_from_public_key(raw[2:]) != did:
         raise InvalidDID("non-canonical base58 encoding")
     return raw[2:]
+
+
+__all__ = ["InvalidDID", "b58decode", "b58encode", "did_from_public_key", "public_key_from_did"]

@@ -1,28 +1,39 @@
-"""The typed errors of the session layer (SPEC-018 §5.1 `SessionError`).
+"""The typed errors of the session layer.
 
-`SessionError` and its variants carry the spec's names: `Timeout`,
+`SessionError` is the base of what a session operation can fail with:
+`Timeout` (no answer in time; also a built-in `TimeoutError`),
 `AuthenticationFailed`, `TransportFailed`, `KeyRotationFailed`,
-`InvalidState`; `QueueFull` is the engine's bounded send queue refusing a
-message (nothing already accepted is dropped). Bad input is a `ValueError`:
-`LengthError` (a buffer of the wrong length), `DecodeError` (a malformed
-message, bundle or StoredSession) and `InvalidConfig` (a SessionConfig that
-l2s_config_check refuses).
+`InvalidState` (not allowed in the session's state, or no session),
+`QueueFull` (the engine's bounded send queue refused a message; nothing
+already accepted is dropped) and `DIDNotFound` (also a `LookupError`).
+
+Bad input is a `TypeError` or a `ValueError`: `LengthError` (a buffer of
+the wrong length), `DecodeError` (a malformed message, bundle, DID document
+or StoredSession), `InvalidConfig` (a SessionConfig the engine refuses) and
+`InvalidDID`, a `DecodeError` (a string that is not a did:key DID of an
+Ed25519 key).
 
 Every error raised for a C result has `.code`, the negative `enum l2s_err`
 value (None when the error did not come from C).
 """
+from __future__ import annotations
 
 
 class SessionError(Exception):
-    """Base of the session errors (SPEC-018 §5.1)."""
+    """Base of the session errors."""
 
-    def __init__(self, message="", code=None):
+    code: int | None
+
+    def __init__(self, message: str = "", code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
 
 
-class Timeout(SessionError):
-    """No response within the handshake timeout (failure reason "timeout")."""
+class Timeout(SessionError, TimeoutError):
+    """No answer in time: a handshake within its timeout (failure reason
+    "timeout"), or an event a caller waited for (`Node.wait_for`, the
+    `l2sess.aio` calls given a timeout). Also a built-in `TimeoutError`, so
+    `except TimeoutError` catches it."""
 
 
 class AuthenticationFailed(SessionError):
@@ -51,32 +62,34 @@ class DIDNotFound(SessionError, LookupError):
     """The resolver knows no DID document for this DID."""
 
 
-class LengthError(ValueError):
+class _BadInput(ValueError):
+    code: int | None
+
+    def __init__(self, message: str = "", code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LengthError(_BadInput):
     """A buffer has the wrong length."""
 
-    def __init__(self, message="", code=None):
-        super().__init__(message)
-        self.code = code
 
-
-class DecodeError(ValueError):
+class DecodeError(_BadInput):
     """Malformed input: a message, prekey bundle, DID document or StoredSession."""
 
-    def __init__(self, message="", code=None):
-        super().__init__(message)
-        self.code = code
 
-
-class InvalidConfig(ValueError):
+class InvalidConfig(_BadInput):
     """A SessionConfig the engine refuses (l2s_config_check)."""
 
-    def __init__(self, message="", code=None):
-        super().__init__(message)
-        self.code = code
+
+class InvalidDID(DecodeError):
+    """The string is not a did:key DID for an Ed25519 public key (the message says
+    which part is wrong); a DecodeError, as any malformed input. Raised by `l2sess.did.public_key_from_did` and by the
+    node calls that take a peer's DID (`l2sess.Node`, `l2sess.aio`)."""
 
 
 # failure_reason (the engine's reason name) -> the error it stands for
-FAILURE_ERRORS = {
+FAILURE_ERRORS: dict[str, type[SessionError]] = {
     "timeout": Timeout,
     "authentication_failed": AuthenticationFailed,
     "rotation_timeout": KeyRotationFailed,
@@ -84,7 +97,7 @@ FAILURE_ERRORS = {
 }
 
 __all__ = [
-    "AuthenticationFailed", "DIDNotFound", "DecodeError", "FAILURE_ERRORS", "InvalidConfig",
+    "AuthenticationFailed", "DIDNotFound", "DecodeError", "FAILURE_ERRORS", "InvalidConfig", "InvalidDID",
     "InvalidState", "KeyRotationFailed", "LengthError", "QueueFull", "SessionError", "Timeout",
     "TransportFailed",
 ]

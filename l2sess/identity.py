@@ -20,6 +20,8 @@ must be did:key of the verification key, and the bundle must be well formed
 and signed by that key (its expiry is checked only by `validate(now)` and by
 establish()).
 """
+from __future__ import annotations
+
 import base64
 import binascii
 import json
@@ -27,7 +29,9 @@ import math
 import os
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from l2sess import _core, crypto
 from l2sess.did import InvalidDID, did_from_public_key, public_key_from_did
@@ -51,7 +55,22 @@ MAX_ENDPOINTS = 16
 MAX_ENDPOINT_CHARS = 256
 
 
-def _check_not_after(value):
+class Endpoint(Protocol):
+    """What names a transport endpoint in a DID document: a transport's kind and
+    address (the transports of l2sess.session are endpoints)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+
+# {kind: address}, or endpoints (transports), primary first.
+Endpoints = dict[str, str] | Endpoint | Iterable[Endpoint]
+
+
+def _check_not_after(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"prekey_not_after must be int (Unix seconds), not {type(value).__name__}")
     if not 0 < value <= _U64_MAX:
@@ -66,7 +85,7 @@ class Identity:
 
     __slots__ = ("_seed", "_pk", "_sk", "_prekey_seed", "_storage_key", "_not_after", "_bundle")
 
-    def __init__(self, seed, prekey_not_after=DEFAULT_PREKEY_NOT_AFTER):
+    def __init__(self, seed: bytes | bytearray | memoryview, prekey_not_after: int = DEFAULT_PREKEY_NOT_AFTER) -> None:
         if not isinstance(seed, (bytes, bytearray, memoryview)):
             raise TypeError(f"seed must be bytes, not {type(seed).__name__}")
         seed = bytes(seed)
@@ -77,15 +96,16 @@ class Identity:
         self._pk, self._sk = crypto.ed25519_keypair(crypto.blake3_derive_key(_KDF_ED25519, seed))
         self._prekey_seed = crypto.blake3_derive_key(_KDF_PREKEY, seed)
         self._storage_key = crypto.blake3_derive_key(_KDF_STORAGE, seed)
-        self._bundle = None
+        self._bundle: bytes | None = None
 
     @classmethod
-    def from_seed(cls, seed, prekey_not_after=DEFAULT_PREKEY_NOT_AFTER):
+    def from_seed(cls, seed: bytes | bytearray | memoryview,
+                  prekey_not_after: int = DEFAULT_PREKEY_NOT_AFTER) -> Identity:
         """The identity derived from a 32-byte seed (deterministic)."""
         return cls(seed, prekey_not_after)
 
     @classmethod
-    def generate(cls, prekey_lifetime=DEFAULT_PREKEY_LIFETIME, now=None):
+    def generate(cls, prekey_lifetime: float = DEFAULT_PREKEY_LIFETIME, now: float | None = None) -> Identity:
         """A fresh identity from a random seed; its prekey bundle expires
         prekey_lifetime seconds after now (default: the wall clock)."""
         if not isinstance(prekey_lifetime, (int, float)) or isinstance(prekey_lifetime, bool):
@@ -98,41 +118,41 @@ class Identity:
     # ---- what it is -----------------------------------------------------------
 
     @property
-    def seed(self):
+    def seed(self) -> bytes:
         """The 32-byte seed everything else derives from (secret: persist it safely)."""
         return self._seed
 
     @property
-    def public_key(self):
+    def public_key(self) -> bytes:
         """The Ed25519 identity public key (32 bytes)."""
         return self._pk
 
     @property
-    def secret_key(self):
+    def secret_key(self) -> bytes:
         """The Ed25519 secret key, 64 bytes (seed || public key)."""
         return self._sk
 
     @property
-    def prekey_seed(self):
+    def prekey_seed(self) -> bytes:
         """The 32-byte X-Wing prekey seed."""
         return self._prekey_seed
 
     @property
-    def storage_key(self):
+    def storage_key(self) -> bytes:
         """The 32-byte key that seals this node's StoredSession blobs."""
         return self._storage_key
 
     @property
-    def prekey_not_after(self):
+    def prekey_not_after(self) -> int:
         """The prekey bundle's expiry, Unix seconds."""
         return self._not_after
 
     @property
-    def did(self):
+    def did(self) -> str:
         """did:key of the identity public key."""
         return did_from_public_key(self._pk)
 
-    def prekey_bundle(self):
+    def prekey_bundle(self) -> bytes:
         """The signed prekey bundle (PROTOCOL.md §3, 1321 bytes), made by the C core."""
         if self._bundle is None:
             node = _core.Node(self._sk, self._prekey_seed, self._not_after, self._storage_key, 1,
@@ -140,32 +160,32 @@ class Identity:
             self._bundle = node.prekey_bundle()
         return self._bundle
 
-    def document(self, endpoints=None):
+    def document(self, endpoints: Endpoints | None = None) -> DIDDocument:
         """This identity's DIDDocument. endpoints: {kind: address}, or transports
         (objects with .kind and .address), primary first."""
         return DIDDocument(self.did, self._pk, self.prekey_bundle(), _endpoints_from(endpoints))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Identity({self.did!r}, prekey_not_after={self._not_after})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Identity):
             return NotImplemented
         return self._seed == other._seed and self._not_after == other._not_after
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self._pk, self._not_after))
 
 
-def _endpoints_from(endpoints):
+def _endpoints_from(endpoints: Endpoints | None) -> dict[str, str]:
     if endpoints is None:
         return {}
     if isinstance(endpoints, dict):
         return dict(endpoints)
-    if hasattr(endpoints, "kind") and hasattr(endpoints, "address"):
-        endpoints = [endpoints]
-    out = {}
-    for t in endpoints:
+    items: Iterable[Any] = [endpoints] if hasattr(endpoints, "kind") and hasattr(endpoints, "address") \
+        else endpoints  # each checked below
+    out: dict[str, str] = {}
+    for t in items:
         if not (hasattr(t, "kind") and hasattr(t, "address")):
             raise TypeError("endpoints must be a {kind: address} dict or transports with .kind and .address")
         out.setdefault(t.kind, t.address)
@@ -179,11 +199,11 @@ _VM_TYPE = "Ed25519VerificationKey2020"
 _SERVICE_TYPE = "L2SessTransport"
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(text, what):
+def _unb64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise DecodeError(f"{what} must be a base64 string")
     try:
@@ -203,12 +223,12 @@ class DIDDocument:
     id: str
     public_key: bytes
     prekey_bundle: bytes
-    endpoints: dict = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self, now=None):
+    def validate(self, now: float | None = None) -> None:
         """Checks the document; with now (Unix seconds) also the bundle's expiry."""
         if not isinstance(self.id, str):
             raise DecodeError(f"id must be a str, not {type(self.id).__name__}")
@@ -244,13 +264,15 @@ class DIDDocument:
         _core.prekey_bundle_verify(self.prekey_bundle, self.public_key, now_s)
 
     @property
-    def prekey_not_after(self):
+    def prekey_not_after(self) -> int:
         """The bundle's expiry, Unix seconds."""
-        return struct.unpack(">Q", self.prekey_bundle[1249:1257])[0]
+        not_after: int = struct.unpack(">Q", self.prekey_bundle[1249:1257])[0]
+        return not_after
 
     # ---- JSON ---------------------------------------------------------------------
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """The document as W3C DID-core shaped JSON data."""
         multibase = self.id[len("did:key:"):]
         vm_id = f"{self.id}#{multibase}"
         return {
@@ -268,7 +290,8 @@ class DIDDocument:
         }
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: object) -> DIDDocument:
+        """The document of to_dict()'s JSON data, validated (DecodeError, AuthenticationFailed)."""
         if not isinstance(d, dict):
             raise DecodeError("a DID document must be a JSON object")
         did = d.get("id")
@@ -293,7 +316,7 @@ class DIDDocument:
         services = d.get("service", [])
         if not isinstance(services, list):
             raise DecodeError("service must be a list")
-        endpoints = {}
+        endpoints: dict[str, str] = {}
         for svc in services:
             if not isinstance(svc, dict) or svc.get("type") != _SERVICE_TYPE:
                 continue  # services of other kinds are not ours to read
@@ -305,11 +328,12 @@ class DIDDocument:
             endpoints[kind] = address
         return cls(did, pk, bundle, endpoints)
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str | bytes | bytearray) -> DIDDocument:
+        """The document of to_json()'s text, validated (DecodeError, AuthenticationFailed)."""
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8", errors="strict")
         if not isinstance(text, str):
@@ -323,4 +347,4 @@ class DIDDocument:
         return cls.from_dict(d)
 
 
-__all__ = ["DIDDocument", "Identity", "DEFAULT_PREKEY_NOT_AFTER"]
+__all__ = ["DIDDocument", "Endpoint", "Endpoints", "Identity", "DEFAULT_PREKEY_NOT_AFTER"]

@@ -310,6 +310,8 @@ cdef extern from "l2s_loop.h" nogil:
     int l2s_loop_bundle(l2s_loop *l, uint8_t *out)
     int l2s_loop_run(l2s_loop *l)
     int l2s_loop_run_once(l2s_loop *l, int timeout_ms)
+    int l2s_loop_poll_fd(l2s_loop *l)
+    int l2s_loop_poll_timeout(l2s_loop *l)
     void l2s_loop_stop(l2s_loop *l)
     int l2s_loop_add_peer(l2s_loop *l, const uint8_t *pk, const sockaddr *addr, socklen_t addr_len, int connect)
     int l2s_loop_set_peer_bundle(l2s_loop *l, const uint8_t *pk, const uint8_t *bundle, size_t len)

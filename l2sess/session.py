@@ -1,4 +1,4 @@
-"""The session API of SPEC-018 §5 over the sans-IO C engine.
+"""The sans-IO session API over the C engine: establish, resume, accept, tick.
 
 Layering (as in aioquic): the engine (`l2sess._core.Node`) takes bytes and a
 time and returns bytes and events; this module is the thin edge that moves
@@ -30,12 +30,16 @@ Transports (duck-typed; `l2sess.testing.mock.MockTransport` is one) have:
     is_up() -> bool           connectivity as the transport sees it
     next_delivery() -> float | None    (optional) when receive() will next have data
 """
+from __future__ import annotations
+
 import collections
 import enum
 import logging
 import math
 import time as _time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 from l2sess import _core, crypto
 from l2sess.did import InvalidDID, did_from_public_key, public_key_from_did
@@ -63,10 +67,52 @@ MAX_MESSAGE_BYTES = _core.MAX_PAYLOAD
 _MSG_HANDSHAKE_INIT = b"\x01\x01"  # version 1, type HANDSHAKE_INIT (PROTOCOL.md §2)
 
 
+# ---- what a Context is given -------------------------------------------------------------
+
+@runtime_checkable
+class Transport(Protocol):
+    """A transport as a Context uses it (l2sess.testing.mock.MockTransport is one).
+    next_delivery() -> float | None, when receive() will next have data, is optional."""
+
+    @property
+    def kind(self) -> str:
+        """e.g. "quic" (primary) or "utcp" (fallback)."""
+
+    @property
+    def address(self) -> str:
+        """This endpoint's address."""
+
+    def send(self, dest: str, data: bytes) -> None:
+        """One datagram or framed message to dest."""
+
+    def receive(self, now: float) -> Iterable[tuple[str, bytes]]:
+        """Everything delivered up to now, as (source, data)."""
+
+    def is_up(self) -> bool:
+        """Connectivity as the transport sees it."""
+
+
+class Resolver(Protocol):
+    """Finds the DIDDocument of a DID (DIDNotFound when it knows none)."""
+
+    def resolve(self, did: str) -> DIDDocument: ...
+
+
+class TimeSource(Protocol):
+    """A clock: now() in seconds (SystemClock: Unix time; a simulation's ManualClock)."""
+
+    def now(self) -> float: ...
+
+
 # ---- states ------------------------------------------------------------------------
 
 class State(enum.StrEnum):
-    """SPEC-018 §5.1 State; the values are the spec's names."""
+    """The state of a session. idle: created, nothing sent; handshake_initiated /
+    handshake_received: the handshake is under way (as its initiator / responder);
+    established: keys agreed, messages flow; degraded: heartbeats are being missed;
+    rotating: a key rotation is under way (messages still flow); suspended: the
+    peer is unreachable, retried with backoff; failed: given up (see
+    Session.failure_reason). docs/STATE_MACHINE.md has the transitions."""
 
     IDLE = "idle"
     HANDSHAKE_INITIATED = "handshake_initiated"
@@ -78,22 +124,21 @@ class State(enum.StrEnum):
     FAILED = "failed"
 
 
-def _state(name):
+def _state(name: str | None) -> State | None:
     """State for an engine state name; None for the end ("[*]")."""
-    return None if name == _core.END else State(name)
+    return None if name is None or name == _core.END else State(name)
 
 
-def transition_table():
+def transition_table() -> list[tuple[State, State | None]]:
     """The engine's transition table as [(State, State | None)]; None is the end ([*])."""
     return [(State(f), _state(t)) for f, t in _core.transition_table()]
 
 
-def check_transition(from_state, to_state):
-    """Raises InvalidState unless the engine's transition table (SPEC-018 §3,
-    docs/STATE_MACHINE.md) has from_state -> to_state; the C engine decides
+def check_transition(from_state: State | str | None, to_state: State | str | None) -> None:
+    """Raises InvalidState unless the engine's transition table (docs/STATE_MACHINE.md) has from_state -> to_state; the C engine decides
     (l2s_transition_allowed). States: State values or their names; None or
     "[*]" is the end."""
-    def name(state):
+    def name(state: object) -> str:
         if state is None:
             return _core.END
         if isinstance(state, State):
@@ -142,11 +187,15 @@ MAX_DURATION = 100 * 365.25 * 24 * 3600
 
 @dataclass(frozen=True)
 class SessionConfig:
-    """SessionConfig (SPEC-018 §5.1), durations in seconds.
+    """A session's settings, durations in seconds.
 
-    The spec's fields and defaults come first (ttl 24 h, heartbeat_interval
-    30 s, heartbeat_tolerance 3, handshake_timeout 5 s, rotation_window 1 h),
-    then the engine's own settings (docs/STATE_MACHINE.md says what each does).
+    First the session's lifetime and liveness: ttl (24 h), how long a session
+    lives before it must be re-established; heartbeat_interval (30 s) between
+    heartbeats on an idle session, of which heartbeat_tolerance (3) may be
+    missed before the session is degraded; handshake_timeout (5 s) for the
+    peer's answer; rotation_window (1 h), how long before the end of the
+    ttl the keys are rotated. Then the engine's own settings
+    (docs/STATE_MACHINE.md says what each does).
     Validated on construction with the engine's rules (l2s_config_check);
     a refused value raises InvalidConfig, a ValueError, that names it."""
 
@@ -173,13 +222,13 @@ class SessionConfig:
     ticket_lifetime: float = 24 * 3600
     resume_dh: bool = False  # a fresh X25519 share in resumption (PROTOCOL.md §8)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.to_c()
 
-    def to_c(self):
+    def to_c(self) -> dict[str, int]:
         """The config as struct l2s_config fields ({C name: int}, durations in ms).
         Raises InvalidConfig (ValueError) or TypeError when a value is refused."""
-        c = {}
+        c: dict[str, int] = {}
         for name, cname in _DURATIONS.items():
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -217,9 +266,9 @@ class SessionConfig:
         return c
 
     @classmethod
-    def from_c(cls, c):
+    def from_c(cls, c: Mapping[str, int]) -> SessionConfig:
         """The SessionConfig of a struct l2s_config dict (as returned by to_c())."""
-        kwargs = {name: c[cname] / 1000 for name, cname in _DURATIONS.items() if cname in c}
+        kwargs: dict[str, Any] = {name: c[cname] / 1000 for name, cname in _DURATIONS.items() if cname in c}
         kwargs.update({name: c[cname] for name, (cname, _, _) in _COUNTS.items() if cname in c})
         if "resume_dh" in c:
             kwargs["resume_dh"] = bool(c["resume_dh"])
@@ -242,7 +291,7 @@ class StateChanged(Event):
     time: float
     peer_did: str
     from_state: State
-    to_state: "State | None"
+    to_state: State | None
     reason: str
 
 
@@ -306,7 +355,7 @@ class StoredSession:
     __slots__ = ("_data",)
     MAGIC = b"L2SS"
 
-    def __init__(self, data):
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a StoredSession is bytes, not {type(data).__name__}")
         data = bytes(data)
@@ -315,25 +364,25 @@ class StoredSession:
         self._data = data
 
     @classmethod
-    def from_bytes(cls, data):
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> StoredSession:
         return cls(data)
 
-    def to_bytes(self):
+    def to_bytes(self) -> bytes:
         return self._data
 
-    def __bytes__(self):
+    def __bytes__(self) -> bytes:
         return self._data
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, StoredSession) and other._data == self._data
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"StoredSession({len(self._data)} bytes)"
 
 
@@ -346,14 +395,14 @@ class HandshakeRequest:
 
     data: bytes
     source: str
-    transport: object = None
+    transport: Transport | str | None = None
     time: float = 0.0
 
 
 class SystemClock:
     """The wall clock as a TimeSource: now() is Unix time in seconds."""
 
-    def now(self):
+    def now(self) -> float:
         return _time.time()
 
 
@@ -364,22 +413,22 @@ class Session:
     resume() and accept(), or by the node for an inbound request (see
     Context.accepted()); never constructed directly."""
 
-    def __init__(self, ctx, handle, config, peer_pk, inbound):
+    def __init__(self, ctx: Context, handle: int, config: SessionConfig, peer_pk: bytes, inbound: bool) -> None:
         self._ctx = ctx
         self.handle = handle
         self.config = config
         self.inbound = inbound
         self.peer_did = did_from_public_key(peer_pk)
-        self.events = []
-        self._inbox = collections.deque()
+        self.events: list[Event] = []
+        self._inbox: collections.deque[bytes] = collections.deque()
         self._closed = False
         self._last_state = State.IDLE
-        self._failure = None
-        self._session_id = None
+        self._failure: str | None = None
+        self._session_id: bytes | None = None
 
     # ---- state ----
 
-    def _info(self):
+    def _info(self) -> dict[str, Any] | None:
         """The engine's session info, or None when the session is gone."""
         if self._closed:
             return None
@@ -390,19 +439,19 @@ class Session:
             return None
 
     @property
-    def state(self):
+    def state(self) -> State:
         """The current State (for a closed session: the state it ended in)."""
         info = self._info()
         return self._last_state if info is None else State(info["state"])
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once the session has left the machine (closed, cleaned up or closed by the peer)."""
         self._info()
         return self._closed
 
     @property
-    def failure_reason(self):
+    def failure_reason(self) -> str | None:
         """Why the session is `failed` ("timeout", "authentication_failed",
         "rotation_timeout", ...), or None when it is not."""
         info = self._info()
@@ -410,10 +459,11 @@ class Session:
             return self._failure if self._last_state == State.FAILED else None
         if info["state"] != State.FAILED:
             return None
-        return info["failure_reason"]
+        reason: str = info["failure_reason"]
+        return reason
 
     @property
-    def error(self):
+    def error(self) -> SessionError | None:
         """The SessionError that stands for failure_reason (Timeout,
         AuthenticationFailed, KeyRotationFailed, TransportFailed), or None."""
         reason = self.failure_reason
@@ -422,7 +472,7 @@ class Session:
         return FAILURE_ERRORS.get(reason, SessionError)(f"session with {self.peer_did} failed: {reason}")
 
     @property
-    def session_id(self):
+    def session_id(self) -> bytes | None:
         """The 16-byte session id (zeros until the handshake has derived it)."""
         info = self._info()
         if info is not None:
@@ -430,7 +480,7 @@ class Session:
         return self._session_id
 
     @property
-    def transport(self):
+    def transport(self) -> tuple[str, str] | None:
         """(kind, address) of the transport path the session uses now, or None when closed."""
         info = self._info()
         if info is None:
@@ -438,7 +488,7 @@ class Session:
         ti, address = self._ctx._path_info(info["path"])
         return self._ctx.transports[ti].kind, address
 
-    def info(self):
+    def info(self) -> dict[str, Any]:
         """The engine's session info (struct l2s_session_info) as a dict, plus
         peer_did; times (expires, key_established, quarantined_until,
         next_retry) are in the context's seconds, None when unset."""
@@ -454,7 +504,7 @@ class Session:
 
     # ---- data ----
 
-    def send(self, data):
+    def send(self, data: bytes | bytearray | memoryview) -> int:
         """Queues an application message (bytes, at most 65536) and returns its
         sequence number. Messages queue in any state and are delivered exactly
         once, in order, once the session is (re-)established. Raises QueueFull
@@ -481,23 +531,23 @@ class Session:
             ctx._pump()
         return seq
 
-    def recv(self):
+    def recv(self) -> bytes | None:
         """The next message received in order (bytes), or None when there is none."""
         return self._inbox.popleft() if self._inbox else None
 
-    def pending(self):
+    def pending(self) -> int:
         """How many received messages recv() has not returned yet."""
         return len(self._inbox)
 
     # ---- control ----
 
-    def export(self):
+    def export(self) -> StoredSession:
         """The StoredSession to resume this session from later (InvalidState
         before the handshake has given the session keys)."""
         self._require_open("export")
         return StoredSession(self._ctx.crypto.session_export(self.handle))
 
-    def rotate(self):
+    def rotate(self) -> None:
         """Starts a key rotation now (InvalidState unless established with no exchange in flight)."""
         self._require_open("rotate")
         try:
@@ -505,7 +555,7 @@ class Session:
         finally:
             self._ctx._pump()
 
-    def close(self):
+    def close(self) -> None:
         """Sends CLOSE and ends the session (its audit event goes to [*], reason
         "closed"). Closing a closed session does nothing."""
         if self.closed:
@@ -516,17 +566,17 @@ class Session:
             self._ctx._pump()
         self._ctx._forget(self)
 
-    def _require_open(self, what):
+    def _require_open(self, what: str) -> None:
         if self.closed:
             raise InvalidState(f"{what}: the session with {self.peer_did} is closed")
 
     # ---- events from the context ----
 
-    def _on_event(self, ev, ctx):
+    def _on_event(self, ev: _core.NodeEvent, ctx: Context) -> None:
         t = ctx._seconds(ev.time_ms)
         kind = ev.type
         if kind == "state":
-            e = StateChanged(t, self.peer_did, State(ev.from_state), _state(ev.to_state), ev.reason)
+            e = StateChanged(t, self.peer_did, _state(ev.from_state) or State.IDLE, _state(ev.to_state), ev.reason or "")
             self.events.append(e)
             log.info("session %s: %s -> %s (%s)", self.peer_did, ev.from_state, ev.to_state, ev.reason)
             if e.to_state is None:
@@ -537,24 +587,25 @@ class Session:
                 if e.to_state == State.FAILED:
                     self._failure = ev.reason
         elif kind == "message":
-            self.events.append(MessageReceived(ev.seq, ev.data, t))
-            self._inbox.append(ev.data)
+            data = ev.data or b""
+            self.events.append(MessageReceived(ev.seq or 0, data, t))
+            self._inbox.append(data)
         elif kind == "delivered":
-            self.events.append(MessageDelivered(ev.seq, t))
+            self.events.append(MessageDelivered(ev.seq or 0, t))
         elif kind == "warning":
-            self.events.append(Warning(ev.reason, t))
+            self.events.append(Warning(ev.reason or "", t))
             log.warning("session %s: warning: %s", self.peer_did, ev.reason)
         elif kind == "accepted":
             self.inbound = True
             self.events.append(SessionAccepted(t, self.peer_did))
         elif kind == "transport":
-            ti, address = ctx._path_info(ev.path)
+            ti, address = ctx._path_info(ev.path or 0)
             self.events.append(TransportChanged(t, ctx.transports[ti].kind, address))
             log.info("session %s: transport -> %s %s", self.peer_did, ctx.transports[ti].kind, address)
         elif kind == "closed":
-            self.events.append(SessionClosed(t, ev.reason))
+            self.events.append(SessionClosed(t, ev.reason or ""))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = self._last_state if self._closed else self.state
         return f"<Session {self.peer_did} {state}{' closed' if self._closed else ''}>"
 
@@ -570,7 +621,7 @@ _CAPABILITY_NAMES = {
 
 
 class Context:
-    """The capabilities a session needs (SPEC-018 §5.2): transport, crypto, resolver, time.
+    """The capabilities a session needs: transport, crypto, resolver, time.
 
     Context(identity, transport, resolver, clock, deterministic_seed=None,
             accept_config=None, *, auto_accept=True, primary_retry=30.0,
@@ -594,12 +645,15 @@ class Context:
     not thread-safe: drive one context from one thread.
     """
 
-    def __init__(self, identity, transport, resolver, clock, deterministic_seed=None, accept_config=None, *,
-                 auto_accept=True, primary_retry=30.0, max_sessions=0, handshake_load_limit=0,
-                 handshake_rate_per_s=0, handshake_counter=0):
+    def __init__(self, identity: Identity, transport: Transport | Sequence[Transport], resolver: Resolver | None,
+                 clock: TimeSource, deterministic_seed: bytes | None = None,
+                 accept_config: SessionConfig | None = None, *, auto_accept: bool = True,
+                 primary_retry: float = 30.0, max_sessions: int = 0, handshake_load_limit: int = 0,
+                 handshake_rate_per_s: int = 0, handshake_counter: int = 0) -> None:
         if not isinstance(identity, Identity):
             raise TypeError(f"identity must be an Identity, not {type(identity).__name__}")
-        transports = tuple(transport) if isinstance(transport, (list, tuple)) else (transport,)
+        transports: tuple[Transport, ...] = tuple(transport) if isinstance(transport, (list, tuple)) \
+            else (transport,)  # type: ignore[assignment]  # one transport
         if not transports:
             raise ValueError("a Context needs at least one transport")
         for t in transports:
@@ -629,24 +683,25 @@ class Context:
                                  max_sessions=max_sessions, handshake_load_limit=handshake_load_limit,
                                  handshake_rate_per_s=handshake_rate_per_s, handshake_counter=handshake_counter)
         self.crypto.set_accept_config(accept_config.to_c())
-        self._paths = {}       # (transport index, remote address) -> path id
-        self._path_list = [None]  # path id -> (transport index, remote address); 0 is unused
-        self._sessions = {}    # handle -> live Session
-        self._accepted = []    # live inbound sessions, in order
-        self._requests = collections.deque()
+        self._paths: dict[tuple[int, str], int] = {}  # (transport index, remote address) -> path id
+        # path id -> (transport index, remote address); 0 is unused
+        self._path_list: list[tuple[int, str] | None] = [None]
+        self._sessions: dict[int, Session] = {}  # handle -> live Session
+        self._accepted: list[Session] = []       # live inbound sessions, in order
+        self._requests: collections.deque[HandshakeRequest] = collections.deque()
         self._up = [bool(t.is_up()) for t in transports]
-        self._endpoints = {}   # peer DID -> {kind: address}
-        self._primary_retry_at = None
-        self.stats = collections.Counter()
+        self._endpoints: dict[str, dict[str, str]] = {}  # peer DID -> {kind: address}
+        self._primary_retry_at: float | None = None
+        self.stats: collections.Counter[str] = collections.Counter()
 
     # ---- capabilities ----
 
     @property
-    def transport(self):
+    def transport(self) -> tuple[Transport, ...]:
         """The transports, primary first."""
         return self.transports
 
-    def has(self, *capabilities):
+    def has(self, *capabilities: str) -> bool:
         """True when the context carries every named capability: "transport"
         (or the spec's "net_connect"), "crypto" ("crypto_pqxdh"), "resolver"
         ("did_resolve"), "time"."""
@@ -660,15 +715,15 @@ class Context:
         return True
 
     @property
-    def sessions(self):
+    def sessions(self) -> list[Session]:
         """Every live session of this context (established, accepted, resumed), in creation order."""
         return list(self._sessions.values())
 
-    def accepted(self):
+    def accepted(self) -> list[Session]:
         """The live sessions the node created for inbound requests, in order."""
         return [s for s in self._accepted if not s._closed]
 
-    def pending_requests(self):
+    def pending_requests(self) -> list[HandshakeRequest]:
         """With auto_accept=False: the inbound handshake requests held for
         accept() since the last call (then forgotten)."""
         out = list(self._requests)
@@ -676,19 +731,19 @@ class Context:
         return out
 
     @property
-    def handshake_counter(self):
+    def handshake_counter(self) -> int:
         """The node's last handshake counter: persist it with the identity."""
         return self.crypto.handshake_counter()
 
-    def tick(self):
+    def tick(self) -> list[Session]:
         """tick(None, self): one step of the event loop for every session."""
         return tick(None, self)
 
-    def next_deadline(self):
+    def next_deadline(self) -> float | None:
         """The earliest time (seconds) at which tick() has work: an engine timer,
         a datagram a transport will deliver, or the next try of the primary.
         None when nothing is pending."""
-        times = []
+        times: list[float] = []
         d = self.crypto.next_deadline()
         if d is not None:
             times.append(self._seconds(d))
@@ -704,22 +759,22 @@ class Context:
 
     # ---- time ----
 
-    def _now(self):
+    def _now(self) -> float:
         now = self.time.now()
         if not isinstance(now, (int, float)) or isinstance(now, bool) or not math.isfinite(now) or now < 0:
             raise ValueError(f"the clock must give a non-negative number of seconds, got {now!r}")
         return float(now)
 
-    def _now_ms(self):
+    def _now_ms(self) -> int:
         return int(round(self._now() * 1000)) + ENGINE_EPOCH_MS
 
     @staticmethod
-    def _seconds(ms):
+    def _seconds(ms: int) -> float:
         return (ms - ENGINE_EPOCH_MS) / 1000
 
     # ---- paths ----
 
-    def _path(self, ti, address):
+    def _path(self, ti: int, address: str) -> int:
         key = (ti, address)
         path = self._paths.get(key)
         if path is None:
@@ -728,16 +783,17 @@ class Context:
             self._path_list.append(key)
         return path
 
-    def _path_info(self, path):
-        if not 0 < path < len(self._path_list):
+    def _path_info(self, path: int) -> tuple[int, str]:
+        key = self._path_list[path] if 0 < path < len(self._path_list) else None
+        if key is None:
             raise InvalidState(f"unknown path {path}")
-        return self._path_list[path]
+        return key
 
-    def _addr_bytes(self, ti, address):
+    def _addr_bytes(self, ti: int, address: str) -> bytes:
         raw = f"{self.transports[ti].kind}:{address}".encode("utf-8", "surrogatepass")
         return raw if len(raw) <= _core.MAX_ADDR_BYTES else crypto.blake3(raw, length=_core.MAX_ADDR_BYTES)
 
-    def _transport_index(self, transport):
+    def _transport_index(self, transport: Transport | str | None) -> int:
         if transport is None:
             return 0
         for i, t in enumerate(self.transports):
@@ -745,7 +801,7 @@ class Context:
                 return i
         raise ValueError(f"{transport!r} is not a transport of this context")
 
-    def _route(self, peer_did, endpoints):
+    def _route(self, peer_did: str, endpoints: Mapping[str, str]) -> tuple[int, str]:
         """(transport index, peer address) to reach the peer: the first transport
         that is up and whose kind the peer lists, else the first whose kind it lists."""
         matching = [(i, endpoints[t.kind]) for i, t in enumerate(self.transports) if t.kind in endpoints]
@@ -757,7 +813,7 @@ class Context:
                 return i, address
         return matching[0]
 
-    def _resolve(self, peer_did):
+    def _resolve(self, peer_did: str) -> DIDDocument:
         """The peer's DID document through the resolver, checked against the DID."""
         if self.resolver is None:
             raise DIDNotFound(f"no resolver to resolve {peer_did}")
@@ -769,7 +825,7 @@ class Context:
         self._endpoints[peer_did] = dict(doc.endpoints)
         return doc
 
-    def _peer_endpoints(self, session):
+    def _peer_endpoints(self, session: Session) -> dict[str, str]:
         endpoints = self._endpoints.get(session.peer_did)
         if endpoints is None:
             try:
@@ -781,7 +837,7 @@ class Context:
 
     # ---- sessions ----
 
-    def _adopt(self, handle, config, peer_pk, inbound):
+    def _adopt(self, handle: int, config: SessionConfig, peer_pk: bytes, inbound: bool) -> Session:
         s = Session(self, handle, config, peer_pk, inbound)
         old = self._sessions.get(handle)
         if old is not None:
@@ -789,26 +845,26 @@ class Context:
         self._sessions[handle] = s
         return s
 
-    def _forget(self, session):
+    def _forget(self, session: Session) -> None:
         session._closed = True
         if self._sessions.get(session.handle) is session:
             del self._sessions[session.handle]
 
     # ---- moving bytes and events ----
 
-    def _pump(self):
+    def _pump(self) -> None:
         """Pushes the engine's outputs to the transports and dispatches its events."""
         self._flush()
         self._dispatch()
 
-    def _flush(self, drop_session=None):
+    def _flush(self, drop_session: int | None = None) -> None:
         self._send(self.crypto.drain_outputs(), drop_session)
 
-    def _send(self, outputs, drop_session=None):
+    def _send(self, outputs: Iterable[tuple[int, int, bytes]], drop_session: int | None = None) -> None:
         for session, path, data in outputs:
             if drop_session is not None and session == drop_session:
                 continue
-            ti, address = self._path_list[path]
+            ti, address = self._path_info(path)
             try:
                 self.transports[ti].send(address, data)
                 self.stats["tx"] += 1
@@ -816,7 +872,7 @@ class Context:
                 self.stats["tx_error"] += 1
                 log.debug("send to %s over %s failed: %s", address, self.transports[ti].kind, exc)
 
-    def _dispatch(self, drop_session=None):
+    def _dispatch(self, drop_session: int | None = None) -> None:
         for ev in self.crypto.drain_events():
             if drop_session is not None and ev.session == drop_session:
                 continue
@@ -827,7 +883,7 @@ class Context:
                 self._accepted.append(s)
             s._on_event(ev, self)
 
-    def _receive(self, ti, source, data, now_ms):
+    def _receive(self, ti: int, source: str, data: bytes, now_ms: int) -> int:
         self.stats["rx"] += 1
         if not self.auto_accept and bytes(data[:2]) == _MSG_HANDSHAKE_INIT:
             self._requests.append(HandshakeRequest(bytes(data), source, self.transports[ti], self._seconds(now_ms)))
@@ -841,15 +897,15 @@ class Context:
 
     # ---- transports: connectivity and fallback ----
 
-    def _sessions_on(self, ti):
+    def _sessions_on(self, ti: int) -> list[Session]:
         out = []
         for s in list(self._sessions.values()):
             info = s._info()
-            if info is not None and self._path_list[info["path"]][0] == ti:
+            if info is not None and self._path_info(info["path"])[0] == ti:
                 out.append(s)
         return out
 
-    def _move(self, session, ti, now_ms):
+    def _move(self, session: Session, ti: int, now_ms: int) -> bool:
         """Moves session to transport ti if the peer has an endpoint there."""
         address = self._peer_endpoints(session).get(self.transports[ti].kind)
         if address is None:
@@ -857,7 +913,7 @@ class Context:
         self.crypto.session_set_path(session.handle, self._path(ti, address), now_ms)
         return True
 
-    def _check_transports(self, now, now_ms):
+    def _check_transports(self, now: float, now_ms: int) -> None:
         # Every transport's status first, so that a fallback never picks one
         # that went down at the same moment (a partition).
         changed = []
@@ -877,7 +933,7 @@ class Context:
         if self._primary_retry_at is not None and now >= self._primary_retry_at:
             self._retry_primary(now, now_ms)
 
-    def _fall_back(self, failed, now, now_ms):
+    def _fall_back(self, failed: int, now: float, now_ms: int) -> None:
         moved = False
         for s in self._sessions_on(failed):
             for tj in range(len(self.transports)):
@@ -887,7 +943,7 @@ class Context:
         if moved and self._primary_retry_at is None:
             self._primary_retry_at = now + self.primary_retry
 
-    def _retry_primary(self, now, now_ms):
+    def _retry_primary(self, now: float, now_ms: int) -> None:
         """Moves sessions back to the best transport that is up again."""
         waiting = False
         for ti in range(1, len(self.transports)):
@@ -900,13 +956,13 @@ class Context:
                         self.transports[b].kind in self._peer_endpoints(s) for b in range(ti))
         self._primary_retry_at = now + self.primary_retry if waiting else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Context {self.identity.did} {len(self._sessions)} sessions>"
 
 
 # ---- the spec's functions ---------------------------------------------------------------------
 
-def _config(config):
+def _config(config: SessionConfig | None) -> SessionConfig:
     if config is None:
         return SessionConfig()
     if not isinstance(config, SessionConfig):
@@ -914,23 +970,23 @@ def _config(config):
     return config
 
 
-def _context(ctx):
+def _context(ctx: Context) -> Context:
     if not isinstance(ctx, Context):
         raise TypeError(f"ctx must be a Context, not {type(ctx).__name__}")
     return ctx
 
 
-def _peer_key(peer_did):
+def _peer_key(peer_did: str) -> bytes:
     if not isinstance(peer_did, str):
         raise TypeError(f"peer_did must be a str, not {type(peer_did).__name__}")
     try:
         return public_key_from_did(peer_did)
     except InvalidDID as exc:
-        raise DecodeError(f"peer_did: {exc}") from None
+        raise InvalidDID(f"peer_did: {exc}") from None
 
 
-def establish(peer_did, config, ctx):
-    """Establishes a new session with peer_did (SPEC-018 §5.2).
+def establish(peer_did: str, config: SessionConfig | None, ctx: Context) -> Session:
+    """Establishes a new session with peer_did (a full handshake).
 
     Resolves the DID through ctx.resolver, verifies the prekey bundle of its
     document against the DID's key and ctx.time (an invalid or expired
@@ -964,7 +1020,8 @@ def establish(peer_did, config, ctx):
     return _started(ctx, handle, config, peer_pk, ti, path, now_ms)
 
 
-def _started(ctx, handle, config, peer_pk, ti, path, now_ms):
+def _started(ctx: Context, handle: int, config: SessionConfig, peer_pk: bytes, ti: int, path: int,
+             now_ms: int) -> Session:
     """The Session of an outbound handle the node just created; its first
     message goes out (or waits, when the transport is down)."""
     session = ctx._adopt(handle, config, peer_pk, False)
@@ -974,8 +1031,9 @@ def _started(ctx, handle, config, peer_pk, ti, path, now_ms):
     return session
 
 
-def resume(peer_did, stored, ctx, config=None):
-    """Resumes a session from a StoredSession (SPEC-018 §5.2): one round trip,
+def resume(peer_did: str, stored: StoredSession | bytes | bytearray | memoryview, ctx: Context,
+           config: SessionConfig | None = None) -> Session:
+    """Resumes a session from a StoredSession: one round trip,
     the existing key material (ticket or resumption secret) reused, the
     sequence numbers and unacknowledged messages kept. The peer's endpoints
     come from ctx.resolver. Raises AuthenticationFailed for a StoredSession
@@ -1016,8 +1074,8 @@ def resume(peer_did, stored, ctx, config=None):
     return _started(ctx, handle, config, peer_pk, ti, path, now_ms)
 
 
-def accept(request, config, ctx):
-    """Accepts an inbound handshake request (SPEC-018 §5.2) with config and
+def accept(request: HandshakeRequest, config: SessionConfig | None, ctx: Context) -> Session:
+    """Accepts an inbound handshake request with config and
     returns the session the node created for it (in handshake_received; the
     initiator's confirmation, processed by tick(), makes it established).
 
@@ -1065,8 +1123,8 @@ def accept(request, config, ctx):
     return session
 
 
-def tick(sessions, ctx):
-    """The event loop step (SPEC-018 §5.2): takes everything the transports
+def tick(sessions: Iterable[Session] | None, ctx: Context) -> list[Session]:
+    """One step of the caller's event loop: takes everything the transports
     have delivered up to ctx.time.now() into the node, notices transports
     going down or up (path status, fallback, primary retry), runs the node's
     timers, pushes its outputs to the transports and dispatches its events to
@@ -1101,44 +1159,45 @@ class SessionManager:
     establish() and resume() return the live session with that peer when
     there is one, else start a new one; get() finds one (inbound ones too)."""
 
-    def __init__(self, ctx, config=None):
+    def __init__(self, ctx: Context, config: SessionConfig | None = None) -> None:
         self.ctx = _context(ctx)
         self.config = _config(config)
 
-    def establish(self, peer_did, config=None):
+    def establish(self, peer_did: str, config: SessionConfig | None = None) -> Session:
         existing = self.get(peer_did)
         if existing is not None and existing.state != State.FAILED:
             return existing
         return establish(peer_did, config or self.config, self.ctx)
 
-    def resume(self, peer_did, stored, config=None):
+    def resume(self, peer_did: str, stored: StoredSession | bytes, config: SessionConfig | None = None) -> Session:
         existing = self.get(peer_did)
         if existing is not None and existing.state != State.FAILED:
             return existing
         return resume(peer_did, stored, self.ctx, config or self.config)
 
-    def get(self, peer_did):
+    def get(self, peer_did: str) -> Session | None:
         """The most recent live session with peer_did, or None."""
         for s in reversed(self.ctx.sessions):
             if s.peer_did == peer_did:
                 return s
         return None
 
-    def all(self):
+    def all(self) -> list[Session]:
         """Every live session of the context."""
         return self.ctx.sessions
 
-    def tick(self):
+    def tick(self) -> list[Session]:
+        """tick() for every session of the context."""
         return tick(self.all(), self.ctx)
 
-    def close_all(self):
+    def close_all(self) -> None:
         for s in self.all():
             s.close()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.ctx.sessions)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Session]:
         return iter(self.all())
 
 

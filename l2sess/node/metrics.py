@@ -1,11 +1,16 @@
 """The node's counters in Prometheus text exposition format (version 0.0.4)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
+from l2sess.node.status import NodeStatus
+
 _STATES = ("idle", "handshake_initiated", "handshake_received", "established", "degraded", "rotating",
            "suspended", "failed")
 
 
-def format_metrics(status: dict) -> str:
+def format_metrics(status: NodeStatus) -> str:
     """Prometheus text format (version 0.0.4) of a Node.status() snapshot."""
     lines: list[str] = []
 
@@ -39,5 +44,5 @@ def format_metrics(status: dict) -> str:
            [(f'{{did="{p["did"]}"}}', p["resume_ms"] / 1e3) for p in peers])
     for key in ("fallbacks", "returns", "tx_messages", "rx_messages", "delivered"):
         metric(f"peer_{key}_total", "counter", f"per peer: {key.replace('_', ' ')}",
-               [(f'{{did="{p["did"]}"}}', p[key]) for p in peers])
+               [(f'{{did="{p["did"]}"}}', cast(Mapping[str, int], p)[key]) for p in peers])
     return "\n".join(lines) + "\n"

@@ -12,16 +12,44 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import TypedDict, Unpack, cast
 
 from l2sess import _core
 from l2sess.did import did_from_public_key, public_key_from_did
-from l2sess.errors import InvalidState
+from l2sess.errors import InvalidState, Timeout
 from l2sess.identity import Identity
 from l2sess.node.metrics import format_metrics
+from l2sess.node.status import NodeStatus, PeerStatus, SessionStatus
 from l2sess.session import SessionConfig
 
-__all__ = ["Node", "NodeEvent", "parse_address"]
+__all__ = ["Address", "LoopSettings", "Node", "NodeEvent", "NodeStatus", "PeerStatus", "SessionStatus",
+           "parse_address"]
+
+# A peer's or a listener's address: "host:port", "[v6]:port" or (host, port); numeric hosts only.
+Address = str | tuple[str, int]
+
+
+class LoopSettings(TypedDict, total=False):
+    """The event loop's tunables (struct l2s_loop_params), each optional; 0 or
+    absent: the C default. Times in ms."""
+
+    happy_eyeballs_ms: int
+    path_timeout_ms: int
+    quic_retry_ms: int
+    reconnect_base_ms: int
+    reconnect_max_ms: int
+    event_queue_limit: int
+    quic_idle_timeout_ms: int
+    quic_keepalive_ms: int
+    max_sessions: int
+    handshake_rate_per_s: int
+    handshake_work_per_s: int
+    memory_budget: int
+    quic_max_connections: int
+    tcp_max_connections: int
+
 
 # Control events kept for inspection (Node.recent), newest last; messages and
 # deliveries are not kept (their payloads would hold memory for nothing).
@@ -50,9 +78,9 @@ class NodeEvent:
     data: bytes | None = None
     session_id: str | None = None
 
-    def audit(self) -> dict:
+    def audit(self) -> dict[str, object]:
         """The event as an audit-log record: no payload, no secrets."""
-        d: dict = {"event": self.kind, "did": self.did}
+        d: dict[str, object] = {"event": self.kind, "did": self.did}
         if self.session_id is not None:
             d["session_id"] = self.session_id
         for name in ("from_state", "to_state", "reason", "transport"):
@@ -68,7 +96,7 @@ class NodeEvent:
         return d
 
 
-def parse_address(text: str | tuple) -> tuple[str, int]:
+def parse_address(text: Address) -> tuple[str, int]:
     """'127.0.0.1:4433' or '[::1]:4433' (or a (host, port) tuple) as (host, port)."""
     if isinstance(text, tuple):
         return text
@@ -93,10 +121,10 @@ class Node:
     inbox_keep older files (inbox.1 the newest); loop_settings are l2s_loop_params tunables in ms
     (happy_eyeballs_ms, path_timeout_ms, quic_retry_ms, ...)."""
 
-    def __init__(self, identity: Identity, listen=("127.0.0.1", 0), config: SessionConfig | None = None, *,
-                 accept_any: bool = False, no_quic: bool = False, no_utcp: bool = False,
-                 inbox: str | None = None, inbox_max_bytes: int = 0, inbox_keep: int = 1,
-                 inbox_sync: bool = True, **loop_settings):
+    def __init__(self, identity: Identity, listen: Address | None = ("127.0.0.1", 0),
+                 config: SessionConfig | None = None, *, accept_any: bool = False, no_quic: bool = False,
+                 no_utcp: bool = False, inbox: str | None = None, inbox_max_bytes: int = 0, inbox_keep: int = 1,
+                 inbox_sync: bool = True, **loop_settings: Unpack[LoopSettings]) -> None:
         if not isinstance(identity, Identity):
             raise TypeError(f"identity must be an Identity, not {type(identity).__name__}")
         self.identity = identity
@@ -152,7 +180,8 @@ class Node:
     def __enter__(self) -> "Node":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.stop()
 
     # ---- what it is ---------------------------------------------------------------
@@ -164,7 +193,10 @@ class Node:
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port): QUIC and discovery on UDP, μTCP on TCP."""
-        return self._loop.address()
+        address = self._loop.address()
+        if address is None:  # bound, so never: an AF_INET or AF_INET6 address
+            raise InvalidState("the node has no address")
+        return address
 
     @property
     def bundle(self) -> bytes:
@@ -173,7 +205,8 @@ class Node:
 
     # ---- peers and sessions ---------------------------------------------------------
 
-    def add_peer(self, did: str, address=None, connect: bool = False, bundle: bytes | None = None) -> None:
+    def add_peer(self, did: str, address: Address | None = None, connect: bool = False,
+                 bundle: bytes | None = None) -> None:
         """Knows a peer: its sessions are accepted; with connect=True this node keeps
         a session to it. bundle, a cached prekey bundle, saves in-band discovery."""
         pk = public_key_from_did(did)
@@ -183,7 +216,7 @@ class Node:
             self._loop.set_peer_bundle(pk, bundle)
         self._loop.add_peer(pk, parse_address(address) if address else None, connect)
 
-    def connect(self, did: str, address, bundle: bytes | None = None) -> None:
+    def connect(self, did: str, address: Address, bundle: bytes | None = None) -> None:
         """Keeps a session to did at address (host:port): QUIC first, μTCP as fallback."""
         self.add_peer(did, address, True, bundle)
 
@@ -250,7 +283,7 @@ class Node:
     def _wait_ms(timeout: float | None) -> int:
         return -1 if timeout is None else max(0, int(timeout * 1000))
 
-    def _event(self, t: tuple) -> NodeEvent:
+    def _event(self, t: _core._LoopEvent) -> NodeEvent:
         kind, pk, session, time_ms, fr, to, reason, seq, transport, error, data, session_id = t
         did = self._dids.get(pk)
         if did is None:
@@ -260,35 +293,38 @@ class Node:
             self.recent.append(ev)
         return ev
 
-    def events(self, timeout: float | None = None):
+    def events(self, timeout: float | None = None) -> Iterator[NodeEvent]:
         """Yields events as they come; ends after timeout seconds without one."""
         while (ev := self.next_event(timeout)) is not None:
             yield ev
 
-    def wait_for(self, pred, timeout: float) -> NodeEvent:
-        """The first event for which pred(event) is true; TimeoutError after timeout s."""
+    def wait_for(self, pred: Callable[[NodeEvent], bool], timeout: float) -> NodeEvent:
+        """The first event for which pred(event) is true. Raises l2sess.Timeout (also a
+        TimeoutError) when none came within timeout seconds; the events that did not
+        match are consumed (and the control ones kept in `recent`)."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no matching event within {timeout} s")
+                raise Timeout(f"no matching event within {timeout} s")
             ev = self.next_event(left)
             if ev is not None and pred(ev):
                 return ev
 
     # ---- status ---------------------------------------------------------------------
 
-    def peers(self) -> list[dict]:
-        out = []
-        for p in self._loop.peers():
-            p = dict(p)
+    def peers(self) -> list[PeerStatus]:
+        """Every peer (configured, or inbound) and its session."""
+        out: list[PeerStatus] = []
+        for raw in self._loop.peers():
+            p = dict(raw)
             p["did"] = did_from_public_key(p.pop("pk"))
             if p["address"] is not None:
                 p["address"] = f"{p['address'][0]}:{p['address'][1]}"
-            out.append(p)
+            out.append(cast(PeerStatus, p))
         return out
 
-    def status(self) -> dict:
+    def status(self) -> NodeStatus:
         """A JSON-ready snapshot: identity, address, peers and their sessions, counters."""
         host, port = self.address
         return {"did": self.did, "address": f"{host}:{port}", "peers": self.peers(), "stats": self._loop.stats()}

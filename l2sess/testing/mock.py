@@ -1,4 +1,4 @@
-"""Test doubles (SPEC-018 §6.3, design layer 8): ManualClock, MockResolver,
+"""Test doubles for the sans-IO session API: ManualClock, MockResolver,
 MockNetwork / MockTransport, and helpers that drive contexts through time.
 
 Nothing here sleeps: time is a ManualClock that the test (or run()/
@@ -12,17 +12,37 @@ duplicates.
     ...
     run_until([ctx_a, ctx_b], lambda: s.state == State.ESTABLISHED, timeout=1.0)
 """
+from __future__ import annotations
+
 import heapq
 import math
 import random
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from l2sess.errors import DIDNotFound
-from l2sess.identity import DIDDocument, Identity
+from l2sess.identity import DIDDocument, Endpoints, Identity
+
+if TYPE_CHECKING:
+    from l2sess.session import Context, TimeSource
+
+# interceptor(kind, source, destination, data) -> the bytes to send instead, or None to drop
+Interceptor = Callable[[str, str, str, bytes], "bytes | bytearray | memoryview | None"]
+# (time, kind, source, destination, data, outcome)
+TraceEntry = tuple[float, str, str, str, bytes, str]
+
+
+class _Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class _SettableClock(_Clock, Protocol):
+    def set(self, t: float) -> float: ...
 
 __all__ = ["ManualClock", "MockNetwork", "MockResolver", "MockTransport", "run", "run_until", "settle"]
 
 
-def _seconds(value, name, allow_zero=True):
+def _seconds(value: object, name: str, allow_zero: bool = True) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value) or value < 0 or (not allow_zero and value == 0):
@@ -31,7 +51,7 @@ def _seconds(value, name, allow_zero=True):
     return float(value)
 
 
-def _probability(value, name):
+def _probability(value: object, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a probability, not {type(value).__name__}")
     if not 0.0 <= value <= 1.0:
@@ -48,18 +68,18 @@ class ManualClock:
     (Identity.from_seed's default expiry is in 2096; Identity.generate(now=start)
     dates its bundle from start)."""
 
-    def __init__(self, start=0.0):
+    def __init__(self, start: float = 0.0) -> None:
         self._now = _seconds(start, "start")
 
-    def now(self):
+    def now(self) -> float:
         return self._now
 
-    def advance(self, seconds):
+    def advance(self, seconds: float) -> float:
         """Moves the clock forward by seconds (>= 0); returns the new time."""
         self._now += _seconds(seconds, "seconds")
         return self._now
 
-    def set(self, t):
+    def set(self, t: float) -> float:
         """Sets the clock to t, which must not be earlier than now()."""
         t = _seconds(t, "t")
         if t < self._now:
@@ -67,19 +87,19 @@ class ManualClock:
         self._now = t
         return self._now
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ManualClock({self._now})"
 
 
 class MockResolver:
     """DID -> DIDDocument from a table the test fills; an unknown DID raises DIDNotFound."""
 
-    def __init__(self, documents=()):
-        self._docs = {}
+    def __init__(self, documents: Iterable[DIDDocument] = ()) -> None:
+        self._docs: dict[str, DIDDocument] = {}
         for doc in documents:
             self.register(doc)
 
-    def register(self, document, endpoints=None):
+    def register(self, document: DIDDocument | Identity, endpoints: Endpoints | None = None) -> DIDDocument:
         """Adds a DIDDocument, or the document of an Identity (with endpoints:
         {kind: address} or transports). Returns the document."""
         if isinstance(document, Identity):
@@ -91,10 +111,10 @@ class MockResolver:
         self._docs[document.id] = document
         return document
 
-    def remove(self, did):
+    def remove(self, did: str) -> None:
         self._docs.pop(did, None)
 
-    def resolve(self, did):
+    def resolve(self, did: str) -> DIDDocument:
         if not isinstance(did, str):
             raise TypeError(f"did must be a str, not {type(did).__name__}")
         try:
@@ -102,7 +122,7 @@ class MockResolver:
         except KeyError:
             raise DIDNotFound(f"no DID document for {did}") from None
 
-    def __contains__(self, did):
+    def __contains__(self, did: object) -> bool:
         return did in self._docs
 
 
@@ -130,8 +150,10 @@ class MockNetwork:
     would be sent and returns the bytes to send instead, or None to drop it
     (an attacker on the path, for security tests)."""
 
-    def __init__(self, clock, seed=0, latency=0.0, jitter=0.0, loss=0.0, reorder=0.0, duplicate=0.0,
-                 reorder_delay=None, record=False, interceptor=None):
+    def __init__(self, clock: TimeSource, seed: int | float | str | bytes | None = 0, latency: float = 0.0,
+                 jitter: float = 0.0, loss: float = 0.0, reorder: float = 0.0, duplicate: float = 0.0,
+                 reorder_delay: float | None = None, record: bool = False,
+                 interceptor: Interceptor | None = None) -> None:
         if not hasattr(clock, "now"):
             raise TypeError("clock must have now()")
         self.clock = clock
@@ -142,27 +164,29 @@ class MockNetwork:
         self.partitioned = False
         self.interceptor = interceptor
         self.record = bool(record)
-        self.trace = []
+        self.trace: list[TraceEntry] = []
         self.stats = {"sent": 0, "delivered": 0, "lost": 0, "duplicated": 0, "reordered": 0,
                       "dropped_partition": 0, "dropped_failed": 0, "dropped_unreachable": 0,
                       "intercepted": 0}
-        self._endpoints = {}  # (kind, address) -> MockTransport
-        self._queues = {}     # (kind, address) -> heap of (deliver_at, order, source, data)
+        self._endpoints: dict[tuple[str, str], MockTransport] = {}
+        # (kind, address) -> heap of (deliver_at, order, source, data)
+        self._queues: dict[tuple[str, str], list[tuple[float, int, str, bytes]]] = {}
         self._order = 0
 
-    def transport(self, address, kind="quic", **link):
+    def transport(self, address: str, kind: str = "quic", **link: float | None) -> MockTransport:
         """A new MockTransport on this network (see MockTransport)."""
         return MockTransport(self, address, kind, **link)
 
-    def partition(self, on=True):
+    def partition(self, on: bool = True) -> None:
         """Drops all traffic while on (and what is in flight when it is delivered)."""
         self.partitioned = bool(on)
 
-    def _trace(self, kind, source, dest, data, outcome):
+    def _trace(self, kind: str, source: str, dest: str, data: bytes | bytearray | memoryview,
+               outcome: str) -> None:
         if self.record:
             self.trace.append((self.clock.now(), kind, source, dest, bytes(data), outcome))
 
-    def _send(self, sender, dest, data):
+    def _send(self, sender: MockTransport, dest: str, data: bytes | bytearray | memoryview) -> None:
         link = sender.link
         r = self.random
         lost, jitter, reordered, extra, duplicated, jitter2 = (r.random(), r.uniform(-1.0, 1.0), r.random(),
@@ -203,11 +227,11 @@ class MockNetwork:
             outcome += "+duplicate"
         self._trace(sender.kind, sender.address, dest, data, outcome)
 
-    def _enqueue(self, key, at, source, data):
+    def _enqueue(self, key: tuple[str, str], at: float, source: str, data: bytes | bytearray | memoryview) -> None:
         self._order += 1
         heapq.heappush(self._queues.setdefault(key, []), (at, self._order, source, bytes(data)))
 
-    def _deliver(self, receiver, now):
+    def _deliver(self, receiver: MockTransport, now: float) -> list[tuple[str, bytes]]:
         q = self._queues.get((receiver.kind, receiver.address))
         out = []
         while q and q[0][0] <= now:
@@ -221,13 +245,13 @@ class MockNetwork:
                 out.append((source, data))
         return out
 
-    def _next(self, receiver):
+    def _next(self, receiver: MockTransport) -> float | None:
         q = self._queues.get((receiver.kind, receiver.address))
         return q[0][0] if q else None
 
 
-def _link_params(**kw):
-    out = {}
+def _link_params(**kw: float | None) -> dict[str, float]:
+    out: dict[str, float] = {}
     for name in ("latency", "jitter"):
         out[name] = _seconds(kw[name], name)
     for name in ("loss", "reorder", "duplicate"):
@@ -249,8 +273,9 @@ class MockTransport:
     alone is cut off. close(): frees the address (a restarted node makes a
     new transport at the same address)."""
 
-    def __init__(self, network, address, kind="quic", *, latency=None, jitter=None, loss=None, reorder=None,
-                 duplicate=None, reorder_delay=None):
+    def __init__(self, network: MockNetwork, address: str, kind: str = "quic", *, latency: float | None = None,
+                 jitter: float | None = None, loss: float | None = None, reorder: float | None = None,
+                 duplicate: float | None = None, reorder_delay: float | None = None) -> None:
         if not isinstance(network, MockNetwork):
             raise TypeError(f"network must be a MockNetwork, not {type(network).__name__}")
         if not isinstance(address, str) or not address:
@@ -264,7 +289,7 @@ class MockTransport:
         self.kind = kind
         given = dict(latency=latency, jitter=jitter, loss=loss, reorder=reorder, duplicate=duplicate,
                      reorder_delay=reorder_delay)
-        merged = {k: (network.link[k] if v is None else v) for k, v in given.items()}
+        merged: dict[str, float | None] = {k: (network.link[k] if v is None else v) for k, v in given.items()}
         if reorder_delay is None and latency is not None:
             merged["reorder_delay"] = None
         self.link = _link_params(**merged)
@@ -273,7 +298,7 @@ class MockTransport:
         self.closed = False
         network._endpoints[(kind, address)] = self
 
-    def send(self, dest, data):
+    def send(self, dest: str, data: bytes | bytearray | memoryview) -> None:
         """Sends one datagram to dest (an address of this transport's kind)."""
         if self.closed:
             raise ValueError("the transport is closed")
@@ -283,49 +308,49 @@ class MockTransport:
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         self.network._send(self, dest, data)
 
-    def receive(self, now=None):
+    def receive(self, now: float | None = None) -> list[tuple[str, bytes]]:
         """Every datagram delivered up to now (default: the clock's now), in
         delivery order: [(source address, data)]."""
         if self.closed:
             return []
         return self.network._deliver(self, self.network.clock.now() if now is None else now)
 
-    def next_delivery(self):
+    def next_delivery(self) -> float | None:
         """When the next datagram for this endpoint arrives (seconds), or None."""
         return None if self.closed else self.network._next(self)
 
-    def is_up(self):
+    def is_up(self) -> bool:
         return not (self.failed or self.isolated or self.closed or self.network.partitioned)
 
-    def fail(self):
+    def fail(self) -> None:
         self.failed = True
 
-    def restore(self):
+    def restore(self) -> None:
         self.failed = False
 
-    def partition(self, on=True):
+    def partition(self, on: bool = True) -> None:
         self.isolated = bool(on)
 
-    def close(self):
+    def close(self) -> None:
         if not self.closed:
             self.closed = True
             if self.network._endpoints.get((self.kind, self.address)) is self:
                 del self.network._endpoints[(self.kind, self.address)]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<MockTransport {self.kind} {self.address}{' down' if not self.is_up() else ''}>"
 
 
 # ---- driving contexts through time --------------------------------------------------------------
 
-def _contexts(contexts):
+def _contexts(contexts: Iterable[Context]) -> list[Context]:
     contexts = list(contexts)
     if not contexts:
         raise ValueError("no contexts")
     return contexts
 
 
-def settle(contexts, max_rounds=10_000):
+def settle(contexts: Iterable[Context], max_rounds: int = 10_000) -> int:
     """Ticks every context at the current time until no datagram is due and no
     node has a timer due now. Returns the number of rounds."""
     from l2sess.session import tick
@@ -340,12 +365,12 @@ def settle(contexts, max_rounds=10_000):
     raise RuntimeError(f"the contexts did not settle in {max_rounds} rounds")
 
 
-def run(contexts, duration, clock=None):
+def run(contexts: Iterable[Context], duration: float, clock: _SettableClock | None = None) -> float:
     """Moves the ManualClock (default: the first context's clock) forward by
     duration, stopping at every deadline of every context (engine timers,
     deliveries) to tick them all. Returns the new time."""
     contexts = _contexts(contexts)
-    clock = clock or contexts[0].time
+    clock = clock or _settable(contexts[0].time)
     end = clock.now() + _seconds(duration, "duration")
     run_until(contexts, lambda: False, duration, clock)
     if clock.now() < end:
@@ -354,11 +379,18 @@ def run(contexts, duration, clock=None):
     return clock.now()
 
 
-def run_until(contexts, predicate, timeout, clock=None):
+def _settable(clock: TimeSource) -> _SettableClock:
+    if not hasattr(clock, "set"):
+        raise TypeError(f"the contexts' clock ({type(clock).__name__}) cannot be set: give a ManualClock")
+    return clock  # type: ignore[return-value]  # it has set()
+
+
+def run_until(contexts: Iterable[Context], predicate: Callable[[], object], timeout: float,
+              clock: _SettableClock | None = None) -> bool:
     """Like run(), but stops as soon as predicate() is true (checked after
     every step). Returns True when it became true within timeout seconds."""
     contexts = _contexts(contexts)
-    clock = clock or contexts[0].time
+    clock = clock or _settable(contexts[0].time)
     end = clock.now() + _seconds(timeout, "timeout")
     settle(contexts)
     while True:

@@ -152,11 +152,15 @@ def test_the_cycle_check_finds_a_cycle():
 # ---- Python imports ---------------------------------------------------------------------------
 
 # l2sess's layers, bottom to top: the library, the node, the test rigs.
+# l2sess.aio is the node for asyncio programs: the node layer.
 PY_LAYERS = ["library", "node", "testing"]
 
 
 def py_layer(module: str) -> str:
-    return module.split(".")[0] if module.split(".")[0] in ("node", "testing") else "library"
+    top = module.split(".")[0]
+    if top == "aio":
+        return "node"
+    return top if top in ("node", "testing") else "library"
 
 
 def python_imports() -> dict[str, set[str]]:
