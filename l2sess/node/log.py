@@ -93,7 +93,7 @@ class JsonLog:
 
     def _open(self) -> IO[str]:
         assert self.path is not None
-        f = open_private_append(self.path)
+        f: IO[str] = open_private_append(self.path)
         self._size = os.fstat(f.fileno()).st_size
         return f
 

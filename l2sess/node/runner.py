@@ -19,7 +19,7 @@ import socket
 import socketserver
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from l2sess import __version__
 from l2sess.did import public_key_from_did
@@ -28,6 +28,7 @@ from l2sess.node.config import ConfigError, blame, load_config, parse_address
 from l2sess.node.log import JsonLog, Log, rfc3339
 from l2sess.node.metrics import format_metrics
 from l2sess.node.node import Node, NodeEvent
+from l2sess.node.status import NodeStatus
 from l2sess.node.store import StateDir, inbox_watermarks, load_or_create_identity, open_private_append
 
 # States in which a session has keys worth saving.
@@ -95,7 +96,7 @@ def check_identity(identity_path: str, state: StateDir) -> tuple[Any, bool]:
 class Runner:
     """One running node: identity, state, logs, the C loop (l2sess.Node)."""
 
-    def __init__(self, cfg: dict, log: Log | None = None):
+    def __init__(self, cfg: dict[str, Any], log: Log | None = None):
         self.cfg = cfg
         self.log = log or Log()
         n = cfg["node"]
@@ -184,11 +185,11 @@ class Runner:
 
     # ---- status ---------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """The node's status, with what the disk refused this run (its files'
         write failures and the last error of each; 0 and None when fine),
         the prekey bundle's expiry and the build."""
-        st = self.node.status()
+        st = cast(dict[str, Any], self.node.status())
         st["stats"].update({"audit_log_failures": self.audit.failures,
                             "delivery_log_failures": self.deliveries.failures,
                             "checkpoint_failures": self.checkpoint_failures})
@@ -253,7 +254,7 @@ class Runner:
         elif ev.kind == "peer_error" and self._first_in_a_while("peer_error", ev.did):
             log.warning("cannot reach peer; retrying", did=ev.did, error=ev.audit().get("error"))
         elif ev.kind == "inbox":
-            (log.error if ev.error else log.info)("inbox " + ev.audit()["inbox"], did=ev.did)
+            (log.error if ev.error else log.info)(f"inbox {ev.audit()['inbox']}", did=ev.did)
         elif ev.kind == "transport":
             log.info("session moved", did=ev.did, session_id=ev.session_id, transport=ev.transport)
         elif ev.kind == "closed":
@@ -326,7 +327,7 @@ class Runner:
         self.lock.release()
 
 
-def prekey_status(not_after: int, now: float | None = None) -> dict:
+def prekey_status(not_after: int, now: float | None = None) -> dict[str, Any]:
     """The prekey bundle's expiry, and a warning when it is near or past."""
     left = not_after - (time.time() if now is None else now)
     warning = None
@@ -384,14 +385,14 @@ class ControlServer:
                 os.unlink(self.path)
 
 
-def control_command(runner: Runner, line: bytes) -> dict:
+def control_command(runner: Runner, line: bytes) -> dict[str, Any]:
     try:
         req = json.loads(line)
         cmd = req.get("cmd")
         if cmd == "status":
             return {"ok": True, "status": runner.status()}
         if cmd == "metrics":
-            return {"ok": True, "metrics": format_metrics(runner.status())}
+            return {"ok": True, "metrics": format_metrics(cast(NodeStatus, runner.status()))}
         if cmd == "send":
             return {"ok": True, "seq": runner.node.send(req["did"], base64.b64decode(req["data"]))}
         if cmd == "send_many":
@@ -404,7 +405,7 @@ def control_command(runner: Runner, line: bytes) -> dict:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def send_many(node: Node, did: str, items: list[str]) -> dict:
+def send_many(node: Node, did: str, items: list[str]) -> dict[str, Any]:
     """Queues base64 messages in order until one is refused; says how many went."""
     seqs = []
     for item in items:
@@ -424,7 +425,7 @@ class MetricsServer:
                 if self.path != "/metrics":
                     self.send_error(404)
                     return
-                body = format_metrics(runner.status()).encode()
+                body = format_metrics(cast(NodeStatus, runner.status())).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from l2sess.did import did_from_public_key
 from l2sess.node.log import rfc3339
@@ -137,12 +137,14 @@ def inbox_messages(path: str, follow: bool = False, poll_s: float = 0.2) -> Iter
     """The inbox's messages (PROTOCOL.md §12) from the oldest rotated file on;
     with follow, then those appended later, across rotations, until
     interrupted. A torn last line waits for its end."""
-    for name in rotated_files(path)[:-1]:
-        with open(name, "rb") as f:
-            for line in f:
+    for name in rotated_files(path):
+        if name == os.path.abspath(path):
+            continue
+        with open(name, "rb") as old:
+            for line in old:
                 if line.endswith(b"\n") and (m := _parse(line)):
                     yield m
-    f = None
+    f: IO[bytes] | None = None
     pending = b""
     while True:
         if f is None:
