@@ -25,7 +25,14 @@ $(VENV)/.installed: requirements-dev.txt | deps
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-venv: deps $(VENV)/.installed
+# The test rigs (testbed/: relay, node processes, the daemon), a package of
+# their own so that the l2sess wheel carries none of them; editable, so
+# their edits need no reinstall.
+$(VENV)/.testbed: testbed/pyproject.toml | $(VENV)/.installed
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e testbed
+	touch $@
+
+venv: deps $(VENV)/.installed $(VENV)/.testbed
 
 # zig (PyPI ziglang) for the musl cross builds, in a venv of its own;
 # toolchains/zig/zig-tool runs $(ZIG) (L2S_ZIG), and zig keeps what it
