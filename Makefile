@@ -311,4 +311,4 @@ simdemo: build
 	$(PY) examples/simdemo.py
 
 clean:
-	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info
+	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info dist/l2sess-*
