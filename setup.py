@@ -19,20 +19,33 @@ class CMakeCoreBuild(build_ext):
         build_dir = os.path.join(HERE, "build", "cmake-py")
         provider = os.environ.get("L2S_MLKEM_PROVIDER", "auto")
         werror = os.environ.get("L2S_WERROR", "OFF")  # ON in the project's own builds (make)
-        # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so it is required here.
-        subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-                               "-DL2S_BUILD_TESTS=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}",
-                               f"-DL2S_WERROR={werror}"])
+        # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so
+        # it is required here. The daemon, benchmarks and tests are not built:
+        # the sdist carries none of them.
+        options = ["-DCMAKE_BUILD_TYPE=Release", "-DL2S_BUILD_TESTS=OFF", "-DL2S_BUILD_BENCH=OFF",
+                   "-DL2S_BUILD_DAEMON=OFF", "-DL2S_WITH_QUIC=ON", f"-DL2S_MLKEM_PROVIDER={provider}",
+                   f"-DL2S_WERROR={werror}"]
+        if os.environ.get("BLAKE3_C_DIR"):  # BLAKE3's C sources, where no librust-blake3-dev ships them
+            options.append(f"-DBLAKE3_C_DIR={os.environ['BLAKE3_C_DIR']}")
+        subprocess.check_call(["cmake", "-S", HERE, "-B", build_dir, *options])
         subprocess.check_call(["cmake", "--build", build_dir, "--target", "l2s_loop", "-j",
                                str(os.cpu_count() or 1)])
         with open(os.path.join(build_dir, "l2s-link.txt")) as f:
             items = [x for x in f.read().strip().split(";") if x]
         libs = [x for x in items if x.endswith(".a")]
         ldflags = [x for x in items if not x.endswith(".a")]
+        # A wheel's extension goes without its symbols and debug information
+        # (Python's own CFLAGS carry -g: most of an unstripped _core's size);
+        # a developer's in-place or editable build keeps them for gdb.
+        strip = [] if self.inplace or self.editable_mode else ["-s"]
         for ext in self.extensions:
+            # Cythonized here, not when setup.py is read: the sdist then
+            # carries _core.pyx, never the generated _core.c.
+            ext.sources = cythonize(ext, language_level=3, compiler_directives={"embedsignature": True},
+                                    quiet=True)[0].sources
             ext.extra_objects.extend(libs)
             # The static core's public symbols stay inside the extension.
-            ext.extra_link_args.extend(ldflags + ["-Wl,--exclude-libs,ALL"])
+            ext.extra_link_args.extend(ldflags + ["-Wl,--exclude-libs,ALL"] + strip)
             ext.depends.extend(libs)
         super().build_extensions()
 
@@ -44,7 +57,4 @@ core = Extension(
     extra_compile_args=["-O2"],
 )
 
-setup(
-    ext_modules=cythonize([core], language_level=3, compiler_directives={"embedsignature": True}),
-    cmdclass={"build_ext": CMakeCoreBuild},
-)
+setup(ext_modules=[core], cmdclass={"build_ext": CMakeCoreBuild})

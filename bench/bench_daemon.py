@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from l2sess.did import public_key_from_did  # noqa: E402
-from l2sess.testing.daemon import daemon_programs  # noqa: E402
-from l2sess.testing.procnode import NodeProcess  # noqa: E402
+from l2sess_testbed.daemon import daemon_programs  # noqa: E402
+from l2sess_testbed.procnode import NodeProcess  # noqa: E402
 
 TARGETS = {"x86-64 (glibc)": "native", "aarch64 (glibc)": "aarch64-linux-gnu",
            "armhf (glibc)": "arm-linux-gnueabihf", "aarch64 (musl, static)": "aarch64-linux-musl",

@@ -1,6 +1,6 @@
-"""Throughput of l2sess.testing.relay on loopback: can it carry 10,000+ datagrams/s?
+"""Throughput of l2sess_testbed.relay on loopback: can it carry 10,000+ datagrams/s?
 
-The relay runs as its own process (`python -m l2sess.testing.relay`), so it has a
+The relay runs as its own process (`python -m l2sess_testbed.relay`), so it has a
 GIL of its own; the sender and the UDP sink/echo live in this process.
 
 Two measurements per impairment profile:
@@ -59,7 +59,7 @@ class Sink:
 
 def start_relay(target_port, extra, ctl):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "l2sess.testing.relay", "--listen", f"{HOST}:0", "--target", f"{HOST}:{target_port}",
+        [sys.executable, "-m", "l2sess_testbed.relay", "--listen", f"{HOST}:0", "--target", f"{HOST}:{target_port}",
          "--seed", "1", "--control", ctl, *extra],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, text=True)
     return proc, int(proc.stdout.readline().rsplit(":", 1)[1])

@@ -9,7 +9,7 @@ it through what an edge network does to it:
      is resumed (no full handshake) and nothing acknowledged is lost;
   5. QUIC blocked: the session carries on over μTCP, then returns to QUIC.
 
-A reaches B through the project's impairment relay (l2sess.testing.relay), which is
+A reaches B through the project's impairment relay (l2sess_testbed.relay), which is
 how step 5 blocks UDP without touching the host's firewall. It ends with a
 summary table. `make simdemo` runs the in-process, simulated-clock demo of
 the engine alone (partitions, suspension) instead.
@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 
-from l2sess.testing.procnode import NodeProcess, established
-from l2sess.testing.relay import Relay
+from l2sess_testbed.procnode import NodeProcess, established
+from l2sess_testbed.relay import Relay
 
 # Short intervals so that a rotation and a fallback happen within seconds.
 SESSION = {"ttl": 40.0, "rotation_window": 32.0, "heartbeat_interval": 1.0, "heartbeat_reply_timeout": 0.5,

@@ -6,9 +6,9 @@ A test that takes the `impl` fixture (parametrize it) runs its nodes as
 firmware/l2sessd) or "mixed" (A the daemon, B the Python node)."""
 import pytest
 
-from l2sess.testing.daemon import daemon_programs
-from l2sess.testing.procnode import NodeProcess
-from l2sess.testing.relay import Relay
+from l2sess_testbed.daemon import daemon_programs
+from l2sess_testbed.procnode import NodeProcess
+from l2sess_testbed.relay import Relay
 
 # Short intervals so that degradation, suspension and fallback take seconds.
 FAST_SESSION = {"heartbeat_interval": 0.5, "heartbeat_reply_timeout": 0.25, "handshake_timeout": 1.0,

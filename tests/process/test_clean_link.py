@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from l2sess.testing.procnode import NodeProcess, established
+from l2sess_testbed.procnode import NodeProcess, established
 
 
 # The shipped defaults with time scaled to a 1 s heartbeat, in the shipped

@@ -14,7 +14,7 @@ import pytest
 
 from l2sess.identity import Identity
 from l2sess.node import Node
-from l2sess.testing.procnode import NodeProcess, established
+from l2sess_testbed.procnode import NodeProcess, established
 
 from test_daemon import wait_audit
 from test_nodes import wait_payloads

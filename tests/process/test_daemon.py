@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from l2sess.testing.daemon import daemon_programs
-from l2sess.testing.procnode import NodeProcess, established, free_port
+from l2sess_testbed.daemon import daemon_programs
+from l2sess_testbed.procnode import NodeProcess, established, free_port
 
 from test_nodes import exchange, numbered, payloads, saved, wait_payloads
 

@@ -1,5 +1,5 @@
 """Hardware in the loop under emulation (issue 11): the daemon built for a
-gateway (aarch64, armhf, musl targets; l2sess/testing/hil.py) runs under
+gateway (aarch64, armhf, musl targets; testbed/l2sess_testbed/hil.py) runs under
 qemu-user and holds a session with an x86-64 Python node through the
 impairment relay: a PQ handshake, 1,000 messages each way exactly once and
 in order, a forced rotation, SIGKILL and restart with resumption (not a
@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from l2sess.testing.hil import hil_daemon, hil_targets
-from l2sess.testing.procnode import established
+from l2sess_testbed.hil import hil_daemon, hil_targets
+from l2sess_testbed.procnode import established
 
 from test_nodes import exchange, numbered, saved, wait_payloads
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from l2sess.testing.procnode import NodeProcess, established
+from l2sess_testbed.procnode import NodeProcess, established
 
 
 def on(transport):

@@ -27,8 +27,8 @@ import pytest
 
 from l2sess import Identity, SessionConfig, _core
 from l2sess.node.config import LOOP, NODE, PEER, SESSION, TABLES, ConfigError, load_config
-from l2sess.testing.daemon import daemon_programs
-from l2sess.testing.procnode import free_port
+from l2sess_testbed.daemon import daemon_programs
+from l2sess_testbed.procnode import free_port
 
 PEER_DID = Identity.generate().did
 OTHER_DID = Identity.generate().did

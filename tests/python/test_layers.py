@@ -203,3 +203,12 @@ def test_no_import_cycles_in_python():
     for module in graph:
         graph[module] = {d for d in graph[module] if not (d.startswith(module + ".") or module.startswith(d + "."))}
     assert cycles(graph) == []
+
+
+def test_the_package_imports_no_test_rig():
+    """The rigs (testbed/, l2sess_testbed) are not in the wheel: l2sess must not need them."""
+    for p in (ROOT / "l2sess").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(n.split(".")[0] == "l2sess_testbed" for n in names), p

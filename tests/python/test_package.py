@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from l2sess import Identity
-from l2sess.testing.daemon import ROOT, daemon_programs
+from l2sess_testbed.daemon import ROOT, daemon_programs
 
 OPENWRT = ROOT / "firmware" / "openwrt" / "l2sess"
 PEER_DID = Identity.generate().did

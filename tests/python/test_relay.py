@@ -1,4 +1,4 @@
-"""Tests of l2sess.testing.relay over real sockets on 127.0.0.1.
+"""Tests of l2sess_testbed.relay over real sockets on 127.0.0.1.
 
 Each test puts a small UDP or TCP server behind a Relay and checks what comes
 through. UDP senders are paced against the relay's own "received" counter so
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from l2sess.testing.relay import Impairments, Relay
+from l2sess_testbed.relay import Impairments, Relay
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -498,7 +498,7 @@ def test_cli_reports_a_busy_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
         busy.bind((HOST, 0))
         proc = subprocess.run(
-            [sys.executable, "-m", "l2sess.testing.relay", "--listen", f"{HOST}:{busy.getsockname()[1]}",
+            [sys.executable, "-m", "l2sess_testbed.relay", "--listen", f"{HOST}:{busy.getsockname()[1]}",
              "--target", f"{HOST}:9"],
             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=10)
     assert proc.returncode == 1 and "cannot listen" in proc.stderr
@@ -516,7 +516,7 @@ def test_cli_control_socket_and_sigterm(echo, client, tmp_path):
     ctl = tmp_path / "ctl.sock"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "l2sess.testing.relay", "--listen", f"{HOST}:0",
+        [sys.executable, "-m", "l2sess_testbed.relay", "--listen", f"{HOST}:0",
          "--target", f"{HOST}:{echo.addr[1]}", "--seed", "1", "--loss", "0",
          "--reorder", "0", "--control", str(ctl)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -33,7 +33,7 @@ In-process:
 
 CLI (a thin wrapper; see main()):
 
-    python -m l2sess.testing.relay --listen 127.0.0.1:0 --target 127.0.0.1:4433 \
+    python -m l2sess_testbed.relay --listen 127.0.0.1:0 --target 127.0.0.1:4433 \
         --seed 1 --loss 0.05 --reorder 0.1 --control /tmp/relay.sock
 
 The control socket takes JSON lines such as {"set": {"block_udp": true}},
@@ -136,7 +136,9 @@ class _Direction:
 
     def __init__(self, name: str, seed: int) -> None:
         self.name = name
-        # a str seed is hashed deterministically (unlike hash() of a tuple)
+        # a str seed is hashed deterministically (unlike hash() of a tuple);
+        # its prefix names the relay's old module so that a seed still gives
+        # the impairments it gave before the move to l2sess_testbed
         self.rng = random.Random(f"l2sess.testing.relay/{seed}/{name}")
         self.received = 0
         self.forwarded = 0
@@ -747,7 +749,7 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m l2sess.testing.relay", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m l2sess_testbed.relay", description=__doc__.split("\n")[0])
     p.add_argument("--listen", type=_host_port, default=("127.0.0.1", 0), help="HOST:PORT (UDP and TCP)")
     p.add_argument("--target", type=_host_port, required=True, help="HOST:PORT of the node")
     p.add_argument("--seed", type=int, default=0)

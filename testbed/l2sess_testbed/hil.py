@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 
-from l2sess.testing.daemon import ROOT
+from l2sess_testbed.daemon import ROOT
 
 __all__ = ["TARGETS", "hil_daemon", "hil_targets"]
 
