@@ -29,7 +29,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, cast
 
 from l2sess import __version__, _core
 from l2sess.did import InvalidDID, public_key_from_did
@@ -59,7 +59,7 @@ class Failure(Exception):
 
 # ---- talking to the running node ----------------------------------------------------
 
-def control_request(cfg: dict, request: dict, timeout: float = 10.0) -> dict:
+def control_request(cfg: dict[str, Any], request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
     """One request on the node's control socket; Failure when no node
     answers (EXIT_NOT_RUNNING) or the node refuses (EXIT_REFUSED)."""
     path = cfg["node"]["control"]
@@ -89,10 +89,10 @@ def control_request(cfg: dict, request: dict, timeout: float = 10.0) -> dict:
         raise Failure(f"the node on {path} answered nothing that parses", EXIT_REFUSED) from None
     if not reply.get("ok"):
         raise Failure(str(reply.get("error")), EXIT_REFUSED)
-    return reply
+    return cast(dict[str, Any], reply)
 
 
-def read_config(args: argparse.Namespace) -> dict:
+def read_config(args: argparse.Namespace) -> dict[str, Any]:
     path = args.config or os.environ.get("L2SESS_CONFIG") or DEFAULT_CONFIG
     try:
         cfg = load_config(path)
@@ -111,7 +111,7 @@ def peer_did(text: str, what: str = "DID") -> str:
     return text
 
 
-def known_peer(cfg: dict, status: dict, did: str) -> None:
+def known_peer(cfg: dict[str, Any], status: dict[str, Any], did: str) -> None:
     """Failure unless did is one of the running node's peers."""
     if not any(p["did"] == did for p in status["peers"]):
         raise Failure(f"{did} is not a peer of this node; add it under [[peers]] in {cfg['path']} "
@@ -205,13 +205,14 @@ def message_bytes(args: argparse.Namespace) -> bytes:
             raise Failure(f"--hex {args.hex!r} is not hex") from None
     if args.file is not None:
         if args.file == "-":
-            return sys.stdin.buffer.read()
+            return bytes(sys.stdin.buffer.read())
         try:
             with open(args.file, "rb") as f:
                 return f.read()
         except OSError as exc:
             raise Failure(f"--file {args.file}: {exc.strerror}") from None
-    return (args.text if args.text is not None else args.data).encode()
+    text: str = args.text if args.text is not None else args.data
+    return text.encode()
 
 
 def cmd_send(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import tomllib
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from l2sess.did import public_key_from_did
 from l2sess.session import MAX_DURATION, SessionConfig
@@ -219,6 +219,7 @@ def _number(value: float) -> str:
 
 def _in_range(where: str, key: Key, value: float) -> None:
     # `not lo <= v <= hi` also refuses nan, which TOML allows.
+    assert key.lo is not None and key.hi is not None  # every number key has a range
     if not key.lo <= value <= key.hi:
         unit = f" {key.unit}" if key.unit else ""
         raise ConfigError(where, f"must be between {_number(key.lo)} and {_number(key.hi)}{unit}, "
@@ -277,7 +278,7 @@ def _check(where: str, key: Key, value: Any) -> Any:
         return value
     if kind == "address":
         try:
-            parse_address(value, int(key.lo))
+            parse_address(value, int(key.lo or 0))
         except ValueError as exc:
             raise ConfigError(where, str(exc)) from None
         return value
@@ -300,17 +301,17 @@ def _check(where: str, key: Key, value: Any) -> Any:
     raise AssertionError(f"no kind {kind!r}")
 
 
-def _names(names) -> str:
+def _names(names: Iterable[str]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def _unknown(where: str, name: str, known) -> ConfigError:
+def _unknown(where: str, name: str, known: Iterable[str]) -> ConfigError:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return ConfigError(where, f"unknown key{hint}")
 
 
-def _table(prefix: str, schema: dict[str, Key], raw: dict) -> dict[str, Any]:
+def _table(prefix: str, schema: dict[str, Key], raw: dict[str, Any]) -> dict[str, Any]:
     """Every key of schema: raw's value, checked, or the default."""
     for name in raw:
         if name not in schema:
@@ -319,14 +320,15 @@ def _table(prefix: str, schema: dict[str, Key], raw: dict) -> dict[str, Any]:
             for name, key in schema.items()}
 
 
-def _rules(prefix: str, schema: dict[str, Key], values: dict, given: dict, rules, scale: float = 1) -> None:
+def _rules(prefix: str, schema: dict[str, Key], values: dict[str, Any], given: Iterable[str],
+           rules: Iterable[tuple[str, str, str]], scale: float = 1) -> None:
     """Refuses a pair of values that breaks one of rules, naming both keys.
     scale turns the values into the units the C code compares (ms)."""
-    def shown(name):
+    def shown(name: str) -> str:
         unit = f" {schema[name].unit}" if schema[name].unit else ""
         return f"{_number(values[name])}{unit}" + ("" if name in given else " (the default)")
 
-    def holds(op, x, y):
+    def holds(op: str, x: float, y: float) -> bool:
         return x < y if op == "<" else x >= y
 
     for a, op, b in rules:
@@ -339,7 +341,7 @@ def _rules(prefix: str, schema: dict[str, Key], values: dict, given: dict, rules
 
 # ---- the file ---------------------------------------------------------------------------
 
-def _read(path: str) -> dict:
+def _read(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -363,7 +365,7 @@ def _read(path: str) -> dict:
         raise ConfigError(None, f"TOML syntax error: {msg}") from None
 
 
-def load_config(path: str) -> dict:
+def load_config(path: str) -> dict[str, Any]:
     """node.toml, every key checked against the schema, defaults filled in.
 
     Returns {"node": {key: value}, "session": SessionConfig, "loop": {key: ms or
@@ -413,14 +415,15 @@ def load_config(path: str) -> dict:
             "transports": node["transports"]}
 
 
-def _peers(raw: Any) -> list[dict]:
+def _peers(raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, dict):
         raise ConfigError("[peers]", "must be an array of tables: [[peers]], with two brackets")
     if not isinstance(raw, list):
         raise ConfigError("peers", f"must be an array of tables [[peers]], not {_what(raw)}")
     if len(raw) > MAX_PEERS:
         raise ConfigError("[[peers]]", f"at most {MAX_PEERS} peers, got {len(raw)}")
-    peers, seen = [], {}
+    peers: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for i, entry in enumerate(raw, 1):
         prefix = f"[[peers]] #{i}"
         if not isinstance(entry, dict):

@@ -16,6 +16,8 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
+from typing import TextIO
 
 from l2sess.identity import Identity
 
@@ -42,7 +44,7 @@ def private(path: str, mode: int) -> None:
         os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077 | (mode & 0o700))
 
 
-def open_private_append(path: str):
+def open_private_append(path: str) -> TextIO:
     """A text file opened for appending, line-buffered, created 0600."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -179,7 +181,7 @@ def rotate(path: str, keep: int) -> None:
     os.replace(path, f"{path}.1")
 
 
-def _inbox_lines(path: str):
+def _inbox_lines(path: str) -> Iterator[tuple[str, int, str, int, bytes, bytes] | None]:
     """(file, line number, stream, seq, peer_pk hex, payload hex) of every line
     that parses, and None for each that does not; a torn last line (a crash
     mid-write) ends a file."""
