@@ -1053,7 +1053,7 @@ cdef class Loop:
 
     def __init__(self, identity_sk, prekey_seed, prekey_not_after, storage_key, listen, config, *,
                  handshake_counter=0, no_quic=False, no_utcp=False, accept_any=False, inbox=None,
-                 inbox_max_bytes=0, inbox_keep=0, inbox_sync=False, **settings):
+                 inbox_max_bytes=0, inbox_keep=0, inbox_sync=False, previous_prekey_seed=None, **settings):
         cdef l2s_loop_params p
         cdef l2s_loop *loop = NULL
         cdef int ret
@@ -1089,6 +1089,10 @@ cdef class Loop:
         p.tcp.max_connections = _u32(settings.get("tcp_max_connections", 0), "tcp_max_connections")
         try:
             _node_keys(&p.node, identity_sk, prekey_seed, prekey_not_after, storage_key, handshake_counter)
+            if previous_prekey_seed is not None:
+                previous = _arg(previous_prekey_seed, "previous_prekey_seed", L2S_XWING_SK_BYTES)
+                memcpy(p.node.previous_prekey_seed, _p(previous), L2S_XWING_SK_BYTES)
+                p.node.has_previous_prekey = 1
         except BaseException:
             l2s_wipe(&p, sizeof(p))
             raise
@@ -1176,6 +1180,14 @@ cdef class Loop:
         cdef bytes out = _new(L2S_PREKEY_BUNDLE_BYTES)
         _ncheck(l2s_loop_bundle(self._l(), _w(out)), "prekey bundle")
         return out
+
+    def renew_prekey(self, seed, not_after):
+        """seed (32 bytes) becomes the prekey, its bundle expiring at
+        not_after (Unix seconds); the current one stays accepted as the
+        previous one."""
+        cdef bytes bseed = _arg(seed, "seed", L2S_XWING_SK_BYTES)
+        cdef uint64_t na = _u64(not_after, "not_after")
+        _ncheck(l2s_loop_renew_prekey(self._l(), _p(bseed), na), "prekey renewal")
 
     def add_peer(self, pk, address, connect=False):
         cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)

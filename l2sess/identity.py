@@ -5,7 +5,9 @@ identity key (its DID is did:key of the public key), the seed of its X-Wing
 prekey, the expiry of the prekey bundle (Unix seconds) and the storage key
 that seals StoredSession blobs. All of it comes from one 32-byte seed
 (`Identity.from_seed`), so persisting an identity means persisting the seed and
-the prekey expiry; `Identity.generate()` draws a fresh seed.
+the prekey expiry; `Identity.generate()` draws a fresh seed. A renewed prekey
+(`Identity.renewed`) is random instead, and the identity then also carries
+the previous prekey, which a node still accepts until that one expires.
 
 Derivation from the seed (BLAKE3 derive_key, local to a node, never on the wire):
     Ed25519 seed  = KDF("l2sess/1 2026-11 identity ed25519", seed)
@@ -70,6 +72,14 @@ class Endpoint(Protocol):
 Endpoints = dict[str, str] | Endpoint | Iterable[Endpoint]
 
 
+def _seed_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    if len(value) != SEED_BYTES:
+        raise ValueError(f"{what} must be {SEED_BYTES} bytes, got {len(value)}")
+    return bytes(value)
+
+
 def _check_not_after(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"prekey_not_after must be int (Unix seconds), not {type(value).__name__}")
@@ -81,21 +91,23 @@ def _check_not_after(value: object) -> int:
 class Identity:
     """A node's long-term identity: Ed25519 key, prekey seed, storage key, prekey expiry.
 
-    Build one with Identity.generate() or Identity.from_seed(seed)."""
+    Build one with Identity.generate() or Identity.from_seed(seed). prekey_seed
+    (32 bytes) replaces the prekey derived from seed (a renewed one);
+    previous_prekey is (seed, not_after) of the prekey before it."""
 
-    __slots__ = ("_seed", "_pk", "_sk", "_prekey_seed", "_storage_key", "_not_after", "_bundle")
+    __slots__ = ("_seed", "_pk", "_sk", "_prekey_seed", "_storage_key", "_not_after", "_bundle", "_previous")
 
-    def __init__(self, seed: bytes | bytearray | memoryview, prekey_not_after: int = DEFAULT_PREKEY_NOT_AFTER) -> None:
-        if not isinstance(seed, (bytes, bytearray, memoryview)):
-            raise TypeError(f"seed must be bytes, not {type(seed).__name__}")
-        seed = bytes(seed)
-        if len(seed) != SEED_BYTES:
-            raise ValueError(f"seed must be {SEED_BYTES} bytes, got {len(seed)}")
+    def __init__(self, seed: bytes | bytearray | memoryview, prekey_not_after: int = DEFAULT_PREKEY_NOT_AFTER,
+                 *, prekey_seed: bytes | None = None, previous_prekey: tuple[bytes, int] | None = None) -> None:
+        seed = _seed_bytes(seed, "seed")
         self._seed = seed
         self._not_after = _check_not_after(prekey_not_after)
         self._pk, self._sk = crypto.ed25519_keypair(crypto.blake3_derive_key(_KDF_ED25519, seed))
-        self._prekey_seed = crypto.blake3_derive_key(_KDF_PREKEY, seed)
+        self._prekey_seed = crypto.blake3_derive_key(_KDF_PREKEY, seed) if prekey_seed is None \
+            else _seed_bytes(prekey_seed, "prekey_seed")
         self._storage_key = crypto.blake3_derive_key(_KDF_STORAGE, seed)
+        self._previous = None if previous_prekey is None else \
+            (_seed_bytes(previous_prekey[0], "previous prekey seed"), _check_not_after(previous_prekey[1]))
         self._bundle: bytes | None = None
 
     @classmethod
@@ -114,6 +126,18 @@ class Identity:
             raise ValueError(f"prekey_lifetime must be positive, got {prekey_lifetime}")
         start = time.time() if now is None else now
         return cls(os.urandom(SEED_BYTES), int(start + prekey_lifetime))
+
+    def renewed(self, prekey_lifetime: float = DEFAULT_PREKEY_LIFETIME, now: float | None = None) -> Identity:
+        """The same identity with a new random prekey whose bundle expires
+        prekey_lifetime seconds after now; the current prekey becomes the
+        previous one (the one before it is dropped)."""
+        start = time.time() if now is None else now
+        return Identity(self._seed, int(start + prekey_lifetime), prekey_seed=os.urandom(SEED_BYTES),
+                        previous_prekey=(self._prekey_seed, self._not_after))
+
+    def without_previous_prekey(self) -> Identity:
+        """The same identity, its previous prekey dropped (it expired)."""
+        return Identity(self._seed, self._not_after, prekey_seed=self._prekey_seed)
 
     # ---- what it is -----------------------------------------------------------
 
@@ -148,6 +172,11 @@ class Identity:
         return self._not_after
 
     @property
+    def previous_prekey(self) -> tuple[bytes, int] | None:
+        """(seed, bundle expiry) of the prekey before the last renewal, or None."""
+        return self._previous
+
+    @property
     def did(self) -> str:
         """did:key of the identity public key."""
         return did_from_public_key(self._pk)
@@ -171,7 +200,8 @@ class Identity:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Identity):
             return NotImplemented
-        return self._seed == other._seed and self._not_after == other._not_after
+        return (self._seed, self._not_after, self._prekey_seed, self._previous) == \
+            (other._seed, other._not_after, other._prekey_seed, other._previous)
 
     def __hash__(self) -> int:
         return hash((self._pk, self._not_after))

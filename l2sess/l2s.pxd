@@ -154,6 +154,8 @@ cdef extern from "l2s.h" nogil:
         uint8_t identity_sk[64]
         uint8_t prekey_seed[32]
         uint64_t prekey_not_after_s
+        int has_previous_prekey
+        uint8_t previous_prekey_seed[32]
         uint8_t storage_key[32]
         int deterministic
         uint8_t rng_seed[32]
@@ -308,6 +310,7 @@ cdef extern from "l2s_loop.h" nogil:
     void l2s_loop_free(l2s_loop *l)
     int l2s_loop_local_addr(l2s_loop *l, sockaddr_storage *addr, socklen_t *len)
     int l2s_loop_bundle(l2s_loop *l, uint8_t *out)
+    int l2s_loop_renew_prekey(l2s_loop *l, const uint8_t *seed, uint64_t not_after_s)
     int l2s_loop_run(l2s_loop *l)
     int l2s_loop_run_once(l2s_loop *l, int timeout_ms)
     int l2s_loop_poll_fd(l2s_loop *l)

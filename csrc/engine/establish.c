@@ -172,7 +172,8 @@ static int accept_handshake(struct l2s_node *node, struct l2s_hs_responder *rst,
 int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			  const uint8_t *msg, size_t len, uint64_t now)
 {
-	const struct l2s_prekey *prekeys[1] = { &node->prekey };
+	const struct l2s_prekey *prekeys[2] = { &node->prekey,
+						node->has_previous_prekey ? &node->previous_prekey : NULL };
 	struct l2s_hs_responder rst;
 	struct l2s_hs_init m;
 	int proven, ret;
@@ -188,7 +189,7 @@ int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *a
 	ret = check_cookie(node, path, addr, addr_len, msg, len, &proven, now);
 	if (ret != L2S_OK)
 		return ret;
-	ret = l2s_hs_consume_init_checked(&rst, &node->id, prekeys, 1, l2s_node_binding(node, path), &m, msg);
+	ret = l2s_hs_consume_init_checked(&rst, &node->id, prekeys, 2, l2s_node_binding(node, path), &m, msg);
 	if (ret == L2S_ERR_AUTH && proven) {
 		/* The claimed identity is unproven, the address is not. */
 		l2s_quarantine_add(&node->x->quarantine, L2S_QUARANTINE_ADDRESS, addr, addr_len,

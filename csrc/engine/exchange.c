@@ -44,6 +44,10 @@ int l2s_node_identity_init(struct l2s_node *node, const struct l2s_node_params *
 	ret = l2s_identity_init(&node->id, p->identity_sk);
 	if (ret == L2S_OK)
 		ret = l2s_prekey_init(&node->prekey, p->prekey_seed);
+	if (ret == L2S_OK && p->has_previous_prekey) {
+		ret = l2s_prekey_init(&node->previous_prekey, p->previous_prekey_seed);
+		node->has_previous_prekey = ret == L2S_OK;
+	}
 	if (ret == L2S_OK)
 		ret = l2s_bundle_make(node->bundle, &node->id, node->prekey.pk, p->prekey_not_after_s);
 	if (ret != L2S_OK)
@@ -74,6 +78,7 @@ void l2s_node_extra_free(struct l2s_node *node)
 
 	l2s_identity_wipe(&node->id);
 	l2s_prekey_wipe(&node->prekey);
+	l2s_prekey_wipe(&node->previous_prekey);
 	if (!x)
 		return;
 	l2s_cookie_secrets_wipe(&x->cookies);
@@ -98,6 +103,25 @@ int l2s_node_prekey_bundle(const struct l2s_node *node, uint8_t out[L2S_PREKEY_B
 {
 	memcpy(out, node->bundle, L2S_PREKEY_BUNDLE_BYTES);
 	return L2S_OK;
+}
+
+int l2s_node_renew_prekey(struct l2s_node *node, const uint8_t seed[L2S_XWING_SK_BYTES], uint64_t not_after_s)
+{
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
+	struct l2s_prekey fresh;
+	int ret = l2s_prekey_init(&fresh, seed);
+
+	if (ret == L2S_OK)
+		ret = l2s_bundle_make(bundle, &node->id, fresh.pk, not_after_s);
+	if (ret == L2S_OK) {
+		l2s_prekey_wipe(&node->previous_prekey);
+		node->previous_prekey = node->prekey;
+		node->has_previous_prekey = 1;
+		node->prekey = fresh;
+		memcpy(node->bundle, bundle, sizeof(bundle));
+	}
+	l2s_prekey_wipe(&fresh);
+	return ret;
 }
 
 uint64_t l2s_node_handshake_counter(const struct l2s_node *node)

@@ -140,6 +140,8 @@ enum {
 struct l2s_node {
 	struct l2s_identity id;
 	struct l2s_prekey prekey;
+	struct l2s_prekey previous_prekey; /* when has_previous_prekey */
+	int has_previous_prekey;
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	uint8_t storage_key[32];
 	struct l2s_rng rng;

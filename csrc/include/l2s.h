@@ -256,6 +256,10 @@ struct l2s_node_params {
 	uint8_t identity_sk[L2S_ED25519_SK_BYTES];
 	uint8_t prekey_seed[L2S_XWING_SK_BYTES];   /* the current X-Wing prekey */
 	uint64_t prekey_not_after_s;               /* bundle expiry, Unix seconds */
+	/* The prekey before the last renewal: still accepted, for the peers
+	 * that hold its bundle (PROTOCOL.md §3). */
+	int has_previous_prekey;
+	uint8_t previous_prekey_seed[L2S_XWING_SK_BYTES];
 	uint8_t storage_key[32];                   /* seals StoredSession blobs */
 	int deterministic;                         /* tests only: all randomness from rng_seed */
 	uint8_t rng_seed[32];
@@ -279,6 +283,10 @@ int l2s_node_new(struct l2s_node **out, const struct l2s_node_params *params, ui
 void l2s_node_free(struct l2s_node *node);
 /* This node's signed prekey bundle (PROTOCOL.md §3). */
 int l2s_node_prekey_bundle(const struct l2s_node *node, uint8_t out[L2S_PREKEY_BUNDLE_BYTES]);
+/* Renews the prekey: seed becomes the current prekey and its bundle
+ * expires at not_after_s; the current one becomes the previous (still
+ * accepted), and the previous one is wiped. */
+int l2s_node_renew_prekey(struct l2s_node *node, const uint8_t seed[L2S_XWING_SK_BYTES], uint64_t not_after_s);
 /* Checks a bundle's signature, identity and expiry (now_s: Unix seconds). */
 int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t identity_pk[L2S_ED25519_PK_BYTES],
 			     uint64_t now_s);

@@ -138,6 +138,9 @@ void l2s_loop_free(struct l2s_loop *l);
 int l2s_loop_local_addr(struct l2s_loop *l, struct sockaddr_storage *addr, socklen_t *len);
 /* This node's signed prekey bundle. */
 int l2s_loop_bundle(struct l2s_loop *l, uint8_t out[L2S_PREKEY_BUNDLE_BYTES]);
+/* l2s_node_renew_prekey on the loop's node; the new bundle is what
+ * l2s_loop_bundle and discovery answers give from now on. */
+int l2s_loop_renew_prekey(struct l2s_loop *l, const uint8_t seed[L2S_XWING_SK_BYTES], uint64_t not_after_s);
 
 /* Runs until l2s_loop_stop(). Returns L2S_OK, or L2S_ERR_IO when epoll fails. */
 int l2s_loop_run(struct l2s_loop *l);

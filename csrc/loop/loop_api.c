@@ -19,8 +19,22 @@ int l2s_loop_local_addr(struct l2s_loop *l, struct sockaddr_storage *addr, sockl
 
 int l2s_loop_bundle(struct l2s_loop *l, uint8_t out[L2S_PREKEY_BUNDLE_BYTES])
 {
-	memcpy(out, l->bundle, L2S_PREKEY_BUNDLE_BYTES); /* written once, in new */
+	pthread_mutex_lock(&l->mu);
+	memcpy(out, l->bundle, L2S_PREKEY_BUNDLE_BYTES);
+	pthread_mutex_unlock(&l->mu);
 	return L2S_OK;
+}
+
+int l2s_loop_renew_prekey(struct l2s_loop *l, const uint8_t seed[L2S_XWING_SK_BYTES], uint64_t not_after_s)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->mu);
+	ret = l2s_node_renew_prekey(l->node, seed, not_after_s);
+	if (ret == L2S_OK) /* discovery answers carry it from now on */
+		ret = l2s_node_prekey_bundle(l->node, l->bundle);
+	pthread_mutex_unlock(&l->mu);
+	return ret;
 }
 
 /* Locks, finds pk's peer (or fails with L2S_ERR_NOT_FOUND). */

@@ -21,6 +21,7 @@
 #include "hex.h"
 #include "identity.h"
 #include "inbox_marks.h"
+#include "json.h"
 #include "jsonlog.h"
 #include "l2s_loop.h"
 #include "server.h"
@@ -30,6 +31,9 @@
 
 #define EVENT_BATCH 64
 #define EXIT_ALREADY_RUNNING 4 /* as l2sess run's */
+/* As runner.py's: renew 30 days before the bundle ends, checked hourly. */
+#define RENEW_BEFORE_S (30u * 24 * 3600)
+#define RENEW_CHECK_MS (3600u * 1000)
 
 struct daemon {
 	struct node_config cfg;
@@ -392,13 +396,95 @@ static void source(struct daemon *d, struct status_source *src)
 	src->files.delivery_log_errno = d->deliveries.last_errno;
 	src->files.checkpoint_failures = d->checkpoint_failures;
 	src->files.checkpoint_errno = d->checkpoint_errno;
+	src->prekey_not_after = d->id.prekey_not_after;
+}
+
+/* ---- the prekey ---- */
+
+/* A new prekey: into the identity file first (a crash leaves the old or
+ * the new one there), then to the loop; the current one stays accepted as
+ * the previous. As runner.py's renew_prekey. 0 or an errno. */
+static int renew_prekey(struct daemon *d, const char *why)
+{
+	const char *path = d->cfg.node[NODE_IDENTITY].text;
+	struct identity fresh = d->id;
+	char line[256], when[32] = "";
+	time_t t;
+	struct tm tm;
+	int e = 0;
+
+	identity_renew_prekey(&fresh, (uint64_t)time(NULL));
+	if (identity_save(path, &fresh))
+		e = errno;
+	else if (l2s_loop_renew_prekey(d->loop, fresh.prekey_seed, fresh.prekey_not_after) != L2S_OK)
+		e = EINVAL;
+	if (e) {
+		identity_wipe(&fresh);
+		snprintf(line, sizeof(line), "\"event\": \"prekey_renew_failed\", \"error\": \"%s\"", strerror(e));
+		jsonlog_write(&d->audit, line);
+		fprintf(stderr, "l2sessd: prekey not renewed: %s: %s\n", path, strerror(e));
+		return e;
+	}
+	identity_wipe(&d->id);
+	d->id = fresh;
+	identity_wipe(&fresh);
+	t = (time_t)d->id.prekey_not_after;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	snprintf(line, sizeof(line), "\"event\": \"prekey_renewed\", \"reason\": \"%s\", \"not_after\": \"%s\"",
+		 why, when);
+	jsonlog_write(&d->audit, line);
+	fprintf(stderr, "l2sessd: prekey renewed (%s); valid until %s\n", why, when);
+	return 0;
+}
+
+/* At start and every RENEW_CHECK_MS: renews a prekey near its end, and
+ * drops from the identity file a previous one that has ended. */
+static void renew_if_due(struct daemon *d)
+{
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (d->id.prekey_not_after < now + RENEW_BEFORE_S)
+		renew_prekey(d, "expiring");
+	if (d->id.has_previous && d->id.previous_not_after <= now) {
+		d->id.has_previous = 0;
+		l2s_wipe(d->id.previous_prekey_seed, sizeof(d->id.previous_prekey_seed));
+		identity_save(d->cfg.node[NODE_IDENTITY].text, &d->id);
+	}
+}
+
+static int is_renew(const char *request, size_t len)
+{
+	struct json_object req;
+	const struct json_member *cmd;
+	int yes;
+
+	if (json_parse_object(request, len, &req))
+		return 0;
+	cmd = json_get(&req, "cmd", JSON_STRING);
+	yes = cmd && strcmp(cmd->text, "renew") == 0;
+	json_object_free(&req);
+	return yes;
 }
 
 static void on_control(void *ctx, const char *request, size_t len, struct sbuf *reply)
 {
 	struct daemon *d = ctx;
 	struct status_source src;
+	int e;
 
+	if (is_renew(request, len)) {
+		e = renew_prekey(d, "requested");
+		if (e) {
+			sbuf_puts(reply, "{\"ok\": false, \"error\": ");
+			sbuf_json_string(reply, strerror(e), strlen(strerror(e)));
+		} else {
+			sbuf_puts(reply, "{\"ok\": true, \"prekey\": ");
+			status_prekey_json(reply, d->id.prekey_not_after);
+		}
+		sbuf_puts(reply, "}");
+		return;
+	}
 	source(d, &src);
 	command_answer(d->loop, &src, request, len, reply);
 }
@@ -559,6 +645,10 @@ static int open_loop(struct daemon *d)
 	loop_params(&d->cfg, &p);
 	memcpy(p.node.identity_sk, d->id.secret_key, sizeof(p.node.identity_sk));
 	memcpy(p.node.prekey_seed, d->id.prekey_seed, sizeof(p.node.prekey_seed));
+	if (d->id.has_previous) {
+		memcpy(p.node.previous_prekey_seed, d->id.previous_prekey_seed, sizeof(p.node.previous_prekey_seed));
+		p.node.has_previous_prekey = 1;
+	}
 	memcpy(p.node.storage_key, d->id.storage_key, sizeof(p.node.storage_key));
 	p.node.prekey_not_after_s = d->id.prekey_not_after;
 	/* The handshake counter only has to grow across restarts (the peer
@@ -630,6 +720,7 @@ static void serve(struct daemon *d)
 {
 	struct pollfd fds[2 + 2 * (1 + SERVER_MAX_CLIENTS)];
 	uint64_t interval = (uint64_t)(d->cfg.node[NODE_CHECKPOINT_INTERVAL].seconds * 1000 + 0.5), next, now;
+	uint64_t next_renew_check = monotonic_ms() + RENEW_CHECK_MS;
 	size_t n, metrics_at;
 	int timeout;
 
@@ -661,6 +752,10 @@ static void serve(struct daemon *d)
 		if (monotonic_ms() >= next) {
 			checkpoint(d, 0);
 			next = monotonic_ms() + interval;
+		}
+		if (monotonic_ms() >= next_renew_check) {
+			renew_if_due(d);
+			next_renew_check = monotonic_ms() + RENEW_CHECK_MS;
 		}
 	}
 }
@@ -745,6 +840,7 @@ int daemon_run(const char *config_path)
 	if (ret)
 		goto out;
 	add_peers(&d);
+	renew_if_due(&d);
 	describe(&d);
 	serve(&d);
 	ret = atomic_load(&d.stopping) == 2 ? 1 : 0;

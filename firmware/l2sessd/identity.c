@@ -12,6 +12,7 @@
 
 #include "hex.h"
 #include "json.h"
+#include "store.h"
 
 #define IDENTITY_MAX_BYTES 4096
 
@@ -27,7 +28,8 @@ static int derive(struct identity *id)
 	l2s_blake3_derive_key(ed_seed, 32, kdf_ed25519, sizeof(kdf_ed25519) - 1, id->seed, 32);
 	ret = l2s_ed25519_seed_keypair(id->public_key, id->secret_key, ed_seed);
 	l2s_wipe(ed_seed, sizeof(ed_seed));
-	l2s_blake3_derive_key(id->prekey_seed, 32, kdf_prekey, sizeof(kdf_prekey) - 1, id->seed, 32);
+	if (!id->own_prekey)
+		l2s_blake3_derive_key(id->prekey_seed, 32, kdf_prekey, sizeof(kdf_prekey) - 1, id->seed, 32);
 	l2s_blake3_derive_key(id->storage_key, 32, kdf_storage, sizeof(kdf_storage) - 1, id->seed, 32);
 	did_from_public_key(id->did, id->public_key);
 	return ret;
@@ -36,7 +38,7 @@ static int derive(struct identity *id)
 static int parse(const char *data, size_t len, struct identity *id)
 {
 	struct json_object o;
-	const struct json_member *format, *seed, *not_after;
+	const struct json_member *format, *seed, *not_after, *prekey, *previous, *previous_not_after;
 	int ret = -1;
 
 	if (json_parse_object(data, len, &o))
@@ -44,9 +46,18 @@ static int parse(const char *data, size_t len, struct identity *id)
 	format = json_get(&o, "format", JSON_STRING);
 	seed = json_get(&o, "seed", JSON_STRING);
 	not_after = json_get(&o, "prekey_not_after", JSON_INTEGER);
+	prekey = json_get(&o, "prekey_seed", JSON_STRING);
+	previous = json_get(&o, "previous_prekey_seed", JSON_STRING);
+	previous_not_after = json_get(&o, "previous_prekey_not_after", JSON_INTEGER);
 	if (format && strcmp(format->text, IDENTITY_FORMAT) == 0 && seed && not_after && not_after->integer &&
-	    !hex_decode(seed->text, seed->len, id->seed, 32)) {
+	    !hex_decode(seed->text, seed->len, id->seed, 32) &&
+	    (!prekey || !hex_decode(prekey->text, prekey->len, id->prekey_seed, 32)) &&
+	    (!previous || (previous_not_after && previous_not_after->integer &&
+			   !hex_decode(previous->text, previous->len, id->previous_prekey_seed, 32)))) {
 		id->prekey_not_after = not_after->integer;
+		id->own_prekey = prekey != NULL;
+		id->has_previous = previous != NULL;
+		id->previous_not_after = previous ? previous_not_after->integer : 0;
 		ret = 0;
 	}
 	json_object_free(&o);
@@ -98,20 +109,64 @@ int identity_load(const char *path, struct identity *id, int *missing, char err[
 	return 0;
 }
 
+static void hex32(char out[65], const uint8_t in[32])
+{
+	for (size_t i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+/* The file's line, as l2sess/node/store.py's identity_record writes it. */
+static int record_of(const struct identity *id, char *out, size_t cap)
+{
+	char hex[65];
+	int n;
+
+	hex32(hex, id->seed);
+	n = snprintf(out, cap, "{\"format\": \"%s\", \"seed\": \"%s\", \"prekey_not_after\": %llu", IDENTITY_FORMAT,
+		     hex, (unsigned long long)id->prekey_not_after);
+	if (id->own_prekey) {
+		hex32(hex, id->prekey_seed);
+		n += snprintf(out + n, cap - (size_t)n, ", \"prekey_seed\": \"%s\"", hex);
+	}
+	if (id->has_previous) {
+		hex32(hex, id->previous_prekey_seed);
+		n += snprintf(out + n, cap - (size_t)n, ", \"previous_prekey_seed\": \"%s\", "
+			      "\"previous_prekey_not_after\": %llu", hex, (unsigned long long)id->previous_not_after);
+	}
+	n += snprintf(out + n, cap - (size_t)n, "}\n");
+	l2s_wipe(hex, sizeof(hex));
+	return n;
+}
+
+int identity_save(const char *path, const struct identity *id)
+{
+	char record[512];
+	int n = record_of(id, record, sizeof(record)), ret;
+
+	ret = store_write_atomic(path, record, (size_t)n);
+	l2s_wipe(record, sizeof(record));
+	return ret;
+}
+
+void identity_renew_prekey(struct identity *id, uint64_t now_s)
+{
+	memcpy(id->previous_prekey_seed, id->prekey_seed, sizeof(id->prekey_seed));
+	id->previous_not_after = id->prekey_not_after;
+	id->has_previous = 1;
+	l2s_random(id->prekey_seed, sizeof(id->prekey_seed));
+	id->own_prekey = 1;
+	id->prekey_not_after = now_s + PREKEY_LIFETIME;
+}
+
 int identity_create(const char *path, struct identity *id, char err[IDENTITY_ERROR_BYTES])
 {
-	char record[256], hex[65];
+	char record[512];
 	int fd, len, ok;
-	size_t i;
 
 	memset(id, 0, sizeof(*id));
 	l2s_random(id->seed, sizeof(id->seed));
 	id->prekey_not_after = (uint64_t)time(NULL) + PREKEY_LIFETIME;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id->seed[i]);
-	len = snprintf(record, sizeof(record), "{\"format\": \"%s\", \"seed\": \"%s\", \"prekey_not_after\": %llu}\n",
-		       IDENTITY_FORMAT, hex, (unsigned long long)id->prekey_not_after);
-	l2s_wipe(hex, sizeof(hex));
+	len = record_of(id, record, sizeof(record));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, IDENTITY_ERROR_BYTES, "%s: %s", path, strerror(errno));

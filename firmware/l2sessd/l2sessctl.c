@@ -7,6 +7,7 @@
  *   l2sessctl metrics (--config node.toml | --socket PATH)
  *   l2sessctl send    (--config ... | --socket ...) --to DID (--data TEXT | --hex HEX) [--wait S]
  *   l2sessctl rotate  (--config ... | --socket ...) --to DID
+ *   l2sessctl renew   (--config ... | --socket ...)     a new prekey now
  *
  * Exit codes, as `l2sess`'s: 0 done; 1 the node refused (its error is
  * printed); 2 an operator's mistake (one line: a bad argument or config);
@@ -55,7 +56,7 @@ static int fail(const char *fmt, ...)
 
 static int usage(void)
 {
-	return fail("usage: l2sessctl status|peers|metrics|send|rotate (--config FILE | --socket PATH) "
+	return fail("usage: l2sessctl status|peers|metrics|send|rotate|renew (--config FILE | --socket PATH) "
 		    "[--to DID] [--data TEXT | --hex HEX] [--wait SECONDS]");
 }
 
@@ -281,6 +282,8 @@ int main(int argc, char **argv)
 		ret = request(path, "{\"cmd\": \"status\"}\n", &reply);
 	} else if (strcmp(a.command, "metrics") == 0) {
 		ret = request(path, "{\"cmd\": \"metrics\"}\n", &reply);
+	} else if (strcmp(a.command, "renew") == 0) {
+		ret = request(path, "{\"cmd\": \"renew\"}\n", &reply);
 	} else if (strcmp(a.command, "rotate") == 0 && a.to) {
 		sbuf_puts(&req, "{\"cmd\": \"rotate\", \"did\": ");
 		sbuf_json_string(&req, a.to, strlen(a.to));
@@ -315,6 +318,8 @@ int main(int argc, char **argv)
 		print_peers(reply.data);
 	else if (strcmp(a.command, "metrics") == 0)
 		print_json_string(stdout, member(reply.data, "metrics"));
+	else if (strcmp(a.command, "renew") == 0 && (status = member(reply.data, "prekey")))
+		printf("%.*s\n", (int)(strlen(status) - 2), status); /* as status, without the reply's brace */
 out:
 	sbuf_free(&reply);
 	sbuf_free(&req);

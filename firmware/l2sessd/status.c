@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "did.h"
 
@@ -42,8 +43,9 @@ void address_text(const struct sockaddr_storage *ss, char out[64])
 
 /* The loop's counters and the daemon's, named as l2sess's Loop.stats()
  * and Runner.status() name them; gauges as metrics.py has them. */
-static size_t collect(const struct l2s_loop_stats *s, const struct file_health *f, struct stat_entry *e)
+static size_t collect(const struct l2s_loop_stats *s, const struct status_source *src, struct stat_entry *e)
 {
+	const struct file_health *f = &src->files;
 	size_t n = 0;
 #define C(name, v) e[n++] = (struct stat_entry){ name, (uint64_t)(v), 0 }
 #define G(name, v) e[n++] = (struct stat_entry){ name, (uint64_t)(v), 1 }
@@ -98,9 +100,28 @@ static size_t collect(const struct l2s_loop_stats *s, const struct file_health *
 	C("audit_log_failures", f->audit_log_failures);
 	C("delivery_log_failures", f->delivery_log_failures);
 	C("checkpoint_failures", f->checkpoint_failures);
+	G("prekey_not_after_seconds", src->prekey_not_after);
 #undef C
 #undef G
 	return n;
+}
+
+void status_prekey_json(struct sbuf *b, uint64_t not_after)
+{
+	int64_t left = (int64_t)not_after - (int64_t)time(NULL);
+	time_t t = (time_t)not_after;
+	char when[32] = "";
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	sbuf_printf(b, "{\"not_after\": \"%s\", \"expires_in_s\": %lld, \"warning\": ", when, (long long)left);
+	if (left <= 0)
+		sbuf_puts(b, "\"" PREKEY_EXPIRED "\"}");
+	else if (left < PREKEY_WARN_S)
+		sbuf_printf(b, "\"" PREKEY_EXPIRING "\"}", (long long)(left / 86400));
+	else
+		sbuf_puts(b, "null}");
 }
 
 static void error_or_null(struct sbuf *b, int err)
@@ -195,7 +216,7 @@ void status_json(const struct status_source *src, struct sbuf *b)
 	}
 	free(peers);
 	sbuf_puts(b, "], \"stats\": {");
-	n = collect(&s, &src->files, e);
+	n = collect(&s, src, e);
 	for (i = 0; i < n; i++)
 		sbuf_printf(b, "%s\"%s\": %llu", i ? ", " : "", e[i].name, (unsigned long long)e[i].value);
 	sbuf_puts(b, ", \"inbox_error\": ");
@@ -214,7 +235,9 @@ void status_json(const struct status_source *src, struct sbuf *b)
 	error_or_null(b, src->files.delivery_log_errno);
 	sbuf_puts(b, ", \"checkpoint_error\": ");
 	error_or_null(b, src->files.checkpoint_errno);
-	sbuf_printf(b, "}, \"build\": {\"program\": \"l2sessd\", \"version\": \"%s\", \"transports\": [%s\"utcp\"]}}",
+	sbuf_puts(b, "}, \"prekey\": ");
+	status_prekey_json(b, src->prekey_not_after);
+	sbuf_printf(b, ", \"build\": {\"program\": \"l2sessd\", \"version\": \"%s\", \"transports\": [%s\"utcp\"]}}",
 		    l2s_version(), l2s_loop_has_quic() ? "\"quic\", " : "");
 }
 
@@ -240,11 +263,11 @@ static void spaced(char *out, size_t cap, const char *name)
 			out[i] = ' ';
 }
 
-static void counters(struct sbuf *b, const struct l2s_loop_stats *s, const struct file_health *f)
+static void counters(struct sbuf *b, const struct l2s_loop_stats *s, const struct status_source *src)
 {
 	struct stat_entry e[MAX_STATS];
 	char help[64];
-	size_t n = collect(s, f, e), i;
+	size_t n = collect(s, src, e), i;
 
 	qsort(e, n, sizeof(e[0]), by_name);
 	for (i = 0; i < n; i++) {
@@ -332,7 +355,7 @@ void status_metrics(const struct status_source *src, struct sbuf *b)
 	size_t n;
 
 	l2s_loop_stats(src->loop, &s);
-	counters(b, &s, &src->files);
+	counters(b, &s, src);
 	peers = peers_of(src->loop, &n);
 	if (peers)
 		per_peer(b, peers, n);

@@ -8,6 +8,7 @@
     l2sess send DID [TEXT | --hex HEX | --file FILE]
     l2sess recv [--from DID] [--follow] [--json]   messages from the inbox
     l2sess rotate DID                    new session keys now
+    l2sess renew                         a new prekey now (it is also renewed 30 days before it expires)
     l2sess metrics                       Prometheus text
     l2sess version
 
@@ -251,6 +252,12 @@ def cmd_recv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_renew(args: argparse.Namespace) -> int:
+    prekey = control_request(read_config(args), {"cmd": "renew"})["prekey"]
+    print(f"prekey renewed; its bundle is valid until {prekey['not_after']}")
+    return EXIT_OK
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"{PROG} {__version__} (ML-KEM-768: {_core.MLKEM_PROVIDER}; transports: QUIC, μTCP)")
     return EXIT_OK
@@ -314,6 +321,8 @@ def build_parser() -> Parser:
     p = command("rotate", cmd_rotate, "give a peer's session new keys now")
     p.add_argument("peer", nargs="?", metavar="DID", help="the peer's DID")
     p.add_argument("--to", metavar="DID", help=argparse.SUPPRESS)
+    command("renew", cmd_renew, "give the node a new prekey now; the previous one stays accepted until it "
+                                "expires (the node renews by itself 30 days before expiry)")
     command("metrics", cmd_metrics, "the running node's counters in Prometheus text format")
     command("version", cmd_version, "the version and how it was built", False)
     return ap

@@ -24,7 +24,7 @@ def format_metrics(status: NodeStatus) -> str:
     counters = {k: v for k, v in stats.items() if isinstance(v, int)}
     gauges = {"sessions", "peers", "quic_connections", "tcp_connections", "events_queued", "events_peak",
               "inbox_refusing", "tcp_untrusted", "tcp_held_bytes", "memory_budget", "memory_used", "memory_peak",
-              "quic_own_sockets"}
+              "quic_own_sockets", "prekey_not_after_seconds"}
     for key in sorted(counters):
         if key in gauges:
             metric(key, "gauge", f"loop {key.replace('_', ' ')}", [("", counters[key])])

@@ -140,7 +140,8 @@ class Node:
                                 self.config.to_c(), handshake_counter=counter, no_quic=no_quic,
                                 no_utcp=no_utcp, accept_any=accept_any, inbox=inbox,
                                 inbox_max_bytes=inbox_max_bytes, inbox_keep=inbox_keep, inbox_sync=inbox_sync,
-                                **loop_settings)
+                                previous_prekey_seed=identity.previous_prekey[0] if identity.previous_prekey
+                                else None, **loop_settings)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.recent: collections.deque[NodeEvent] = collections.deque(maxlen=RECENT_EVENTS)
@@ -202,6 +203,14 @@ class Node:
     def bundle(self) -> bytes:
         """This node's signed prekey bundle."""
         return self._loop.bundle()
+
+    def renew_prekey(self, identity: Identity) -> None:
+        """Takes identity's prekey (Identity.renewed() of this node's) as the
+        current one; the one it replaces stays accepted as the previous."""
+        if identity.public_key != self.identity.public_key:
+            raise ValueError("renew_prekey: that is another identity")
+        self._loop.renew_prekey(identity.prekey_seed, identity.prekey_not_after)
+        self.identity = identity
 
     # ---- peers and sessions ---------------------------------------------------------
 

@@ -29,14 +29,19 @@ from l2sess.node.log import JsonLog, Log, rfc3339
 from l2sess.node.metrics import format_metrics
 from l2sess.node.node import Node, NodeEvent
 from l2sess.node.status import NodeStatus
-from l2sess.node.store import StateDir, inbox_watermarks, load_or_create_identity, open_private_append
+from l2sess.node.store import PREKEY_LIFETIME, StateDir, inbox_watermarks, load_or_create_identity, \
+    open_private_append, save_identity
 
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
 # The same stranger, or the same unreachable peer, is told on stderr at most this often.
 REPEAT_S = 60.0
-# status warns this long before the prekey bundle expires.
-PREKEY_WARN_S = 30 * 24 * 3600
+# The prekey is renewed when less than this is left of its bundle's life,
+# checked at start and every RENEW_CHECK_S; status warns from PREKEY_WARN_S
+# on (renewal keeps failing: the identity file cannot be written).
+RENEW_BEFORE_S = 30 * 24 * 3600
+RENEW_CHECK_S = 3600.0
+PREKEY_WARN_S = 14 * 24 * 3600
 
 
 class AlreadyRunning(Exception):
@@ -130,6 +135,45 @@ class Runner:
         self.checkpoint_failures = 0
         self.checkpoint_error: str | None = None
         self._last_told: dict[tuple[str, str], float] = {}
+        self._renewing = threading.Lock()
+
+    # ---- the prekey -------------------------------------------------------------------
+
+    def renew_prekey(self, why: str) -> dict[str, Any]:
+        """A new prekey: written to the identity file first (a crash leaves
+        the old or the new one there), then given to the loop. The current
+        one stays accepted as the previous; the one before it goes."""
+        with self._renewing:
+            fresh = self.identity.renewed(PREKEY_LIFETIME)
+            path = self.cfg["node"]["identity"]
+            try:
+                save_identity(path, fresh)
+            except OSError as exc:
+                self.audit.write({"event": "prekey_renew_failed", "error": exc.strerror})
+                self.log.error("prekey not renewed: the identity file cannot be written", identity=path,
+                               error=exc.strerror)
+                raise
+            self.node.renew_prekey(fresh)
+            self.identity = fresh
+            status = prekey_status(fresh.prekey_not_after)
+            self.audit.write({"event": "prekey_renewed", "reason": why, "not_after": status["not_after"]})
+            self.log.info("prekey renewed", reason=why, not_after=status["not_after"])
+            return status
+
+    def renew_if_due(self) -> None:
+        """Renews the prekey when its bundle nears its end; drops a previous
+        prekey whose bundle has ended from the identity file."""
+        now = time.time()
+        try:
+            if self.identity.prekey_not_after - now < RENEW_BEFORE_S:
+                self.renew_prekey("expiring")
+            previous = self.identity.previous_prekey
+            if previous is not None and previous[1] <= now:
+                with self._renewing:
+                    self.identity = self.identity.without_previous_prekey()
+                    save_identity(self.cfg["node"]["identity"], self.identity)
+        except OSError:
+            pass  # said and counted above; tried again at the next check
 
     # ---- peers ---------------------------------------------------------------------
 
@@ -196,6 +240,7 @@ class Runner:
         st["files"] = {"audit_log_error": self.audit.last_error, "delivery_log_error": self.deliveries.last_error,
                        "checkpoint_error": self.checkpoint_error}
         st["prekey"] = prekey_status(self.identity.prekey_not_after)
+        st["stats"]["prekey_not_after_seconds"] = self.identity.prekey_not_after
         # The Python extension is always built with QUIC (setup.py).
         st["build"] = {"program": "l2sess", "version": __version__, "transports": ["quic", "utcp"]}
         return st
@@ -284,8 +329,10 @@ class Runner:
                 with blame("[node] metrics", n["metrics"]):
                     cleanup.callback(MetricsServer(n["metrics"], self).close)
             self.add_peers()
+            self.renew_if_due()
             self.node.start()
             self.announce()
+            next_renew_check = time.monotonic() + RENEW_CHECK_S
             cleanup.callback(self.log.info, "stopped; sessions saved", state_dir=n["state_dir"])
             # No more traffic first: the last checkpoint is the final state.
             cleanup.callback(self.checkpoint)
@@ -302,6 +349,9 @@ class Runner:
                 if time.monotonic() >= next_checkpoint:
                     self.checkpoint()
                     next_checkpoint = time.monotonic() + interval
+                if time.monotonic() >= next_renew_check:
+                    self.renew_if_due()
+                    next_renew_check = time.monotonic() + RENEW_CHECK_S
         return 0
 
     def announce(self) -> None:
@@ -332,9 +382,11 @@ def prekey_status(not_after: int, now: float | None = None) -> dict[str, Any]:
     left = not_after - (time.time() if now is None else now)
     warning = None
     if left <= 0:
-        warning = "the prekey bundle has expired: peers without a session cannot start one (run `l2sess renew`)"
+        warning = ("the prekey bundle has expired: peers without a session cannot start one "
+                   "(renew it: `l2sess renew` or `l2sessctl renew`)")
     elif left < PREKEY_WARN_S:
-        warning = f"the prekey bundle expires in {int(left // 86400)} day(s) (run `l2sess renew`)"
+        warning = f"the prekey bundle expires in {int(left // 86400)} day(s) (renew it: `l2sess renew` or " \
+                  "`l2sessctl renew`)"
     return {"not_after": rfc3339(not_after), "expires_in_s": int(left), "warning": warning}
 
 
@@ -400,9 +452,13 @@ def control_command(runner: Runner, line: bytes) -> dict[str, Any]:
         if cmd == "rotate":
             runner.node.rotate(req["did"])
             return {"ok": True}
+        if cmd == "renew":
+            return {"ok": True, "prekey": runner.renew_prekey("requested")}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
     except (SessionError, ValueError, KeyError, TypeError) as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    except OSError as exc:
+        return {"ok": False, "error": f"{exc.filename}: {exc.strerror}"}
 
 
 def send_many(node: Node, did: str, items: list[str]) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from typing import TextIO
 from l2sess.identity import Identity
 
 IDENTITY_FORMAT = "l2sess-identity/1"
-# A fresh identity's prekey bundle lifetime: a year (the bundle is re-signed
-# with a new expiry by rewriting not_after in the identity file).
+# A prekey bundle's lifetime: a year. The running node renews it well
+# before it ends (l2sess/node/runner.py).
 PREKEY_LIFETIME = 365 * 24 * 3600
 # An inbox line's first field: the stream id, 32 lowercase hex digits.
 INBOX_STREAM = re.compile(rb"[0-9a-f]{32}")
@@ -75,17 +75,35 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
         os.close(dfd)
 
 
+def identity_record(ident: Identity) -> bytes:
+    """The identity file's contents: {"format", "seed", "prekey_not_after"},
+    and after a renewal "prekey_seed", "previous_prekey_seed" and
+    "previous_prekey_not_after" (a prekey not derived from the seed)."""
+    record: dict[str, object] = {"format": IDENTITY_FORMAT, "seed": ident.seed.hex(),
+                                 "prekey_not_after": ident.prekey_not_after}
+    if ident.prekey_seed != Identity(ident.seed).prekey_seed:
+        record["prekey_seed"] = ident.prekey_seed.hex()
+    if ident.previous_prekey is not None:
+        record["previous_prekey_seed"] = ident.previous_prekey[0].hex()
+        record["previous_prekey_not_after"] = ident.previous_prekey[1]
+    return (json.dumps(record) + "\n").encode()
+
+
 def create_identity(path: str) -> Identity:
     """Makes a new identity file (mode 0600; refuses to overwrite one)."""
     ident = Identity.generate(PREKEY_LIFETIME)
-    record = {"format": IDENTITY_FORMAT, "seed": ident.seed.hex(), "prekey_not_after": ident.prekey_not_after}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, (json.dumps(record) + "\n").encode())
+        os.write(fd, identity_record(ident))
         os.fsync(fd)
     finally:
         os.close(fd)
     return ident
+
+
+def save_identity(path: str, ident: Identity) -> None:
+    """Replaces the identity file (a renewed prekey), atomically."""
+    write_atomic(path, identity_record(ident))
 
 
 def load_identity(path: str) -> Identity:
@@ -106,7 +124,11 @@ def load_identity(path: str) -> Identity:
         record = json.loads(data)
         if record.get("format") != IDENTITY_FORMAT:
             raise ValueError
-        return Identity(bytes.fromhex(record["seed"]), int(record["prekey_not_after"]))
+        prekey = bytes.fromhex(record["prekey_seed"]) if "prekey_seed" in record else None
+        previous = (bytes.fromhex(record["previous_prekey_seed"]), int(record["previous_prekey_not_after"])) \
+            if "previous_prekey_seed" in record else None
+        return Identity(bytes.fromhex(record["seed"]), int(record["prekey_not_after"]), prekey_seed=prekey,
+                        previous_prekey=previous)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError(f"{path}: not an {IDENTITY_FORMAT} file") from None
 

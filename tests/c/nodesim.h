@@ -64,6 +64,8 @@ struct ns_opts {
 	uint32_t handshake_work_per_s; /* 0: the node's default */
 	uint64_t handshake_counter;
 	uint64_t prekey_not_after_s;   /* 0: far future */
+	const uint8_t *prekey_seed;    /* NULL: tag + 1 in every byte */
+	const uint8_t *previous_prekey_seed; /* NULL: none */
 	int system_rng;                /* 1: not deterministic */
 };
 
@@ -100,6 +102,12 @@ static inline void ns_make_peer_opts(struct ns_peer *p, uint8_t tag, const struc
 		params.handshake_work_per_s = o->handshake_work_per_s;
 		params.handshake_rate_per_s = o->handshake_rate_per_s;
 		params.handshake_counter = o->handshake_counter;
+		if (o->prekey_seed)
+			memcpy(params.prekey_seed, o->prekey_seed, 32);
+		if (o->previous_prekey_seed) {
+			memcpy(params.previous_prekey_seed, o->previous_prekey_seed, 32);
+			params.has_previous_prekey = 1;
+		}
 	}
 	CHECK(l2s_node_new(&p->node, &params, ns_now) == L2S_OK);
 	p->addr_len = (size_t)snprintf((char *)p->addr, sizeof(p->addr), "addr-%02x", tag);

@@ -777,6 +777,61 @@ static void test_resume_confirmed_by_next_request(void)
 	ns_free_peer(&b);
 }
 
+/* One handshake from a fresh initiator to b with the given bundle: 1 when
+ * it is established. */
+static int handshake_with(struct ns_peer *b, const uint8_t *bundle, uint8_t tag)
+{
+	struct l2s_config cfg;
+	struct ns_peer a;
+	int ok;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, tag);
+	CHECK(l2s_node_establish(a.node, b->pk, bundle, L2S_PREKEY_BUNDLE_BYTES, 1800000000u, &cfg, 1, ns_now,
+				 &a.session) == L2S_OK);
+	ns_pump(&a, b);
+	ok = ns_state_of(&a) == L2S_ESTABLISHED;
+	l2s_node_free(a.node);
+	return ok;
+}
+
+/* A renewed prekey: the new bundle works at once, the one it replaced
+ * still does (peers hold it), the one before that no longer; a node
+ * restarted with its current and previous prekey accepts both. */
+static void test_prekey_renewal(void)
+{
+	uint8_t first[L2S_PREKEY_BUNDLE_BYTES], second[L2S_PREKEY_BUNDLE_BYTES], third[L2S_PREKEY_BUNDLE_BYTES];
+	uint8_t seed2[L2S_XWING_SK_BYTES], seed3[L2S_XWING_SK_BYTES];
+	struct ns_opts opts = { 0 };
+	struct ns_peer b;
+
+	memset(seed2, 0x52, sizeof(seed2));
+	memset(seed3, 0x53, sizeof(seed3));
+	ns_make_peer(&b, 0x50);
+	CHECK(l2s_node_prekey_bundle(b.node, first) == L2S_OK);
+	CHECK(l2s_node_renew_prekey(b.node, seed2, 2000000000u) == L2S_OK);
+	CHECK(l2s_node_prekey_bundle(b.node, second) == L2S_OK);
+	CHECK(memcmp(first, second, sizeof(first)) != 0);
+	CHECK(l2s_prekey_bundle_verify(second, sizeof(second), b.pk, 1800000000u) == L2S_OK);
+	CHECK(handshake_with(&b, second, 0x51));
+	CHECK(handshake_with(&b, first, 0x52));
+	CHECK(l2s_node_renew_prekey(b.node, seed3, 2000000001u) == L2S_OK);
+	CHECK(l2s_node_prekey_bundle(b.node, third) == L2S_OK);
+	CHECK(handshake_with(&b, third, 0x53));
+	CHECK(handshake_with(&b, second, 0x54));
+	CHECK(!handshake_with(&b, first, 0x55));
+	l2s_node_free(b.node);
+	/* Restarted: the current prekey and the previous one, from params. */
+	opts.prekey_seed = seed3;
+	opts.prekey_not_after_s = 2000000001u;
+	opts.previous_prekey_seed = seed2;
+	ns_make_peer_opts(&b, 0x50, &opts);
+	CHECK(l2s_node_prekey_bundle(b.node, first) == L2S_OK && memcmp(first, third, sizeof(first)) == 0);
+	CHECK(handshake_with(&b, third, 0x56));
+	CHECK(handshake_with(&b, second, 0x57));
+	l2s_node_free(b.node);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -800,6 +855,7 @@ int main(void)
 	CHECK(ns_state_of(&b) == L2S_ESTABLISHED);
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms == ns_now + cfg.ttl_ms);
 	test_path_bindings(a.node);
+	test_prekey_renewal();
 
 	/* Data both ways, in order, exactly once. */
 	ns_send_n(&a, 500);

@@ -14,6 +14,7 @@ import pytest
 
 from l2sess.identity import Identity
 from l2sess.node import Node
+from l2sess.node.store import load_identity, save_identity
 from l2sess_testbed.procnode import NodeProcess, established
 
 from test_daemon import wait_audit
@@ -207,3 +208,84 @@ def test_version_and_recv_without_an_inbox(tmp_path):
     (tmp_path / "node.toml").write_text('[node]\nlisten = "127.0.0.1:0"\n')
     err = one_line(cli("recv", "--config", str(tmp_path / "node.toml")), 2)
     assert "sets no [node] inbox" in err
+
+
+def connect_with(node, bundle):
+    """A fresh in-process gateway dials node with the given prekey bundle
+    (a full handshake to that prekey): True when the session is established."""
+    x = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    try:
+        x.connect(node.did, node.address, bundle=bundle)
+        try:
+            x.wait_for(lambda e: e.kind == "state" and e.to_state == "established", 30)
+            return True
+        except TimeoutError:
+            return False
+    finally:
+        x.stop()
+
+
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
+def test_renew_gives_a_new_prekey_and_the_old_bundle_still_works(pair_factory):
+    pair = pair_factory()
+    a = pair.a
+    a.accept_any = True  # strangers with either bundle may connect
+    pair.start()
+    a.wait_peer(pair.b.did, established)
+    old = load_identity(a.identity_path)
+    old_bundle = old.prekey_bundle()
+    out = cli("renew", "--config", a.config_path)
+    assert out.returncode == 0 and out.stdout.startswith("prekey renewed; its bundle is valid until "), out
+    renewed = load_identity(a.identity_path)
+    assert renewed.prekey_seed != old.prekey_seed
+    assert renewed.previous_prekey == (old.prekey_seed, old.prekey_not_after)
+    assert abs(renewed.prekey_not_after - (time.time() + 365 * 86400)) < 600
+    doc = json.loads(cli("status", "--json", "--config", a.config_path).stdout)
+    assert unix_time(doc["prekey"]["not_after"]) == renewed.prekey_not_after and doc["prekey"]["warning"] is None
+    assert wait_audit(a, lambda e: e.get("event") == "prekey_renewed" and e["reason"] == "requested")
+    metrics = cli("metrics", "--config", a.config_path).stdout
+    assert f"l2sess_prekey_not_after_seconds {renewed.prekey_not_after}" in metrics
+    # The session with B goes on; a new gateway connects with the new bundle
+    # or the old one, each at the first try (no bundle fetched in-band).
+    assert established(a.peer(pair.b.did))
+    answers = a.status()["stats"]["disc_answers"]
+    assert connect_with(a, renewed.prekey_bundle())
+    assert connect_with(a, old_bundle)
+    assert a.status()["stats"]["disc_answers"] == answers
+    # Restarted, the node still takes both (the identity file holds both prekeys).
+    assert a.terminate() == 0
+    a.start()
+    assert connect_with(a, old_bundle) and connect_with(a, renewed.prekey_bundle())
+    assert a.status()["stats"]["disc_answers"] == 0
+    # A second renewal: the first bundle is two prekeys old and no longer
+    # answered, so a gateway that holds it learns the current one in-band
+    # (a discovery probe on its connection) and connects with that.
+    assert cli("renew", "--config", a.config_path).returncode == 0
+    answers = a.status()["stats"]["disc_answers"]
+    assert connect_with(a, old_bundle)
+    assert a.status()["stats"]["disc_answers"] > answers
+
+
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
+def test_a_prekey_near_its_end_is_renewed_when_the_node_starts(pair_factory):
+    pair = pair_factory()
+    a = pair.a
+    ident = load_identity(a.identity_path)
+    soon = int(time.time()) + 2 * 86400
+    save_identity(a.identity_path, Identity(ident.seed, soon))
+    pair.start()
+    assert wait_audit(a, lambda e: e.get("event") == "prekey_renewed" and e["reason"] == "expiring")
+    renewed = load_identity(a.identity_path)
+    assert renewed.previous_prekey == (ident.prekey_seed, soon)
+    doc = json.loads(cli("status", "--json", "--config", a.config_path).stdout)
+    assert unix_time(doc["prekey"]["not_after"]) == renewed.prekey_not_after > soon + 300 * 86400
+    a.wait_peer(pair.b.did, established)  # B had fetched no bundle: it gets the new one in-band
+
+
+def test_status_warns_before_the_prekey_expires():
+    from l2sess.node.runner import prekey_status
+    now = 1_800_000_000
+    assert prekey_status(now + 20 * 86400, now)["warning"] is None
+    assert prekey_status(now + 10 * 86400 + 5, now)["warning"].startswith("the prekey bundle expires in 10 day(s)")
+    assert prekey_status(now - 1, now)["warning"].startswith("the prekey bundle has expired")
+    assert prekey_status(now, now)["not_after"] == "2027-01-15T08:00:00.000Z"
