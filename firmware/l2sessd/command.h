@@ -8,6 +8,8 @@
  *   {"cmd": "send_many", "did": D, "data": [B64, ...]}
  *                                             {"ok": true, "seqs": [...], "refused": "..."?}
  *   {"cmd": "rotate", "did": D}               {"ok": true}
+ *   {"cmd": "renew"}                          {"ok": true, "prekey": {...}} (answered in daemon.c:
+ *                                             the identity file is the daemon's)
  *
  * and any refusal as {"ok": false, "error": "<ErrorClass>: <what>"}. */
 #ifndef L2SESSD_COMMAND_H

@@ -99,7 +99,7 @@ def peers_text(peers: list[dict[str, Any]]) -> str:
     for p in peers:
         rows.append((p["did"], p["state"] or "no session", p["transport"] or "-", _ago(p["established_at"], now),
                      f"{p['rtt_ms']:.1f}ms" if p["rtt_ms"] else "-", str(p["queued"]),
-                     (p["session_id"] or "-")[:16]))
+                     p["session_id"] or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
