@@ -493,7 +493,7 @@ _l2sess_files() {{
 _l2sess_dids() {{
     local file=$1 dids
     [[ $file == "~/"* ]] && file=$HOME/${{file#"~/"}}
-    [[ -r $file ]] || return
+    [[ -r $file ]] || return 0
     dids=$(sed -n "s/^[[:space:]]*did[[:space:]]*=[[:space:]]*[\"']\(did:key:[A-Za-z0-9]*\)[\"'].*/\1/p" "$file")
     COMPREPLY=($(compgen -W "$dids" -- "$cur"))
 }}
@@ -505,11 +505,11 @@ _l2sess() {{
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${{COMP_WORDS[i]}}
         case $word in
-            -c|--config) config=${{COMP_WORDS[i+1]}}; ((i++)) ;;
+            -c|--config) config=${{COMP_WORDS[i+1]}}; i=$((i + 1)) ;;
             --config=*) config=${{word#--config=}} ;;
-            {takes_value}) ((i++)) ;;
+            {takes_value}) i=$((i + 1)) ;;
             -*) ;;
-            *) if [[ -z $command ]]; then command=$word; else ((positional++)); fi ;;
+            *) if [[ -z $command ]]; then command=$word; else positional=$((positional + 1)); fi ;;
         esac
     done
     config=${{config:-${{L2SESS_CONFIG:-{default_config}}}}}
@@ -538,7 +538,8 @@ _l2sess() {{
     esac
     set -- $positionals
     shift $positional 2>/dev/null || set --
-    [[ ${{1:-}} == DID ]] && _l2sess_dids "$config"
+    if [[ ${{1:-}} == DID ]]; then _l2sess_dids "$config"; fi
+    return 0
 }}
 
 complete -F _l2sess {prog}
