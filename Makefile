@@ -316,7 +316,14 @@ clean:
 # The API reference from the docstrings (pdoc), in build/docs (not committed).
 DOC_MODULES := l2sess l2sess.session l2sess.aio l2sess.node l2sess.identity l2sess.errors l2sess.did \
 	l2sess.crypto l2sess.testing.mock
-.PHONY: docs
+.PHONY: docs man
+# The man pages l2sess(1) and node.toml(5), the bash completion and the
+# node.toml tables of docs/NODE.md, generated from the parser and the schema
+# (scripts/gen_docs.py); committed, and tests/python/test_gen_docs.py fails
+# when they are not what this writes.
+man: build
+	$(PY) scripts/gen_docs.py
+
 docs: build
 	rm -rf $(BUILD)/docs
 	$(PY) -m pdoc -o $(BUILD)/docs --docformat markdown $(DOC_MODULES)

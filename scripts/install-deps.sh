@@ -7,7 +7,7 @@ set -eu
 base="build-essential cmake ninja-build pkg-config python3 python3-venv python3-dev
       libsodium-dev librust-blake3-dev valgrind clang llvm libclang-rt-14-dev
       libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev spin
-      dpkg-dev lintian systemd busybox"
+      dpkg-dev lintian systemd busybox man-db groff-base"
 cross="gcc-aarch64-linux-gnu qemu-user libsodium-dev:arm64
        libngtcp2-dev:arm64 libngtcp2-crypto-gnutls-dev:arm64 libgnutls28-dev:arm64
        gcc-arm-linux-gnueabihf libsodium-dev:armhf

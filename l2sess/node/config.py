@@ -84,7 +84,8 @@ NODE = {
     "listen": Key("address", "127.0.0.1:0", "UDP (QUIC and discovery) and TCP (μTCP) address; port 0: any free port",
                   0, 65535),
     "identity": Key("path", "identity.key", "identity file; created (mode 0600) on the first run"),
-    "state_dir": Key("path", "state", "saved sessions; created on the first run"),
+    "state_dir": Key("path", "state", "saved sessions, the lock and the DID they belong to; created on the "
+                      "first run, one node each"),
     "control": Key("path", None, "control socket (mode 0600); default: state_dir/control.sock"),
     "audit_log": Key("path", None, "every transition and transport move, JSON lines; off when not set"),
     "inbox": Key("path", None, "every delivered message (PROTOCOL.md §12); off when not set"),
@@ -133,7 +134,9 @@ SESSION = {
     "send_queue_limit": Key("integer", 4096, "unacknowledged messages queued per session", 1, U32, "messages"),
     "send_queue_bytes_limit": Key("integer", 16 << 20, "unacknowledged bytes queued per session", 1, U64,
                                   "bytes"),
-    "reorder_window": Key("integer", 1024, "messages held out of order per session", 1, U32, "messages"),
+    "reorder_window": Key("integer", 1024, "messages held out of order per session; every ACK tells the peer, "
+                          "which sends at most this many (and at most 256) past the oldest unacknowledged one",
+                          1, U32, "messages"),
     "ticket_lifetime": Key("seconds", 86400, "lifetime of the resumption tickets this node issues",
                            0.001, MAX_DURATION, "s"),
     "resume_dh": Key("boolean", False, "a fresh X25519 share in every resumption (PROTOCOL.md §8)"),

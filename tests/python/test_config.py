@@ -685,14 +685,16 @@ def test_the_loop_schema_is_the_loops_settings():
 
 def documented_defaults() -> dict[str, dict[str, str]]:
     """{table: {key: default cell}} from the tables of docs/NODE.md."""
-    tables, current = {}, None
+    tables, current, column = {}, None, None
     for line in NODE_DOC.read_text().splitlines():
         m = re.fullmatch(r"### \[\[?(\w+)\]\]?", line)
+        cells = [c.strip() for c in line.strip("|").split("|")]
         if m:
             current = tables.setdefault(m[1], {})
+        elif current is not None and line.startswith("| key |"):
+            column = cells.index("default")
         elif current is not None and line.startswith("| `"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            current[cells[0].strip("`")] = cells[4]
+            current[cells[0].strip("`")] = cells[column]
     return tables
 
 
