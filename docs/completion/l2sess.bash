@@ -48,7 +48,7 @@ _l2sess() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '--version -c --config --help' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'keygen did run status peers send recv rotate metrics version' -- "$cur"))
+            COMPREPLY=($(compgen -W 'keygen did run status peers send recv rotate renew metrics version' -- "$cur"))
         fi
         return
     fi
@@ -61,6 +61,7 @@ _l2sess() {
         send) opts='-c --config --hex --file --wait --help' ;;
         recv) opts='-c --config --from -f --follow --json --help' ;;
         rotate) opts='-c --config --help' ;;
+        renew) opts='-c --config --help' ;;
         metrics) opts='-c --config --help' ;;
         version) opts='--help' ;;
     esac
@@ -77,6 +78,7 @@ _l2sess() {
         send) positionals='DID TEXT' ;;
         recv) positionals='' ;;
         rotate) positionals='DID' ;;
+        renew) positionals='' ;;
         metrics) positionals='' ;;
         version) positionals='' ;;
     esac
