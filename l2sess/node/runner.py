@@ -34,6 +34,11 @@ from l2sess.node.store import PREKEY_LIFETIME, StateDir, inbox_watermarks, load_
 
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
+# What a resumption needs of a session: a save is due when one of these
+# changed (not the expiry, which every heartbeat moves: the refresh saves it).
+RESUMPTION_STATE = ("session_id", "rx_stream", "state", "rotations", "key_established_ms", "next_send_seq",
+                    "next_recv_seq", "unacked", "queued")
+CHECKPOINT_REFRESH_S = 60.0
 # The same stranger, or the same unreachable peer, is told on stderr at most this often.
 REPEAT_S = 60.0
 # The prekey is renewed when less than this is left of its bundle's life,
@@ -136,6 +141,7 @@ class Runner:
         self.checkpoint_error: str | None = None
         self._last_told: dict[tuple[str, str], float] = {}
         self._renewing = threading.Lock()
+        self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # did: (RESUMPTION_STATE, when saved)
 
     # ---- the prekey -------------------------------------------------------------------
 
@@ -247,11 +253,19 @@ class Runner:
 
     # ---- checkpoints ----------------------------------------------------------------
 
-    def checkpoint(self) -> None:
-        """Saves every live session (and what a restart needs to resume it)."""
+    def checkpoint(self, every: bool = False) -> None:
+        """Saves the live sessions whose resumption state changed since their
+        last save, or that were last saved CHECKPOINT_REFRESH_S ago (every:
+        all of them, as at the end). A session that only carries traffic
+        costs no fsync (l2sessd's checkpoint.c decides the same way)."""
+        now = time.monotonic()
         for p in self.node.peers():
             s = p["session"]
             if s is None or s["state"] not in LIVE_STATES:
+                continue
+            mark = tuple(s[k] for k in RESUMPTION_STATE)
+            last = self._saved.get(p["did"])
+            if not every and last is not None and last[0] == mark and now - last[1] < CHECKPOINT_REFRESH_S:
                 continue
             pk = public_key_from_did(p["did"])
             try:
@@ -269,6 +283,7 @@ class Runner:
                 self.checkpoint_error = exc.strerror
                 continue
             self.checkpoint_error = None
+            self._saved[p["did"]] = (mark, now)
 
     # ---- events ---------------------------------------------------------------------
 
@@ -335,7 +350,7 @@ class Runner:
             next_renew_check = time.monotonic() + RENEW_CHECK_S
             cleanup.callback(self.log.info, "stopped; sessions saved", state_dir=n["state_dir"])
             # No more traffic first: the last checkpoint is the final state.
-            cleanup.callback(self.checkpoint)
+            cleanup.callback(self.checkpoint, True)
             cleanup.callback(self.node.halt)
             interval = n["checkpoint_interval"]
             next_checkpoint = time.monotonic() + interval

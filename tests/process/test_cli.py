@@ -18,7 +18,7 @@ from l2sess.node.store import load_identity, save_identity
 from l2sess_testbed.procnode import NodeProcess, established
 
 from test_daemon import wait_audit
-from test_nodes import wait_payloads
+from test_nodes import saved, wait_payloads
 
 L2SESS = [sys.executable, "-m", "l2sess.node"]
 
@@ -289,3 +289,23 @@ def test_status_warns_before_the_prekey_expires():
     assert prekey_status(now + 10 * 86400 + 5, now)["warning"].startswith("the prekey bundle expires in 10 day(s)")
     assert prekey_status(now - 1, now)["warning"].startswith("the prekey bundle has expired")
     assert prekey_status(now, now)["not_after"] == "2027-01-15T08:00:00.000Z"
+
+
+@pytest.mark.parametrize("impl", ["python", "l2sessd"])
+def test_an_idle_session_is_not_saved_again_until_it_changes(pair_factory):
+    """Checkpoints write (and fsync) a session only when what a resumption
+    needs has changed: an idle established session costs the disk nothing."""
+    pair = pair_factory().start()
+    a = pair.a
+    a.wait_peer(pair.b.did, established)
+    saved(a)
+    path = os.path.join(a.dir, "state", "peers", load_identity(pair.b.identity_path).public_key.hex() + ".session")
+    time.sleep(1.0)  # the save after established, and any after it, are done
+    before = os.stat(path).st_mtime_ns
+    time.sleep(2.0)  # twenty checkpoint intervals; heartbeats flow
+    assert os.stat(path).st_mtime_ns == before, "an unchanged session was saved again"
+    a.send(pair.b.did, b"a change")
+    deadline = time.monotonic() + 30
+    while os.stat(path).st_mtime_ns == before:
+        assert time.monotonic() < deadline, "a changed session was not saved"
+        time.sleep(0.05)

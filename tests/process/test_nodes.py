@@ -435,12 +435,9 @@ def test_a_disk_turning_read_only_loses_nothing_and_the_node_stays_up(pair_facto
         time.sleep(1.5)  # a retry or two, still refused, and a checkpoint or two that fail
         status = pair.b.status()
         assert pair.b.alive() and status["stats"]["inbox_error"] == "Read-only file system"
-        # The Python node saves every session each checkpoint_interval, so a
-        # save has failed by now; l2sessd saves a session only when it changed
-        # (its refused messages change nothing), so its first failed save is
-        # the one at SIGTERM, below.
-        if impl == "python":
-            assert status["files"]["checkpoint_error"] == "Read-only file system"
+        # (A save fails meanwhile only if the first 100 were not saved before
+        # the error: a node saves a session when it changed, and refused
+        # messages change nothing. The save at SIGTERM fails for certain.)
         assert payloads(pair.b, b"r") == msgs[:100]
         told = {d["seq"] for d in pair.a.delivered() if d["did"] == pair.b.did}
         assert told <= {seq for sid, seq, pk, data in pair.b.inbox()}, "acknowledged but not in the inbox"

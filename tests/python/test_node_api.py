@@ -369,3 +369,15 @@ def test_a_stream_no_checkpoint_knows_is_not_delivered_twice(tmp_path):
         b.stop()
     lines = read_inbox(inbox)
     assert [x[1] for x in lines] == seqs + [after]  # each once
+
+
+def test_log_times_never_go_back():
+    """RFC 3339 times with ms, made from one reading of the clock: a time
+    just before a second's end is that second's, never the next one's
+    seconds with the old milliseconds (which went back by a second)."""
+    from l2sess.node.log import rfc3339
+    t0 = 1_800_000_000
+    times = [rfc3339(t0 + k / 1000 + 0.0004) for k in range(3000)]
+    assert times == sorted(times) and len(set(times)) == 3000
+    assert rfc3339(t0 + 0.9996) == "2027-01-15T08:00:00.999Z"
+    assert rfc3339(t0 + 1.0) == "2027-01-15T08:00:01.000Z"
