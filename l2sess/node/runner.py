@@ -34,10 +34,8 @@ from l2sess.node.store import PREKEY_LIFETIME, StateDir, inbox_watermarks, load_
 
 # States in which a session has keys worth saving.
 LIVE_STATES = {"established", "degraded", "rotating", "suspended"}
-# What a resumption needs of a session: a save is due when one of these
-# changed (not the expiry, which every heartbeat moves: the refresh saves it).
-RESUMPTION_STATE = ("session_id", "rx_stream", "state", "rotations", "key_established_ms", "next_send_seq",
-                    "next_recv_seq", "unacked", "queued")
+# A saved session is saved again when what its resumption needs changed
+# (not its expiry, which every heartbeat moves), or after this long.
 CHECKPOINT_REFRESH_S = 60.0
 # The same stranger, or the same unreachable peer, is told on stderr at most this often.
 REPEAT_S = 60.0
@@ -141,7 +139,7 @@ class Runner:
         self.checkpoint_error: str | None = None
         self._last_told: dict[tuple[str, str], float] = {}
         self._renewing = threading.Lock()
-        self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # did: (RESUMPTION_STATE, when saved)
+        self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # did: (what was saved, when)
 
     # ---- the prekey -------------------------------------------------------------------
 
@@ -263,7 +261,8 @@ class Runner:
             s = p["session"]
             if s is None or s["state"] not in LIVE_STATES:
                 continue
-            mark = tuple(s[k] for k in RESUMPTION_STATE)
+            mark = (s["session_id"], s["rx_stream"], s["state"], s["rotations"], s["key_established_ms"],
+                    s["next_send_seq"], s["next_recv_seq"], s["unacked"], s["queued"])
             last = self._saved.get(p["did"])
             if not every and last is not None and last[0] == mark and now - last[1] < CHECKPOINT_REFRESH_S:
                 continue
