@@ -41,7 +41,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar, Unpack
 
-from l2sess import _core
 from l2sess.did import public_key_from_did
 from l2sess.errors import FAILURE_ERRORS, InvalidState, QueueFull, SessionError, Timeout
 from l2sess.identity import Identity

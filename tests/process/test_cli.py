@@ -50,7 +50,7 @@ def test_a_second_node_on_the_same_state_or_control_socket_is_refused(pair_facto
                            timeout=60)
     line = again.stderr.strip().splitlines()
     assert again.returncode == 4 and len(line) == 1, again
-    assert "[node] state_dir: another node (pid " in line[0] and f"is running on state_dir" in line[0], line
+    assert "[node] state_dir: another node (pid " in line[0] and "is running on state_dir" in line[0], line
     # Another state directory, the same control socket: refused, the first keeps its socket.
     other = NodeProcess(str(tmp_path), "other", program=program)
     other.write_config()
