@@ -61,6 +61,7 @@ wheel: venv
 	rm -rf $(BUILD)/wheel && rm -f dist/l2sess-*
 	$(PY) -m build --outdir $(BUILD)/wheel .
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair --wheel-dir dist $(BUILD)/wheel/l2sess-*.whl
+	$(PY) scripts/wheel_licenses.py dist/l2sess-*.whl
 	cp $(BUILD)/wheel/l2sess-*.tar.gz dist/
 	@ls -l dist/l2sess-*
 

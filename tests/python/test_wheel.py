@@ -52,6 +52,7 @@ def dist(tmp_path_factory):
     run([sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", str(tmp / "dist"), str(raw)], env=env,
         timeout=600)
     (wheel,) = (tmp / "dist").glob("l2sess-*.whl")
+    run([sys.executable, str(ROOT / "scripts" / "wheel_licenses.py"), str(wheel)], timeout=600)
     return sdist, wheel
 
 
@@ -115,6 +116,18 @@ def test_the_wheel_holds_the_package_its_licence_and_script_and_nothing_else(dis
     assert not [n for n in names if n.rsplit("/", 1)[-1] in RIGS or "testbed" in n or "example" in n
                 or n.startswith(("tests/", "bench/"))]
     assert {n.split("/")[0] for n in names} == {"l2sess", "l2sess.libs", info}
+
+
+def test_every_bundled_library_brings_its_licence(dist):
+    """auditwheel copies the libraries, not their licences (LGPL ones among
+    them ask to travel with the binary): scripts/wheel_licenses.py adds
+    each one's Debian copyright file."""
+    _, wheel = dist
+    names = zipfile.ZipFile(wheel).namelist()
+    libs = [n for n in names if n.startswith("l2sess.libs/")]
+    notices = [n for n in names if n.startswith(f"l2sess-{VERSION}.dist-info/licenses/bundled/")]
+    assert libs and len(notices) == len(libs), (libs, notices)
+    assert any("libgnutls30.copyright" in n for n in notices) and any("libsodium23" in n for n in notices)
 
 
 def test_the_extension_is_stripped(dist, tmp_path):
