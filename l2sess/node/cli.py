@@ -336,10 +336,15 @@ def fail(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe is found here, not at exit
+        return code
     except Failure as exc:
         fail(str(exc))
         return exc.code
+    except BrokenPipeError:  # `l2sess status --json | head`: the reader is done, so are we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ConfigError as exc:  # a file node.toml names, found wrong while the node starts
         fail(f"{args.config or os.environ.get('L2SESS_CONFIG') or DEFAULT_CONFIG}: {exc}")
         return EXIT_USAGE

@@ -300,7 +300,9 @@ class Runner:
         session's fate at info or warning, the rest at debug."""
         log = self.log
         if ev.kind == "state":
-            if ev.to_state == "established":
+            if ev.to_state == "established" and ev.from_state == "rotating":
+                log.info("session keys rotated", did=ev.did, session_id=ev.session_id)
+            elif ev.to_state == "established":
                 log.info("session established", did=ev.did, session_id=ev.session_id, transport=ev.transport,
                          reason=ev.reason)
             elif ev.to_state in ("failed", "suspended", "degraded"):

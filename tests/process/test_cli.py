@@ -309,3 +309,11 @@ def test_an_idle_session_is_not_saved_again_until_it_changes(pair_factory):
     while os.stat(path).st_mtime_ns == before:
         assert time.monotonic() < deadline, "a changed session was not saved"
         time.sleep(0.05)
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`l2sess status | head -1`: the reader left before the writer wrote."""
+    proc = subprocess.Popen([*L2SESS, "version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0 and err == b"", err
