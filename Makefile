@@ -9,7 +9,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 # The project's own builds treat warnings as errors; an integrator's need not.
 CMAKE_NATIVE := cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DL2S_WERROR=ON
 
-.PHONY: all deps cross-deps zig venv build wheel test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil
+.PHONY: all deps cross-deps zig venv build wheel test ctest sanitize noquic cross fuzz pytest model model-flaws ngtcp2-1 bench walk demo simdemo sim sim-long clean package hil liboqs-test
 
 all: build
 
@@ -252,7 +252,7 @@ model: deps
 model-flaws: deps
 	scripts/check-model.sh --flaws
 
-test: ctest sanitize noquic cross ngtcp2-1 pytest model
+test: ctest sanitize noquic cross ngtcp2-1 pytest model liboqs-test
 
 # The QUIC transport and the event loop again, built against ngtcp2 1.x (what
 # Raspberry Pi OS trixie and OpenWrt ship: Debian bookworm-backports' 1.11,
@@ -265,6 +265,48 @@ ngtcp2-1: deps
 	cmake --build $(NG1)/build -j $(JOBS) --target test_quic test_loop
 	ldd $(NG1)/build/test_quic | grep -q '$(NG1)/prefix/.*libngtcp2\.so\.[1-9]'
 	cd $(NG1)/build && ctest --output-on-failure -R '^(test_quic|test_loop)$$'
+
+# The liboqs ML-KEM-768 provider, when ../shared/deps has liboqs's source
+# (CI has it; without it this step says it is skipped): a minimal static
+# liboqs (ML-KEM-768 only, no OpenSSL; scripts/build-liboqs.sh, about 20 s,
+# reused while the tarball is the same) in $(OQS), the core built with
+# L2S_MLKEM_PROVIDER=liboqs and its crypto C tests, the valgrind
+# constant-time test among them, then the Python extension built against it
+# (into $(OQS)/py, beside the usual one) and the vector and interop tests on
+# it. Each test checks that liboqs ran (L2S_EXPECT_MLKEM_PROVIDER), and
+# the extension must export no OQS_ symbol. Also: a bogus
+# L2S_MLKEM_PROVIDER must stop CMake, and L2S_MLKEM_PROVIDER=liboqs without
+# a liboqs too.
+OQS_TARBALL := $(firstword $(wildcard ../shared/deps/liboqs-*.tar.xz))
+OQS := $(abspath $(BUILD))/liboqs
+OQS_ENV := PKG_CONFIG_PATH=$(OQS)/prefix/lib/pkgconfig
+OQS_CTESTS := '^test_(mlkem|xwing|ct|ct_valgrind|hs_vectors|keypair|handshake)$$'
+# The SIMD path where the CPU has what liboqs's AVX2 code needs, else its C.
+OQS_EXPECT = liboqs $$(sed -n 's/^Version: //p' $(OQS)/prefix/lib/pkgconfig/liboqs.pc) \
+	$$(grep -q avx2 /proc/cpuinfo && grep -q bmi2 /proc/cpuinfo && echo "(x86-64 AVX2)" || echo "(portable C)")
+liboqs-test: deps
+	@if [ -z "$(OQS_TARBALL)" ]; then echo "liboqs-test: skipped: ../shared/deps/liboqs-*.tar.xz not found"; exit 0; fi; \
+	set -e; start=$$(date +%s); \
+	! cmake -S . -B $(OQS)/bogus -DL2S_MLKEM_PROVIDER=libqos >$(OQS)/bogus.log 2>&1; \
+	grep -q "L2S_MLKEM_PROVIDER=libqos: not a provider" $(OQS)/bogus.log; \
+	! PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent cmake -S . -B $(OQS)/bogus \
+		-DL2S_MLKEM_PROVIDER=liboqs >$(OQS)/bogus.log 2>&1; \
+	grep -q "L2S_MLKEM_PROVIDER=liboqs: pkg-config finds no liboqs" $(OQS)/bogus.log; \
+	rm -rf $(OQS)/bogus; \
+	JOBS=2 scripts/build-liboqs.sh $(OQS_TARBALL) $(OQS); \
+	expect="$(OQS_EXPECT)"; echo "liboqs-test: expecting ML-KEM provider \"$$expect\""; \
+	$(OQS_ENV) $(CMAKE_NATIVE) -DL2S_MLKEM_PROVIDER=liboqs -S . -B $(OQS)/l2s >/dev/null; \
+	cmake --build $(OQS)/l2s -j 2 --target test_mlkem test_xwing test_ct test_hs_vectors test_keypair test_handshake; \
+	(cd $(OQS)/l2s && L2S_EXPECT_MLKEM_PROVIDER="$$expect" ctest --output-on-failure -R $(OQS_CTESTS)); \
+	$(MAKE) --no-print-directory venv >/dev/null; \
+	rm -rf $(OQS)/py && mkdir -p $(OQS)/py && cp -r l2sess $(OQS)/py/ && rm -f $(OQS)/py/l2sess/_core*.so; \
+	$(OQS_ENV) L2S_MLKEM_PROVIDER=liboqs L2S_CMAKE_BUILD_DIR=$(OQS)/cmake-py L2S_WERROR=ON \
+		$(PY) setup.py -q build_ext --build-lib $(OQS)/py --build-temp $(OQS)/py-tmp >$(OQS)/py.log 2>&1 || \
+		{ tail -n 30 $(OQS)/py.log; exit 1; }; \
+	! nm -D --defined-only $(OQS)/py/l2sess/_core*.so | grep -w 'OQS_[A-Za-z0-9_]*'; \
+	L2S_EXPECT_MLKEM_PROVIDER="$$expect" PYTHONPATH=$(OQS)/py $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/python/test_vectors.py tests/python/test_interop.py; \
+	echo "liboqs-test: passed in $$(( $$(date +%s) - start )) s"
 
 # The receive-path walk: test_loop built with -finstrument-functions, and
 # per kind of received message the files it enters from the loop on, the

@@ -16,7 +16,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 class CMakeCoreBuild(build_ext):
     def build_extensions(self):
-        build_dir = os.path.join(HERE, "build", "cmake-py")
+        # A build of its own may be asked for (make liboqs-test builds a second
+        # extension, against liboqs, beside the usual one).
+        build_dir = os.environ.get("L2S_CMAKE_BUILD_DIR") or os.path.join(HERE, "build", "cmake-py")
         provider = os.environ.get("L2S_MLKEM_PROVIDER", "auto")
         werror = os.environ.get("L2S_WERROR", "OFF")  # ON in the project's own builds (make)
         # The node's event loop needs the QUIC transport (ngtcp2 + GnuTLS), so
@@ -34,6 +36,12 @@ class CMakeCoreBuild(build_ext):
             items = [x for x in f.read().strip().split(";") if x]
         libs = [x for x in items if x.endswith(".a")]
         ldflags = [x for x in items if not x.endswith(".a")]
+        # pkg-config names only the library directories outside the system's:
+        # one holding a shared library (a liboqs built into a prefix of its
+        # own, say) must be searched at run time too. (A wheel's are then
+        # rewritten by auditwheel, which copies the library in.)
+        rpath = [f"-Wl,-rpath,{x[2:]}" for x in ldflags
+                 if x.startswith("-L") and any(".so" in f for f in os.listdir(x[2:]))]
         # A wheel's extension goes without its symbols and debug information
         # (Python's own CFLAGS carry -g: most of an unstripped _core's size);
         # a developer's in-place or editable build keeps them for gdb.
@@ -45,7 +53,7 @@ class CMakeCoreBuild(build_ext):
                                     quiet=True)[0].sources
             ext.extra_objects.extend(libs)
             # The static core's public symbols stay inside the extension.
-            ext.extra_link_args.extend(ldflags + ["-Wl,--exclude-libs,ALL"] + strip)
+            ext.extra_link_args.extend(ldflags + rpath + ["-Wl,--exclude-libs,ALL"] + strip)
             ext.depends.extend(libs)
         super().build_extensions()
 

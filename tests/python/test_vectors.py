@@ -7,6 +7,7 @@ come from SHAKE128(""). BLAKE3: the official vectors in all three modes at the
 full extended length and at shorter prefixes. RFC 8439 AEAD, RFC 7748 X25519
 (including the iterated test) and RFC 8032 Ed25519.
 """
+import os
 import hashlib
 import time
 
@@ -202,3 +203,12 @@ def test_rfc8032_ed25519(ed25519_case):
     bad[0] ^= 1
     with pytest.raises(crypto.AuthenticationFailed):
         crypto.ed25519_verify(pk, msg, bytes(bad))
+
+
+def test_mlkem_provider_is_the_expected_one():
+    """make liboqs-test sets L2S_EXPECT_MLKEM_PROVIDER: the start of the name
+    of the provider these vectors must have run on."""
+    want = os.environ.get("L2S_EXPECT_MLKEM_PROVIDER")
+    if not want:
+        pytest.skip("L2S_EXPECT_MLKEM_PROVIDER not set")
+    assert crypto.MLKEM_PROVIDER.startswith(want), crypto.MLKEM_PROVIDER
