@@ -315,13 +315,18 @@ liboqs-test: deps
 walk: deps
 	scripts/walk/run.sh . $(BUILD)/walk
 
-# The Python crypto bench, then the C engine bench (Release; about two
+# The Python crypto bench, its ML-KEM/X-Wing table for the own code and
+# liboqs (bench_kem_providers.py, on make liboqs-test's extension; about
+# 20 s; skipped without liboqs's source), then the C engine bench (Release; about two
 # minutes, most of it the 2 x 100k real handshakes behind the tick and
 # memory figures), then the loopback network bench against aioquic (about
 # half a minute; our rows say "skipped" until l2sess.node exists), then
 # five floods against a node process (bench_flood.py, about a minute).
 bench: build
 	$(PY) bench/bench_crypto.py
+	@if [ -z "$(OQS_TARBALL)" ]; then echo "bench_kem_providers: skipped: ../shared/deps/liboqs-*.tar.xz not found"; \
+	else { ls $(OQS)/py/l2sess/_core*.so >/dev/null 2>&1 || $(MAKE) --no-print-directory liboqs-test; } && \
+		$(PY) bench/bench_kem_providers.py $(OQS)/py; fi
 	$(CMAKE_NATIVE) -S . -B $(BUILD)/native >/dev/null
 	cmake --build $(BUILD)/native -j $(JOBS) --target bench_engine
 	$(BUILD)/native/bench_engine
