@@ -286,7 +286,7 @@ OQS_EXPECT = liboqs $$(sed -n 's/^Version: //p' $(OQS)/prefix/lib/pkgconfig/libo
 	$$(grep -q avx2 /proc/cpuinfo && grep -q bmi2 /proc/cpuinfo && echo "(x86-64 AVX2)" || echo "(portable C)")
 liboqs-test: deps
 	@if [ -z "$(OQS_TARBALL)" ]; then echo "liboqs-test: skipped: ../shared/deps/liboqs-*.tar.xz not found"; exit 0; fi; \
-	set -e; start=$$(date +%s); \
+	set -e; start=$$(date +%s); mkdir -p $(OQS); \
 	! cmake -S . -B $(OQS)/bogus -DL2S_MLKEM_PROVIDER=libqos >$(OQS)/bogus.log 2>&1; \
 	grep -q "L2S_MLKEM_PROVIDER=libqos: not a provider" $(OQS)/bogus.log; \
 	! PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent cmake -S . -B $(OQS)/bogus \
