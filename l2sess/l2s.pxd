@@ -257,7 +257,7 @@ cdef extern from "l2s_transport.h" nogil:
         uint64_t version_negotiations, retries_sent, retry_tokens_bad, stateless_resets_sent
         uint64_t answers_withheld
         uint64_t accepted, refused_full, connected, closed, path_changes, framing_errors
-        uint64_t tx_blocked, tx_errors
+        uint64_t tx_blocked, tx_errors, tx_gso_sends, gso_failures, rx_gro_datagrams
         uint64_t own_socket_failures, refused_budget, shed_budget, budget_full
         uint32_t connections, own_sockets
 

@@ -42,6 +42,9 @@ struct l2s_quic_stats {
 	uint64_t accepted, refused_full, connected, closed, path_changes;
 	uint64_t framing_errors;      /* connections closed for L2S_QUIC_APP_FRAMING or _STREAM */
 	uint64_t tx_blocked, tx_errors; /* sendmsg EAGAIN (retried) and other failures (dropped) */
+	uint64_t tx_gso_sends;        /* sendmsg calls that carried several datagrams (UDP GSO) */
+	uint64_t gso_failures;        /* 1 when the kernel refused GSO: one datagram a call since */
+	uint64_t rx_gro_datagrams;    /* datagrams that came coalesced in one read (UDP GRO) */
 	uint64_t datagrams, datagrams_dropped; /* non-QUIC datagrams passed up, and over the bound */
 	uint64_t own_socket_failures; /* l2s_quic_trust could not make a socket */
 	uint64_t refused_budget;      /* new clients refused: the budget could not take another */

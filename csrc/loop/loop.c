@@ -492,7 +492,7 @@ int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
 	pthread_mutex_lock(&l->mu);
 	sync_fds(l);
 	wait = atomic_load(&l->stopping) ? 0 : wait_ms(l, l2s_loop_now(), timeout_ms);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	n = epoll_wait(l->epfd, evs, MAX_EPOLL_EVENTS, wait);
 	if (n < 0 && errno != EINTR)
 		return L2S_ERR_IO;
@@ -504,7 +504,7 @@ int l2s_loop_run_once(struct l2s_loop *l, int timeout_ms)
 	 * one not written. Whoever set it changed things before we locked. */
 	atomic_store(&l->wake_pending, 0);
 	work(l, l2s_loop_now());
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return L2S_OK;
 }
 
@@ -520,7 +520,7 @@ int l2s_loop_poll_timeout(struct l2s_loop *l)
 	pthread_mutex_lock(&l->mu);
 	sync_fds(l);
 	wait = atomic_load(&l->stopping) ? 0 : wait_ms(l, l2s_loop_now(), -1);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return wait;
 }
 
@@ -532,7 +532,7 @@ int l2s_loop_run(struct l2s_loop *l)
 		ret = l2s_loop_run_once(l, -1);
 	pthread_mutex_lock(&l->mu);
 	pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }
 
@@ -560,6 +560,6 @@ int l2s_loop_wait_event(struct l2s_loop *l, int timeout_ms)
 	while (!l->events.count && !atomic_load(&l->stopping) && timeout_ms != 0 && ret == 0)
 		ret = timeout_ms < 0 ? pthread_cond_wait(&l->cv, &l->mu) : pthread_cond_timedwait(&l->cv, &l->mu, &until);
 	ret = l->events.count != 0;
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }

@@ -13,7 +13,7 @@ int l2s_loop_local_addr(struct l2s_loop *l, struct sockaddr_storage *addr, sockl
 	pthread_mutex_lock(&l->mu);
 	*addr = l->local;
 	*len = l->local_len;
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return l->local_len ? L2S_OK : L2S_ERR_STATE;
 }
 
@@ -21,7 +21,7 @@ int l2s_loop_bundle(struct l2s_loop *l, uint8_t out[L2S_PREKEY_BUNDLE_BYTES])
 {
 	pthread_mutex_lock(&l->mu);
 	memcpy(out, l->bundle, L2S_PREKEY_BUNDLE_BYTES);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return L2S_OK;
 }
 
@@ -33,7 +33,7 @@ int l2s_loop_renew_prekey(struct l2s_loop *l, const uint8_t seed[L2S_XWING_SK_BY
 	ret = l2s_node_renew_prekey(l->node, seed, not_after_s);
 	if (ret == L2S_OK) /* discovery answers carry it from now on */
 		ret = l2s_node_prekey_bundle(l->node, l->bundle);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }
 
@@ -44,13 +44,13 @@ static struct lpeer *lock_peer(struct l2s_loop *l, const uint8_t *pk)
 
 	pthread_mutex_lock(&l->mu);
 	if (!(pe = l2s_peer_find(l, pk)))
-		pthread_mutex_unlock(&l->mu);
+		l2s_loop_unlock(l);
 	return pe;
 }
 
 static int unlock_wake(struct l2s_loop *l, int ret)
 {
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	l2s_loop_wake(l);
 	return ret;
 }
@@ -128,7 +128,7 @@ int l2s_loop_import(struct l2s_loop *l, const uint8_t *stored, size_t len, uint6
 
 	pthread_mutex_lock(&l->mu);
 	ret = stored_peer(l, stored, len, pk, stream);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	if (ret != L2S_OK)
 		return ret;
 	if (!(pe = lock_peer(l, pk)))
@@ -159,7 +159,7 @@ int l2s_loop_set_delivered(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_B
 	if (!pe)
 		return L2S_ERR_NOT_FOUND;
 	l2s_peer_set_delivered(pe, stream, upto);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return L2S_OK;
 }
 
@@ -172,7 +172,7 @@ int l2s_loop_export(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], 
 	if (!pe)
 		return L2S_ERR_NOT_FOUND;
 	ret = pe->session ? l2s_session_export(l->node, pe->session, out, cap, len) : L2S_ERR_NOT_FOUND;
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }
 
@@ -217,7 +217,7 @@ int l2s_loop_send_many(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES
 	}
 	if (*accepted)
 		return unlock_wake(l, ret);
-	pthread_mutex_unlock(&l->mu); /* nothing new for the loop */
+	l2s_loop_unlock(l); /* nothing new for the loop */
 	return ret;
 }
 
@@ -251,7 +251,7 @@ size_t l2s_loop_peer_count(struct l2s_loop *l)
 
 	pthread_mutex_lock(&l->mu);
 	n = l->npeers;
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return n;
 }
 
@@ -289,7 +289,7 @@ int l2s_loop_peer_info(struct l2s_loop *l, size_t i, struct l2s_loop_peer_info *
 		fill_info(l, l->peers[i], info);
 		ret = L2S_OK;
 	}
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }
 
@@ -310,7 +310,7 @@ void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
 	st->budget_limit = l->budget.limit;
 	st->budget_used = l->budget.used;
 	st->budget_peak = l->budget.peak;
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 }
 
 /* ---- tests only ------------------------------------------------------------------- */
@@ -320,7 +320,7 @@ void l2s_loop_test_block_quic(struct l2s_loop *l, int block)
 	pthread_mutex_lock(&l->mu);
 	if (l->quic)
 		l2s_quic_test_drop_rx(l->quic, block);
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 }
 
 int l2s_loop_test_binding(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint8_t out[32])
@@ -339,6 +339,6 @@ int l2s_loop_test_binding(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BY
 			memcpy(out, b, 32);
 		ret = L2S_OK;
 	}
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return ret;
 }

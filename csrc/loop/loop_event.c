@@ -36,7 +36,20 @@ void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, co
 	l->st.events_queued++;
 	if (l->events.count > l->st.events_peak)
 		l->st.events_peak = l->events.count;
-	pthread_cond_broadcast(&l->cv);
+	l->events_unannounced = 1;
+}
+
+/* Unlocks the loop, then wakes whoever waits for events if some came:
+ * once per round, and after the unlock, so that a waiter does not wake
+ * only to block on the mutex (a context switch per event, before). */
+void l2s_loop_unlock(struct l2s_loop *l)
+{
+	int announce = l->events_unannounced;
+
+	l->events_unannounced = 0;
+	pthread_mutex_unlock(&l->mu);
+	if (announce)
+		pthread_cond_broadcast(&l->cv);
 }
 
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now)
@@ -103,7 +116,7 @@ int l2s_loop_next_events(struct l2s_loop *l, struct l2s_loop_event *evs, size_t 
 			/* the counter is full: the loop wakes anyway */
 		}
 	}
-	pthread_mutex_unlock(&l->mu);
+	l2s_loop_unlock(l);
 	return n;
 }
 

@@ -143,6 +143,7 @@ struct loop_fds {
 struct l2s_loop {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	int events_unannounced;       /* events pushed since the cv was last broadcast */
 	atomic_int stopping;
 	atomic_int wake_pending;      /* wakefd written since the loop last looked: no need again */
 	int epfd, wakefd;
@@ -218,6 +219,7 @@ void l2s_paths_send_held(struct l2s_loop *l);
 
 /* loop_event.c */
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
+void l2s_loop_unlock(struct l2s_loop *l);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 void l2s_loop_refused_event(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint64_t now);
 int l2s_loop_paused(const struct l2s_loop *l);

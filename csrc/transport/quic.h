@@ -233,6 +233,9 @@ int l2s_quic_send_datagram(struct l2s_quic *q, const struct sockaddr *to, sockle
  * dropped (counted in rx_dropped), as if the network ate them. */
 void l2s_quic_test_drop_rx(struct l2s_quic *q, int drop);
 
+/* Tests only: sends as where the kernel refuses UDP GSO, one datagram a call. */
+void l2s_quic_test_no_gso(struct l2s_quic *q);
+
 /* Tests only: puts raw bytes on conn's stream, bypassing the framing (to
  * show that the peer refuses a bad length). Same errors as l2s_quic_send. */
 int l2s_quic_send_raw(struct l2s_quic *q, uint32_t conn, const uint8_t *bytes, size_t len);

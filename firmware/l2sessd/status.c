@@ -76,6 +76,9 @@ static size_t collect(const struct l2s_loop_stats *s, const struct status_source
 	C("quic_answers_withheld", s->quic.answers_withheld);
 	G("quic_own_sockets", s->quic.own_sockets);
 	C("quic_own_socket_failures", s->quic.own_socket_failures);
+	C("quic_tx_gso_sends", s->quic.tx_gso_sends);
+	C("quic_gso_failures", s->quic.gso_failures);
+	C("quic_rx_gro_datagrams", s->quic.rx_gro_datagrams);
 	C("tcp_accepted", s->tcp.accepted);
 	G("tcp_connections", s->tcp.connections);
 	C("tcp_framing_errors", s->tcp.framing_errors);

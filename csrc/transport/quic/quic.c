@@ -62,6 +62,7 @@ int l2s_quic_new(struct l2s_quic **out, const struct sockaddr *bind_addr, sockle
 	if (!(q = calloc(1, sizeof(*q))))
 		return L2S_ERR_NOMEM;
 	q->fd = -1;
+	q->gso = 1;
 	if (params)
 		q->p = *params;
 	q->own_budget.limit = UINT64_MAX;
@@ -225,7 +226,7 @@ static void read_socket(struct l2s_quic *q, int fd, uint32_t owner, int max, uin
 {
 	struct sockaddr_storage from;
 	socklen_t fromlen;
-	size_t len;
+	size_t len, seg;
 
 	for (int i = 0; i < max; i++) {
 		struct qconn *c = owner ? quic_conn_get(q, owner) : NULL;
@@ -233,14 +234,18 @@ static void read_socket(struct l2s_quic *q, int fd, uint32_t owner, int max, uin
 
 		if (owner && (!c || c->fd != fd))
 			break;
-		rc = quic_sock_recv(fd, q->rxbuf, sizeof(q->rxbuf), &len, &from, &fromlen);
+		rc = quic_sock_recv(fd, q->rxbuf, sizeof(q->rxbuf), &len, &seg, &from, &fromlen);
 		if (rc == 0)
 			break;
 		if (rc < 0 || fromlen > sizeof(from) || from.ss_family != q->local.ss_family || q->test_drop_rx) {
 			q->st.rx_dropped++;
 			continue;
 		}
-		quic_on_datagram(q, (struct sockaddr *)&from, fromlen, q->rxbuf, len, now_ms);
+		if (seg < len)
+			q->st.rx_gro_datagrams += (len + seg - 1) / seg;
+		for (size_t off = 0; off < len; off += seg)
+			quic_on_datagram(q, (struct sockaddr *)&from, fromlen, q->rxbuf + off,
+					 len - off < seg ? len - off : seg, now_ms);
 	}
 }
 
@@ -305,7 +310,7 @@ int l2s_quic_trust(struct l2s_quic *q, uint32_t conn)
 
 int l2s_quic_on_timer(struct l2s_quic *q, uint64_t now_ms)
 {
-	ngtcp2_tstamp ts = ts_of(now_ms);
+	ngtcp2_tstamp ts = ts_of(q, now_ms);
 
 	for (uint32_t i = 0; i < q->nslots; i++) {
 		struct qconn *c = q->slots[i];
@@ -412,6 +417,11 @@ void l2s_quic_test_drop_rx(struct l2s_quic *q, int drop)
 	q->test_drop_rx = drop;
 }
 
+void l2s_quic_test_no_gso(struct l2s_quic *q)
+{
+	q->gso = 0;
+}
+
 int l2s_quic_channel_binding(const struct l2s_quic *q, uint32_t conn, uint8_t out[L2S_QUIC_BINDING_BYTES])
 {
 	struct qconn *c = quic_conn_get(q, conn);
@@ -485,7 +495,7 @@ int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t l
 		 * local address, as a NAT rebinding would. */
 		cur = ngtcp2_conn_get_path(c->conn);
 		quic_path_of(&path, q, (const struct sockaddr *)cur->remote.addr, cur->remote.addrlen);
-		if (c->outbound && ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts_of(now_ms)) == 0)
+		if (c->outbound && ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts_of(q, now_ms)) == 0)
 			continue;
 		ngtcp2_addr_init(&a, (ngtcp2_sockaddr *)&q->local, q->local_len);
 		ngtcp2_conn_set_local_addr(c->conn, &a);

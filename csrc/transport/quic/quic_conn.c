@@ -4,6 +4,23 @@
 
 /* ---- connection life ------------------------------------------------------ */
 
+/* ngtcp2's clock: the caller's milliseconds and the sub-millisecond part of
+ * CLOCK_MONOTONIC's. Round trips on a LAN are tens of microseconds, which a
+ * millisecond clock measures as 0 or 1 ms, and RTT, pacing and the ACK
+ * delay all follow from them. */
+ngtcp2_tstamp ts_of(struct l2s_quic *q, uint64_t now_ms)
+{
+	struct timespec t;
+	ngtcp2_tstamp ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ts = (ngtcp2_tstamp)now_ms * MS + (ngtcp2_tstamp)t.tv_nsec % MS;
+	if (ts < q->last_ts)
+		ts = q->last_ts;
+	q->last_ts = ts;
+	return ts;
+}
+
 /* Back to the shared socket (the connection ends, or its peer moved). A
  * datagram waiting for the closed socket leaves from the shared one. */
 void quic_own_sock_close(struct l2s_quic *q, struct qconn *c)
@@ -56,7 +73,7 @@ void quic_conn_close(struct l2s_quic *q, struct qconn *c, const quic_ccerr *ccer
 		return;
 	ngtcp2_path_storage_zero(&ps);
 	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, NULL, q->txbuf, sizeof(q->txbuf), ccerr,
-					       ts_of(now_ms));
+					       ts_of(q, now_ms));
 	c->state = CLOSING;
 	c->close_deadline_ms = now_ms + 3 * pto_ms(c);
 	if (n > 0 && (c->close_pkt = malloc((size_t)n))) {
@@ -139,11 +156,61 @@ static void ensure_stream(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		quic_conn_fail_liberr(q, c, rv, now_ms);
 }
 
+/* The packets written since the last send: one path, seg-byte datagrams
+ * (the last may be shorter) from q->txbuf, leaving in one GSO call. */
+struct batch {
+	ngtcp2_path_storage path;
+	size_t len, seg, count;
+};
+
+static int same_remote(const ngtcp2_path *a, const ngtcp2_path *b)
+{
+	return a->remote.addrlen == b->remote.addrlen && memcmp(a->remote.addr, b->remote.addr, a->remote.addrlen) == 0;
+}
+
+/* 1: the socket is full, the rest waits. */
+static int batch_send(struct l2s_quic *q, struct qconn *c, struct batch *b)
+{
+	size_t n = b->len;
+
+	b->len = b->count = 0;
+	if (!n)
+		return 0;
+	return quic_send_batch(q, c, b->path.path.remote.addr, b->path.path.remote.addrlen, q->txbuf, n, b->seg) == 1;
+}
+
+/* Adds the n-byte packet just written at q->txbuf + b->len on path ps.
+ * GSO wants one path and equal datagrams but a shorter last one: a packet
+ * that does not fit sends the batch before it. 1: the socket is full. */
+static int batch_add(struct l2s_quic *q, struct qconn *c, struct batch *b, const ngtcp2_path *ps, size_t n)
+{
+	if (b->len && (n > b->seg || !same_remote(&b->path.path, ps))) {
+		uint8_t *pkt = q->txbuf + b->len;
+
+		/* Full: the batch waits, this packet is lost (and resent by QUIC). */
+		if (batch_send(q, c, b))
+			return 1;
+		memmove(q->txbuf, pkt, n);
+	}
+	if (!b->len) {
+		ngtcp2_path_storage_init(&b->path, ps->local.addr, ps->local.addrlen, ps->remote.addr,
+					 ps->remote.addrlen, NULL);
+		b->seg = n;
+	}
+	b->len += n;
+	b->count++;
+	/* a short datagram ends a GSO batch, and so does a full buffer */
+	if (n < b->seg || !q->gso || b->count == GSO_MAX_SEGMENTS || sizeof(q->txbuf) - b->len < TX_MAX)
+		return batch_send(q, c, b);
+	return 0;
+}
+
 /* Writes c's packets: at most the send quantum, then pacing decides. */
 int quic_conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 {
-	ngtcp2_tstamp ts = ts_of(now_ms);
+	ngtcp2_tstamp ts = ts_of(q, now_ms);
 	size_t max_pkts = ngtcp2_conn_get_send_quantum(c->conn) / TX_MAX, sent = 0;
+	struct batch b = {.len = 0};
 
 	ensure_stream(q, c, now_ms);
 	if (c->state != OPEN)
@@ -163,7 +230,7 @@ int quic_conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		if (c->stream_id >= 0 && !c->stream_blocked && ((nv = quic_ring_unsent(c, v)) > 0 || !c->stream_announced))
 			sid = c->stream_id;
 		ngtcp2_path_storage_zero(&ps);
-		n = ngtcp2_conn_writev_stream(c->conn, &ps.path, NULL, q->txbuf, sizeof(q->txbuf), &ndata,
+		n = ngtcp2_conn_writev_stream(c->conn, &ps.path, NULL, q->txbuf + b.len, TX_MAX, &ndata,
 					      NGTCP2_WRITE_STREAM_FLAG_NONE, sid, nv ? v : NULL, nv, ts);
 		if (n < 0) {
 			if (sid >= 0 && (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
@@ -181,9 +248,10 @@ int quic_conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 		if (n == 0)
 			break;
 		sent++;
-		if (quic_send_dgram(q, c, ps.path.remote.addr, ps.path.remote.addrlen, q->txbuf, (size_t)n) == 1)
+		if (batch_add(q, c, &b, &ps.path, (size_t)n))
 			break;
 	}
+	batch_send(q, c, &b);
 	/* Pacing starts with the 1-RTT data: ngtcp2 0.12 paces the handshake
 	 * by the 333 ms initial RTT (the client's Finished waited ~22 ms
 	 * behind its first Initial), and the handshake flights are small and

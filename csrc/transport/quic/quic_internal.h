@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -30,7 +32,12 @@
 #define CID_LEN 16                 /* our connection IDs; short headers need one length */
 #define MAX_CIDS 16                /* routed IDs per connection (ngtcp2 issues at most 8) */
 #define TX_MAX NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
-#define RX_MAX 65536               /* one datagram; larger ones are truncated and dropped */
+/* One sendmsg's datagrams (UDP GSO, one IPv4 UDP payload at most): a
+ * connection's packets leave in batches of this, ~45 datagrams a call. */
+#define TX_BATCH (TX_MAX * (65507 / TX_MAX))
+#define GSO_MAX_SEGMENTS 64        /* the kernel's UDP_MAX_SEGMENTS since Linux 4.18 */
+#define RX_MAX 65536               /* one datagram, or several coalesced by UDP GRO;
+				    * larger ones are truncated and dropped */
 #define OWN_READS_PER_CALL 1024  /* from a trusted connection's own socket */
 #define SHARED_READS_PER_CALL 64  /* from the shared socket: new clients, untrusted
 				   * ones and junk wait their turn behind sessions */
@@ -121,28 +128,30 @@ struct l2s_quic {
 	int test_drop_rx;
 	uint64_t answers_window_ms;
 	uint32_t answers_in_window;
-	size_t pending_len;
+	ngtcp2_tstamp last_ts; /* the last ts_of: ngtcp2's clock never goes back */
+	int gso; /* UDP GSO works here: off after the kernel refused it once */
+	/* the datagrams a full socket did not take, sent before anything else */
+	size_t pending_len, pending_seg;
 	int pending_fd;
 	struct sockaddr_storage pending_to;
 	socklen_t pending_tolen;
 	struct l2s_quic_stats st;
-	uint8_t pending[TX_MAX];
-	uint8_t txbuf[TX_MAX];
+	uint8_t pending[TX_BATCH];
+	uint8_t txbuf[TX_BATCH];
 	uint8_t rxbuf[RX_MAX];
 };
 
-static inline ngtcp2_tstamp ts_of(uint64_t now_ms)
-{
-	return (ngtcp2_tstamp)now_ms * MS;
-}
+/* quic_conn.c */
+ngtcp2_tstamp ts_of(struct l2s_quic *q, uint64_t now_ms);
 
 /* quic_socket.c */
 int quic_sock_open(const struct sockaddr *addr, socklen_t len, struct sockaddr_storage *local, socklen_t *local_len);
 int quic_own_sock_open(const struct l2s_quic *q, const struct sockaddr_storage *peer, socklen_t peer_len);
-int quic_sock_recv(int fd, uint8_t *buf, size_t cap, size_t *len, struct sockaddr_storage *from, socklen_t *fromlen);
+int quic_sock_recv(int fd, uint8_t *buf, size_t cap, size_t *len, size_t *seg, struct sockaddr_storage *from,
+		   socklen_t *fromlen);
 int quic_sock_send(int fd, const struct sockaddr *to, socklen_t tolen, const uint8_t *p, size_t n);
-int quic_send_dgram(struct l2s_quic *q, struct qconn *c, const struct sockaddr *to, socklen_t tolen,
-		    const uint8_t *p, size_t n);
+int quic_send_batch(struct l2s_quic *q, struct qconn *c, const struct sockaddr *to, socklen_t tolen,
+		    const uint8_t *p, size_t n, size_t seg);
 int quic_answer_allowed(struct l2s_quic *q, uint64_t now_ms);
 void quic_send_answer(struct l2s_quic *q, const struct sockaddr *to, socklen_t tolen, const uint8_t *p, size_t n);
 int quic_send_pending(struct l2s_quic *q);
@@ -181,7 +190,7 @@ ngtcp2_conn *quic_get_conn_cb(ngtcp2_crypto_conn_ref *ref);
 void quic_set_callbacks(ngtcp2_callbacks *cb, int server);
 
 /* quic_accept.c */
-void quic_conn_settings(const struct l2s_quic *q, ngtcp2_settings *s, ngtcp2_transport_params *tp, int server,
+void quic_conn_settings(struct l2s_quic *q, ngtcp2_settings *s, ngtcp2_transport_params *tp, int server,
 			uint64_t now_ms);
 int quic_conn_tls(struct l2s_quic *q, struct qconn *c, int server);
 void quic_path_of(ngtcp2_path *path, struct l2s_quic *q, const struct sockaddr *remote, socklen_t remote_len);
