@@ -2,12 +2,15 @@
 so that none of them can rot between `make bench` runs (bench_engine.c has
 its own: the ctest bench_engine_quick).
 
-bench_net.py --quick must fill its table: the aioquic part always runs (about
-5 s); our part runs only when l2sess.node exists. bench_crypto.py with a
-short time per operation must measure every operation and report every goal;
-bench_relay.py at one low rate must carry datagrams both ways through both
-impairment profiles. The figures are not judged, only that every row holds a
-positive number (bench_net: in the printed table and in --json).
+bench_net.py --quick (about 10 s) must fill its table: every stack's column
+(ours over QUIC and over μTCP, TLS 1.3 over TCP, plain TCP, aioquic) holds a
+positive number in each row that stack measures and "-" in the others, the
+ratio columns hold a ratio wherever both figures exist, and --json has the
+same stacks, rows and goals. The references always run; our columns are
+checked only when l2sess.node exists. bench_crypto.py with a short time per
+operation must measure every operation and report every goal; bench_relay.py
+at one low rate must carry datagrams both ways through both impairment
+profiles. The figures are not judged, only that they are there.
 """
 import importlib.util
 import json
@@ -21,11 +24,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "bench_net.py"
-ROWS = ("full handshake incl. connect p50", "full handshake incl. connect p99", "resumption incl. connect p50",
-        "resumption incl. connect p99", "throughput 1 KiB", "throughput 64 KiB")
-OURS_ONLY = ("full handshake (L2 exchange) p50", "full handshake (L2 exchange) p99",
-             "resumption (L2 exchange) p50", "resumption (L2 exchange) p99")
-FIGURE = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?) (ms|msg/s|MB/s)$")
+
+
+def rows(*names, quantiles=("p50", "p99")):
+    return [(f"{name} {q}", "ms") for name in names for q in quantiles]
+
+
+HANDSHAKE = rows("full handshake incl. connect")
+RESUMPTION = rows("resumption incl. connect")
+OURS_ONLY = (rows("full handshake (L2 exchange)", "crypto floor", "resumption (L2 exchange)")
+             + rows("crypto floor, exchange span", quantiles=("p50",)))
+THROUGHPUT = [(f"throughput {run}", unit) for run in ("1 KiB, 1 per call", "1 KiB, 64 per call", "64 KiB, 64 per call")
+              for unit in ("msg/s", "MB/s")]
+# the JSON's latency series, by their rows' names
+SERIES = {"handshake": "full handshake incl. connect", "handshake_l2": "full handshake (L2 exchange)",
+          "floor": "crypto floor", "floor_span": "crypto floor, exchange span",
+          "resumption": "resumption incl. connect", "resumption_l2": "resumption (L2 exchange)"}
+OURS = {"QUIC": "l2sess-quic", "μTCP": "l2sess-utcp"}
+REFERENCES = {"TLS/TCP": "tls-tcp", "TCP": "tcp", "aioquic": "aioquic"}
+# the rows each column fills; every other row of it says "-"
+FILLED = {"TLS/TCP": HANDSHAKE + THROUGHPUT, "TCP": HANDSHAKE + THROUGHPUT,
+          "aioquic": HANDSHAKE + RESUMPTION + THROUGHPUT,
+          **dict.fromkeys(OURS, HANDSHAKE + RESUMPTION + OURS_ONLY + THROUGHPUT)}
+FIGURE = re.compile(r"^[0-9][0-9,]*(?:\.[0-9]+)?x?$")
 
 
 def run_script(script, *args):
@@ -38,52 +59,67 @@ def run_script(script, *args):
     return proc.stdout
 
 
-def run_bench(tmp_path, part):
+@pytest.fixture(scope="module")
+def bench_net(tmp_path_factory):
+    """One bench_net.py --quick run of every stack: (stdout, the --json data)."""
     pytest.importorskip("aioquic")
-    out = tmp_path / "bench.json"
-    stdout = run_script(BENCH.name, "--quick", "--part", part, "--json", out)
+    out = tmp_path_factory.mktemp("bench_net") / "bench.json"
+    stdout = run_script(BENCH.name, "--quick", "--json", out)
     return stdout, json.loads(out.read_text(encoding="utf-8"))
 
 
-def table_column(stdout, column):
-    """{metric + unit: value} of one column ('ours' or 'aioquic') of the
-    table; a row the column has no figure for ('-') is left out."""
+def figures_table(stdout):
+    """The figures table: its column names, and {(metric, unit): {column: cell}}."""
     lines = stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
-    names = re.split(r"\s{2,}", lines[header].strip())
-    figures = {}
+    columns = re.split(r"\s{2,}", lines[header].strip())
+    table = {}
     for line in lines[header + 2:]:
         if not line.strip():
             break
-        cells = dict(zip(names, re.split(r"\s{2,}", line.strip())))
-        if cells[column] == "-":
-            continue
-        m = FIGURE.match(cells[column])
-        assert m, f"not a figure in column {column!r}: {line!r}"
-        figures[f"{cells['metric']} {m.group(2)}"] = float(m.group(1).replace(",", ""))
-    return figures
+        cells = dict(zip(columns, re.split(r"\s{2,}", line.strip())))
+        assert len(cells) == len(columns), line
+        table[(cells["metric"], cells["unit"])] = cells
+    return columns, table
 
 
-def assert_positive_figures(stdout, data, column, stack, rows=ROWS):
-    figures = table_column(stdout, column)
-    for row in rows:
-        units = ("ms",) if "p" in row.split()[-1] else ("msg/s", "MB/s")
-        for unit in units:
-            assert figures.get(f"{row} {unit}", 0) > 0, (row, unit, stdout)
-    result = data[stack]
-    assert result["skipped"] is None
-    for kind in ("handshake", "resumption"):
-        assert result[kind]["p50_ms"] > 0 and result[kind]["p99_ms"] >= result[kind]["p50_ms"]
-    for size in ("1024", "65536"):
-        t = result["throughput"][size]
+def figure(cell):
+    assert FIGURE.match(cell), cell
+    return float(cell.rstrip("x").replace(",", ""))
+
+
+def assert_column_filled(stdout, data, column, name):
+    """The column's rows of FILLED hold positive figures, its other rows "-";
+    the JSON has the same stack with positive figures."""
+    columns, table = figures_table(stdout)
+    assert column in columns, stdout
+    assert set(FILLED[column]) <= set(table), stdout
+    for row, cells in table.items():
+        if row in FILLED[column]:
+            assert figure(cells[column]) > 0, (column, row, stdout)
+        else:
+            assert cells[column] == "-", (column, row, stdout)
+    result = data["stacks"][name]
+    assert result["skipped"] is None, result["skipped"]
+    for series, label in SERIES.items():
+        lat = result[series]
+        if (f"{label} p50", "ms") in FILLED[column]:
+            assert 0 < lat["p50_ms"] <= lat["p99_ms"], (name, series, lat)
+        else:
+            assert lat is None, (name, series, lat)
+    assert set(result["throughput"]) == {"1024x1", "1024x64", "65536x64"}
+    for t in result["throughput"].values():
         assert t["messages"] > 0 and t["msgs_per_s"] > 0 and t["mb_per_s"] > 0
+    json_rows = {(r["metric"], r["unit"]): r for r in data["rows"]}
+    for row in FILLED[column]:
+        assert json_rows[row]["values"][name] > 0, (name, row)
 
 
-def test_aioquic_part_quick(tmp_path):
-    stdout, data = run_bench(tmp_path, "aioquic")
-    assert_positive_figures(stdout, data, "aioquic", "aioquic")
-    assert not any(name.startswith(OURS_ONLY) for name in table_column(stdout, "aioquic"))
-    assert "l2sess: not run" in stdout
+def test_references_quick(bench_net):
+    stdout, data = bench_net
+    for column, name in REFERENCES.items():
+        assert_column_filled(stdout, data, column, name)
+    assert data["stacks"]["tls-tcp"]["info"]["tls"].startswith("TLSv1.3")
 
 
 def node_missing():
@@ -95,16 +131,37 @@ def node_missing():
     return module.node_available()
 
 
-def test_our_part_quick(tmp_path):
+def test_ours_quick(bench_net):
+    stdout, data = bench_net
     missing = node_missing()
     if missing:
+        assert all(data["stacks"][name]["skipped"] == missing for name in OURS.values())
         pytest.skip(missing)
-    stdout, data = run_bench(tmp_path, "ours")
-    assert_positive_figures(stdout, data, "ours", "l2sess", ROWS + OURS_ONLY)
-    for kind in ("handshake", "resumption"):
-        l2, whole = data["l2sess"][f"{kind}_l2"], data["l2sess"][kind]
-        # the exchange is part of the whole run it was measured in
-        assert 0 < l2["p50_ms"] <= whole["p50_ms"] and l2["runs"] == whole["runs"]
+    for column, name in OURS.items():
+        assert_column_filled(stdout, data, column, name)
+        result = data["stacks"][name]
+        assert result["info"]["handshake transports"] == [name.removeprefix("l2sess-")]
+        for kind in ("handshake", "resumption"):
+            l2, whole = result[f"{kind}_l2"], result[kind]
+            # the exchange is part of the whole run it was measured in
+            assert 0 < l2["p50_ms"] <= whole["p50_ms"] and l2["runs"] == whole["runs"]
+        # a floor run beside every handshake; the exchange's span is part of the floor
+        assert result["floor"]["runs"] == data["settings"]["handshakes"] == result["floor_span"]["runs"]
+        assert 0 < result["floor_span"]["p50_ms"] < result["floor"]["p50_ms"]
+    # ours against both references, wherever both have a figure
+    columns, table = figures_table(stdout)
+    ratios = [f"{o}/{ref}" for ref in ("TLS", "aioquic") for o in OURS]
+    assert columns[-len(ratios):] == ratios, columns
+    for cells in table.values():
+        for ratio in ratios:
+            ours, ref = ratio.split("/")
+            both = "-" not in (cells[ours], cells["TLS/TCP" if ref == "TLS" else ref])
+            assert (figure(cells[ratio]) > 0) if both else cells[ratio] == "-", (ratio, cells)
+    # every goal has its figure, and says met or NOT met
+    goals = data["goals"]
+    assert len(goals) == 16 and sum(g["earlier"] for g in goals) == 6
+    assert all(g["figure"] > 0 and isinstance(g["met"], bool) for g in goals), goals
+    assert "goal (issue 13)" in stdout and "goal (earlier, kept)" in stdout and "n/a" not in stdout
 
 
 # ---- bench_crypto.py -------------------------------------------------------------------------------
