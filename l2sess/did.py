@@ -7,6 +7,8 @@ Decoding validates every part and raises `l2sess.InvalidDID` (a
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from l2sess.errors import InvalidDID
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -55,6 +57,14 @@ def public_key_from_did(did: str) -> bytes:
     saying what is wrong, TypeError when did is not a str."""
     if not isinstance(did, str):
         raise TypeError(f"did must be str, not {type(did).__name__}")
+    return _decode(did)
+
+
+# Every send names its peer by DID: decoding it each time (base58, and the
+# canonical check's encoding) cost more than the send itself. Bounded; a
+# DID that fails to decode raises and is not kept.
+@lru_cache(maxsize=1024)
+def _decode(did: str) -> bytes:
     if len(did) > _MAX_DID_LEN:
         raise InvalidDID(f"DID too long ({len(did)} characters)")
     if not did.startswith(_PREFIX):

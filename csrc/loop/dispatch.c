@@ -31,9 +31,11 @@ static void exchange_answered(struct l2s_loop *l, struct lpath *p, int type)
 	pe->exchange_sent_us = 0;
 }
 
-/* Our INIT went to the transport. Its re-sends keep the first one's time
- * (a loss is part of the exchange); another kind of INIT starts anew. */
-static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
+/* Our INIT went to the transport at sent_us (read before the send: on a
+ * busy core the answer may come before this thread runs again). Its
+ * re-sends keep the first one's time (a loss is part of the exchange);
+ * another kind of INIT starts anew. */
+static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o, uint64_t sent_us)
 {
 	int type = o->type;
 	struct lpeer *pe = NULL;
@@ -46,7 +48,7 @@ static void exchange_sent(struct l2s_loop *l, const struct l2s_output *o)
 	if (!pe || (pe->exchange_type == type && pe->exchange_sent_us))
 		return;
 	pe->exchange_type = type;
-	pe->exchange_sent_us = l2s_loop_now_us();
+	pe->exchange_sent_us = sent_us;
 }
 
 /* ---- from the transports -------------------------------------------------- */
@@ -184,10 +186,12 @@ void l2s_loop_flush_outputs(struct l2s_loop *l)
 
 	l2s_paths_send_held(l);
 	while (l2s_node_next_output(l->node, &o)) {
+		uint64_t sent_us = l2s_loop_now_us();
+
 		if (l2s_loop_refused(l, o.session) || !o.path)
 			continue; /* path 0: an imported session before its first connection */
 		if (l2s_path_output(l, l2s_path_get(l, o.path), o.data, o.len))
-			exchange_sent(l, &o);
+			exchange_sent(l, &o, sent_us);
 	}
 	l2s_loop_refused_clear(l); /* their answers are dropped: the next round refuses anew */
 }
