@@ -310,7 +310,7 @@ int l2s_quic_trust(struct l2s_quic *q, uint32_t conn)
 
 int l2s_quic_on_timer(struct l2s_quic *q, uint64_t now_ms)
 {
-	ngtcp2_tstamp ts = ts_of(q, now_ms);
+	ngtcp2_tstamp ts = quic_ts(q, now_ms);
 
 	for (uint32_t i = 0; i < q->nslots; i++) {
 		struct qconn *c = q->slots[i];
@@ -495,7 +495,7 @@ int l2s_quic_rebind(struct l2s_quic *q, const struct sockaddr *addr, socklen_t l
 		 * local address, as a NAT rebinding would. */
 		cur = ngtcp2_conn_get_path(c->conn);
 		quic_path_of(&path, q, (const struct sockaddr *)cur->remote.addr, cur->remote.addrlen);
-		if (c->outbound && ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts_of(q, now_ms)) == 0)
+		if (c->outbound && ngtcp2_conn_initiate_immediate_migration(c->conn, &path, quic_ts(q, now_ms)) == 0)
 			continue;
 		ngtcp2_addr_init(&a, (ngtcp2_sockaddr *)&q->local, q->local_len);
 		ngtcp2_conn_set_local_addr(c->conn, &a);

@@ -9,7 +9,7 @@ void quic_conn_settings(struct l2s_quic *q, ngtcp2_settings *s, ngtcp2_transport
 			uint64_t now_ms)
 {
 	ngtcp2_settings_default(s);
-	s->initial_ts = ts_of(q, now_ms);
+	s->initial_ts = quic_ts(q, now_ms);
 	s->handshake_timeout = q->p.handshake_timeout_ms * MS;
 	s->rand_ctx.native_handle = NULL;
 	ngtcp2_transport_params_default(tp);
@@ -106,7 +106,7 @@ static void server_conn(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const ngtcp
 		goto fail;
 	q->st.rx_datagrams++;
 	q->st.rx_bytes += len;
-	quic_conn_after_read(q, c, ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, ts_of(q, now_ms)), now_ms);
+	quic_conn_after_read(q, c, ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, quic_ts(q, now_ms)), now_ms);
 	return;
 fail:
 	q->st.rx_dropped++;
@@ -125,7 +125,7 @@ static void send_retry(struct l2s_quic *q, const ngtcp2_pkt_hd *hd, const struct
 		return;
 	quic_random_cid(&scid, CID_LEN);
 	tl = ngtcp2_crypto_generate_retry_token(token, q->token_key, sizeof(q->token_key), hd->version,
-						(const ngtcp2_sockaddr *)from, fromlen, &scid, &hd->dcid, ts_of(q, now_ms));
+						(const ngtcp2_sockaddr *)from, fromlen, &scid, &hd->dcid, quic_ts(q, now_ms));
 	if (tl < 0)
 		return;
 	n = ngtcp2_crypto_write_retry(q->txbuf, sizeof(q->txbuf), hd->version, &hd->scid, &scid, &hd->dcid, token,
@@ -176,7 +176,7 @@ static void on_new_initial(struct l2s_quic *q, const struct sockaddr *from, sock
 	if (token_len && token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
 		if (ngtcp2_crypto_verify_retry_token(&odcid, token, token_len, q->token_key,
 						     sizeof(q->token_key), hd.version, (const ngtcp2_sockaddr *)from,
-						     fromlen, &hd.dcid, RETRY_TOKEN_LIFE_MS * MS, ts_of(q, now_ms)) != 0) {
+						     fromlen, &hd.dcid, RETRY_TOKEN_LIFE_MS * MS, quic_ts(q, now_ms)) != 0) {
 			q->st.retry_tokens_bad++;
 			q->st.rx_dropped++;
 			refuse(q, &hd, from, fromlen, NGTCP2_INVALID_TOKEN, now_ms);
@@ -317,7 +317,7 @@ void quic_on_datagram(struct l2s_quic *q, const struct sockaddr *from, socklen_t
 		ngtcp2_path path;
 
 		quic_path_of(&path, q, from, fromlen);
-		rv = ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, ts_of(q, now_ms));
+		rv = ngtcp2_conn_read_pkt(c->conn, &path, NULL, pkt, len, quic_ts(q, now_ms));
 		if (rv == 0)
 			c->st.last_rx_ms = now_ms;
 		quic_conn_after_read(q, c, rv, now_ms);

@@ -8,7 +8,7 @@
  * CLOCK_MONOTONIC's. Round trips on a LAN are tens of microseconds, which a
  * millisecond clock measures as 0 or 1 ms, and RTT, pacing and the ACK
  * delay all follow from them. */
-ngtcp2_tstamp ts_of(struct l2s_quic *q, uint64_t now_ms)
+ngtcp2_tstamp quic_ts(struct l2s_quic *q, uint64_t now_ms)
 {
 	struct timespec t;
 	ngtcp2_tstamp ts;
@@ -73,7 +73,7 @@ void quic_conn_close(struct l2s_quic *q, struct qconn *c, const quic_ccerr *ccer
 		return;
 	ngtcp2_path_storage_zero(&ps);
 	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, NULL, q->txbuf, sizeof(q->txbuf), ccerr,
-					       ts_of(q, now_ms));
+					       quic_ts(q, now_ms));
 	c->state = CLOSING;
 	c->close_deadline_ms = now_ms + 3 * pto_ms(c);
 	if (n > 0 && (c->close_pkt = malloc((size_t)n))) {
@@ -208,7 +208,7 @@ static int batch_add(struct l2s_quic *q, struct qconn *c, struct batch *b, const
 /* Writes c's packets: at most the send quantum, then pacing decides. */
 int quic_conn_write(struct l2s_quic *q, struct qconn *c, uint64_t now_ms)
 {
-	ngtcp2_tstamp ts = ts_of(q, now_ms);
+	ngtcp2_tstamp ts = quic_ts(q, now_ms);
 	size_t max_pkts = ngtcp2_conn_get_send_quantum(c->conn) / TX_MAX, sent = 0;
 	struct batch b = {.len = 0};
 

@@ -128,7 +128,7 @@ struct l2s_quic {
 	int test_drop_rx;
 	uint64_t answers_window_ms;
 	uint32_t answers_in_window;
-	ngtcp2_tstamp last_ts; /* the last ts_of: ngtcp2's clock never goes back */
+	ngtcp2_tstamp last_ts; /* the last quic_ts: ngtcp2's clock never goes back */
 	int gso; /* UDP GSO works here: off after the kernel refused it once */
 	/* the datagrams a full socket did not take, sent before anything else */
 	size_t pending_len, pending_seg;
@@ -142,7 +142,7 @@ struct l2s_quic {
 };
 
 /* quic_conn.c */
-ngtcp2_tstamp ts_of(struct l2s_quic *q, uint64_t now_ms);
+ngtcp2_tstamp quic_ts(struct l2s_quic *q, uint64_t now_ms);
 
 /* quic_socket.c */
 int quic_sock_open(const struct sockaddr *addr, socklen_t len, struct sockaddr_storage *local, socklen_t *local_len);
