@@ -23,7 +23,11 @@
  *    CLOCK_MONOTONIC millisecond clock) into every call, polls the fds of
  *    l2s_quic_pollfds() and calls l2s_quic_on_io / l2s_quic_on_timer /
  *    l2s_quic_flush; the module's own recvmsg/sendmsg are the only I/O. No
- *    global state.
+ *    global state. ngtcp2 gets now_ms with the sub-millisecond part of
+ *    CLOCK_MONOTONIC (round trips on a LAN are microseconds).
+ *  - A connection's packets leave in UDP GSO batches (one sendmsg for up
+ *    to ~64 KiB of equal datagrams) and arrive coalesced where the kernel
+ *    does UDP GRO; a kernel that refuses GSO gets one datagram a call.
  *
  * A driving loop, in order, each round:
  *     poll(l2s_quic_pollfds(q, ...), timeout = l2s_quic_next_expiry(q) - now)
@@ -38,8 +42,8 @@
  * (L2S_ERR_QUEUE_FULL beyond it, nothing dropped), a receive window of
  * recv_window_bytes (the stream and connection flow-control limits: received
  * but untaken messages never exceed it) and up to L2S_QUIC_MAX_CIDS
- * connection IDs; one datagram buffer for reading and one for a blocked
- * write. Junk datagrams are dropped and counted (struct l2s_quic_stats).
+ * connection IDs; one 64 KiB buffer for reading, one for writing a batch
+ * and one for a batch a full socket blocked. Junk datagrams are dropped and counted (struct l2s_quic_stats).
  * With a memory budget (budget.h, the node's): each connection draws ~96
  * KiB for its QUIC and TLS state (a new client that does not fit is
  * refused, CONNECTION_REFUSED), its send queue 16 KiB chunks as they fill

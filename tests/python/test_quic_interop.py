@@ -180,6 +180,39 @@ def test_aioquic_foreign_alpn_is_refused(echo_server):
     run(_one_echo(port))
 
 
+@pytest.mark.parametrize("offered", ["ed25519", "ecdsa_secp256r1_sha256"])
+def test_certificate_follows_the_clients_signature_algorithms(echo_server, monkeypatch, offered):
+    """Our listener presents an Ed25519 certificate to a client that offers
+    Ed25519 signatures (cheapest to sign and verify) and a P-256 one to a client
+    that offers only ECDSA: a peer without Ed25519 still connects."""
+    import aioquic.tls as tls
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    port, _ = echo_server
+    algorithm = {"ed25519": tls.SignatureAlgorithm.ED25519,
+                 "ecdsa_secp256r1_sha256": tls.SignatureAlgorithm.ECDSA_SECP256R1_SHA256}[offered]
+    init = tls.Context.__init__
+
+    def only_one(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._signature_algorithms = [algorithm]
+
+    monkeypatch.setattr(tls.Context, "__init__", only_one)
+
+    async def main():
+        async with connect("127.0.0.1", port, configuration=client_config(), create_protocol=Client) as client:
+            reader, writer = await client.create_stream()
+            writer.write(frame(b"which key?"))
+            assert await read_message(reader) == b"which key?"
+            return client._quic.tls._peer_certificate.public_key()
+
+    key = run(main())
+    if offered == "ed25519":
+        assert isinstance(key, ed25519.Ed25519PublicKey)
+    else:
+        assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+
+
 def _self_signed():
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes

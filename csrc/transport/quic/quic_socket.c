@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The QUIC endpoint's sockets: the shared one, trusted connections' own,
- * and the datagrams that leave them (a pending one when a socket is full,
- * the stateless answers within their budget). */
+ * and the datagrams that leave them: a connection's in UDP GSO batches
+ * (pending when a socket is full), the stateless answers within their
+ * budget. Reads take UDP GRO's coalesced datagrams. */
 #include "transport/quic/quic_internal.h"
 
 /* ---- the socket edge ------------------------------------------------------ */
