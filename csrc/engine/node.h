@@ -47,6 +47,16 @@ enum pending_kind {
 /* Sessions a receive batch remembers; one more is flushed at once. */
 #define L2S_NODE_BATCH_SESSIONS 64
 
+/* Prepared handshakes (prepare.c): a few, each used once and young. */
+#define L2S_PREPARED_HANDSHAKES 4
+#define L2S_PREPARED_MAX_AGE_MS 10000
+
+struct prepared_hs {
+	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	uint64_t made_ms; /* 0: empty */
+	struct l2s_hs_prepared hs;
+};
+
 struct l2s_session {
 	uint32_t handle, slot;
 	uint8_t state, failure_reason;
@@ -175,6 +185,8 @@ struct l2s_node {
 	struct l2s_node_extra *x;
 	uint64_t hs_counter; /* the last handshake counter we used */
 	uint64_t stats[L2S_STAT_COUNT];
+	struct prepared_hs prepared[L2S_PREPARED_HANDSHAKES]; /* wiped with the node */
+	uint64_t prepared_used;
 
 	/* Work buffers, so that no 64 KiB message sits on the stack. */
 	uint8_t scratch[L2S_MAX_MESSAGE];
@@ -258,6 +270,8 @@ int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* establish.c */
 int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now);
 int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			  const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);

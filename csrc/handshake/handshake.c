@@ -103,10 +103,10 @@ static int encaps_rng(uint8_t ct[L2S_XWING_CT_BYTES], uint8_t ss[L2S_XWING_SS_BY
 }
 
 /* Writes the public part of INIT (bytes 0..2352, zeros after). */
-static int encode_init_prefix(struct l2s_hs_initiator *st, const uint8_t prekey_pk[L2S_XWING_PK_BYTES],
+static int encode_init_prefix(struct l2s_hs_initiator *st, const uint8_t prekey_id[L2S_PREKEY_ID_BYTES],
 			      const uint8_t ct1[L2S_XWING_CT_BYTES])
 {
-	uint8_t e_pk[L2S_XWING_PK_BYTES], prekey_id[L2S_PREKEY_ID_BYTES];
+	uint8_t e_pk[L2S_XWING_PK_BYTES];
 	uint8_t placeholder[L2S_HS_INIT_SEALED_BYTES] = { 0 };
 	struct l2s_hs_init m = {
 		.sender_index = st->sender_index,
@@ -120,7 +120,6 @@ static int encode_init_prefix(struct l2s_hs_initiator *st, const uint8_t prekey_
 	size_t len;
 
 	l2s_xwing_public(e_pk, &st->e);
-	l2s_prekey_id(prekey_id, prekey_pk);
 	if (l2s_encode_hs_init(st->msg, sizeof(st->msg), &m, &len) != L2S_OK || len != L2S_HS_INIT_BYTES)
 		return L2S_ERR_INTERNAL;
 	return L2S_OK;
@@ -147,23 +146,39 @@ static int seal_identity(struct l2s_hs_initiator *st, const struct l2s_identity 
 	return ret;
 }
 
-int l2s_hs_create_init(struct l2s_hs_initiator *st, const struct l2s_identity *self,
-		       const uint8_t r_pk[L2S_ED25519_PK_BYTES], const uint8_t prekey_pk[L2S_XWING_PK_BYTES],
-		       const uint8_t *binding, uint64_t counter, uint32_t sender_index, const uint8_t *cookie,
-		       struct l2s_rng *rng)
+int l2s_hs_prepare(struct l2s_hs_prepared *p, const uint8_t prekey_pk[L2S_XWING_PK_BYTES], struct l2s_rng *rng)
 {
-	uint8_t ct1[L2S_XWING_CT_BYTES], mac1_key[L2S_KEY_BYTES];
+	int ret = make_ephemeral(&p->e, rng);
+
+	if (ret == L2S_OK)
+		ret = encaps_rng(p->ct1, p->ss1, prekey_pk, rng);
+	if (ret != L2S_OK) {
+		l2s_wipe(p, sizeof(*p));
+		return ret;
+	}
+	l2s_prekey_id(p->prekey_id, prekey_pk);
+	return L2S_OK;
+}
+
+int l2s_hs_create_init_prepared(struct l2s_hs_initiator *st, const struct l2s_identity *self,
+				const uint8_t r_pk[L2S_ED25519_PK_BYTES], const uint8_t prekey_pk[L2S_XWING_PK_BYTES],
+				const uint8_t *binding, uint64_t counter, uint32_t sender_index,
+				const uint8_t *cookie, struct l2s_hs_prepared *p)
+{
+	uint8_t mac1_key[L2S_KEY_BYTES], prekey_id[L2S_PREKEY_ID_BYTES];
 	int ret;
 
+	l2s_prekey_id(prekey_id, prekey_pk);
+	if (memcmp(prekey_id, p->prekey_id, sizeof(prekey_id)) != 0)
+		return L2S_ERR_STATE;
 	l2s_wipe(st, sizeof(*st));
 	st->counter = counter;
 	st->sender_index = sender_index;
 	memcpy(st->r_pk, r_pk, L2S_ED25519_PK_BYTES);
-	ret = make_ephemeral(&st->e, rng);
-	if (ret == L2S_OK)
-		ret = encaps_rng(ct1, st->ss1, prekey_pk, rng);
-	if (ret == L2S_OK)
-		ret = encode_init_prefix(st, prekey_pk, ct1);
+	st->e = p->e;
+	memcpy(st->ss1, p->ss1, sizeof(st->ss1));
+	ret = encode_init_prefix(st, p->prekey_id, p->ct1);
+	l2s_wipe(p, sizeof(*p));
 	if (ret == L2S_OK) {
 		init_transcript(st->h_init, r_pk, prekey_pk, binding, st->msg);
 		ret = seal_identity(st, self);
@@ -177,6 +192,21 @@ int l2s_hs_create_init(struct l2s_hs_initiator *st, const struct l2s_identity *s
 	if (cookie)
 		l2s_hs_initiator_set_cookie(st, cookie);
 	return L2S_OK;
+}
+
+int l2s_hs_create_init(struct l2s_hs_initiator *st, const struct l2s_identity *self,
+		       const uint8_t r_pk[L2S_ED25519_PK_BYTES], const uint8_t prekey_pk[L2S_XWING_PK_BYTES],
+		       const uint8_t *binding, uint64_t counter, uint32_t sender_index, const uint8_t *cookie,
+		       struct l2s_rng *rng)
+{
+	struct l2s_hs_prepared p;
+	int ret = l2s_hs_prepare(&p, prekey_pk, rng);
+
+	if (ret != L2S_OK) {
+		l2s_wipe(st, sizeof(*st));
+		return ret;
+	}
+	return l2s_hs_create_init_prepared(st, self, r_pk, prekey_pk, binding, counter, sender_index, cookie, &p);
 }
 
 void l2s_hs_initiator_set_cookie(struct l2s_hs_initiator *st, const uint8_t cookie[L2S_COOKIE_BYTES])

@@ -67,6 +67,28 @@ int l2s_hs_create_init(struct l2s_hs_initiator *st, const struct l2s_identity *s
 		       const uint8_t *binding, uint64_t counter, uint32_t sender_index, const uint8_t *cookie,
 		       struct l2s_rng *rng);
 
+/* The part of a HANDSHAKE_INIT that depends on neither the transport (the
+ * binding) nor the attempt (counter, index): the ephemeral key and the
+ * encapsulation to R's prekey, three quarters of its cost. Made ahead of
+ * time, while a transport connects. */
+struct l2s_hs_prepared {
+	uint8_t prekey_id[L2S_PREKEY_ID_BYTES]; /* the prekey ct1 is for */
+	struct l2s_xwing_secret e;
+	uint8_t ct1[L2S_XWING_CT_BYTES];
+	uint8_t ss1[L2S_XWING_SS_BYTES];
+};
+
+/* rng draws as l2s_hs_create_init's. L2S_ERR_INVALID_KEY as there; p is
+ * wiped on failure. */
+int l2s_hs_prepare(struct l2s_hs_prepared *p, const uint8_t prekey_pk[L2S_XWING_PK_BYTES], struct l2s_rng *rng);
+
+/* l2s_hs_create_init with a prepared part for the same prekey_pk (else
+ * L2S_ERR_STATE), which it consumes (wipes); no rng draws. */
+int l2s_hs_create_init_prepared(struct l2s_hs_initiator *st, const struct l2s_identity *self,
+				const uint8_t r_pk[L2S_ED25519_PK_BYTES], const uint8_t prekey_pk[L2S_XWING_PK_BYTES],
+				const uint8_t *binding, uint64_t counter, uint32_t sender_index,
+				const uint8_t *cookie, struct l2s_hs_prepared *p);
+
 /* Sets mac2 of st->msg from a cookie (after a COOKIE_REPLY), ready to re-send. */
 void l2s_hs_initiator_set_cookie(struct l2s_hs_initiator *st, const uint8_t cookie[L2S_COOKIE_BYTES]);
 

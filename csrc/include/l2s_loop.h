@@ -277,6 +277,7 @@ struct l2s_loop_stats {
 					 * them within max(2 x handshake_timeout, path_timeout) */
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
+	uint64_t handshakes_prepared; /* HANDSHAKE_INITs prepared while their connection was made */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
 	uint64_t tx_held;           /* outputs a full transport refused, held and sent later */

@@ -61,10 +61,35 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 	session_started(l, pe, ret, h, STARTED_HANDSHAKE, now);
 }
 
+/* A peer's bundle was verified as it came (l2s_loop_set_peer_bundle, a
+ * discovery answer) and l2s_node_establish verifies it again: here only its
+ * expiry can have changed. A third signature check cost every connect ~50 us. */
 static int bundle_valid(struct lpeer *pe)
 {
-	return pe->has_bundle &&
-	       l2s_prekey_bundle_verify(pe->bundle, sizeof(pe->bundle), pe->pk, l2s_loop_unix_s()) == L2S_OK;
+	struct l2s_bundle b;
+
+	return pe->has_bundle && l2s_decode_bundle(pe->bundle, sizeof(pe->bundle), &b) == L2S_OK &&
+	       l2s_loop_unix_s() < b.not_after_s;
+}
+
+/* The INITs of the full handshakes whose connections started this round,
+ * prepared after the flush (their first packets are out): the work runs
+ * while the transport connects (a QUIC handshake's round trip and the
+ * peer's TLS work), not after it. */
+void l2s_peers_prepare(struct l2s_loop *l, uint64_t now)
+{
+	if (!l->prepares_due)
+		return;
+	l->prepares_due = 0;
+	for (uint32_t i = 0; i < l->npeers; i++) {
+		struct lpeer *pe = l->peers[i];
+
+		if (!pe->prepare)
+			continue;
+		pe->prepare = 0;
+		if (!pe->session && bundle_valid(pe))
+			l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), now);
+	}
 }
 
 void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now)

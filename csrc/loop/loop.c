@@ -473,6 +473,7 @@ static void work(struct l2s_loop *l, uint64_t now)
 	l2s_loop_flush_outputs(l);
 	if (l->quic)
 		l2s_quic_flush(l->quic, now);
+	l2s_peers_prepare(l, now);
 	l2s_peers_watch_paths(l, now);
 	/* after the flush, so that a closed session's CLOSE left first */
 	l2s_peers_reap(l, now);

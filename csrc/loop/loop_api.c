@@ -307,6 +307,7 @@ void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
 		sessions += l->peers[i]->session != 0;
 	st->sessions = sessions;
 	st->peers = l->npeers;
+	st->handshakes_prepared = l2s_node_handshakes_prepared(l->node);
 	st->budget_limit = l->budget.limit;
 	st->budget_used = l->budget.used;
 	st->budget_peak = l->budget.peak;

@@ -124,6 +124,7 @@ struct lpeer {
 	uint64_t handshake_us, resume_us; /* that to its answer, last time */
 	uint32_t fallbacks, returns;
 	uint64_t tx_messages, rx_messages, delivered;
+	int prepare;                  /* a full handshake's INIT to prepare after this round's flush */
 };
 
 struct levent {
@@ -156,6 +157,7 @@ struct l2s_loop {
 	socklen_t local_len;
 	struct l2s_rng rng;
 	uint64_t idle_check_at;       /* next look for idle inbound connections */
+	int prepares_due;             /* some peer's prepare is set */
 	uint64_t closed_at_trim;      /* μTCP connections closed when memory was last given back */
 
 	/* discovery responder */
@@ -250,6 +252,7 @@ void l2s_loop_inbox_sync(struct l2s_loop *l);
 
 /* carry.c */
 void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint64_t now);
+void l2s_peers_prepare(struct l2s_loop *l, uint64_t now);
 void l2s_peer_give_up_path(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, int err, uint64_t now);
 void l2s_peer_on_answer(struct l2s_loop *l, struct lpath *p, const uint8_t *msg, size_t len, uint64_t now);
 void l2s_peer_refresh_bundle(struct l2s_loop *l, struct lpeer *pe, uint64_t now);

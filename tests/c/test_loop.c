@@ -433,6 +433,7 @@ static void test_quic_session(void)
 	l2s_loop_stats(B.l, &sb);
 	CHECK(sa.disc_probes == 1 && sb.disc_answers == 1); /* no cached bundle: fetched in-band */
 	CHECK(sa.handshakes == 1 && sa.resumptions == 0);
+	CHECK(sa.handshakes_prepared == 0); /* no bundle to prepare with before discovery */
 	CHECK(B.accepted == 1);
 	/* The QUIC exporter entered both handshakes: equal and not zero (μTCP has
 	 * no TLS session to bind to). */
@@ -1264,6 +1265,33 @@ static void test_accept_any(void)
 	l2s_wipe(sk, sizeof(sk));
 }
 
+/* With the peer's bundle cached, the INIT is prepared while the connection
+ * is made and the handshake uses it; without one (in-band discovery first)
+ * nothing is prepared. Either way the session works. */
+static void test_prepared_handshake(void)
+{
+	struct tnode J, K;
+	struct link k = { &J, &K, primary };
+	struct l2s_loop_stats sj;
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
+
+	CHECK(node_new(&K, "K", 0));
+	CHECK(node_new(&J, "J", 0));
+	if (!J.l || !K.l)
+		return;
+	CHECK(l2s_loop_add_peer(K.l, J.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_bundle(K.l, bundle) == L2S_OK);
+	CHECK(l2s_loop_add_peer(J.l, K.pk, NULL, 0, 0) == L2S_OK);
+	CHECK(l2s_loop_set_peer_bundle(J.l, K.pk, bundle, sizeof(bundle)) == L2S_OK);
+	CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
+	CHECK(run_until(link_up, &k, 5000));
+	l2s_loop_stats(J.l, &sj);
+	CHECK(sj.handshakes == 1 && sj.handshakes_prepared == 1 && sj.disc_probes == 0);
+	CHECK(both_ways(&J, &K, 20, 5000));
+	node_remove(&J);
+	node_remove(&K);
+}
+
 struct carried {
 	struct tnode *n;
 	const uint8_t *pk;
@@ -1617,6 +1645,7 @@ int main(void)
 	test_inbox_full();
 	test_not_a_peer();
 	test_accept_any();
+	test_prepared_handshake();
 	test_ipv6();
 	test_junk();
 	test_event_bound();

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Prepared handshakes: the ephemeral key and the encapsulation of a coming
+ * HANDSHAKE_INIT (handshake.h, struct l2s_hs_prepared), made while the
+ * transport connects, so that the INIT then costs only its signature. Kept
+ * per peer in a few slots of the node, used once, dropped when older than
+ * L2S_PREPARED_MAX_AGE_MS (an ephemeral secret should not wait in memory). */
+#include <string.h>
+
+#include "engine/node.h"
+
+static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
+{
+	struct prepared_hs *oldest = &node->prepared[0];
+
+	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
+		struct prepared_hs *p = &node->prepared[i];
+
+		if (p->made_ms && memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) == 0)
+			return p;
+		if (p->made_ms < oldest->made_ms)
+			oldest = p;
+	}
+	return oldest;
+}
+
+int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			       const uint8_t *bundle, size_t bundle_len, uint64_t now_ms)
+{
+	struct prepared_hs *p;
+	struct l2s_bundle b;
+	int ret;
+
+	if (!node || !peer_pk || !bundle || !now_ms)
+		return L2S_ERR_CONFIG;
+	/* Decoded, not verified: l2s_node_establish verifies the bundle it gets,
+	 * and a prepared part for another prekey is never used. */
+	if (l2s_decode_bundle(bundle, bundle_len, &b) != L2S_OK)
+		return L2S_ERR_DECODE;
+	if (memcmp(b.identity_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0)
+		return L2S_ERR_AUTH;
+	p = slot_for(node, peer_pk);
+	l2s_wipe(p, sizeof(*p));
+	ret = l2s_hs_prepare(&p->hs, b.prekey_pk, &node->rng);
+	if (ret != L2S_OK)
+		return ret;
+	memcpy(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES);
+	p->made_ms = now_ms;
+	return L2S_OK;
+}
+
+/* The prepared part for a handshake to peer_pk's prekey_pk, taken out of
+ * its slot (the caller consumes it: l2s_hs_create_init_prepared wipes it),
+ * or NULL. */
+struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now)
+{
+	uint8_t id[L2S_PREKEY_ID_BYTES];
+
+	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
+		struct prepared_hs *p = &node->prepared[i];
+
+		if (!p->made_ms || memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0)
+			continue;
+		l2s_prekey_id(id, prekey_pk);
+		if (now >= p->made_ms + L2S_PREPARED_MAX_AGE_MS || memcmp(id, p->hs.prekey_id, sizeof(id)) != 0) {
+			l2s_wipe(p, sizeof(*p));
+			return NULL;
+		}
+		p->made_ms = 0;
+		node->prepared_used++;
+		return &p->hs;
+	}
+	return NULL;
+}
+
+uint64_t l2s_node_handshakes_prepared(const struct l2s_node *node)
+{
+	return node->prepared_used;
+}
