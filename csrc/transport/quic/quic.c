@@ -220,18 +220,20 @@ int l2s_quic_close(struct l2s_quic *q, uint32_t conn, uint64_t app_error, uint64
 	return L2S_OK;
 }
 
-/* Reads up to max datagrams from fd. A connection's own socket is read
- * only while it is still that connection's: a datagram may close it. */
+/* Reads up to max datagrams from fd (a coalesced read counts each of its
+ * datagrams, so GRO does not widen the bound). A connection's own socket
+ * is read only while it is still that connection's: a datagram may close it. */
 static void read_socket(struct l2s_quic *q, int fd, uint32_t owner, int max, uint64_t now_ms)
 {
 	struct sockaddr_storage from;
 	socklen_t fromlen;
-	size_t len, seg;
+	size_t len, seg, n;
 
-	for (int i = 0; i < max; i++) {
+	for (int i = 0; i < max; i += (int)n) {
 		struct qconn *c = owner ? quic_conn_get(q, owner) : NULL;
 		int rc;
 
+		n = 1;
 		if (owner && (!c || c->fd != fd))
 			break;
 		rc = quic_sock_recv(fd, q->rxbuf, sizeof(q->rxbuf), &len, &seg, &from, &fromlen);
@@ -241,8 +243,11 @@ static void read_socket(struct l2s_quic *q, int fd, uint32_t owner, int max, uin
 			q->st.rx_dropped++;
 			continue;
 		}
-		if (seg < len)
-			q->st.rx_gro_datagrams += (len + seg - 1) / seg;
+		if (!len)
+			continue; /* an empty datagram: nothing to route */
+		n = (len + seg - 1) / seg;
+		if (n > 1)
+			q->st.rx_gro_datagrams += n;
 		for (size_t off = 0; off < len; off += seg)
 			quic_on_datagram(q, (struct sockaddr *)&from, fromlen, q->rxbuf + off,
 					 len - off < seg ? len - off : seg, now_ms);
