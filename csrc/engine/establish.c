@@ -228,7 +228,7 @@ int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_
 	int ret = l2s_config_check(cfg);
 
 	if (ret == L2S_OK)
-		ret = l2s_bundle_open(&b, bundle, bundle_len, peer_pk, now_s);
+		ret = l2s_node_open_bundle(node, &b, bundle, bundle_len, peer_pk, now_s);
 	if (ret != L2S_OK)
 		return ret;
 	if (l2s_exchange_peer_quarantined(node, peer_pk, now_ms))

@@ -53,6 +53,7 @@ enum pending_kind {
 
 struct prepared_hs {
 	uint8_t peer_pk[L2S_ED25519_PK_BYTES];
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES]; /* verified when prepared */
 	uint64_t made_ms; /* 0: empty */
 	struct l2s_hs_prepared hs;
 };
@@ -270,6 +271,8 @@ int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* establish.c */
 int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
+int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
+			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s);
 struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
 					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now);
 int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Prepared handshakes: the ephemeral key and the encapsulation of a coming
- * HANDSHAKE_INIT (handshake.h, struct l2s_hs_prepared), made while the
- * transport connects, so that the INIT then costs only its signature. Kept
- * per peer in a few slots of the node, used once, dropped when older than
- * L2S_PREPARED_MAX_AGE_MS (an ephemeral secret should not wait in memory). */
+/* Prepared handshakes: the peer's bundle verified, and the ephemeral key and
+ * the encapsulation of a coming HANDSHAKE_INIT (handshake.h, struct
+ * l2s_hs_prepared) made, while the transport connects, so that establishing
+ * then costs only the INIT's signature. Kept per peer in a few slots of the
+ * node, used once, dropped when older than L2S_PREPARED_MAX_AGE_MS (an
+ * ephemeral secret should not wait in memory). */
 #include <string.h>
 
 #include "engine/node.h"
+#include "handshake/bundle.h"
 
 static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
 {
@@ -24,7 +26,7 @@ static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk
 }
 
 int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
-			       const uint8_t *bundle, size_t bundle_len, uint64_t now_ms)
+			       const uint8_t *bundle, size_t bundle_len, uint64_t now_s, uint64_t now_ms)
 {
 	struct prepared_hs *p;
 	struct l2s_bundle b;
@@ -32,20 +34,36 @@ int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_
 
 	if (!node || !peer_pk || !bundle || !now_ms)
 		return L2S_ERR_CONFIG;
-	/* Decoded, not verified: l2s_node_establish verifies the bundle it gets,
-	 * and a prepared part for another prekey is never used. */
-	if (l2s_decode_bundle(bundle, bundle_len, &b) != L2S_OK)
-		return L2S_ERR_DECODE;
-	if (memcmp(b.identity_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0)
-		return L2S_ERR_AUTH;
+	ret = l2s_bundle_open(&b, bundle, bundle_len, peer_pk, now_s);
+	if (ret != L2S_OK)
+		return ret;
 	p = slot_for(node, peer_pk);
 	l2s_wipe(p, sizeof(*p));
 	ret = l2s_hs_prepare(&p->hs, b.prekey_pk, &node->rng);
 	if (ret != L2S_OK)
 		return ret;
 	memcpy(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES);
+	memcpy(p->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
 	p->made_ms = now_ms;
 	return L2S_OK;
+}
+
+/* l2s_bundle_open, without the signature check when a prepared handshake
+ * to peer_pk verified these very bytes: only the expiry is checked again. */
+int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
+			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s)
+{
+	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
+		const struct prepared_hs *p = &node->prepared[i];
+
+		if (!p->made_ms || len != L2S_PREKEY_BUNDLE_BYTES ||
+		    memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0 || memcmp(p->bundle, bundle, len) != 0)
+			continue;
+		if (l2s_decode_bundle(bundle, len, b) != L2S_OK)
+			return L2S_ERR_DECODE;
+		return now_s < b->not_after_s ? L2S_OK : L2S_ERR_EXPIRED;
+	}
+	return l2s_bundle_open(b, bundle, len, peer_pk, now_s);
 }
 
 /* The prepared part for a handshake to peer_pk's prekey_pk, taken out of

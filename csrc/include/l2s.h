@@ -298,15 +298,16 @@ int l2s_prekey_bundle_verify(const uint8_t *bundle, size_t len, const uint8_t id
 int l2s_node_establish(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
 		       size_t bundle_len, uint64_t now_s, const struct l2s_config *cfg, uint32_t path,
 		       uint64_t now_ms, uint32_t *handle);
-/* Makes the part of a coming full handshake to peer_pk that needs no
- * transport, the ephemeral key and the encapsulation to the prekey of this
- * bundle (decoded here; l2s_node_establish verifies it), about three
- * quarters of a HANDSHAKE_INIT's cost, so that a caller can do it while the
- * transport connects. The next HANDSHAKE_INIT to peer_pk for that prekey
- * within 10 s uses it, once; a few peers' are kept, the oldest replaced.
- * Draws 96 bytes from the node's rng. */
+/* Does the part of a coming full handshake to peer_pk that needs no
+ * transport, so that a caller can do it while the transport connects: it
+ * verifies the bundle (as l2s_node_establish; its errors), and makes the
+ * ephemeral key and the encapsulation to its prekey, most of a
+ * HANDSHAKE_INIT's cost. The next l2s_node_establish to peer_pk with the
+ * same bundle within 10 s then checks only its expiry, and its INIT uses the
+ * prepared part, once. A few peers' are kept, the oldest replaced. Draws 96
+ * bytes from the node's rng. */
 int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
-			       const uint8_t *bundle, size_t bundle_len, uint64_t now_ms);
+			       const uint8_t *bundle, size_t bundle_len, uint64_t now_s, uint64_t now_ms);
 /* How many HANDSHAKE_INITs used a prepared part. */
 uint64_t l2s_node_handshakes_prepared(const struct l2s_node *node);
 /* The last handshake counter used: persist it, pass it back in params. */

@@ -62,8 +62,8 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 }
 
 /* A peer's bundle was verified as it came (l2s_loop_set_peer_bundle, a
- * discovery answer) and l2s_node_establish verifies it again: here only its
- * expiry can have changed. A third signature check cost every connect ~50 us. */
+ * discovery answer), and the engine verifies it again (preparing, or
+ * establishing): here only its expiry can have changed. */
 static int bundle_valid(struct lpeer *pe)
 {
 	struct l2s_bundle b;
@@ -88,7 +88,8 @@ void l2s_peers_prepare(struct l2s_loop *l, uint64_t now)
 			continue;
 		pe->prepare = 0;
 		if (!pe->session && bundle_valid(pe))
-			l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), now);
+			l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(),
+						   now);
 	}
 }
 

@@ -832,6 +832,62 @@ static void test_prekey_renewal(void)
 	l2s_node_free(b.node);
 }
 
+/* Prepared handshakes: a bundle that fails verification prepares nothing;
+ * a prepared one is used by the next establish to that peer with that
+ * bundle, once, and the handshake completes; one older than 10 s, or for
+ * another prekey, is not used. */
+static void test_prepared(void)
+{
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], other[L2S_PREKEY_BUNDLE_BYTES], forged[L2S_PREKEY_BUNDLE_BYTES];
+	uint8_t seed[L2S_XWING_SK_BYTES];
+	struct l2s_config cfg;
+	struct ns_peer a, b, c;
+
+	l2s_config_default(&cfg);
+	ns_make_peer(&a, 0x60);
+	ns_make_peer(&b, 0x61);
+	ns_make_peer(&c, 0x62);
+	CHECK(l2s_node_prekey_bundle(b.node, bundle) == L2S_OK);
+	memcpy(forged, bundle, sizeof(forged));
+	forged[L2S_PREKEY_BUNDLE_BYTES - 1] ^= 1;
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, forged, sizeof(forged), 1800000000u, ns_now) == L2S_ERR_AUTH);
+	CHECK(l2s_node_prepare_handshake(a.node, c.pk, bundle, sizeof(bundle), 1800000000u, ns_now) == L2S_ERR_AUTH);
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, bundle, sizeof(bundle), 4000000000u, ns_now) ==
+	      L2S_ERR_EXPIRED);
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, ns_now) == L2S_OK);
+	/* the forged bundle is still refused at establish: the prepared one
+	 * vouches only for its own bytes */
+	CHECK(l2s_node_establish(a.node, b.pk, forged, sizeof(forged), 1800000000u, &cfg, 1, ns_now, &a.session) ==
+	      L2S_ERR_AUTH);
+	CHECK(l2s_node_establish(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, &cfg, 1, ns_now, &a.session) ==
+	      L2S_OK);
+	CHECK(l2s_node_handshakes_prepared(a.node) == 1);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
+	l2s_node_free(a.node);
+
+	/* too old, or for a prekey b has since replaced: made afresh */
+	ns_make_peer(&a, 0x63);
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, ns_now) == L2S_OK);
+	CHECK(l2s_node_establish(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, &cfg, 1, ns_now + 10001,
+				 &a.session) == L2S_OK);
+	CHECK(l2s_node_handshakes_prepared(a.node) == 0);
+	l2s_node_free(a.node);
+	memset(seed, 0x64, sizeof(seed));
+	ns_make_peer(&a, 0x64);
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, ns_now) == L2S_OK);
+	CHECK(l2s_node_renew_prekey(b.node, seed, 2000000000u) == L2S_OK);
+	CHECK(l2s_node_prekey_bundle(b.node, other) == L2S_OK);
+	CHECK(l2s_node_establish(a.node, b.pk, other, sizeof(other), 1800000000u, &cfg, 1, ns_now, &a.session) ==
+	      L2S_OK);
+	CHECK(l2s_node_handshakes_prepared(a.node) == 0);
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	l2s_node_free(a.node);
+	l2s_node_free(b.node);
+	l2s_node_free(c.node);
+}
+
 int main(void)
 {
 	struct l2s_config cfg;
@@ -856,6 +912,7 @@ int main(void)
 	CHECK(l2s_session_info(a.node, a.session, &info) == L2S_OK && info.expires_ms == ns_now + cfg.ttl_ms);
 	test_path_bindings(a.node);
 	test_prekey_renewal();
+	test_prepared();
 
 	/* Data both ways, in order, exactly once. */
 	ns_send_n(&a, 500);
