@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fixed-capacity hash maps with open addressing and tombstone-free deletion
  * (backward shift), growing by doubling up to a fixed limit, for the node's lookups: receiver index -> session,
- * peer key -> session, session id -> session. Keys are hashed with a
- * per-node random BLAKE3 key so that peers cannot aim collisions. */
+ * peer key -> session, session id -> session. Keys are hashed with
+ * SipHash under a per-map random key (its first 16 bytes) so that peers
+ * cannot aim collisions. */
 #ifndef L2S_MAP_H
 #define L2S_MAP_H
 
