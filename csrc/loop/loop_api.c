@@ -59,6 +59,7 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
 		      socklen_t addr_len, int connect)
 {
 	struct lpeer *pe;
+	int wake;
 
 	if (addr_len > sizeof(struct sockaddr_storage) || (connect && (!addr || !addr_len)))
 		return L2S_ERR_CONFIG;
@@ -71,11 +72,18 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
 	pe->addr_len = addr_len;
 	pe->configured = 1;
 	pe->closed = 0;
+	wake = connect != pe->connect;
 	if (connect && !pe->connect && !pe->path)
 		pe->reconnect_at = l2s_loop_now(); /* at once */
 	pe->connect = connect;
 	l->st.peers = l->npeers;
-	return unlock_wake(l, L2S_OK);
+	/* Only a change of connect gives the loop something to do now; a
+	 * wake-up for nothing costs the caller's connect a round of the loop
+	 * contending for the lock. */
+	if (wake)
+		return unlock_wake(l, L2S_OK);
+	l2s_loop_unlock(l);
+	return L2S_OK;
 }
 
 int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
@@ -90,7 +98,8 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 		return L2S_ERR_NOT_FOUND;
 	memcpy(pe->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
 	pe->has_bundle = 1;
-	return unlock_wake(l, L2S_OK);
+	l2s_loop_unlock(l); /* used at the next connect: nothing to do now */
+	return L2S_OK;
 }
 
 /* The peer a StoredSession names and the peer's stream it received (its
