@@ -320,7 +320,7 @@ walk: deps
 # 20 s; skipped without liboqs's source), then the C engine bench (Release; about two
 # minutes, most of it the 2 x 100k real handshakes behind the tick and
 # memory figures), then the loopback network bench: ours over QUIC and over
-# μTCP against TLS 1.3 over TCP, plain TCP and aioquic, with issue 13's goals
+# μTCP against TLS 1.3 over TCP, plain TCP and aioquic, with the speed goals
 # (about 70 s; our columns say "skipped" until l2sess.node exists), then
 # five floods against a node process (bench_flood.py, about a minute).
 bench: build

@@ -1,4 +1,4 @@
-"""Loopback network benchmark (issue 13): l2sess sessions over QUIC and over μTCP
+"""Loopback network benchmark: l2sess sessions over QUIC and over μTCP
 against TLS 1.3 over TCP (Python's ssl), plain TCP and aioquic, in one run.
 
 Over 127.0.0.1 it measures five stacks side by side (the columns):
@@ -7,7 +7,7 @@ Over 127.0.0.1 it measures five stacks side by side (the columns):
 * TLS/TCP: TLS 1.3 over TCP with the standard library's ssl module (OpenSSL):
   TLS 1.3 only, OpenSSL's default key exchange (classical ECDHE, X25519 first)
   and cipher suite, a P-256 ECDSA self-signed certificate that the client
-  verifies (and its name): the main reference of issue 13;
+  verifies (and its name): the main reference of the speed goals;
 * TCP: plain TCP, no crypto: what loopback and Python's sockets cost;
 * aioquic: TLS 1.3 over QUIC in Python (asyncio), the same kind of certificate.
 
@@ -85,16 +85,16 @@ hits all alike; each throughput run of one stack is next to the others'.
 Our server's per-address rate limit on handshakes and resumptions is
 lifted: every client here shares 127.0.0.1 (see _serve_l2sess).
 
-The goals of issue 13, per transport of ours: 64 KiB messages/s over QUIC
+The speed goals, per transport of ours: 64 KiB messages/s over QUIC
 >= 1.0x TLS/TCP's, over μTCP >= 1.5x; full handshake incl. connect p50 over
 QUIC <= 1.5 ms, over μTCP <= 1.0 ms; full handshake (L2 exchange) p50 <=
-1.2x the crypto floor's p50 (the whole handshake's, as issue 13 defines it);
+1.2x the crypto floor's p50 (the whole handshake's);
 1 KiB messages >= 100,000/s 1 per call (Node.send) and >= 200,000/s 64 per
 call (Node.send_many). Earlier goals, kept: resumption (L2 exchange) p50 <=
 0.5 ms (the session layer's own exchange, which is what a resumption adds
 once a connection exists); >= 5x aioquic's messages/s with 1 KiB and 64 KiB
 messages, 64 per call. (The earlier full handshake p50 <= 2 ms is
-superseded by issue 13's.) The goals are reported, never enforced: the exit
+superseded.) The goals are reported, never enforced: the exit
 status is 0 either way. When l2sess.node is missing, our columns say so.
 
     python bench/bench_net.py [--quick] [--part all|ours|references]
@@ -131,7 +131,7 @@ from typing import Any, Callable, Protocol
 ALPN = "l2sess-bench"
 HOST = "127.0.0.1"
 
-# issue 13's goals, by our transport
+# the speed goals, by our transport
 TLS_RATIO_GOAL = {"quic": 1.0, "utcp": 1.5}           # ours / TLS over TCP, 64 KiB messages/s, at least
 HANDSHAKE_P50_GOAL_MS = {"quic": 1.5, "utcp": 1.0}    # full handshake incl. connect, at most
 FLOOR_RATIO_GOAL = 1.2                                # L2 exchange p50 / crypto floor p50, at most
@@ -1140,7 +1140,7 @@ class Goal:
     at_most: bool            # the figure must be <= target (else >=)
     target: float
     detail: str = ""         # what a ratio is of
-    earlier: bool = False    # an earlier goal, kept beside issue 13's
+    earlier: bool = False    # an earlier goal, kept beside the speed goals
 
     @property
     def met(self) -> bool | None:
@@ -1232,7 +1232,7 @@ def render(rows: list[Row], goals: list[Goal], results: list[StackResult], s: Se
               f"n per call: messages per API call: ours Node.send() (1) or Node.send_many() ({SEND_BATCH}); "
               "TLS/TCP and TCP one sendall(), aioquic one write();",
               "resumption: TLS/TCP and TCP not measured; aioquic's is TLS 1.3 PSK resumption, for reference.", ""]
-    for title, earlier in (("goal (issue 13)", False), ("goal (earlier, kept)", True)):
+    for title, earlier in (("goal", False), ("goal (earlier, kept)", True)):
         chosen = [g for g in goals if g.earlier == earlier]
         lines += [*_goal_lines(chosen, title), ""] if chosen else []
     for r in results:

@@ -161,7 +161,7 @@ def test_ours_quick(bench_net):
     goals = data["goals"]
     assert len(goals) == 16 and sum(g["earlier"] for g in goals) == 6
     assert all(g["figure"] > 0 and isinstance(g["met"], bool) for g in goals), goals
-    assert "goal (issue 13)" in stdout and "goal (earlier, kept)" in stdout and "n/a" not in stdout
+    assert "\ngoal " in stdout and "goal (earlier, kept)" in stdout and "n/a" not in stdout
 
 
 # ---- bench_crypto.py -------------------------------------------------------------------------------
