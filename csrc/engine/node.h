@@ -270,6 +270,12 @@ void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t n
 int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* establish.c */
+/* The data of the event l2s_node_next_event returned last, handed over
+ * instead of copied (a MESSAGE's plaintext): it stays where ev.data points
+ * until l2s_node_event_data_free(item), which wipes it. NULL: no data. */
+void *l2s_node_adopt_event_data(struct l2s_node *node);
+void l2s_node_event_data_free(void *item);
+
 int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
 			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s);

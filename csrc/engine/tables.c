@@ -121,6 +121,26 @@ int l2s_node_next_event(struct l2s_node *node, struct l2s_event *ev)
 	return 1;
 }
 
+void *l2s_node_adopt_event_data(struct l2s_node *node)
+{
+	struct ev_item *e = node->ev_current;
+
+	if (!e || !e->ev.len)
+		return NULL;
+	node->ev_current = NULL;
+	return e;
+}
+
+void l2s_node_event_data_free(void *item)
+{
+	struct ev_item *e = item;
+
+	if (!e)
+		return;
+	l2s_wipe(e->data, e->ev.len);
+	free(e);
+}
+
 static void free_queues(struct l2s_node *node)
 {
 	struct l2s_output o;

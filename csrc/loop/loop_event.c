@@ -9,11 +9,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/node.h"
 #include "loop/loop_internal.h"
 
 int l2s_loop_paused(const struct l2s_loop *l)
 {
 	return l->events.count >= l->p.event_queue_limit / 2 || l->ev_bytes >= l->budget.limit / 2;
+}
+
+static void push(struct l2s_loop *l, struct levent *e, size_t len)
+{
+	e->ev.len = len;
+	l2s_budget_draw(&l->budget, sizeof(*e) + len);
+	l->ev_bytes += sizeof(*e) + len;
+	l2s_fifo_push(&l->events, &e->link);
+	l->st.events_queued++;
+	if (l->events.count > l->st.events_peak)
+		l->st.events_peak = l->events.count;
+	l->events_unannounced = 1;
 }
 
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len)
@@ -26,17 +39,29 @@ void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, co
 		return;
 	}
 	e->ev = *ev;
+	e->adopted = NULL;
 	if (len)
 		memcpy(e->data, data, len);
 	e->ev.data = len ? e->data : NULL;
-	e->ev.len = len;
-	l2s_budget_draw(&l->budget, sizeof(*e) + len);
-	l->ev_bytes += sizeof(*e) + len;
-	l2s_fifo_push(&l->events, &e->link);
-	l->st.events_queued++;
-	if (l->events.count > l->st.events_peak)
-		l->st.events_peak = l->events.count;
-	l->events_unannounced = 1;
+	push(l, e, len);
+}
+
+/* An event whose data stays in the engine's item (a MESSAGE): no copy of
+ * up to 64 KiB; the item is freed (wiped) with the event. */
+void l2s_loop_event_push_adopted(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len,
+				 void *adopted)
+{
+	struct levent *e = malloc(sizeof(*e));
+
+	if (!e) {
+		l2s_node_event_data_free(adopted);
+		l->st.rx_dropped[-L2S_ERR_NOMEM]++;
+		return;
+	}
+	e->ev = *ev;
+	e->adopted = adopted;
+	e->ev.data = data;
+	push(l, e, len);
 }
 
 /* Unlocks the loop, then wakes whoever waits for events if some came:
@@ -80,7 +105,10 @@ static void free_all(struct l2s_loop *l, struct l2s_fifo *q)
 
 	while ((e = l2s_fifo_pop(q))) {
 		l2s_budget_give(&l->budget, sizeof(*e) + e->ev.len);
-		l2s_wipe(e->data, e->ev.len);
+		if (e->adopted)
+			l2s_node_event_data_free(e->adopted);
+		else
+			l2s_wipe(e->data, e->ev.len);
 		free(e);
 	}
 }

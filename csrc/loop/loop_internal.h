@@ -130,6 +130,7 @@ struct lpeer {
 struct levent {
 	struct l2s_fifo_link link;
 	struct l2s_loop_event ev;
+	void *adopted; /* the engine's item ev.data points into (l2s_node_adopt_event_data), or NULL */
 	uint8_t data[];
 };
 
@@ -221,6 +222,8 @@ void l2s_paths_send_held(struct l2s_loop *l);
 
 /* loop_event.c */
 void l2s_loop_event_push(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len);
+void l2s_loop_event_push_adopted(struct l2s_loop *l, const struct l2s_loop_event *ev, const uint8_t *data, size_t len,
+				 void *adopted);
 void l2s_loop_unlock(struct l2s_loop *l);
 void l2s_loop_peer_error(struct l2s_loop *l, const struct lpeer *pe, int err, uint64_t now);
 void l2s_loop_refused_event(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], uint64_t now);

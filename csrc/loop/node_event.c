@@ -6,6 +6,7 @@
  * transport. */
 #include <string.h>
 
+#include "engine/node.h"
 #include "loop/loop_internal.h"
 
 /* ---- sessions we do not serve -------------------------------------------------- */
@@ -118,7 +119,12 @@ static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
 	out.reason = ev->reason;
 	out.seq = ev->seq;
 	out.transport = l2s_path_kind(l, ev->path);
-	l2s_loop_event_push(l, &out, ev->data, ev->type == L2S_EV_MESSAGE ? ev->len : 0);
+	if (ev->type != L2S_EV_MESSAGE)
+		l2s_loop_event_push(l, &out, NULL, 0);
+	else if (!ev->len)
+		l2s_loop_event_push(l, &out, ev->data, 0);
+	else
+		l2s_loop_event_push_adopted(l, &out, ev->data, ev->len, l2s_node_adopt_event_data(l->node));
 }
 
 /* Every event the engine has: admitted, followed by its peer, a MESSAGE
