@@ -219,6 +219,18 @@ const uint8_t *l2s_node_binding(const struct l2s_node *node, uint32_t path);
 /* In a receive batch: 1 when s's flush was put off to the batch's end. */
 int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s);
 
+/* The data of the event l2s_node_next_event returned last, handed over
+ * instead of copied (a MESSAGE's plaintext): it stays where ev.data points
+ * until l2s_node_event_data_free(item), which wipes it. NULL: no data. */
+void *l2s_node_adopt_event_data(struct l2s_node *node);
+void l2s_node_event_data_free(void *item);
+
+/* prepare.c */
+int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
+			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s);
+struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now);
+
 /* keys.c */
 void l2s_session_install_keys(struct l2s_node *node, struct l2s_session *s, const struct l2s_session_keys *k,
 			      uint32_t local_index, uint32_t remote_index, int can_send, uint64_t now);
@@ -270,17 +282,7 @@ void l2s_keys_confirmed(struct l2s_node *node, struct l2s_session *s, uint64_t n
 int l2s_on_close(struct l2s_node *node, struct l2s_session *s, uint64_t now);
 
 /* establish.c */
-/* The data of the event l2s_node_next_event returned last, handed over
- * instead of copied (a MESSAGE's plaintext): it stays where ev.data points
- * until l2s_node_event_data_free(item), which wipes it. NULL: no data. */
-void *l2s_node_adopt_event_data(struct l2s_node *node);
-void l2s_node_event_data_free(void *item);
-
 int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now);
-int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
-			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s);
-struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
-					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now);
 int l2s_on_handshake_init(struct l2s_node *node, uint32_t path, const uint8_t *addr, size_t addr_len,
 			  const uint8_t *msg, size_t len, uint64_t now);
 int l2s_on_handshake_resp(struct l2s_node *node, uint32_t path, const uint8_t *msg, size_t len, uint64_t now);
