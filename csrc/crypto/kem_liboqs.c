@@ -41,21 +41,17 @@ static int liboqs_decaps(uint8_t ss[L2S_MLKEM_SS_BYTES], const uint8_t ct[L2S_ML
 
 /* The same calls under two names: liboqs picks its code path itself, on
  * the test below, and the name says which one runs. */
-static const struct l2s_mlkem_provider liboqs_simd = {
-	.name = "liboqs " OQS_VERSION_TEXT " (x86-64 AVX2)",
-	.checks_keys = 1,
-	.keygen = liboqs_keygen,
-	.encaps = liboqs_encaps,
-	.decaps = liboqs_decaps,
-};
+#define LIBOQS_PROVIDER(path)                                   \
+	{                                                       \
+		.name = "liboqs " OQS_VERSION_TEXT " (" path ")", \
+		.checks_keys = 1,                               \
+		.keygen = liboqs_keygen,                        \
+		.encaps = liboqs_encaps,                        \
+		.decaps = liboqs_decaps,                        \
+	}
 
-static const struct l2s_mlkem_provider liboqs_portable = {
-	.name = "liboqs " OQS_VERSION_TEXT " (portable C)",
-	.checks_keys = 1,
-	.keygen = liboqs_keygen,
-	.encaps = liboqs_encaps,
-	.decaps = liboqs_decaps,
-};
+static const struct l2s_mlkem_provider liboqs_simd = LIBOQS_PROVIDER("x86-64 AVX2");
+static const struct l2s_mlkem_provider liboqs_portable = LIBOQS_PROVIDER("portable C");
 
 /* Whether liboqs runs its x86-64 AVX2 code: built in, and the CPU has what
  * liboqs itself tests for before using it. Only that path is faster than

@@ -9,8 +9,9 @@
 int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t now)
 {
 	struct l2s_hs_initiator *st;
-	struct l2s_hs_prepared *prep;
+	struct l2s_hs_prepared fresh, *prep;
 	struct l2s_bundle b;
+	uint64_t counter;
 	int ret;
 
 	if (!s->peer_bundle || l2s_decode_bundle(s->peer_bundle, L2S_PREKEY_BUNDLE_BYTES, &b) != L2S_OK)
@@ -29,15 +30,15 @@ int l2s_start_handshake(struct l2s_node *node, struct l2s_session *s, uint64_t n
 		s->pending = PENDING_HANDSHAKE;
 	}
 	s->pending_index = l2s_node_new_index(node, s->slot, INDEX_PENDING);
+	counter = ++node->hs_counter;
+	/* made while the transport connected (prepare.c), else now */
 	prep = l2s_node_take_prepared(node, s->peer_pk, b.prekey_pk, now);
-	if (prep)
+	ret = prep ? L2S_OK : l2s_hs_prepare(prep = &fresh, b.prekey_pk, &node->rng);
+	if (ret == L2S_OK)
 		ret = l2s_hs_create_init_prepared(st, &node->id, s->peer_pk, b.prekey_pk, l2s_node_binding(node, s->path),
-						  ++node->hs_counter, s->pending_index,
-						  s->have_cookie ? s->cookie : NULL, prep);
+						  counter, s->pending_index, s->have_cookie ? s->cookie : NULL, prep);
 	else
-		ret = l2s_hs_create_init(st, &node->id, s->peer_pk, b.prekey_pk, l2s_node_binding(node, s->path),
-					 ++node->hs_counter, s->pending_index, s->have_cookie ? s->cookie : NULL,
-					 &node->rng);
+		l2s_wipe(st, sizeof(*st));
 	if (ret == L2S_OK)
 		ret = l2s_node_output(node, s, st->msg, L2S_HS_INIT_BYTES);
 	l2s_exchange_arm_pending(s, PENDING_HANDSHAKE, now);

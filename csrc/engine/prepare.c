@@ -10,18 +10,28 @@
 #include "engine/node.h"
 #include "handshake/bundle.h"
 
-static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
+/* peer_pk's prepared handshake, or NULL. */
+static struct prepared_hs *find(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
 {
-	struct prepared_hs *oldest = &node->prepared[0];
-
 	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
-		struct prepared_hs *p = &node->prepared[i];
+		const struct prepared_hs *p = &node->prepared[i];
 
 		if (p->made_ms && memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) == 0)
-			return p;
-		if (p->made_ms < oldest->made_ms)
-			oldest = p;
+			return (struct prepared_hs *)p;
 	}
+	return NULL;
+}
+
+/* Where a new one for peer_pk goes: its own, else an empty slot, else the oldest. */
+static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
+{
+	struct prepared_hs *p = find(node, peer_pk), *oldest = &node->prepared[0];
+
+	if (p)
+		return p;
+	for (size_t i = 1; i < L2S_PREPARED_HANDSHAKES; i++)
+		if (node->prepared[i].made_ms < oldest->made_ms)
+			oldest = &node->prepared[i];
 	return oldest;
 }
 
@@ -53,17 +63,13 @@ int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_
 int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
 			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s)
 {
-	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
-		const struct prepared_hs *p = &node->prepared[i];
+	const struct prepared_hs *p = find(node, peer_pk);
 
-		if (!p->made_ms || len != L2S_PREKEY_BUNDLE_BYTES ||
-		    memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0 || memcmp(p->bundle, bundle, len) != 0)
-			continue;
-		if (l2s_decode_bundle(bundle, len, b) != L2S_OK)
-			return L2S_ERR_DECODE;
-		return now_s < b->not_after_s ? L2S_OK : L2S_ERR_EXPIRED;
-	}
-	return l2s_bundle_open(b, bundle, len, peer_pk, now_s);
+	if (!p || len != L2S_PREKEY_BUNDLE_BYTES || memcmp(p->bundle, bundle, len) != 0)
+		return l2s_bundle_open(b, bundle, len, peer_pk, now_s);
+	if (l2s_decode_bundle(bundle, len, b) != L2S_OK)
+		return L2S_ERR_DECODE;
+	return now_s < b->not_after_s ? L2S_OK : L2S_ERR_EXPIRED;
 }
 
 /* The prepared part for a handshake to peer_pk's prekey_pk, taken out of
@@ -72,23 +78,19 @@ int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, cons
 struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
 					       const uint8_t prekey_pk[L2S_XWING_PK_BYTES], uint64_t now)
 {
+	struct prepared_hs *p = find(node, peer_pk);
 	uint8_t id[L2S_PREKEY_ID_BYTES];
 
-	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
-		struct prepared_hs *p = &node->prepared[i];
-
-		if (!p->made_ms || memcmp(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES) != 0)
-			continue;
-		l2s_prekey_id(id, prekey_pk);
-		if (now >= p->made_ms + L2S_PREPARED_MAX_AGE_MS || memcmp(id, p->hs.prekey_id, sizeof(id)) != 0) {
-			l2s_wipe(p, sizeof(*p));
-			return NULL;
-		}
-		p->made_ms = 0;
-		node->prepared_used++;
-		return &p->hs;
+	if (!p)
+		return NULL;
+	l2s_prekey_id(id, prekey_pk);
+	if (now >= p->made_ms + L2S_PREPARED_MAX_AGE_MS || memcmp(id, p->hs.prekey_id, sizeof(id)) != 0) {
+		l2s_wipe(p, sizeof(*p));
+		return NULL;
 	}
-	return NULL;
+	p->made_ms = 0;
+	node->prepared_used++;
+	return &p->hs;
 }
 
 uint64_t l2s_node_handshakes_prepared(const struct l2s_node *node)

@@ -119,12 +119,10 @@ static void pass_on(struct l2s_loop *l, const struct l2s_event *ev)
 	out.reason = ev->reason;
 	out.seq = ev->seq;
 	out.transport = l2s_path_kind(l, ev->path);
-	if (ev->type != L2S_EV_MESSAGE)
-		l2s_loop_event_push(l, &out, NULL, 0);
-	else if (!ev->len)
-		l2s_loop_event_push(l, &out, ev->data, 0);
-	else
+	if (ev->type == L2S_EV_MESSAGE && ev->len)
 		l2s_loop_event_push_adopted(l, &out, ev->data, ev->len, l2s_node_adopt_event_data(l->node));
+	else
+		l2s_loop_event_push(l, &out, NULL, 0);
 }
 
 /* Every event the engine has: admitted, followed by its peer, a MESSAGE
