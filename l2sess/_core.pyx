@@ -1204,6 +1204,17 @@ cdef class Loop:
         cdef int ret = l2s_loop_set_peer_bundle(self._l(), _p(bpk), _p(bb), len(bb))
         _start_check(ret, "peer bundle", "prekey bundle")
 
+    def prepare(self, pk):
+        """The coming full handshake's work (l2s_loop_prepare) in this
+        thread, without the GIL, while the loop connects."""
+        cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
+        cdef const uint8_t *p = _p(bpk)
+        cdef l2s_loop *loop = self._l()
+        cdef int ret
+        with nogil:
+            ret = l2s_loop_prepare(loop, p)
+        _start_check(ret, "prepare", "prekey bundle")
+
     def import_session(self, stored, delivered_upto=0):
         cdef bytes bs = _arg(stored, "stored")
         cdef int ret = l2s_loop_import(self._l(), _p(bs), len(bs), _u64(delivered_upto, "delivered_upto"))
@@ -1356,7 +1367,9 @@ cdef class Loop:
             "rounds": s.rounds, "rx_messages": s.rx_messages, "tx_messages": s.tx_messages,
             "tx_dropped": s.tx_dropped, "disc_probes": s.disc_probes, "disc_answers": s.disc_answers,
             "disc_dropped": s.disc_dropped, "handshakes": s.handshakes, "resumptions": s.resumptions,
-            "fallbacks": s.fallbacks, "returns": s.returns, "events_queued": s.events_queued,
+            "fallbacks": s.fallbacks, "returns": s.returns, "handshakes_prepared": s.handshakes_prepared,
+            "prepared_by_caller": s.prepared_by_caller, "prepared_by_loop": s.prepared_by_loop,
+            "events_queued": s.events_queued,
             "events_peak": s.events_peak, "sessions": s.sessions, "peers": s.peers, "tx_held": s.tx_held,
             "quic_rx_datagrams": s.quic.rx_datagrams, "quic_tx_datagrams": s.quic.tx_datagrams,
             "quic_rx_dropped": s.quic.rx_dropped, "quic_rx_conn_errors": s.quic.rx_conn_errors,

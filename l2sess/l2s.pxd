@@ -318,6 +318,7 @@ cdef extern from "l2s_loop.h" nogil:
     void l2s_loop_stop(l2s_loop *l)
     int l2s_loop_add_peer(l2s_loop *l, const uint8_t *pk, const sockaddr *addr, socklen_t addr_len, int connect)
     int l2s_loop_set_peer_bundle(l2s_loop *l, const uint8_t *pk, const uint8_t *bundle, size_t len)
+    int l2s_loop_prepare(l2s_loop *l, const uint8_t *pk)
     int l2s_loop_import(l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
     int l2s_loop_set_delivered(l2s_loop *l, const uint8_t *pk, const uint8_t *stream, uint64_t upto)
     int l2s_loop_export(l2s_loop *l, const uint8_t *pk, uint8_t *out, size_t cap, size_t *len)
@@ -378,6 +379,7 @@ cdef extern from "l2s_loop.h" nogil:
         uint64_t paths_unproven_closed
         uint64_t refused
         uint64_t handshakes, resumptions, fallbacks, returns
+        uint64_t handshakes_prepared, prepared_by_caller, prepared_by_loop
         uint64_t events_queued, events_peak
         uint32_t sessions, peers
         uint64_t tx_held

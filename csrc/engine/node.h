@@ -225,7 +225,19 @@ int l2s_node_defer_flush(struct l2s_node *node, struct l2s_session *s);
 void *l2s_node_adopt_event_data(struct l2s_node *node);
 void l2s_node_event_data_free(void *item);
 
-/* prepare.c */
+/* prepare.c: l2s_node_prepare_handshake in three steps, the middle one
+ * without the node (so outside its lock); put wipes the job. */
+struct l2s_prepare_job {
+	struct prepared_hs p;
+	struct l2s_rng rng;
+	int made;
+};
+void l2s_node_prepare_begin(struct l2s_node *node, struct l2s_prepare_job *job);
+int l2s_prepare_job_make(struct l2s_prepare_job *job, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			 const uint8_t *bundle, size_t bundle_len, uint64_t now_s);
+void l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms);
+int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			  const uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], uint64_t now_ms);
 int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,
 			 const uint8_t peer_pk[L2S_ED25519_PK_BYTES], uint64_t now_s);
 struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],

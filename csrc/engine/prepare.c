@@ -35,27 +35,88 @@ static struct prepared_hs *slot_for(struct l2s_node *node, const uint8_t peer_pk
 	return oldest;
 }
 
-int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
-			       const uint8_t *bundle, size_t bundle_len, uint64_t now_s, uint64_t now_ms)
+/* Verifies the bundle and makes p's part from rng (96 bytes drawn). */
+static int make(struct prepared_hs *p, const uint8_t peer_pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
+		size_t bundle_len, uint64_t now_s, struct l2s_rng *rng)
 {
-	struct prepared_hs *p;
 	struct l2s_bundle b;
-	int ret;
+	int ret = l2s_bundle_open(&b, bundle, bundle_len, peer_pk, now_s);
 
-	if (!node || !peer_pk || !bundle || !now_ms)
-		return L2S_ERR_CONFIG;
-	ret = l2s_bundle_open(&b, bundle, bundle_len, peer_pk, now_s);
 	if (ret != L2S_OK)
 		return ret;
-	p = slot_for(node, peer_pk);
-	l2s_wipe(p, sizeof(*p));
-	ret = l2s_hs_prepare(&p->hs, b.prekey_pk, &node->rng);
+	ret = l2s_hs_prepare(&p->hs, b.prekey_pk, rng);
 	if (ret != L2S_OK)
 		return ret;
 	memcpy(p->peer_pk, peer_pk, L2S_ED25519_PK_BYTES);
 	memcpy(p->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES);
-	p->made_ms = now_ms;
 	return L2S_OK;
+}
+
+static void put(struct l2s_node *node, const struct prepared_hs *p, uint64_t now_ms)
+{
+	struct prepared_hs *slot = slot_for(node, p->peer_pk);
+
+	l2s_wipe(slot, sizeof(*slot));
+	*slot = *p;
+	slot->made_ms = now_ms;
+}
+
+int l2s_node_prepare_handshake(struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			       const uint8_t *bundle, size_t bundle_len, uint64_t now_s, uint64_t now_ms)
+{
+	struct prepared_hs p;
+	int ret;
+
+	if (!node || !peer_pk || !bundle || !now_ms)
+		return L2S_ERR_CONFIG;
+	ret = make(&p, peer_pk, bundle, bundle_len, now_s, &node->rng);
+	if (ret == L2S_OK)
+		put(node, &p, now_ms);
+	l2s_wipe(&p, sizeof(p));
+	return ret;
+}
+
+/* The same in three steps, so that the work runs outside the lock that
+ * guards the node: the job takes its own generator from the node (the
+ * system's; a deterministic node's gives it a stream seeded from its own). */
+void l2s_node_prepare_begin(struct l2s_node *node, struct l2s_prepare_job *job)
+{
+	uint8_t seed[32];
+
+	l2s_wipe(job, sizeof(*job));
+	if (!node->rng.deterministic) {
+		l2s_rng_init_system(&job->rng);
+		return;
+	}
+	l2s_rng_bytes(&node->rng, seed, sizeof(seed));
+	l2s_rng_init_seeded(&job->rng, seed);
+	l2s_wipe(seed, sizeof(seed));
+}
+
+int l2s_prepare_job_make(struct l2s_prepare_job *job, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			 const uint8_t *bundle, size_t bundle_len, uint64_t now_s)
+{
+	int ret = make(&job->p, peer_pk, bundle, bundle_len, now_s, &job->rng);
+
+	job->made = ret == L2S_OK;
+	return ret;
+}
+
+void l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms)
+{
+	if (job->made && now_ms)
+		put(node, &job->p, now_ms);
+	l2s_wipe(job, sizeof(*job));
+}
+
+/* Whether a young prepared handshake to peer_pk with this bundle waits. */
+int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
+			  const uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], uint64_t now_ms)
+{
+	const struct prepared_hs *p = find(node, peer_pk);
+
+	return p && now_ms < p->made_ms + L2S_PREPARED_MAX_AGE_MS &&
+	       memcmp(p->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES) == 0;
 }
 
 /* l2s_bundle_open, without the signature check when a prepared handshake

@@ -7,6 +7,7 @@
  * prekey a restarted peer has now. */
 #include <string.h>
 
+#include "engine/node.h"
 #include "handshake/bundle.h"
 #include "loop/loop_internal.h"
 
@@ -55,6 +56,8 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 	int ret = l2s_node_establish(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(), &l->p.cfg,
 				     p->id, now, &h);
 
+	pe->preparing = 0; /* too late for the caller's (l2s_loop_prepare) */
+
 	if (ret == L2S_ERR_EXPIRED || ret == L2S_ERR_AUTH || ret == L2S_ERR_DECODE) {
 		pe->has_bundle = 0; /* fetch a fresh one next time */
 	}
@@ -87,9 +90,12 @@ void l2s_peers_prepare(struct l2s_loop *l, uint64_t now)
 		if (!pe->prepare)
 			continue;
 		pe->prepare = 0;
-		if (!pe->session && bundle_valid(pe))
-			l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(),
-						   now);
+		/* the application's thread may have done it (l2s_loop_prepare) */
+		if (pe->session || !bundle_valid(pe) || l2s_node_has_prepared(l->node, pe->pk, pe->bundle, now))
+			continue;
+		if (l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(),
+					       now) == L2S_OK)
+			l->st.prepared_by_loop++;
 	}
 }
 

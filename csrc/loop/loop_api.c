@@ -102,6 +102,44 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 	return L2S_OK;
 }
 
+/* The loop would prepare the INIT after its round's flush (carry.c), on
+ * its own thread; here the caller's thread does it while the loop
+ * connects, and the loop does not. An INIT the loop needs before this is
+ * done is made the usual way, and this one dropped. */
+int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+{
+	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
+	struct l2s_prepare_job job;
+	struct lpeer *pe;
+	int ret;
+
+	if (!(pe = lock_peer(l, pk)))
+		return L2S_ERR_NOT_FOUND;
+	if (!pe->connect || pe->session || !pe->has_bundle || pe->preparing) {
+		l2s_loop_unlock(l);
+		return L2S_OK;
+	}
+	memcpy(bundle, pe->bundle, sizeof(bundle));
+	l2s_node_prepare_begin(l->node, &job);
+	pe->preparing = 1;
+	pe->prepare = 0;
+	l2s_loop_unlock(l);
+
+	ret = l2s_prepare_job_make(&job, pk, bundle, sizeof(bundle), l2s_loop_unix_s());
+
+	pthread_mutex_lock(&l->mu);
+	pe = l2s_peer_find(l, pk);
+	if (pe && pe->preparing && !pe->session && job.made) {
+		l2s_node_prepare_put(l->node, &job, l2s_loop_now());
+		l->st.prepared_by_caller++;
+	}
+	if (pe)
+		pe->preparing = 0;
+	l2s_loop_unlock(l);
+	l2s_wipe(&job, sizeof(job));
+	return ret;
+}
+
 /* The peer a StoredSession names and the peer's stream it received (its
  * seal is checked here). */
 static int stored_peer(struct l2s_loop *l, const uint8_t *stored, size_t len, uint8_t pk[L2S_ED25519_PK_BYTES],

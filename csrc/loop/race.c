@@ -69,7 +69,7 @@ static void start_attempt(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 	pe->reconnect_at = 0;
 	if (pe->session && !pe->resume_from_ms)
 		pe->resume_from_ms = now;
-	if (!pe->session)
+	if (!pe->session && !pe->preparing)
 		pe->prepare = l->prepares_due = 1; /* a full handshake follows */
 	try_quic(l, pe, now);
 	if (!l->quic)

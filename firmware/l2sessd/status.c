@@ -60,6 +60,9 @@ static size_t collect(const struct l2s_loop_stats *s, const struct status_source
 	C("resumptions", s->resumptions);
 	C("fallbacks", s->fallbacks);
 	C("returns", s->returns);
+	C("handshakes_prepared", s->handshakes_prepared);
+	C("prepared_by_caller", s->prepared_by_caller);
+	C("prepared_by_loop", s->prepared_by_loop);
 	G("events_queued", s->events_queued);
 	G("events_peak", s->events_peak);
 	G("sessions", s->sessions);

@@ -226,6 +226,9 @@ class Node:
             self._loop.add_peer(pk, parse_address(address) if address else None, False)
             self._loop.set_peer_bundle(pk, bundle)
         self._loop.add_peer(pk, parse_address(address) if address else None, connect)
+        if connect and bundle is not None:
+            # The handshake's own work, here while the loop connects.
+            self._loop.prepare(pk)
 
     def connect(self, did: str, address: Address, bundle: bytes | None = None) -> None:
         """Keeps a session to did at address (host:port): QUIC first, μTCP as fallback."""

@@ -835,11 +835,12 @@ static void test_prekey_renewal(void)
 /* Prepared handshakes: a bundle that fails verification prepares nothing;
  * a prepared one is used by the next establish to that peer with that
  * bundle, once, and the handshake completes; one older than 10 s, or for
- * another prekey, is not used. */
+ * another prekey, is not used. The same through a job (begin, make, put). */
 static void test_prepared(void)
 {
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], other[L2S_PREKEY_BUNDLE_BYTES], forged[L2S_PREKEY_BUNDLE_BYTES];
 	uint8_t seed[L2S_XWING_SK_BYTES];
+	struct l2s_prepare_job job;
 	struct l2s_config cfg;
 	struct ns_peer a, b, c;
 
@@ -883,6 +884,26 @@ static void test_prepared(void)
 	CHECK(l2s_node_handshakes_prepared(a.node) == 0);
 	ns_pump(&a, &b);
 	CHECK(ns_state_of(&a) == L2S_ESTABLISHED);
+	l2s_node_free(a.node);
+
+	/* the same in three steps (the loop's caller thread makes the middle
+	 * one without the node): a forged bundle puts nothing in */
+	ns_make_peer(&a, 0x65);
+	l2s_node_prepare_begin(a.node, &job);
+	CHECK(l2s_prepare_job_make(&job, b.pk, forged, sizeof(forged), 1800000000u) == L2S_ERR_AUTH && !job.made);
+	l2s_node_prepare_put(a.node, &job, ns_now);
+	CHECK(!l2s_node_has_prepared(a.node, b.pk, forged, ns_now) && !l2s_node_has_prepared(a.node, b.pk, other, ns_now));
+	l2s_node_prepare_begin(a.node, &job);
+	CHECK(l2s_prepare_job_make(&job, b.pk, other, sizeof(other), 1800000000u) == L2S_OK && job.made);
+	l2s_node_prepare_put(a.node, &job, ns_now);
+	CHECK(l2s_node_has_prepared(a.node, b.pk, other, ns_now));
+	CHECK(!l2s_node_has_prepared(a.node, b.pk, bundle, ns_now));
+	CHECK(!l2s_node_has_prepared(a.node, b.pk, other, ns_now + 10000));
+	CHECK(l2s_node_establish(a.node, b.pk, other, sizeof(other), 1800000000u, &cfg, 1, ns_now, &a.session) ==
+	      L2S_OK);
+	CHECK(l2s_node_handshakes_prepared(a.node) == 1 && !l2s_node_has_prepared(a.node, b.pk, other, ns_now));
+	ns_pump(&a, &b);
+	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
 	l2s_node_free(a.node);
 	l2s_node_free(b.node);
 	l2s_node_free(c.node);

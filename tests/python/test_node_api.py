@@ -57,6 +57,28 @@ def test_connect_send_receive_both_ways(pair):
     assert st["stats"]["handshakes"] == 1
 
 
+def test_connect_with_a_bundle_prepares_the_handshake_in_the_callers_thread():
+    """Node.connect with a cached bundle does the handshake's own work (the
+    bundle's check, the INIT's ephemeral key and encapsulation) in its thread
+    while the loop connects; the loop then does not, and the INIT uses it
+    unless the loop needed the INIT first. Without a bundle nothing is."""
+    with connected() as (a, b):
+        st = a.status()["stats"]
+        assert st["handshakes"] == 1 and st["prepared_by_loop"] == 0
+        assert st["prepared_by_caller"] == st["handshakes_prepared"] <= 1
+    b = Node(Identity.generate(), ("127.0.0.1", 0), accept_any=True).start()
+    a = Node(Identity.generate(), ("127.0.0.1", 0)).start()
+    try:
+        a.connect(b.did, b.address)  # discovery first: nothing to prepare with
+        a.wait_for(established, 10)
+        st = a.status()["stats"]
+        assert st["handshakes"] == 1 and st["disc_probes"] >= 1
+        assert st["handshakes_prepared"] == st["prepared_by_caller"] == st["prepared_by_loop"] == 0
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_send_before_a_session_is_invalid_state(pair):
     a, b = pair
     with pytest.raises(InvalidState):
