@@ -1213,7 +1213,7 @@ cdef class Loop:
         cdef int ret
         with nogil:
             ret = l2s_loop_prepare(loop, p)
-        _start_check(ret, "prepare", "prekey bundle")
+        _ncheck(ret, "prepare")
 
     def import_session(self, stored, delivered_upto=0):
         cdef bytes bs = _arg(stored, "stored")

@@ -172,7 +172,8 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
  * cached bundle (its check, the HANDSHAKE_INIT's ephemeral key and
  * encapsulation, ~0.2 ms), done in the caller's thread while the loop
  * makes the connection; call it after l2s_loop_add_peer(connect = 1).
- * L2S_OK at once when there is nothing to prepare; the bundle's errors. */
+ * L2S_ERR_NOT_FOUND for an unknown peer, else L2S_OK (at once when there is
+ * nothing to prepare). */
 int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
 /* Restores an exported StoredSession (l2s_loop_export) into the engine at
  * once, so that the peer's own resumption finds it, and resumes it once a

@@ -111,7 +111,6 @@ int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	struct l2s_prepare_job job;
 	struct lpeer *pe;
-	int ret;
 
 	if (!(pe = lock_peer(l, pk)))
 		return L2S_ERR_NOT_FOUND;
@@ -125,7 +124,9 @@ int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 	pe->prepare = 0;
 	l2s_loop_unlock(l);
 
-	ret = l2s_prepare_job_make(&job, pk, bundle, sizeof(bundle), l2s_loop_unix_s());
+	/* A bundle that fails now (expired since it came) makes nothing; the
+	 * handshake that uses it reports that. */
+	l2s_prepare_job_make(&job, pk, bundle, sizeof(bundle), l2s_loop_unix_s());
 
 	pthread_mutex_lock(&l->mu);
 	pe = l2s_peer_find(l, pk);
@@ -137,7 +138,7 @@ int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 		pe->preparing = 0;
 	l2s_loop_unlock(l);
 	l2s_wipe(&job, sizeof(job));
-	return ret;
+	return L2S_OK;
 }
 
 /* The peer a StoredSession names and the peer's stream it received (its
