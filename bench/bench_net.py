@@ -78,8 +78,9 @@ each message on as a memoryview of it, without a copy. TCP's own flow control bo
 receiver reports once, at the end; aioquic's writer has no backpressure and
 its receiver reports every 256 KiB (see _aioquic_stream). Our full
 handshake includes setting up its transport connection (on QUIC, QUIC's
-own TLS 1.3 handshake) and verifying the cached bundle; the others' include
-verifying the certificate. The latency series run in interleaved rounds,
+own TLS 1.3 handshake), verifying the cached bundle and, in Node.connect()'s
+thread while the loop connects, the INIT's ephemeral key and encapsulation
+(l2s_loop_prepare); the others' include verifying the certificate. The latency series run in interleaved rounds,
 alternating which stack goes first, so that a change in background load
 hits all alike; each throughput run of one stack is next to the others'.
 Our server's per-address rate limit on handshakes and resumptions is
