@@ -94,9 +94,11 @@ void l2s_node_extra_free(struct l2s_node *node)
 
 void l2s_node_extra_tick(struct l2s_node *node, uint64_t now)
 {
-	/* Secrets that age: the cookie secret (120 s) and the ticket keys. */
+	/* Secrets that age: the cookie secret (120 s), the ticket keys, the
+	 * prepared handshakes' ephemeral keys (10 s). */
 	l2s_cookie_secrets_update(&node->x->cookies, &node->rng, now);
 	l2s_ticket_keys_update(&node->x->tickets, &node->rng, now);
+	l2s_node_expire_prepared(node, now);
 }
 
 int l2s_node_prekey_bundle(const struct l2s_node *node, uint8_t out[L2S_PREKEY_BUNDLE_BYTES])

@@ -30,7 +30,9 @@ int l2s_node_tick(struct l2s_node *node, uint64_t now_ms)
 
 uint64_t l2s_node_next_deadline(const struct l2s_node *node)
 {
-	return l2s_timers_next(&node->timers);
+	uint64_t timers = l2s_timers_next(&node->timers), prepared = l2s_node_prepared_expiry(node);
+
+	return timers < prepared ? timers : prepared;
 }
 
 /* ---- paths ------------------------------------------------------------------ */

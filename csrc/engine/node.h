@@ -236,6 +236,8 @@ void l2s_node_prepare_begin(struct l2s_node *node, struct l2s_prepare_job *job);
 int l2s_prepare_job_make(struct l2s_prepare_job *job, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
 			 const uint8_t *bundle, size_t bundle_len, uint64_t now_s);
 void l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms);
+void l2s_node_expire_prepared(struct l2s_node *node, uint64_t now_ms);
+uint64_t l2s_node_prepared_expiry(const struct l2s_node *node);
 int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
 			  const uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], uint64_t now_ms);
 int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,

@@ -119,6 +119,29 @@ int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S
 	       memcmp(p->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES) == 0;
 }
 
+/* Wipes the prepared handshakes too old to be used: an ephemeral secret
+ * that no handshake took does not wait in memory. */
+void l2s_node_expire_prepared(struct l2s_node *node, uint64_t now_ms)
+{
+	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
+		struct prepared_hs *p = &node->prepared[i];
+
+		if (p->made_ms && now_ms >= p->made_ms + L2S_PREPARED_MAX_AGE_MS)
+			l2s_wipe(p, sizeof(*p));
+	}
+}
+
+/* When the oldest becomes too old; L2S_TIMER_NONE when none waits. */
+uint64_t l2s_node_prepared_expiry(const struct l2s_node *node)
+{
+	uint64_t at = L2S_TIMER_NONE;
+
+	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++)
+		if (node->prepared[i].made_ms && node->prepared[i].made_ms + L2S_PREPARED_MAX_AGE_MS < at)
+			at = node->prepared[i].made_ms + L2S_PREPARED_MAX_AGE_MS;
+	return at;
+}
+
 /* l2s_bundle_open, without the signature check when a prepared handshake
  * to peer_pk verified these very bytes: only the expiry is checked again. */
 int l2s_node_open_bundle(const struct l2s_node *node, struct l2s_bundle *b, const uint8_t *bundle, size_t len,

@@ -905,6 +905,18 @@ static void test_prepared(void)
 	ns_pump(&a, &b);
 	CHECK(ns_state_of(&a) == L2S_ESTABLISHED && ns_state_of(&b) == L2S_ESTABLISHED);
 	l2s_node_free(a.node);
+
+	/* one no handshake takes is wiped when it is 10 s old: the node's
+	 * deadline says when, and its tick does it */
+	ns_make_peer(&a, 0x66);
+	CHECK(l2s_node_next_deadline(a.node) > ns_now + 10000);
+	CHECK(l2s_node_prepare_handshake(a.node, b.pk, bundle, sizeof(bundle), 1800000000u, ns_now) == L2S_OK);
+	CHECK(l2s_node_next_deadline(a.node) == ns_now + 10000);
+	CHECK(l2s_node_tick(a.node, ns_now + 9999) == L2S_OK && l2s_node_has_prepared(a.node, b.pk, bundle, ns_now));
+	CHECK(l2s_node_tick(a.node, ns_now + 10000) == L2S_OK);
+	CHECK(!l2s_node_has_prepared(a.node, b.pk, bundle, ns_now));
+	CHECK(l2s_node_next_deadline(a.node) > ns_now + 10000);
+	l2s_node_free(a.node);
 	l2s_node_free(b.node);
 	l2s_node_free(c.node);
 }
