@@ -80,7 +80,7 @@ its receiver reports every 256 KiB (see _aioquic_stream). Our full
 handshake includes setting up its transport connection (on QUIC, QUIC's
 own TLS 1.3 handshake), verifying the cached bundle and, in Node.connect()'s
 thread while the loop connects, the INIT's ephemeral key and encapsulation
-(l2s_loop_prepare); the others' include verifying the certificate. The latency series run in interleaved rounds,
+(l2s_loop_connect_prepared); the others' include verifying the certificate. The latency series run in interleaved rounds,
 alternating which stack goes first, so that a change in background load
 hits all alike; each throughput run of one stack is next to the others'.
 Our server's per-address rate limit on handshakes and resumptions is

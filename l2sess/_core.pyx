@@ -1204,16 +1204,17 @@ cdef class Loop:
         cdef int ret = l2s_loop_set_peer_bundle(self._l(), _p(bpk), _p(bb), len(bb))
         _start_check(ret, "peer bundle", "prekey bundle")
 
-    def prepare(self, pk):
-        """The coming full handshake's work (l2s_loop_prepare) in this
-        thread, without the GIL, while the loop connects."""
+    def connect_prepared(self, pk):
+        """add_peer(connect=True) for a peer added with its address, and the
+        coming full handshake's work in this thread, without the GIL, while
+        the loop connects (l2s_loop_connect_prepared)."""
         cdef bytes bpk = _arg(pk, "pk", L2S_ED25519_PK_BYTES)
         cdef const uint8_t *p = _p(bpk)
         cdef l2s_loop *loop = self._l()
         cdef int ret
         with nogil:
-            ret = l2s_loop_prepare(loop, p)
-        _ncheck(ret, "prepare")
+            ret = l2s_loop_connect_prepared(loop, p)
+        _ncheck(ret, "connect")
 
     def import_session(self, stored, delivered_upto=0):
         cdef bytes bs = _arg(stored, "stored")

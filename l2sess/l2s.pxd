@@ -318,7 +318,7 @@ cdef extern from "l2s_loop.h" nogil:
     void l2s_loop_stop(l2s_loop *l)
     int l2s_loop_add_peer(l2s_loop *l, const uint8_t *pk, const sockaddr *addr, socklen_t addr_len, int connect)
     int l2s_loop_set_peer_bundle(l2s_loop *l, const uint8_t *pk, const uint8_t *bundle, size_t len)
-    int l2s_loop_prepare(l2s_loop *l, const uint8_t *pk)
+    int l2s_loop_connect_prepared(l2s_loop *l, const uint8_t *pk)
     int l2s_loop_import(l2s_loop *l, const uint8_t *stored, size_t len, uint64_t delivered_upto)
     int l2s_loop_set_delivered(l2s_loop *l, const uint8_t *pk, const uint8_t *stream, uint64_t upto)
     int l2s_loop_export(l2s_loop *l, const uint8_t *pk, uint8_t *out, size_t cap, size_t *len)

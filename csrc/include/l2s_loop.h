@@ -168,13 +168,13 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
  * refused resumption to a full handshake. */
 int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const uint8_t *bundle,
 			     size_t len);
-/* The work of the coming full handshake to a peer being connected with a
- * cached bundle (its check, the HANDSHAKE_INIT's ephemeral key and
- * encapsulation, ~0.2 ms), done in the caller's thread while the loop
- * makes the connection; call it after l2s_loop_add_peer(connect = 1).
- * L2S_ERR_NOT_FOUND for an unknown peer, else L2S_OK (at once when there is
- * nothing to prepare). */
-int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
+/* l2s_loop_add_peer(connect = 1) for a peer already added with its address,
+ * and, when its bundle is cached, the work of the coming full handshake
+ * (the bundle's check, the HANDSHAKE_INIT's ephemeral key and
+ * encapsulation, ~0.2 ms) in the caller's thread while the loop makes the
+ * connection. L2S_ERR_NOT_FOUND for an unknown peer, L2S_ERR_CONFIG for one
+ * without an address, else L2S_OK. */
+int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]);
 /* Restores an exported StoredSession (l2s_loop_export) into the engine at
  * once, so that the peer's own resumption finds it, and resumes it once a
  * connection to its peer is up. The peer is added first (L2S_ERR_NOT_FOUND
@@ -285,7 +285,7 @@ struct l2s_loop_stats {
 	uint64_t handshakes, resumptions, fallbacks, returns; /* handshakes and resumptions this side
 					* started: imports when established, moves when started */
 	uint64_t handshakes_prepared; /* HANDSHAKE_INITs prepared while their connection was made */
-	uint64_t prepared_by_caller, prepared_by_loop; /* who made them: l2s_loop_prepare, or the loop */
+	uint64_t prepared_by_caller, prepared_by_loop; /* who made them: l2s_loop_connect_prepared, or the loop */
 	uint64_t events_queued, events_peak;
 	uint32_t sessions, peers;
 	uint64_t tx_held;           /* outputs a full transport refused, held and sent later */

@@ -56,7 +56,7 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 	int ret = l2s_node_establish(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(), &l->p.cfg,
 				     p->id, now, &h);
 
-	pe->preparing = 0; /* too late for the caller's (l2s_loop_prepare) */
+	pe->preparing = 0; /* too late for the caller's (l2s_loop_connect_prepared) */
 
 	if (ret == L2S_ERR_EXPIRED || ret == L2S_ERR_AUTH || ret == L2S_ERR_DECODE) {
 		pe->has_bundle = 0; /* fetch a fresh one next time */
@@ -90,7 +90,7 @@ void l2s_peers_prepare(struct l2s_loop *l, uint64_t now)
 		if (!pe->prepare)
 			continue;
 		pe->prepare = 0;
-		/* the application's thread may have done it (l2s_loop_prepare) */
+		/* the application's thread may have done it (l2s_loop_connect_prepared) */
 		if (pe->session || !bundle_valid(pe) || l2s_node_has_prepared(l->node, pe->pk, pe->bundle, now))
 			continue;
 		if (l2s_node_prepare_handshake(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(),

@@ -55,6 +55,17 @@ static int unlock_wake(struct l2s_loop *l, int ret)
 	return ret;
 }
 
+/* Whether the loop has something to do now (connect changed). */
+static int set_connect(struct lpeer *pe, int connect)
+{
+	int changed = connect != pe->connect;
+
+	if (connect && !pe->connect && !pe->path)
+		pe->reconnect_at = l2s_loop_now(); /* at once */
+	pe->connect = connect;
+	return changed;
+}
+
 int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], const struct sockaddr *addr,
 		      socklen_t addr_len, int connect)
 {
@@ -72,10 +83,7 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
 	pe->addr_len = addr_len;
 	pe->configured = 1;
 	pe->closed = 0;
-	wake = connect != pe->connect;
-	if (connect && !pe->connect && !pe->path)
-		pe->reconnect_at = l2s_loop_now(); /* at once */
-	pe->connect = connect;
+	wake = set_connect(pe, connect);
 	l->st.peers = l->npeers;
 	/* Only a change of connect gives the loop something to do now; a
 	 * wake-up for nothing costs the caller's connect a round of the loop
@@ -104,18 +112,27 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 
 /* The loop would prepare the INIT after its round's flush (carry.c), on
  * its own thread; here the caller's thread does it while the loop
- * connects, and the loop does not. An INIT the loop needs before this is
+ * connects. The connect and the claim on the work are made under one lock,
+ * so the loop never does it too. An INIT the loop needs before this is
  * done is made the usual way, and this one dropped. */
-int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
+int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	struct l2s_prepare_job job;
 	struct lpeer *pe;
+	int wake;
 
 	if (!(pe = lock_peer(l, pk)))
 		return L2S_ERR_NOT_FOUND;
-	if (!pe->connect || pe->session || !pe->has_bundle || pe->preparing) {
+	if (!pe->addr_len) {
 		l2s_loop_unlock(l);
+		return L2S_ERR_CONFIG;
+	}
+	wake = set_connect(pe, 1);
+	if (pe->session || !pe->has_bundle || pe->preparing) {
+		l2s_loop_unlock(l);
+		if (wake)
+			l2s_loop_wake(l);
 		return L2S_OK;
 	}
 	memcpy(bundle, pe->bundle, sizeof(bundle));
@@ -123,6 +140,8 @@ int l2s_loop_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 	pe->preparing = 1;
 	pe->prepare = 0;
 	l2s_loop_unlock(l);
+	if (wake)
+		l2s_loop_wake(l);
 
 	/* A bundle that fails now (expired since it came) makes nothing; the
 	 * handshake that uses it reports that. */

@@ -125,7 +125,7 @@ struct lpeer {
 	uint32_t fallbacks, returns;
 	uint64_t tx_messages, rx_messages, delivered;
 	int prepare;                  /* a full handshake's INIT to prepare after this round's flush */
-	int preparing;                /* the application's thread is preparing it (l2s_loop_prepare) */
+	int preparing;                /* the application's thread is preparing it (l2s_loop_connect_prepared) */
 };
 
 struct levent {

@@ -224,14 +224,15 @@ class Node:
         the ephemeral key and encapsulation) is then done in this thread, without
         the GIL, while the loop connects."""
         pk = public_key_from_did(did)
-        if bundle is not None:
-            # Known before connecting, so the first attempt uses it.
-            self._loop.add_peer(pk, parse_address(address) if address else None, False)
-            self._loop.set_peer_bundle(pk, bundle)
-        self._loop.add_peer(pk, parse_address(address) if address else None, connect)
-        if connect and bundle is not None:
-            # The handshake's own work, here while the loop connects.
-            self._loop.prepare(pk)
+        if bundle is None:
+            self._loop.add_peer(pk, parse_address(address) if address else None, connect)
+            return
+        # Known before connecting, so the first attempt uses it.
+        self._loop.add_peer(pk, parse_address(address) if address else None, False)
+        self._loop.set_peer_bundle(pk, bundle)
+        if connect:
+            # The handshake's own work is done here while the loop connects.
+            self._loop.connect_prepared(pk)
 
     def connect(self, did: str, address: Address, bundle: bytes | None = None) -> None:
         """Keeps a session to did at address (host:port): QUIC first, μTCP as fallback."""

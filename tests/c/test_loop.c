@@ -1266,16 +1266,20 @@ static void test_accept_any(void)
 }
 
 /* With the peer's bundle cached, the INIT is prepared while the connection
- * is made and the handshake uses it: by the loop after its round's flush,
- * or by the caller's thread (l2s_loop_prepare), and then not by the loop
- * again. Without a bundle (in-band discovery first) nothing is prepared.
- * Either way the session works. */
-static void prepared_pair(int by_caller)
+ * is made and the handshake uses it: by the loop after its round's flush
+ * (BY_LOOP), or by the caller's thread (l2s_loop_connect_prepared,
+ * BY_CALLER), and then never by the loop. Without a bundle (in-band
+ * discovery first, NO_BUNDLE) nothing is prepared. Either way the session
+ * works. */
+enum { BY_LOOP, BY_CALLER, NO_BUNDLE };
+
+static void prepared_pair(int how)
 {
 	struct tnode J, K;
 	struct link k = { &J, &K, primary };
 	struct l2s_loop_stats sj, sk;
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], stranger[L2S_ED25519_PK_BYTES] = { 7 };
+	uint64_t prepared = how != NO_BUNDLE;
 
 	CHECK(node_new(&K, "K", 0));
 	CHECK(node_new(&J, "J", 0));
@@ -1284,18 +1288,21 @@ static void prepared_pair(int by_caller)
 	CHECK(l2s_loop_add_peer(K.l, J.pk, NULL, 0, 0) == L2S_OK);
 	CHECK(l2s_loop_bundle(K.l, bundle) == L2S_OK);
 	CHECK(l2s_loop_add_peer(J.l, K.pk, NULL, 0, 0) == L2S_OK);
-	CHECK(l2s_loop_set_peer_bundle(J.l, K.pk, bundle, sizeof(bundle)) == L2S_OK);
-	CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
-	if (by_caller) {
-		CHECK(l2s_loop_prepare(J.l, stranger) == L2S_ERR_NOT_FOUND);
-		CHECK(l2s_loop_prepare(K.l, J.pk) == L2S_OK); /* not connecting, no bundle: nothing */
-		CHECK(l2s_loop_prepare(J.l, K.pk) == L2S_OK);
+	if (how != NO_BUNDLE)
+		CHECK(l2s_loop_set_peer_bundle(J.l, K.pk, bundle, sizeof(bundle)) == L2S_OK);
+	if (how == BY_LOOP) {
+		CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
+	} else {
+		CHECK(l2s_loop_connect_prepared(J.l, stranger) == L2S_ERR_NOT_FOUND);
+		CHECK(l2s_loop_connect_prepared(J.l, K.pk) == L2S_ERR_CONFIG); /* no address yet */
+		CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 0) == L2S_OK);
+		CHECK(l2s_loop_connect_prepared(J.l, K.pk) == L2S_OK);
 	}
 	CHECK(run_until(link_up, &k, 5000));
 	l2s_loop_stats(J.l, &sj);
 	l2s_loop_stats(K.l, &sk);
-	CHECK(sj.handshakes == 1 && sj.handshakes_prepared == 1 && sj.disc_probes == 0);
-	CHECK(sj.prepared_by_caller == (uint64_t)by_caller && sj.prepared_by_loop == (uint64_t)!by_caller);
+	CHECK(sj.handshakes == 1 && sj.handshakes_prepared == prepared && sj.disc_probes == !prepared);
+	CHECK(sj.prepared_by_caller == (how == BY_CALLER) && sj.prepared_by_loop == (how == BY_LOOP));
 	CHECK(sk.prepared_by_caller == 0 && sk.prepared_by_loop == 0 && sk.handshakes_prepared == 0);
 	CHECK(both_ways(&J, &K, 20, 5000));
 	node_remove(&J);
@@ -1304,8 +1311,9 @@ static void prepared_pair(int by_caller)
 
 static void test_prepared_handshake(void)
 {
-	prepared_pair(0);
-	prepared_pair(1);
+	prepared_pair(BY_LOOP);
+	prepared_pair(BY_CALLER);
+	prepared_pair(NO_BUNDLE);
 }
 
 struct carried {
