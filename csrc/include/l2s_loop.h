@@ -293,6 +293,10 @@ struct l2s_loop_stats {
 };
 void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st);
 
+/* Tests only: l2s_loop_connect_prepared's job takes delay_ms longer, as
+ * on a loaded machine, and a carrier waits for it hold_ms at most (0: the
+ * usual bound). */
+void l2s_loop_test_prepare_delay(struct l2s_loop *l, unsigned delay_ms, unsigned hold_ms);
 /* Tests only: while block is set, the QUIC endpoint drops every datagram
  * it receives (l2s_quic_test_drop_rx), as if the network ate them. */
 void l2s_loop_test_block_quic(struct l2s_loop *l, int block);

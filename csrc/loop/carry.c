@@ -56,7 +56,7 @@ static void establish(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uin
 	int ret = l2s_node_establish(l->node, pe->pk, pe->bundle, sizeof(pe->bundle), l2s_loop_unix_s(), &l->p.cfg,
 				     p->id, now, &h);
 
-	pe->preparing = 0; /* too late for the caller's (l2s_loop_connect_prepared) */
+	pe->preparing = PREPARING_NONE; /* too late for the caller's job, if still running */
 
 	if (ret == L2S_ERR_EXPIRED || ret == L2S_ERR_AUTH || ret == L2S_ERR_DECODE) {
 		pe->has_bundle = 0; /* fetch a fresh one next time */
@@ -115,6 +115,12 @@ void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint6
 		return;
 	}
 	pe->session = 0;
+	if (pe->preparing == PREPARING && bundle_valid(pe)) {
+		/* the caller's job lands soon and brings us back; else the timer */
+		pe->preparing = PREPARING_HELD;
+		pe->reconnect_at = now + (l->test_prepare_hold_ms ? l->test_prepare_hold_ms : PREPARE_HOLD_MS);
+		return;
+	}
 	if (bundle_valid(pe))
 		establish(l, pe, p, now);
 	else

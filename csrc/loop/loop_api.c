@@ -3,6 +3,7 @@
  * takes the loop's lock, changes what the loop works on and wakes it. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loop/loop_internal.h"
 #include "engine/node.h"
@@ -119,6 +120,7 @@ int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_P
 {
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	struct l2s_prepare_job job;
+	unsigned delay_ms;
 	struct lpeer *pe;
 	int wake;
 
@@ -137,8 +139,9 @@ int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_P
 	}
 	memcpy(bundle, pe->bundle, sizeof(bundle));
 	l2s_node_prepare_begin(l->node, &job);
-	pe->preparing = 1;
+	pe->preparing = PREPARING;
 	pe->prepare = 0;
+	delay_ms = l->test_prepare_delay_ms;
 	l2s_loop_unlock(l);
 	if (wake)
 		l2s_loop_wake(l);
@@ -146,16 +149,25 @@ int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_P
 	/* A bundle that fails now (expired since it came) makes nothing; the
 	 * handshake that uses it reports that. */
 	l2s_prepare_job_make(&job, pk, bundle, sizeof(bundle), l2s_loop_unix_s());
+	if (delay_ms)
+		usleep(delay_ms * 1000u);
 
 	pthread_mutex_lock(&l->mu);
+	wake = 0;
 	pe = l2s_peer_find(l, pk);
 	if (pe && pe->preparing && !pe->session && job.made) {
 		l2s_node_prepare_put(l->node, &job, l2s_loop_now());
 		l->st.prepared_by_caller++;
 	}
+	if (pe && pe->preparing == PREPARING_HELD) {
+		pe->reconnect_at = l2s_loop_now(); /* the held carrier's handshake, now */
+		wake = 1;
+	}
 	if (pe)
-		pe->preparing = 0;
+		pe->preparing = PREPARING_NONE;
 	l2s_loop_unlock(l);
+	if (wake)
+		l2s_loop_wake(l);
 	l2s_wipe(&job, sizeof(job));
 	return L2S_OK;
 }
@@ -382,6 +394,14 @@ void l2s_loop_stats(struct l2s_loop *l, struct l2s_loop_stats *st)
 }
 
 /* ---- tests only ------------------------------------------------------------------- */
+
+void l2s_loop_test_prepare_delay(struct l2s_loop *l, unsigned delay_ms, unsigned hold_ms)
+{
+	pthread_mutex_lock(&l->mu);
+	l->test_prepare_delay_ms = delay_ms;
+	l->test_prepare_hold_ms = hold_ms;
+	l2s_loop_unlock(l);
+}
 
 void l2s_loop_test_block_quic(struct l2s_loop *l, int block)
 {

@@ -1268,10 +1268,27 @@ static void test_accept_any(void)
 /* With the peer's bundle cached, the INIT is prepared while the connection
  * is made and the handshake uses it: by the loop after its round's flush
  * (BY_LOOP), or by the caller's thread (l2s_loop_connect_prepared,
- * BY_CALLER), and then never by the loop. Without a bundle (in-band
- * discovery first, NO_BUNDLE) nothing is prepared. Either way the session
- * works. */
-enum { BY_LOOP, BY_CALLER, NO_BUNDLE };
+ * BY_CALLER), and then never by the loop. A carrier that is up before the
+ * caller's job is done waits for it (HELD: the job takes 300 ms more here),
+ * but not beyond its bound (HOLD_RUNS_OUT: a 20 ms bound, then the loop
+ * makes the INIT itself, and the late job is dropped). Without a bundle
+ * (in-band discovery first, NO_BUNDLE) nothing is prepared. Either way the
+ * session works. */
+enum { BY_LOOP, BY_CALLER, HELD, HOLD_RUNS_OUT, NO_BUNDLE };
+
+struct caller {
+	struct l2s_loop *l;
+	const uint8_t *pk;
+	int ret;
+};
+
+static void *connect_prepared_thread(void *arg)
+{
+	struct caller *c = arg;
+
+	c->ret = l2s_loop_connect_prepared(c->l, c->pk);
+	return NULL;
+}
 
 static void prepared_pair(int how)
 {
@@ -1279,7 +1296,10 @@ static void prepared_pair(int how)
 	struct link k = { &J, &K, primary };
 	struct l2s_loop_stats sj, sk;
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES], stranger[L2S_ED25519_PK_BYTES] = { 7 };
-	uint64_t prepared = how != NO_BUNDLE;
+	int by_caller = how == BY_CALLER || how == HELD, by_loop = how == BY_LOOP;
+	struct caller c = { 0 };
+	pthread_t th;
+	uint64_t t0, up_ms;
 
 	CHECK(node_new(&K, "K", 0));
 	CHECK(node_new(&J, "J", 0));
@@ -1290,8 +1310,15 @@ static void prepared_pair(int how)
 	CHECK(l2s_loop_add_peer(J.l, K.pk, NULL, 0, 0) == L2S_OK);
 	if (how != NO_BUNDLE)
 		CHECK(l2s_loop_set_peer_bundle(J.l, K.pk, bundle, sizeof(bundle)) == L2S_OK);
+	t0 = now_ms();
 	if (how == BY_LOOP) {
 		CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 1) == L2S_OK);
+	} else if (how == HELD || how == HOLD_RUNS_OUT) {
+		/* the caller's own thread, while this one runs the loops */
+		CHECK(l2s_loop_add_peer(J.l, K.pk, (struct sockaddr *)&K.addr, sizeof(K.addr), 0) == L2S_OK);
+		l2s_loop_test_prepare_delay(J.l, how == HELD ? 300 : 1000, how == HELD ? 10000 : 20);
+		c = (struct caller){ J.l, K.pk, -1 };
+		CHECK(pthread_create(&th, NULL, connect_prepared_thread, &c) == 0);
 	} else {
 		CHECK(l2s_loop_connect_prepared(J.l, stranger) == L2S_ERR_NOT_FOUND);
 		CHECK(l2s_loop_connect_prepared(J.l, K.pk) == L2S_ERR_CONFIG); /* no address yet */
@@ -1299,10 +1326,20 @@ static void prepared_pair(int how)
 		CHECK(l2s_loop_connect_prepared(J.l, K.pk) == L2S_OK);
 	}
 	CHECK(run_until(link_up, &k, 5000));
+	up_ms = now_ms() - t0;
+	if (how == HELD)
+		CHECK(up_ms >= 300); /* it waited for the job */
+	if (how == HOLD_RUNS_OUT)
+		CHECK(up_ms < 1000); /* it did not */
+	if (how == HELD || how == HOLD_RUNS_OUT) {
+		CHECK(pthread_join(th, NULL) == 0);
+		CHECK(c.ret == L2S_OK);
+	}
 	l2s_loop_stats(J.l, &sj);
 	l2s_loop_stats(K.l, &sk);
-	CHECK(sj.handshakes == 1 && sj.handshakes_prepared == prepared && sj.disc_probes == !prepared);
-	CHECK(sj.prepared_by_caller == (how == BY_CALLER) && sj.prepared_by_loop == (how == BY_LOOP));
+	CHECK(sj.handshakes == 1 && sj.disc_probes == (how == NO_BUNDLE));
+	CHECK(sj.handshakes_prepared == (uint64_t)(by_caller || by_loop));
+	CHECK(sj.prepared_by_caller == (uint64_t)by_caller && sj.prepared_by_loop == (uint64_t)by_loop);
 	CHECK(sk.prepared_by_caller == 0 && sk.prepared_by_loop == 0 && sk.handshakes_prepared == 0);
 	CHECK(both_ways(&J, &K, 20, 5000));
 	node_remove(&J);
@@ -1313,6 +1350,8 @@ static void test_prepared_handshake(void)
 {
 	prepared_pair(BY_LOOP);
 	prepared_pair(BY_CALLER);
+	prepared_pair(HELD);
+	prepared_pair(HOLD_RUNS_OUT);
 	prepared_pair(NO_BUNDLE);
 }
 
