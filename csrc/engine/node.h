@@ -226,7 +226,8 @@ void *l2s_node_adopt_event_data(struct l2s_node *node);
 void l2s_node_event_data_free(void *item);
 
 /* prepare.c: l2s_node_prepare_handshake in three steps, the middle one
- * without the node (so outside its lock); put wipes the job. */
+ * without the node (so outside its lock); put wipes the job and says
+ * whether it held a prepared handshake. */
 struct l2s_prepare_job {
 	struct prepared_hs p;
 	struct l2s_rng rng;
@@ -235,7 +236,7 @@ struct l2s_prepare_job {
 void l2s_node_prepare_begin(struct l2s_node *node, struct l2s_prepare_job *job);
 int l2s_prepare_job_make(struct l2s_prepare_job *job, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],
 			 const uint8_t *bundle, size_t bundle_len, uint64_t now_s);
-void l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms);
+int l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms);
 void l2s_node_expire_prepared(struct l2s_node *node, uint64_t now_ms);
 uint64_t l2s_node_prepared_expiry(const struct l2s_node *node);
 int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES],

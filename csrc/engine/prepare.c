@@ -10,6 +10,12 @@
 #include "engine/node.h"
 #include "handshake/bundle.h"
 
+/* When p is too old to be used. */
+static uint64_t expires_at(const struct prepared_hs *p)
+{
+	return p->made_ms + L2S_PREPARED_MAX_AGE_MS;
+}
+
 /* peer_pk's prepared handshake, or NULL. */
 static struct prepared_hs *find(const struct l2s_node *node, const uint8_t peer_pk[L2S_ED25519_PK_BYTES])
 {
@@ -102,11 +108,14 @@ int l2s_prepare_job_make(struct l2s_prepare_job *job, const uint8_t peer_pk[L2S_
 	return ret;
 }
 
-void l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms)
+int l2s_node_prepare_put(struct l2s_node *node, struct l2s_prepare_job *job, uint64_t now_ms)
 {
-	if (job->made && now_ms)
+	int made = job->made && now_ms;
+
+	if (made)
 		put(node, &job->p, now_ms);
 	l2s_wipe(job, sizeof(*job));
+	return made;
 }
 
 /* Whether a young prepared handshake to peer_pk with this bundle waits. */
@@ -115,7 +124,7 @@ int l2s_node_has_prepared(const struct l2s_node *node, const uint8_t peer_pk[L2S
 {
 	const struct prepared_hs *p = find(node, peer_pk);
 
-	return p && now_ms < p->made_ms + L2S_PREPARED_MAX_AGE_MS &&
+	return p && now_ms < expires_at(p) &&
 	       memcmp(p->bundle, bundle, L2S_PREKEY_BUNDLE_BYTES) == 0;
 }
 
@@ -126,7 +135,7 @@ void l2s_node_expire_prepared(struct l2s_node *node, uint64_t now_ms)
 	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++) {
 		struct prepared_hs *p = &node->prepared[i];
 
-		if (p->made_ms && now_ms >= p->made_ms + L2S_PREPARED_MAX_AGE_MS)
+		if (p->made_ms && now_ms >= expires_at(p))
 			l2s_wipe(p, sizeof(*p));
 	}
 }
@@ -137,8 +146,8 @@ uint64_t l2s_node_prepared_expiry(const struct l2s_node *node)
 	uint64_t at = L2S_TIMER_NONE;
 
 	for (size_t i = 0; i < L2S_PREPARED_HANDSHAKES; i++)
-		if (node->prepared[i].made_ms && node->prepared[i].made_ms + L2S_PREPARED_MAX_AGE_MS < at)
-			at = node->prepared[i].made_ms + L2S_PREPARED_MAX_AGE_MS;
+		if (node->prepared[i].made_ms && expires_at(&node->prepared[i]) < at)
+			at = expires_at(&node->prepared[i]);
 	return at;
 }
 
@@ -168,7 +177,7 @@ struct l2s_hs_prepared *l2s_node_take_prepared(struct l2s_node *node, const uint
 	if (!p)
 		return NULL;
 	l2s_prekey_id(id, prekey_pk);
-	if (now >= p->made_ms + L2S_PREPARED_MAX_AGE_MS || memcmp(id, p->hs.prekey_id, sizeof(id)) != 0) {
+	if (now >= expires_at(p) || memcmp(id, p->hs.prekey_id, sizeof(id)) != 0) {
 		l2s_wipe(p, sizeof(*p));
 		return NULL;
 	}

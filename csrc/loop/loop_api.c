@@ -56,6 +56,15 @@ static int unlock_wake(struct l2s_loop *l, int ret)
 	return ret;
 }
 
+/* Only a change gives the loop something to do now; a wake-up for nothing
+ * costs the caller a round of the loop contending for the lock. */
+static void unlock_wake_if(struct l2s_loop *l, int wake)
+{
+	l2s_loop_unlock(l);
+	if (wake)
+		l2s_loop_wake(l);
+}
+
 /* Whether the loop has something to do now (connect changed). */
 static int set_connect(struct lpeer *pe, int connect)
 {
@@ -86,12 +95,7 @@ int l2s_loop_add_peer(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES]
 	pe->closed = 0;
 	wake = set_connect(pe, connect);
 	l->st.peers = l->npeers;
-	/* Only a change of connect gives the loop something to do now; a
-	 * wake-up for nothing costs the caller's connect a round of the loop
-	 * contending for the lock. */
-	if (wake)
-		return unlock_wake(l, L2S_OK);
-	l2s_loop_unlock(l);
+	unlock_wake_if(l, wake);
 	return L2S_OK;
 }
 
@@ -111,18 +115,52 @@ int l2s_loop_set_peer_bundle(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK
 	return L2S_OK;
 }
 
+/* Under the lock: starts the job of a peer whose full handshake follows,
+ * claimed so that the loop does not do it too. 0: nothing to prepare. */
+static int claim_prepare(struct l2s_loop *l, struct lpeer *pe, struct l2s_prepare_job *job,
+			 uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES])
+{
+	if (pe->session || !pe->has_bundle || pe->preparing)
+		return 0;
+	memcpy(bundle, pe->bundle, L2S_PREKEY_BUNDLE_BYTES);
+	l2s_node_prepare_begin(l->node, job);
+	pe->preparing = PREPARING;
+	pe->prepare = 0;
+	return 1;
+}
+
+/* Under the lock: the finished job into the node, unless the handshake
+ * began without it, and a carrier held for it let go. 1: wake the loop. */
+static int land_prepare(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES], struct l2s_prepare_job *job)
+{
+	struct lpeer *pe = l2s_peer_find(l, pk);
+	int held;
+
+	if (!pe) {
+		l2s_wipe(job, sizeof(*job));
+		return 0;
+	}
+	if (pe->preparing && !pe->session && l2s_node_prepare_put(l->node, job, l2s_loop_now()))
+		l->st.prepared_by_caller++;
+	held = pe->preparing == PREPARING_HELD;
+	if (held)
+		pe->reconnect_at = l2s_loop_now(); /* the held carrier's handshake, now */
+	pe->preparing = PREPARING_NONE;
+	l2s_wipe(job, sizeof(*job));
+	return held;
+}
+
 /* The loop would prepare the INIT after its round's flush (carry.c), on
  * its own thread; here the caller's thread does it while the loop
- * connects. The connect and the claim on the work are made under one lock,
- * so the loop never does it too. An INIT the loop needs before this is
- * done is made the usual way, and this one dropped. */
+ * connects. An INIT the loop needs before this is done is made the usual
+ * way, and this one dropped. */
 int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_PK_BYTES])
 {
 	uint8_t bundle[L2S_PREKEY_BUNDLE_BYTES];
 	struct l2s_prepare_job job;
 	unsigned delay_ms;
 	struct lpeer *pe;
-	int wake;
+	int wake, claimed;
 
 	if (!(pe = lock_peer(l, pk)))
 		return L2S_ERR_NOT_FOUND;
@@ -131,44 +169,19 @@ int l2s_loop_connect_prepared(struct l2s_loop *l, const uint8_t pk[L2S_ED25519_P
 		return L2S_ERR_CONFIG;
 	}
 	wake = set_connect(pe, 1);
-	if (pe->session || !pe->has_bundle || pe->preparing) {
-		l2s_loop_unlock(l);
-		if (wake)
-			l2s_loop_wake(l);
-		return L2S_OK;
-	}
-	memcpy(bundle, pe->bundle, sizeof(bundle));
-	l2s_node_prepare_begin(l->node, &job);
-	pe->preparing = PREPARING;
-	pe->prepare = 0;
+	claimed = claim_prepare(l, pe, &job, bundle);
 	delay_ms = l->test_prepare_delay_ms;
-	l2s_loop_unlock(l);
-	if (wake)
-		l2s_loop_wake(l);
+	unlock_wake_if(l, wake);
+	if (!claimed)
+		return L2S_OK;
 
 	/* A bundle that fails now (expired since it came) makes nothing; the
 	 * handshake that uses it reports that. */
 	l2s_prepare_job_make(&job, pk, bundle, sizeof(bundle), l2s_loop_unix_s());
 	if (delay_ms)
 		usleep(delay_ms * 1000u);
-
 	pthread_mutex_lock(&l->mu);
-	wake = 0;
-	pe = l2s_peer_find(l, pk);
-	if (pe && pe->preparing && !pe->session && job.made) {
-		l2s_node_prepare_put(l->node, &job, l2s_loop_now());
-		l->st.prepared_by_caller++;
-	}
-	if (pe && pe->preparing == PREPARING_HELD) {
-		pe->reconnect_at = l2s_loop_now(); /* the held carrier's handshake, now */
-		wake = 1;
-	}
-	if (pe)
-		pe->preparing = PREPARING_NONE;
-	l2s_loop_unlock(l);
-	if (wake)
-		l2s_loop_wake(l);
-	l2s_wipe(&job, sizeof(job));
+	unlock_wake_if(l, land_prepare(l, pk, &job));
 	return L2S_OK;
 }
 

@@ -88,13 +88,13 @@ struct lpath {
 
 enum { STARTED_NONE, STARTED_HANDSHAKE, STARTED_RESUME };
 
-/* A peer: configured with l2s_loop_add_peer, or the DID of an inbound session. */
 /* lpeer.preparing. A carrier that comes up while the caller's job runs
  * waits for it (HELD), at most PREPARE_HOLD_MS: the job is ~0.2 ms of work
  * and would be done twice otherwise. */
 enum { PREPARING_NONE, PREPARING, PREPARING_HELD };
 #define PREPARE_HOLD_MS 10
 
+/* A peer: configured with l2s_loop_add_peer, or the DID of an inbound session. */
 struct lpeer {
 	uint8_t pk[L2S_ED25519_PK_BYTES];
 	uint32_t index;               /* in the loop's array, + 1 */

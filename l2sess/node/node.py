@@ -224,11 +224,12 @@ class Node:
         the ephemeral key and encapsulation) is then done in this thread, without
         the GIL, while the loop connects."""
         pk = public_key_from_did(did)
+        addr = parse_address(address) if address else None
         if bundle is None:
-            self._loop.add_peer(pk, parse_address(address) if address else None, connect)
+            self._loop.add_peer(pk, addr, connect)
             return
         # Known before connecting, so the first attempt uses it.
-        self._loop.add_peer(pk, parse_address(address) if address else None, False)
+        self._loop.add_peer(pk, addr, False)
         self._loop.set_peer_bundle(pk, bundle)
         if connect:
             # The handshake's own work is done here while the loop connects.
