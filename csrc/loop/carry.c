@@ -109,8 +109,7 @@ void l2s_peer_carry(struct l2s_loop *l, struct lpeer *pe, struct lpath *p, uint6
 		/* Still established: the move is the whole interruption. */
 		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
 		    si.state == L2S_ESTABLISHED) {
-			pe->resume_ms = now - pe->resume_from_ms;
-			pe->resume_from_ms = 0;
+			l2s_peer_resumed(pe, now);
 		}
 		return;
 	}

@@ -254,6 +254,7 @@ void l2s_peer_set_delivered(struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID
 int l2s_peer_delivered_before(const struct lpeer *pe, const uint8_t stream[L2S_STREAM_ID_BYTES], uint64_t seq);
 int l2s_peer_wants_connection(const struct lpeer *pe);
 void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now);
+void l2s_peer_resumed(struct lpeer *pe, uint64_t now);
 void l2s_paths_reap_idle(struct l2s_loop *l, uint64_t idle_ms, uint64_t now);
 
 /* loop_inbox.c */

@@ -54,10 +54,8 @@ static void on_established(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {
 	pe->established_ms = now;
 	pe->attempt = 0;
-	if (pe->resume_from_ms) {
-		pe->resume_ms = now - pe->resume_from_ms;
-		pe->resume_from_ms = 0;
-	}
+	if (pe->resume_from_ms)
+		l2s_peer_resumed(pe, now);
 	/* counted on the side that started them */
 	if (pe->started == STARTED_HANDSHAKE)
 		l->st.handshakes++;

@@ -91,6 +91,15 @@ static uint64_t backoff_ms(struct l2s_loop *l, struct lpeer *pe)
 	return l2s_backoff_delay(&c, pe->attempt++, &l->rng);
 }
 
+/* The interruption that began at resume_from_ms is over. Its length is
+ * whole ms, at least 1: 0 says there was none, and the ms clock can read
+ * the same at both ends of a resumption on a fast link. */
+void l2s_peer_resumed(struct lpeer *pe, uint64_t now)
+{
+	pe->resume_ms = now > pe->resume_from_ms ? now - pe->resume_from_ms : 1;
+	pe->resume_from_ms = 0;
+}
+
 /* Start again after a jittered backoff that grows with each failure. */
 void l2s_peer_schedule_reconnect(struct l2s_loop *l, struct lpeer *pe, uint64_t now)
 {

@@ -227,8 +227,7 @@ static void follow_session(struct l2s_loop *l, struct lpeer *pe, struct lpath *p
 		pe->quic_retry_at = p->kind == L2S_TRANSPORT_UTCP && l->quic ? now + l->p.quic_retry_ms : 0;
 		if (pe->resume_from_ms && l2s_session_info(l->node, pe->session, &si) == L2S_OK &&
 		    si.state == L2S_ESTABLISHED) {
-			pe->resume_ms = now - pe->resume_from_ms;
-			pe->resume_from_ms = 0;
+			l2s_peer_resumed(pe, now);
 		}
 	}
 	if (p->kind == pe->path_kind)
